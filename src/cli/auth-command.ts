@@ -1,0 +1,34 @@
+import {Command, Flags} from '@oclif/core'
+
+import {AuthError} from '../errors.js'
+import {authContext, type AuthContext} from '../session/context.js'
+
+/**
+ * The base of the `auth` commands: one way to turn an AuthError into what the user sees — one
+ * line with the next step and the documented exit code, or, with `--json`, the same as a JSON
+ * object on stdout. Never a stack trace for an error we expected.
+ */
+export abstract class AuthCommand extends Command {
+  static override baseFlags = {
+    account: Flags.string({
+      description: 'Account to use (its subject or key); the default account when omitted.',
+      helpGroup: 'GLOBAL',
+    }),
+  }
+
+  private cachedContext?: AuthContext
+
+  protected get auth(): AuthContext {
+    this.cachedContext ??= authContext(this.config)
+    return this.cachedContext
+  }
+
+  protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+    if (!(error instanceof AuthError)) return super.catch(error)
+    if (this.jsonEnabled()) {
+      this.logJson({error: error.toJSON()})
+      this.exit(error.exitCode)
+    }
+    this.error(error.userMessage, {exit: error.exitCode})
+  }
+}

@@ -1,0 +1,19 @@
+import {AuthCommand} from '../../cli/auth-command.js'
+import {currentToken} from '../../session/ensure-fresh.js'
+
+export default class Refresh extends AuthCommand {
+  static override summary = 'Refresh the access token now.'
+
+  static override description = 'Uses the stored refresh token whatever the expiry of the access token. A rotated refresh token is stored at once.'
+
+  static override examples = ['<%= config.bin %> <%= command.id %>']
+
+  static override enableJsonFlag = true
+
+  public async run(): Promise<{expiresAt: string | null}> {
+    const {flags} = await this.parse(Refresh)
+    const token = await currentToken(this.auth, {account: flags.account, force: true})
+    this.log(`Refreshed the access token; it expires ${token.expiresAt ? `at ${token.expiresAt}` : 'at a time the issuer did not say'}.`)
+    return {expiresAt: token.expiresAt}
+  }
+}

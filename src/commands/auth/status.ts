@@ -1,0 +1,49 @@
+import {AuthCommand} from '../../cli/auth-command.js'
+import {status, type AccountStatus, type StatusReport} from '../../session/status.js'
+
+export default class Status extends AuthCommand {
+  static override summary = 'Show who is signed in, to which issuer, and where the login is kept.'
+
+  static override description = 'Reads only the local store: it makes no network request and never prints a secret. Exits 0 whether or not you are signed in; use --json and read `loggedIn` in scripts.'
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    {description: 'Machine-readable, for scripts', command: '<%= config.bin %> <%= command.id %> --json'},
+  ]
+
+  static override enableJsonFlag = true
+
+  public async run(): Promise<StatusReport> {
+    await this.parse(Status)
+    const report = await status(this.auth)
+    if (report.source === 'env') {
+      this.log(`Using the access token from ${this.auth.envNames.token}; stored logins are ignored while it is set.`)
+    } else if (!report.loggedIn) {
+      this.log(`Not signed in. Run \`${this.config.bin} auth login\` to sign in.`)
+    } else {
+      for (const account of report.accounts) this.log(describe(account, this.auth.store.paths.credentials))
+    }
+    return report
+  }
+}
+
+function describe(account: AccountStatus, credentialsPath: string): string {
+  const who = [account.name, `(${account.subject})`, account.email ? `<${account.email}>` : undefined].filter(Boolean).join(' ')
+  const lines = [
+    `${account.default ? '*' : ' '} ${who}`,
+    `    Issuer:        ${account.issuer}`,
+    `    Client:        ${account.clientId}`,
+    `    Token expires: ${expiry(account.expiresAt)}`,
+    `    Refreshable:   ${account.hasRefreshToken ? 'yes' : 'no (sign in again when it expires)'}`,
+    `    Scopes:        ${account.scopes.join(' ') || '(unknown)'}`,
+    `    Stored in:     ${account.storage}${account.storage === 'file' ? ` (${credentialsPath})` : ''}`,
+  ]
+  return lines.join('\n')
+}
+
+function expiry(expiresAt: string | null): string {
+  if (!expiresAt) return 'unknown'
+  const minutes = Math.round((Date.parse(expiresAt) - Date.now()) / 60_000)
+  const relative = minutes < 0 ? `expired ${-minutes} min ago; refreshed on next use` : `in ${minutes} min`
+  return `${expiresAt} (${relative})`
+}

@@ -1,0 +1,69 @@
+/**
+ * One error type for everything a user can meet. The `code` is stable (scripts match on it), the
+ * exit code follows from it, and every message comes with the next step to take.
+ */
+
+export type AuthErrorCode =
+  | 'NOT_LOGGED_IN'
+  | 'REAUTH_REQUIRED'
+  | 'CONFIG_INVALID'
+  | 'USAGE'
+  | 'TRANSIENT'
+  | 'LOGIN_FAILED'
+  | 'LOGIN_TIMEOUT'
+  | 'ACCESS_DENIED'
+  | 'STORE_UNAVAILABLE'
+  | 'STORE_CORRUPT'
+  | 'UNEXPECTED'
+
+/** Exit codes are part of our public contract: scripts and CI branch on them. */
+export const EXIT_CODES: Record<AuthErrorCode, number> = {
+  NOT_LOGGED_IN: 4,
+  REAUTH_REQUIRED: 4,
+  CONFIG_INVALID: 2,
+  USAGE: 2,
+  TRANSIENT: 75,
+  LOGIN_FAILED: 1,
+  LOGIN_TIMEOUT: 1,
+  ACCESS_DENIED: 1,
+  STORE_UNAVAILABLE: 1,
+  STORE_CORRUPT: 1,
+  UNEXPECTED: 1,
+}
+
+export interface AuthErrorOptions {
+  /** What the user should do next, e.g. "Run `acme auth login`." */
+  suggestion?: string
+  /** Kept for debugging only; never rendered to users (it may hold request details). */
+  cause?: unknown
+}
+
+export class AuthError extends Error {
+  override readonly name = 'AuthError'
+  readonly code: AuthErrorCode
+  readonly exitCode: number
+  readonly suggestion?: string
+
+  constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {
+    super(message)
+    this.code = code
+    this.exitCode = EXIT_CODES[code]
+    this.suggestion = options.suggestion
+    // Not `super(message, {cause})`: Node prints `cause` with the error, and a cause from fetch or
+    // openid-client can carry a request body. Keep it off the enumerable surface.
+    Object.defineProperty(this, 'cause', {value: options.cause, enumerable: false})
+  }
+
+  /** The whole user-facing text: the message and the next step. */
+  get userMessage(): string {
+    return this.suggestion ? `${this.message} ${this.suggestion}` : this.message
+  }
+
+  toJSON(): {code: AuthErrorCode; message: string; suggestion?: string; exitCode: number} {
+    return {code: this.code, message: this.message, suggestion: this.suggestion, exitCode: this.exitCode}
+  }
+}
+
+export function isAuthError(error: unknown): error is AuthError {
+  return error instanceof AuthError
+}

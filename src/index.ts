@@ -1,0 +1,91 @@
+/**
+ * The library API for commands of a host CLI that bundles or installs `@tokenwise/plugin-auth`.
+ *
+ * Mark a command as needing auth and the prerun hook signs it in before `run()`:
+ *
+ * @example
+ * ```ts
+ * import {Command} from '@oclif/core'
+ * import {authFetch} from '@tokenwise/plugin-auth'
+ *
+ * export default class Deploy extends Command {
+ *   static auth = 'required'
+ *   async run() {
+ *     const response = await authFetch('https://api.example.com/deployments', {method: 'POST'})
+ *     this.log(`deployment ${response.status}`)
+ *   }
+ * }
+ * ```
+ */
+import {AuthError} from './errors.js'
+import {authContext} from './session/context.js'
+import type {FreshToken} from './session/ensure-fresh.js'
+import {isFresh} from './session/freshness.js'
+import {tokenHolder} from './session/token-holder.js'
+
+export {AuthError, EXIT_CODES, type AuthErrorCode} from './errors.js'
+export type {AuthRequirement} from './session/requirement.js'
+
+export interface TokenOptions {
+  /** Account subject or key; the default account when omitted. */
+  account?: string
+  /** Refresh even if the token looks fresh (the API answered 401). */
+  force?: boolean
+}
+
+/**
+ * A fresh access token for the running command: `ACME_TOKEN` if set, else the stored login,
+ * refreshed when it is within 60 s of expiry. Throws an {@link AuthError} (`NOT_LOGGED_IN`,
+ * `REAUTH_REQUIRED`, `TRANSIENT`, …) that carries the exit code and the next step.
+ *
+ * @example
+ * ```ts
+ * const token = await getAccessToken()
+ * await fetch(url, {headers: {authorization: `Bearer ${token}`}})
+ * ```
+ */
+export async function getAccessToken(options: TokenOptions = {}): Promise<string> {
+  return (await resolveToken(options)).accessToken
+}
+
+/**
+ * `fetch` with the user's access token. When the API answers 401, it refreshes once and retries,
+ * since the server may have revoked the token early (DESIGN.md: the reactive trigger).
+ *
+ * @example
+ * ```ts
+ * const response = await authFetch('https://api.example.com/me')
+ * const me = await response.json()
+ * ```
+ */
+export async function authFetch(input: string | URL | Request, init: RequestInit = {}, options: Omit<TokenOptions, 'force'> = {}): Promise<Response> {
+  const token = await resolveToken(options)
+  const response = await fetch(input, withAuthorization(init, token))
+  // A stream body cannot be sent twice; an environment token cannot be refreshed.
+  const replayable = !(init.body instanceof ReadableStream) && !(input instanceof Request && input.bodyUsed)
+  if (response.status !== 401 || token.source === 'env' || !replayable) return response
+  await response.body?.cancel()
+  const renewed = await resolveToken({...options, force: true})
+  return fetch(input, withAuthorization(init, renewed))
+}
+
+async function resolveToken(options: TokenOptions): Promise<FreshToken> {
+  const holder = tokenHolder()
+  const held = holder.token
+  if (held && !options.force && !options.account && isFresh(held.expiresAt, Date.now())) return held
+  if (!holder.config) {
+    throw new AuthError('UNEXPECTED', 'No oclif command is running with @tokenwise/plugin-auth loaded, so there is no login to use.', {
+      suggestion: 'Call getAccessToken() from a command of a CLI that lists @tokenwise/plugin-auth in oclif.plugins.',
+    })
+  }
+  const {currentToken} = await import('./session/ensure-fresh.js')
+  const token = await currentToken(authContext(holder.config), options)
+  if (!options.account) holder.token = token
+  return token
+}
+
+function withAuthorization(init: RequestInit, token: FreshToken): RequestInit {
+  const headers = new Headers(init.headers)
+  headers.set('authorization', `${token.tokenType} ${token.accessToken}`)
+  return {...init, headers}
+}

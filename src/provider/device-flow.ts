@@ -1,0 +1,57 @@
+import * as oidc from 'openid-client'
+
+import {AuthError} from '../errors.js'
+import {formatSeconds} from './browser-flow.js'
+import type {Issuer} from './connect.js'
+import {toAuthError} from './errors.js'
+import type {SignInUi} from './sign-in-ui.js'
+import {completeSignIn, type SignIn} from './tokens.js'
+
+export interface DeviceFlowOptions {
+  scopes: string[]
+  timeoutSeconds: number
+  ui: SignInUi
+}
+
+/**
+ * Device authorization grant (RFC 8628): for machines without a browser. openid-client polls at the
+ * server's interval and slows down when told to.
+ */
+export async function deviceSignIn(issuer: Issuer, options: DeviceFlowOptions): Promise<SignIn> {
+  const context = {issuer: issuer.issuer, clientId: issuer.clientId, doing: 'start a device sign-in'}
+  if (!issuer.config.serverMetadata().device_authorization_endpoint) {
+    throw new AuthError('LOGIN_FAILED', `The issuer at ${issuer.issuer} does not offer device sign-in.`, {
+      suggestion: 'Sign in without --device.',
+    })
+  }
+  let device: oidc.DeviceAuthorizationResponse
+  try {
+    device = await oidc.initiateDeviceAuthorization(issuer.config, {scope: options.scopes.join(' ')})
+  } catch (error) {
+    throw toAuthError(error, context)
+  }
+  options.ui.showDeviceCode({
+    userCode: device.user_code,
+    verificationUri: device.verification_uri,
+    verificationUriComplete: device.verification_uri_complete,
+  })
+  await options.ui.open(device.verification_uri_complete ?? device.verification_uri)
+  options.ui.waiting('Waiting for the sign-in to be approved')
+
+  const seconds = Math.min(options.timeoutSeconds, device.expires_in)
+  const signal = AbortSignal.timeout(seconds * 1000)
+  try {
+    const response = await oidc.pollDeviceAuthorizationGrant(issuer.config, device, undefined, {signal})
+    const signIn = await completeSignIn(issuer, response, options.scopes)
+    options.ui.doneWaiting('done')
+    return signIn
+  } catch (error) {
+    options.ui.doneWaiting('failed')
+    if (signal.aborted) {
+      throw new AuthError('LOGIN_TIMEOUT', `Timed out after ${formatSeconds(seconds)} waiting for the device sign-in to be approved.`, {
+        suggestion: 'Run the login again.',
+      })
+    }
+    throw toAuthError(error, {...context, doing: 'complete the device sign-in'})
+  }
+}

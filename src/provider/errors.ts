@@ -1,0 +1,98 @@
+import {AuthError} from '../errors.js'
+
+/**
+ * The one place where failures from openid-client and fetch become AuthErrors. Only the server's
+ * error code and a short description survive: request bodies, headers and URLs with codes stay in
+ * `cause`, which is never rendered.
+ */
+export function toAuthError(error: unknown, context: {issuer: string; doing: string; clientId?: string}): AuthError {
+  if (error instanceof AuthError) return error
+  const e = error as {name?: string; code?: string; error?: string; error_description?: string; status?: number; cause?: unknown}
+  const server = `the issuer at ${context.issuer}`
+
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
+    return transient(`${capitalize(server)} did not answer in time while trying to ${context.doing}.`, error)
+  }
+  if (error instanceof TypeError && e.cause && typeof e.cause === 'object') {
+    const reason = networkReason((e.cause as {code?: string}).code)
+    return transient(`Could not reach ${server} to ${context.doing} (${reason}).`, error)
+  }
+  if (typeof e?.error === 'string') {
+    // An OAuth error response (RFC 6749 §5.2) or an error redirect (§4.1.2.1).
+    const status = typeof e.status === 'number' ? e.status : undefined
+    if (status !== undefined && status >= 500) {
+      return transient(`${capitalize(server)} answered with a server error (${status}) while trying to ${context.doing}.`, error)
+    }
+    const detail = e.error_description ? `: ${clip(e.error_description)}` : ''
+    switch (e.error) {
+      case 'access_denied':
+        return new AuthError('ACCESS_DENIED', `The sign-in was denied at ${server} (access_denied${detail}).`, {cause: error})
+      case 'invalid_client':
+      case 'unauthorized_client':
+        return new AuthError('CONFIG_INVALID', `${capitalize(server)} does not accept client id '${context.clientId ?? '?'}' (${e.error}${detail}).`, {
+          cause: error,
+          suggestion: 'Check the clientId setting with the CLI\'s author or your identity team.',
+        })
+      case 'invalid_grant':
+        return new AuthError('REAUTH_REQUIRED', `${capitalize(server)} rejected the stored refresh token (invalid_grant).`, {cause: error})
+      case 'expired_token':
+        return new AuthError('LOGIN_TIMEOUT', `The device code expired before the sign-in was approved.`, {cause: error})
+      case 'temporarily_unavailable':
+        return transient(`${capitalize(server)} is temporarily unavailable.`, error)
+      default:
+        return new AuthError('LOGIN_FAILED', `${capitalize(server)} refused to ${context.doing} (${e.error}${detail}).`, {cause: error})
+    }
+  }
+  const response = e?.cause instanceof Response ? e.cause : undefined
+  if (response) {
+    if (response.status >= 500 || response.status === 429) {
+      return transient(`${capitalize(server)} answered with ${response.status} while trying to ${context.doing}.`, error)
+    }
+    if (response.status === 404 && context.doing === 'discover its endpoints') {
+      return new AuthError('CONFIG_INVALID', `${capitalize(server)} has no OpenID Connect discovery document (404).`, {
+        cause: error,
+        suggestion: 'Check the issuer setting: it is the URL before /.well-known/openid-configuration.',
+      })
+    }
+    return new AuthError('LOGIN_FAILED', `${capitalize(server)} gave an unexpected answer (${response.status}) while trying to ${context.doing}.`, {cause: error})
+  }
+  if (e?.code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' && context.doing === 'discover its endpoints') {
+    return new AuthError('CONFIG_INVALID', `${capitalize(server)} reports a different issuer identifier than the one configured.`, {
+      cause: error,
+      suggestion: 'Set the issuer exactly as the server reports it in its discovery document.',
+    })
+  }
+  const code = typeof e?.code === 'string' ? ` (${e.code})` : ''
+  return new AuthError('LOGIN_FAILED', `Could not ${context.doing} with ${server}${code}.`, {cause: error})
+}
+
+function transient(message: string, cause: unknown): AuthError {
+  return new AuthError('TRANSIENT', message, {cause, suggestion: 'Nothing was changed; retry when the issuer is reachable.'})
+}
+
+function networkReason(code: string | undefined): string {
+  switch (code) {
+    case 'ECONNREFUSED':
+      return 'connection refused'
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'host not found'
+    case 'ECONNRESET':
+      return 'connection reset'
+    case 'ETIMEDOUT':
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return 'connection timed out'
+    default:
+      return code ? `network error ${code}` : 'network error'
+  }
+}
+
+/** Server-chosen text goes into our one-line messages: keep it short and on one line. */
+function clip(text: string): string {
+  const line = text.replaceAll(/\s+/g, ' ').trim()
+  return line.length > 160 ? `${line.slice(0, 157)}...` : line
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
+}

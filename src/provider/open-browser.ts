@@ -1,0 +1,67 @@
+import {spawn} from 'node:child_process'
+
+export type OpenResult = {opened: true} | {opened: false; reason: string}
+
+/**
+ * Open `url` with `command` when the user named one (`ACME_BROWSER`, then `BROWSER`), else with the
+ * system opener. The URL is passed as one argument, never through a shell. We do not wait for the
+ * browser to exit: it may run for as long as the user likes.
+ */
+export async function openBrowser(url: string, command?: string, onLateFailure?: (reason: string) => void): Promise<OpenResult> {
+  const argv = command ? splitCommand(command) : systemOpener()
+  if ('reason' in argv) return {opened: false, reason: argv.reason}
+  if (argv.length === 0) return {opened: false, reason: 'the browser command is empty'}
+  const [file, ...args] = argv
+  return new Promise((resolve) => {
+    const child = spawn(file, [...args, url], {detached: true, stdio: 'ignore'})
+    child.once('error', (error: NodeJS.ErrnoException) => {
+      resolve({opened: false, reason: error.code === 'ENOENT' ? `'${file}' was not found` : `'${file}' failed to start`})
+    })
+    child.once('spawn', () => {
+      child.unref()
+      resolve({opened: true})
+    })
+    child.once('exit', (code) => {
+      if (code) onLateFailure?.(`'${file}' exited with status ${code}`)
+    })
+  })
+}
+
+function systemOpener(): string[] | {reason: string} {
+  switch (process.platform) {
+    case 'darwin':
+      return ['open']
+    case 'win32':
+      return ['rundll32', 'url.dll,FileProtocolHandler']
+    default:
+      if (!process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return {reason: 'no graphical display (DISPLAY is not set)'}
+      return ['xdg-open']
+  }
+}
+
+/** Split a command line the way a POSIX shell would for words and quotes, without running a shell. */
+export function splitCommand(command: string): string[] {
+  const words: string[] = []
+  let word: string | undefined
+  let quote: '"' | "'" | undefined
+  for (let i = 0; i < command.length; i++) {
+    const char = command[i]
+    if (quote) {
+      if (char === quote) quote = undefined
+      else if (char === '\\' && quote === '"' && i + 1 < command.length) word = (word ?? '') + command[++i]
+      else word = (word ?? '') + char
+    } else if (char === '"' || char === "'") {
+      quote = char
+      word ??= ''
+    } else if (/\s/.test(char)) {
+      if (word !== undefined) words.push(word)
+      word = undefined
+    } else if (char === '\\' && i + 1 < command.length) {
+      word = (word ?? '') + command[++i]
+    } else {
+      word = (word ?? '') + char
+    }
+  }
+  if (word !== undefined) words.push(word)
+  return words
+}

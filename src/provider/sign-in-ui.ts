@@ -1,0 +1,12 @@
+/** How a sign-in flow talks to the person at the terminal; the command decides how it looks. */
+export interface SignInUi {
+  /** The browser flow's authorization URL, shown before we try to open it. */
+  showAuthorizationUrl(url: string): void
+  /** The device flow's code and where to enter it (RFC 8628 §3.3). */
+  showDeviceCode(info: {userCode: string; verificationUri: string; verificationUriComplete?: string}): void
+  /** Open a URL in the user's browser; resolves once the browser was started or could not be. */
+  open(url: string): Promise<void>
+  /** Waiting for the user (browser, device approval) starts and ends. */
+  waiting(message: string): void
+  doneWaiting(outcome: string): void
+}

@@ -1,0 +1,134 @@
+import {AuthError} from '../errors.js'
+import {loadSettings} from '../settings/load.js'
+import type {AccountRecord} from '../store/account-index.js'
+import {pickAccount} from '../store/account-index.js'
+import {describeAccount} from '../store/account-store.js'
+import type {Secrets} from '../store/credential-store.js'
+import {environmentToken, loginCommand, type AuthContext} from './context.js'
+import {isExpired, isFresh} from './freshness.js'
+
+/** An access token ready to use, and where it came from. */
+export interface FreshToken {
+  accessToken: string
+  tokenType: string
+  expiresAt: string | null
+  source: 'env' | 'store'
+  account?: AccountRecord
+}
+
+export interface TokenRequest {
+  /** Account key or subject; the default account when absent. */
+  account?: string
+  /** Refresh even when the token looks fresh (the API said 401, or `auth refresh`). */
+  force?: boolean
+}
+
+/** The token a command should use: `ACME_TOKEN` if set, else the stored account's, refreshed as needed. */
+export async function currentToken(context: AuthContext, request: TokenRequest = {}): Promise<FreshToken> {
+  const fromEnv = environmentToken(context)
+  if (fromEnv) {
+    if (request.force) {
+      throw new AuthError('USAGE', `The token comes from ${context.envNames.token}, which cannot be refreshed.`, {
+        suggestion: `Set a new ${context.envNames.token}, or unset it to use the stored login.`,
+      })
+    }
+    return {accessToken: fromEnv, tokenType: 'Bearer', expiresAt: null, source: 'env'}
+  }
+  const index = await context.store.readIndex()
+  const account = pickAccount(index, request.account)
+  if (!account) {
+    const which = request.account ? `No stored login matches '${request.account}'.` : 'You are not signed in.'
+    throw new AuthError('NOT_LOGGED_IN', which, {suggestion: `Run \`${loginCommand(context)}\`.`})
+  }
+  return ensureFresh(context, account, {force: request.force})
+}
+
+/**
+ * DESIGN.md, Lifecycle: read → fresh? return → lock → re-read → refresh → save → unlock. The lock
+ * and the re-read are what make N parallel commands cost one refresh, and what keeps a process
+ * holding a stale refresh token from wiping the fresh one another process just stored.
+ */
+export async function ensureFresh(
+  context: AuthContext,
+  account: AccountRecord,
+  options: {force?: boolean; now?: () => number} = {},
+): Promise<FreshToken> {
+  const now = options.now ?? Date.now
+  const seen = await context.store.readSecrets(account)
+  if (!options.force && isFresh(seen.expiresAt, now())) return fromStore(account, seen)
+  if (!seen.refreshToken) return withoutRefreshToken(context, account, seen, {force: options.force, now: now()})
+
+  return context.store.withAccountLock(account, async () => {
+    const current = await context.store.readSecrets(account)
+    if (changedSince(seen, current) && isFresh(current.expiresAt, now())) return fromStore(account, current)
+
+    const settings = await loadSettings(context.config)
+    const {connect} = await import('../provider/connect.js')
+    const {refreshTokens} = await import('../provider/refresh.js')
+    let refreshed: Secrets
+    try {
+      const issuer = await connect(account.issuer, account.clientId, settings)
+      refreshed = await refreshTokens(issuer, current)
+    } catch (error) {
+      return afterFailedRefresh(context, account, current, error as AuthError, {force: options.force, now: now()})
+    }
+    const saved = await context.store.saveRefreshed(account, refreshed)
+    return fromStore(saved, refreshed)
+  })
+}
+
+async function afterFailedRefresh(
+  context: AuthContext,
+  account: AccountRecord,
+  tried: Secrets,
+  error: AuthError,
+  options: {force?: boolean; now: number},
+): Promise<FreshToken> {
+  if (error.code === 'REAUTH_REQUIRED') {
+    // Lesson 1 of DESIGN.md: a rejected refresh proves nothing about what is stored now. Another
+    // process may have rotated the token while we asked; if so, use its result.
+    const stored = await context.store.readSecrets(account)
+    if (changedSince(tried, stored) && !isExpired(stored.expiresAt, options.now)) return fromStore(account, stored)
+    await context.store.tombstone(account, tried.refreshToken!, new Date(options.now + TOMBSTONE_COOLDOWN_MS))
+    throw new AuthError('REAUTH_REQUIRED', `The issuer no longer accepts the stored login of ${describeAccount(account)}; the stored credentials were kept.`, {
+      cause: error,
+      suggestion: `Run \`${loginCommand(context)}\` to sign in again.`,
+    })
+  }
+  // Network, 5xx, timeouts: nothing was changed. A token that still works is better than an error.
+  if (error.code === 'TRANSIENT' && !options.force) {
+    const stored = await context.store.readSecrets(account)
+    if (!isExpired(stored.expiresAt, options.now)) return fromStore(account, stored)
+  }
+  throw error
+}
+
+/** Background refresh leaves a rejected refresh token alone for this long. */
+export const TOMBSTONE_COOLDOWN_MS = 10 * 60 * 1000
+
+function withoutRefreshToken(
+  context: AuthContext,
+  account: AccountRecord,
+  secrets: Secrets,
+  options: {force?: boolean; now: number},
+): FreshToken {
+  if (!options.force && !isExpired(secrets.expiresAt, options.now)) return fromStore(account, secrets)
+  const why = options.force ? 'cannot be refreshed: the issuer gave no refresh token' : 'has expired and there is no refresh token to renew it'
+  throw new AuthError('REAUTH_REQUIRED', `The login of ${describeAccount(account)} ${why}.`, {
+    suggestion: `Run \`${loginCommand(context)}\` to sign in again.`,
+  })
+}
+
+function changedSince(before: Secrets, after: Secrets): boolean {
+  return before.accessToken !== after.accessToken || before.refreshToken !== after.refreshToken
+}
+
+function fromStore(account: AccountRecord, secrets: Secrets): FreshToken {
+  return {
+    accessToken: secrets.accessToken,
+    tokenType: secrets.tokenType,
+    expiresAt: secrets.expiresAt ?? null,
+    source: 'store',
+    account,
+  }
+}

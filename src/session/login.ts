@@ -1,0 +1,70 @@
+import {AuthError} from '../errors.js'
+import type {Issuer} from '../provider/connect.js'
+import type {SignInUi} from '../provider/sign-in-ui.js'
+import type {SignIn} from '../provider/tokens.js'
+import type {AuthSettings} from '../settings/settings.js'
+import {accountKey, type AccountRecord} from '../store/account-index.js'
+import {environmentToken, type AuthContext} from './context.js'
+
+export type LoginMethod = {kind: 'browser'} | {kind: 'device'} | {kind: 'token'; accessToken: string}
+
+/**
+ * Sign in and store the account as the default. Nothing is written until the issuer has handed
+ * over tokens, so a failed or abandoned sign-in leaves any earlier login as it was; the store lock
+ * is taken only for the final write, never across the interactive part.
+ */
+export async function login(context: AuthContext, settings: AuthSettings, method: LoginMethod, ui: SignInUi): Promise<AccountRecord> {
+  if (environmentToken(context)) {
+    throw new AuthError('USAGE', `${context.envNames.token} is set, so a stored login would not be used.`, {
+      suggestion: `Unset ${context.envNames.token} to sign in.`,
+    })
+  }
+  const {issuer: issuerUrl, clientId} = settings
+  if (!issuerUrl || !clientId) {
+    const missing = issuerUrl ? 'client id' : 'issuer'
+    throw new AuthError('CONFIG_INVALID', `No ${missing} is configured.`, {
+      suggestion: `Set oclif.auth.${issuerUrl ? 'clientId' : 'issuer'} in the host's package.json, ${
+        context.config.scopedEnvVarKey(issuerUrl ? 'AUTH_CLIENT_ID' : 'AUTH_ISSUER')
+      }, or pass --${issuerUrl ? 'client-id' : 'issuer'}.`,
+    })
+  }
+  const {connect} = await import('../provider/connect.js')
+  const issuer = await connect(issuerUrl, clientId, settings)
+  const signIn = await signInWith(issuer, settings, method, ui)
+
+  const record: AccountRecord = {
+    key: accountKey(issuer.issuer, clientId, signIn.identity.subject),
+    issuer: issuer.issuer,
+    clientId,
+    subject: signIn.identity.subject,
+    scopes: signIn.scopes,
+    expiresAt: signIn.secrets.expiresAt ?? null,
+    hasRefreshToken: Boolean(signIn.secrets.refreshToken),
+    storage: settings.storage,
+    updatedAt: new Date().toISOString(),
+  }
+  if (signIn.identity.name) record.name = signIn.identity.name
+  if (signIn.identity.email) record.email = signIn.identity.email
+  await context.store.saveLogin(record, signIn.secrets, {makeDefault: true})
+  return record
+}
+
+async function signInWith(issuer: Issuer, settings: AuthSettings, method: LoginMethod, ui: SignInUi): Promise<SignIn> {
+  const options = {scopes: settings.scopes, timeoutSeconds: settings.loginTimeoutSeconds, ui}
+  switch (method.kind) {
+    case 'browser': {
+      const {browserSignIn} = await import('../provider/browser-flow.js')
+      return browserSignIn(issuer, options)
+    }
+    case 'device': {
+      const {deviceSignIn} = await import('../provider/device-flow.js')
+      return deviceSignIn(issuer, options)
+    }
+    case 'token': {
+      // A token made elsewhere: the issuer's userinfo tells us whose it is, and proves it works.
+      const {fetchIdentity} = await import('../provider/tokens.js')
+      const identity = await fetchIdentity(issuer, method.accessToken)
+      return {secrets: {accessToken: method.accessToken, tokenType: 'Bearer'}, identity, scopes: []}
+    }
+  }
+}

@@ -1,0 +1,46 @@
+import type {AccountRecord} from '../store/account-index.js'
+import {environmentToken, type AuthContext} from './context.js'
+
+/** The `auth status --json` document. Its shape is public: scripts parse it. */
+export interface StatusReport {
+  loggedIn: boolean
+  source: 'env' | 'store' | null
+  accounts: AccountStatus[]
+}
+
+export interface AccountStatus {
+  issuer: string
+  clientId: string
+  subject: string
+  name: string | null
+  email: string | null
+  default: boolean
+  storage: string
+  scopes: string[]
+  expiresAt: string | null
+  hasRefreshToken: boolean
+}
+
+/** Read from the metadata index only: status never touches secrets or the network. */
+export async function status(context: AuthContext): Promise<StatusReport> {
+  if (environmentToken(context)) return {loggedIn: true, source: 'env', accounts: []}
+  const index = await context.store.readIndex()
+  const defaultKey = index.defaultAccount ?? index.accounts[0]?.key
+  const accounts = index.accounts.map((account) => toStatus(account, account.key === defaultKey))
+  return {loggedIn: accounts.length > 0, source: accounts.length > 0 ? 'store' : null, accounts}
+}
+
+function toStatus(account: AccountRecord, isDefault: boolean): AccountStatus {
+  return {
+    issuer: account.issuer,
+    clientId: account.clientId,
+    subject: account.subject,
+    name: account.name ?? null,
+    email: account.email ?? null,
+    default: isDefault,
+    storage: account.storage,
+    scopes: account.scopes,
+    expiresAt: account.expiresAt,
+    hasRefreshToken: account.hasRefreshToken,
+  }
+}

@@ -1,0 +1,132 @@
+import {AuthError} from '../errors.js'
+import {
+  ParseProblem,
+  isLoopbackHost,
+  parseBoolean,
+  parseIssuer,
+  parsePatterns,
+  parseRefreshAhead,
+  parseScopes,
+  parseSeconds,
+  parseStorage,
+  parseText,
+} from './parse.js'
+import {DEFAULT_SCOPES, type AuthSettings, type SettingKey} from './settings.js'
+
+/** One place settings come from. Earlier layers win. */
+export interface SettingsLayer {
+  kind: 'flag' | 'env' | 'user-file' | 'host'
+  /** Raw values keyed by setting; a missing or undefined value means "not set here". */
+  values: Partial<Record<SettingKey, unknown>>
+  /** How to name a key of this layer in a message, e.g. `ACME_AUTH_STORAGE` or `--storage`. */
+  describe: (key: SettingKey) => string
+}
+
+interface SettingSpec {
+  parse: (raw: unknown) => unknown
+  fallback?: unknown
+  /** Suffix for the scoped env var: `AUTH_ISSUER` → `ACME_AUTH_ISSUER`. */
+  env?: string
+  /** Name in the host's `oclif.auth` block and the user settings file. */
+  fileKey: string
+  flag?: string
+}
+
+export const SETTING_SPECS: Record<SettingKey, SettingSpec> = {
+  issuer: {parse: parseIssuer, env: 'AUTH_ISSUER', fileKey: 'issuer', flag: 'issuer'},
+  clientId: {parse: parseText, env: 'AUTH_CLIENT_ID', fileKey: 'clientId', flag: 'client-id'},
+  scopes: {parse: parseScopes, fallback: DEFAULT_SCOPES, env: 'AUTH_SCOPES', fileKey: 'scopes', flag: 'scopes'},
+  storage: {parse: parseStorage, fallback: 'file', env: 'AUTH_STORAGE', fileKey: 'storage', flag: 'storage'},
+  requireAuth: {parse: parsePatterns, fallback: [], fileKey: 'commands.require'},
+  refreshAhead: {parse: parseRefreshAhead, fallback: 'background', env: 'AUTH_REFRESH_AHEAD', fileKey: 'refreshAhead'},
+  loginTimeoutSeconds: {parse: parseSeconds, fallback: 300, env: 'AUTH_LOGIN_TIMEOUT', fileKey: 'loginTimeout'},
+  requestTimeoutSeconds: {parse: parseSeconds, fallback: 20, env: 'AUTH_REQUEST_TIMEOUT', fileKey: 'requestTimeout'},
+  allowInsecureIssuer: {
+    parse: parseBoolean,
+    fallback: false,
+    env: 'AUTH_ALLOW_INSECURE_ISSUER',
+    fileKey: 'allowInsecureIssuer',
+  },
+}
+
+const SETTING_KEYS = Object.keys(SETTING_SPECS) as SettingKey[]
+
+/**
+ * Merge the layers (first wins) and validate every value that is set, so a typo anywhere is
+ * reported even when a higher layer overrides it: a broken config file should not lie in wait.
+ */
+export function resolveSettings(layers: SettingsLayer[]): AuthSettings {
+  const settings: Record<string, unknown> = {sources: {}}
+  const sources = settings.sources as Record<string, string>
+  for (const key of SETTING_KEYS) {
+    const spec = SETTING_SPECS[key]
+    for (const layer of [...layers].reverse()) {
+      const raw = layer.values[key]
+      if (raw === undefined) continue
+      settings[key] = parseOrExplain(spec, raw, layer.describe(key))
+      sources[key] = layer.describe(key)
+    }
+    if (settings[key] === undefined && spec.fallback !== undefined) {
+      settings[key] = spec.fallback
+      sources[key] = 'default'
+    }
+  }
+  const result = settings as unknown as AuthSettings
+  if (result.issuer) checkTransport(result)
+  return result
+}
+
+function parseOrExplain(spec: SettingSpec, raw: unknown, where: string): unknown {
+  try {
+    return spec.parse(raw)
+  } catch (error) {
+    if (error instanceof ParseProblem) {
+      throw new AuthError('CONFIG_INVALID', `Invalid ${where}: ${error.message}.`)
+    }
+    throw error
+  }
+}
+
+function checkTransport(settings: AuthSettings): void {
+  const url = new URL(settings.issuer!)
+  if (url.protocol === 'https:' || settings.allowInsecureIssuer) return
+  if (isLoopbackHost(url.hostname)) return
+  throw new AuthError(
+    'CONFIG_INVALID',
+    `Invalid ${settings.sources.issuer}: the issuer must use https (plain http is only allowed for a loopback address).`,
+    {suggestion: 'Use an https issuer URL, or set allowInsecureIssuer in the host\'s oclif.auth for a test server.'},
+  )
+}
+
+/**
+ * Read a block of settings written by a person (host package.json or user file): unknown keys are
+ * errors too, because a misspelt `clientID` silently ignored costs an afternoon.
+ */
+export function layerFromFileBlock(
+  kind: 'user-file' | 'host',
+  block: unknown,
+  describeKey: (fileKey: string) => string,
+  describeBlock: string,
+): SettingsLayer {
+  const values: Partial<Record<SettingKey, unknown>> = {}
+  const describe = (key: SettingKey) => describeKey(SETTING_SPECS[key].fileKey)
+  if (block === undefined || block === null) return {kind, values, describe}
+  if (typeof block !== 'object' || Array.isArray(block)) {
+    throw new AuthError('CONFIG_INVALID', `Invalid ${describeBlock}: expected an object of auth settings.`)
+  }
+  const known = new Set(SETTING_KEYS.map((key) => SETTING_SPECS[key].fileKey.split('.')[0]))
+  for (const name of Object.keys(block)) {
+    if (!known.has(name)) {
+      throw new AuthError('CONFIG_INVALID', `Invalid ${describeBlock}: unknown setting '${name}'.`, {
+        suggestion: `Known settings: ${[...known].join(', ')}.`,
+      })
+    }
+  }
+  for (const key of SETTING_KEYS) {
+    const value = SETTING_SPECS[key].fileKey
+      .split('.')
+      .reduce<unknown>((node, part) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined), block)
+    if (value !== undefined) values[key] = value
+  }
+  return {kind, values, describe}
+}

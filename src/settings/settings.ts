@@ -1,0 +1,42 @@
+/**
+ * The resolved, validated settings of the plugin. Each value remembers where it came from so a bad
+ * one can be reported as "ACME_AUTH_STORAGE: unknown storage 'vault'", not as a mystery.
+ */
+
+export const STORAGE_KINDS = ['file'] as const
+export type StorageKind = (typeof STORAGE_KINDS)[number]
+
+export const REFRESH_AHEAD_MODES = ['background', 'inline', 'off'] as const
+export type RefreshAheadMode = (typeof REFRESH_AHEAD_MODES)[number]
+
+export interface AuthSettings {
+  /** Issuer URL without a trailing slash; undefined when the host configured none. */
+  issuer?: string
+  clientId?: string
+  scopes: string[]
+  storage: StorageKind
+  /** Command id patterns (`*` wildcard) that need a token, from the host's `commands.require`. */
+  requireAuth: string[]
+  refreshAhead: RefreshAheadMode
+  /** How long `auth login` waits for the browser or the device approval. */
+  loginTimeoutSeconds: number
+  /** Time box of each HTTP request to the issuer. */
+  requestTimeoutSeconds: number
+  /** Plain http is refused for issuers other than loopback unless this is set. */
+  allowInsecureIssuer: boolean
+  /** Where each value came from, for error messages and `auth status`. */
+  sources: Partial<Record<SettingKey, string>>
+}
+
+export type SettingKey =
+  | 'issuer'
+  | 'clientId'
+  | 'scopes'
+  | 'storage'
+  | 'requireAuth'
+  | 'refreshAhead'
+  | 'loginTimeoutSeconds'
+  | 'requestTimeoutSeconds'
+  | 'allowInsecureIssuer'
+
+export const DEFAULT_SCOPES = ['openid', 'profile', 'email', 'offline_access']

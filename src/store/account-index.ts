@@ -1,0 +1,110 @@
+import {writeFileAtomic} from './atomic-file.js'
+import {ShapeError, expectObject, expectString, optionalString, readStoredJson} from './stored-json.js'
+
+/** What we know about a signed-in account, without its secrets. */
+export interface AccountRecord {
+  /** `<issuer>|<clientId>|<subject>`: also the keychain account name, so it never changes. */
+  key: string
+  issuer: string
+  clientId: string
+  subject: string
+  name?: string
+  email?: string
+  scopes: string[]
+  /** When the stored access token expires (ISO-8601), or null when the issuer did not say. */
+  expiresAt: string | null
+  hasRefreshToken: boolean
+  /** The backend that holds this account's secrets. */
+  storage: string
+  updatedAt: string
+}
+
+/** A refresh token the issuer rejected: not to be tried again in the background until `until`. */
+export interface Tombstone {
+  refreshTokenHash: string
+  until: string
+}
+
+/**
+ * The metadata index, `dataDir/auth/accounts.json`. Small and secret-free, so the hooks can decide
+ * from it alone whether there is work to do before every command.
+ */
+export interface AccountIndex {
+  version: 1
+  /** Bumped on every write: lets a process tell that someone else refreshed meanwhile. */
+  gen: number
+  defaultAccount: string | null
+  accounts: AccountRecord[]
+  tombstones: Record<string, Tombstone>
+}
+
+export function accountKey(issuer: string, clientId: string, subject: string): string {
+  return `${issuer}|${clientId}|${subject}`
+}
+
+export function emptyIndex(): AccountIndex {
+  return {version: 1, gen: 0, defaultAccount: null, accounts: [], tombstones: {}}
+}
+
+export async function readIndex(path: string, nextStep: string): Promise<AccountIndex> {
+  return (await readStoredJson(path, parseIndex, nextStep)) ?? emptyIndex()
+}
+
+export async function writeIndex(path: string, index: AccountIndex): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(index, null, 2)}\n`)
+}
+
+/** The account a command acts on: the one asked for, else the default. */
+export function pickAccount(index: AccountIndex, wanted?: string): AccountRecord | undefined {
+  if (wanted) return index.accounts.find((account) => account.key === wanted || account.subject === wanted)
+  return index.accounts.find((account) => account.key === index.defaultAccount) ?? index.accounts[0]
+}
+
+export function parseIndex(data: unknown): AccountIndex {
+  const file = expectObject(data, 'the index')
+  if (file.version !== 1) throw new ShapeError('unknown version')
+  if (typeof file.gen !== 'number' || !Number.isSafeInteger(file.gen) || file.gen < 0) throw new ShapeError('gen is not a counter')
+  if (!Array.isArray(file.accounts)) throw new ShapeError('accounts is not a list')
+  const accounts = file.accounts.map((entry, i) => parseAccount(entry, `accounts[${i}]`))
+  const defaultAccount = file.defaultAccount === null ? null : expectString(file.defaultAccount, 'defaultAccount')
+  const tombstones: Record<string, Tombstone> = {}
+  for (const [key, value] of Object.entries(expectObject(file.tombstones ?? {}, 'tombstones'))) {
+    const entry = expectObject(value, `tombstone ${key}`)
+    tombstones[key] = {
+      refreshTokenHash: expectString(entry.refreshTokenHash, `tombstone ${key}`),
+      until: expectDate(entry.until, `tombstone ${key}: until`),
+    }
+  }
+  return {version: 1, gen: file.gen, defaultAccount, accounts, tombstones}
+}
+
+function parseAccount(value: unknown, what: string): AccountRecord {
+  const entry = expectObject(value, what)
+  const scopes = entry.scopes
+  if (!Array.isArray(scopes) || scopes.some((s) => typeof s !== 'string')) throw new ShapeError(`${what}: scopes is not a list`)
+  if (typeof entry.hasRefreshToken !== 'boolean') throw new ShapeError(`${what}: hasRefreshToken is not a boolean`)
+  const record: AccountRecord = {
+    key: expectString(entry.key, `${what}: key`),
+    issuer: expectString(entry.issuer, `${what}: issuer`),
+    clientId: expectString(entry.clientId, `${what}: clientId`),
+    subject: expectString(entry.subject, `${what}: subject`),
+    scopes: scopes as string[],
+    expiresAt: entry.expiresAt === null ? null : expectDate(entry.expiresAt, `${what}: expiresAt`),
+    hasRefreshToken: entry.hasRefreshToken,
+    storage: expectString(entry.storage, `${what}: storage`),
+    updatedAt: expectDate(entry.updatedAt, `${what}: updatedAt`),
+  }
+  const name = optionalString(entry.name, `${what}: name`)
+  const email = optionalString(entry.email, `${what}: email`)
+  if (name) record.name = name
+  if (email) record.email = email
+  if (record.key !== accountKey(record.issuer, record.clientId, record.subject)) throw new ShapeError(`${what}: key does not match`)
+  return record
+}
+
+function expectDate(value: unknown, what: string): string {
+  const text = expectString(value, what)
+  if (Number.isNaN(Date.parse(text))) throw new ShapeError(`${what} is not a date`)
+  return text
+}
+

@@ -1,0 +1,59 @@
+import {randomBytes} from 'node:crypto'
+import {chmod, mkdir, open, readFile, rename, rm} from 'node:fs/promises'
+import {dirname} from 'node:path'
+
+/**
+ * Create a folder only its owner can enter. `mkdir`'s mode is filtered by the umask and does not
+ * touch a folder that already exists, so set it explicitly.
+ */
+export async function ensurePrivateDir(path: string): Promise<void> {
+  await mkdir(path, {recursive: true, mode: 0o700})
+  await chmod(path, 0o700)
+}
+
+/**
+ * Replace `path` with `contents` so that readers see the old file or the new one, never half of
+ * either: write a temp file in the same folder, fsync it, rename it over the target. Mode 0600
+ * whatever the umask.
+ */
+export async function writeFileAtomic(path: string, contents: string): Promise<void> {
+  await ensurePrivateDir(dirname(path))
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
+  const handle = await open(temp, 'wx', 0o600)
+  try {
+    await handle.chmod(0o600)
+    await handle.writeFile(contents, 'utf8')
+    await handle.sync()
+  } catch (error) {
+    await handle.close()
+    await rm(temp, {force: true})
+    throw error
+  }
+  await handle.close()
+  try {
+    await rename(temp, path)
+  } catch (error) {
+    await rm(temp, {force: true})
+    throw error
+  }
+}
+
+/** The file's text, or undefined when it does not exist. Other failures are real errors. */
+export async function readTextIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8')
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw error
+  }
+}
+
+/**
+ * Keep a damaged file for a human to look at instead of overwriting it: the bytes may be the only
+ * copy of someone's login. Returns where it went.
+ */
+export async function moveAside(path: string, now = new Date()): Promise<string> {
+  const target = `${path}.corrupt-${now.toISOString().replaceAll(':', '-')}`
+  await rename(path, target)
+  return target
+}

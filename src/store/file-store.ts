@@ -1,0 +1,74 @@
+import type {Secrets, CredentialStore} from './credential-store.js'
+import {writeFileAtomic} from './atomic-file.js'
+import {ShapeError, expectObject, expectString, optionalString, readStoredJson} from './stored-json.js'
+
+interface CredentialsFile {
+  version: 1
+  accounts: Record<string, Secrets>
+}
+
+/**
+ * Secrets in one 0600 JSON file: what headless Linux, containers, WSL and CI use. Writers hold the
+ * store lock (see store/lock.ts), so a read-modify-write of the whole file loses nothing.
+ */
+export class FileCredentialStore implements CredentialStore {
+  readonly kind = 'file'
+
+  constructor(
+    readonly location: string,
+    private readonly nextStep: string,
+  ) {}
+
+  async get(accountKey: string): Promise<Secrets | undefined> {
+    return (await this.read()).accounts[accountKey]
+  }
+
+  async set(accountKey: string, secrets: Secrets): Promise<void> {
+    const file = await this.read()
+    file.accounts[accountKey] = secrets
+    await this.write(file)
+  }
+
+  async delete(accountKey: string): Promise<boolean> {
+    const file = await this.read()
+    if (!(accountKey in file.accounts)) return false
+    delete file.accounts[accountKey]
+    await this.write(file)
+    return true
+  }
+
+  private async read(): Promise<CredentialsFile> {
+    return (await readStoredJson(this.location, parseCredentialsFile, this.nextStep)) ?? {version: 1, accounts: {}}
+  }
+
+  private async write(file: CredentialsFile): Promise<void> {
+    await writeFileAtomic(this.location, `${JSON.stringify(file, null, 2)}\n`)
+  }
+}
+
+export function parseCredentialsFile(data: unknown): CredentialsFile {
+  const file = expectObject(data, 'the file')
+  if (file.version !== 1) throw new ShapeError('unknown version')
+  const accounts = expectObject(file.accounts, 'accounts')
+  const result: CredentialsFile = {version: 1, accounts: {}}
+  for (const [key, value] of Object.entries(accounts)) result.accounts[key] = parseSecrets(value, `account ${key}`)
+  return result
+}
+
+export function parseSecrets(value: unknown, what: string): Secrets {
+  const entry = expectObject(value, what)
+  const secrets: Secrets = {
+    accessToken: expectString(entry.accessToken, `${what}: accessToken`),
+    tokenType: expectString(entry.tokenType, `${what}: tokenType`),
+  }
+  const refreshToken = optionalString(entry.refreshToken, `${what}: refreshToken`)
+  const idToken = optionalString(entry.idToken, `${what}: idToken`)
+  const expiresAt = optionalString(entry.expiresAt, `${what}: expiresAt`)
+  if (refreshToken) secrets.refreshToken = refreshToken
+  if (idToken) secrets.idToken = idToken
+  if (expiresAt) {
+    if (Number.isNaN(Date.parse(expiresAt))) throw new ShapeError(`${what}: expiresAt is not a date`)
+    secrets.expiresAt = expiresAt
+  }
+  return secrets
+}

@@ -1,0 +1,46 @@
+import {AuthError} from '../errors.js'
+import {moveAside, readTextIfExists} from './atomic-file.js'
+
+/**
+ * Read one of our JSON files and hand it to `validate`. Anything that does not parse or validate is
+ * moved aside (never overwritten, never deleted) and reported as STORE_CORRUPT naming the file, where
+ * its bytes went and what to do next.
+ */
+export async function readStoredJson<T>(
+  path: string,
+  validate: (data: unknown) => T,
+  nextStep: string,
+): Promise<T | undefined> {
+  const text = await readTextIfExists(path)
+  if (text === undefined) return undefined
+  let value: T
+  try {
+    value = validate(JSON.parse(text))
+  } catch (error) {
+    if (!(error instanceof SyntaxError) && !(error instanceof ShapeError)) throw error
+    const keptAt = await moveAside(path).catch(() => undefined)
+    const kept = keptAt ? ` It was moved to ${keptAt}.` : ''
+    const reason = error instanceof ShapeError ? error.message : 'not valid JSON'
+    throw new AuthError('STORE_CORRUPT', `The file ${path} is damaged (${reason}).${kept}`, {
+      suggestion: nextStep,
+    })
+  }
+  return value
+}
+
+/** A stored file parsed but does not have the shape we wrote. */
+export class ShapeError extends Error {}
+
+export function expectObject(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ShapeError(`${what} is not an object`)
+  return value as Record<string, unknown>
+}
+
+export function expectString(value: unknown, what: string): string {
+  if (typeof value !== 'string' || value === '') throw new ShapeError(`${what} is not a non-empty string`)
+  return value
+}
+
+export function optionalString(value: unknown, what: string): string | undefined {
+  return value === undefined || value === null ? undefined : expectString(value, what)
+}

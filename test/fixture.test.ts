@@ -1,0 +1,230 @@
+// Proves the test issuer and the fake browser behave like the real things the CLI will meet,
+// using openid-client directly so a failure here points at the fixtures, not at our code.
+
+import {expect} from 'chai'
+import {spawn} from 'node:child_process'
+import {createServer} from 'node:http'
+import type {AddressInfo} from 'node:net'
+import {fileURLToPath} from 'node:url'
+import * as client from 'openid-client'
+
+import {startIssuer} from './fixtures/issuer.js'
+
+const BROWSER = fileURLToPath(new URL('fixtures/browser.js', import.meta.url))
+const SCOPE = 'openid profile email offline_access'
+
+type Issuer = Awaited<ReturnType<typeof startIssuer>>
+
+function discover(issuer: Issuer) {
+  return client.discovery(new URL(issuer.issuer), issuer.clientId, undefined, client.None(), {
+    execute: [client.allowInsecureRequests],
+  })
+}
+
+/** Run browser.js the way the CLI will: an async child process, so the issuer in this process keeps serving. */
+function runBrowser(url: string, env: Record<string, string> = {}) {
+  return new Promise<{code: number | null; stderr: string}>((resolve, reject) => {
+    const child = spawn(BROWSER, [url], {env: {...process.env, ...env}, stdio: ['ignore', 'ignore', 'pipe']})
+    let stderr = ''
+    child.stderr.on('data', (chunk) => (stderr += chunk))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({code, stderr}))
+  })
+}
+
+/** A one-shot loopback redirect target, like the CLI's. */
+async function startLoopback() {
+  let deliver: (url: URL) => void
+  const callback = new Promise<URL>((resolve) => (deliver = resolve))
+  const server = createServer((req, res) => {
+    const url = new URL(req.url!, `http://${req.headers.host}`)
+    if (url.pathname !== '/callback') {
+      res.writeHead(404).end()
+      return
+    }
+
+    res.end('You can close this window.')
+    deliver(url)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const redirectUri = `http://127.0.0.1:${(server.address() as AddressInfo).port}/callback`
+  const close = () => {
+    server.closeAllConnections()
+    server.close()
+  }
+
+  return {redirectUri, callback, close}
+}
+
+/** The whole browser flow; resolves with the callback URL plus what is needed to redeem it. */
+async function browserFlow(config: client.Configuration, env: Record<string, string> = {}) {
+  const loopback = await startLoopback()
+  try {
+    const pkceCodeVerifier = client.randomPKCECodeVerifier()
+    const expectedState = client.randomState()
+    const expectedNonce = client.randomNonce()
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: loopback.redirectUri,
+      scope: SCOPE,
+      code_challenge: await client.calculatePKCECodeChallenge(pkceCodeVerifier),
+      code_challenge_method: 'S256',
+      state: expectedState,
+      nonce: expectedNonce,
+      // Without it oidc-provider silently drops offline_access and issues no refresh token.
+      prompt: 'consent',
+    })
+    const browser = await runBrowser(url.href, env)
+    expect(browser, browser.stderr).to.include({code: 0})
+    const callbackUrl = await loopback.callback
+    return {callbackUrl, checks: {pkceCodeVerifier, expectedState, expectedNonce}}
+  } finally {
+    loopback.close()
+  }
+}
+
+async function login(config: client.Configuration, env: Record<string, string> = {}) {
+  const {callbackUrl, checks} = await browserFlow(config, env)
+  return client.authorizationCodeGrant(config, callbackUrl, checks)
+}
+
+async function rejection(promise: Promise<unknown>) {
+  try {
+    await promise
+  } catch (error) {
+    return error as client.ResponseBodyError
+  }
+
+  throw new Error('expected a rejection')
+}
+
+describe('test fixtures: issuer.js and browser.js', () => {
+  let issuer: Issuer
+  let config: client.Configuration
+
+  before(async () => {
+    issuer = await startIssuer()
+    config = await discover(issuer)
+  })
+  after(() => issuer?.close())
+  beforeEach(() => issuer.resetCounts())
+
+  it('signs in through the browser flow and returns ID, access and refresh tokens', async () => {
+    const tokens = await login(config)
+
+    expect(tokens.access_token).to.be.a('string')
+    expect(tokens.refresh_token).to.be.a('string')
+    expect(tokens.claims()).to.include({sub: 'alice', iss: issuer.issuer})
+    expect(issuer.counts.authorizationCode).to.equal(1)
+
+    const userinfo = await client.fetchUserInfo(config, tokens.access_token, 'alice')
+    expect(userinfo).to.include({name: 'Alice', email: 'alice@example.com', email_verified: true})
+    expect(issuer.counts.userinfo).to.equal(1)
+  })
+
+  it('signs in as FAKE_BROWSER_LOGIN', async () => {
+    const tokens = await login(config, {FAKE_BROWSER_LOGIN: 'bob'})
+    expect(tokens.claims()?.sub).to.equal('bob')
+  })
+
+  it('rotates refresh tokens, and a reused one is invalid_grant and revokes the grant', async () => {
+    const first = await login(config)
+    const second = await client.refreshTokenGrant(config, first.refresh_token!)
+    expect(second.refresh_token).to.be.a('string').and.not.equal(first.refresh_token)
+    expect(issuer.counts.refresh).to.equal(1)
+
+    const reuse = await rejection(client.refreshTokenGrant(config, first.refresh_token!))
+    expect(reuse.error).to.equal('invalid_grant')
+    expect(issuer.counts.refreshReuse).to.equal(1)
+
+    // The reuse killed the whole grant: the newest refresh token is dead too.
+    const newest = await rejection(client.refreshTokenGrant(config, second.refresh_token!))
+    expect(newest.error).to.equal('invalid_grant')
+    expect(issuer.counts).to.include({refresh: 1, refreshReuse: 2})
+  })
+
+  it('completes the device flow through verification_uri_complete, with a refresh token', async () => {
+    const device = await client.initiateDeviceAuthorization(config, {scope: SCOPE})
+    expect(device.interval).to.equal(1)
+
+    const [browser, tokens] = await Promise.all([
+      runBrowser(device.verification_uri_complete!),
+      client.pollDeviceAuthorizationGrant(config, device),
+    ])
+    expect(browser, browser.stderr).to.include({code: 0})
+    expect(tokens.refresh_token).to.be.a('string')
+    expect(tokens.claims()?.sub).to.equal('alice')
+    expect(issuer.counts.deviceCode).to.equal(1)
+  })
+
+  it('denies the device flow with FAKE_BROWSER_MODE=deny', async () => {
+    const device = await client.initiateDeviceAuthorization(config, {scope: SCOPE})
+    const [browser, error] = await Promise.all([
+      runBrowser(device.verification_uri_complete!, {FAKE_BROWSER_MODE: 'deny'}),
+      rejection(client.pollDeviceAuthorizationGrant(config, device)),
+    ])
+    expect(browser, browser.stderr).to.include({code: 0})
+    expect(error.error).to.equal('access_denied')
+  })
+
+  it('counts revocations of access and refresh tokens', async () => {
+    const first = await login(config)
+    await client.tokenRevocation(config, first.access_token, {token_type_hint: 'access_token'})
+    expect(issuer.counts.revocations).to.equal(1)
+    expect((await rejection(client.fetchUserInfo(config, first.access_token, 'alice'))).status).to.equal(401)
+    // oidc-provider also drops the grant's refresh tokens when an access token is revoked.
+    expect((await rejection(client.refreshTokenGrant(config, first.refresh_token!))).error).to.equal('invalid_grant')
+
+    const second = await login(config)
+    await client.tokenRevocation(config, second.refresh_token!)
+    expect(issuer.counts.revocations).to.equal(2)
+    // Revoking something unknown is a 200 no-op at the endpoint and must not count.
+    await client.tokenRevocation(config, second.refresh_token!)
+    expect(issuer.counts.revocations).to.equal(2)
+  })
+
+  it('delivers error=access_denied to the callback with FAKE_BROWSER_MODE=deny', async () => {
+    const {callbackUrl} = await browserFlow(config, {FAKE_BROWSER_MODE: 'deny'})
+    expect(callbackUrl.searchParams.get('error')).to.equal('access_denied')
+    expect(callbackUrl.searchParams.has('code')).to.equal(false)
+  })
+
+  it('does nothing with FAKE_BROWSER_MODE=ignore', async () => {
+    const result = await runBrowser(`${issuer.issuer}/auth?client_id=acme-cli`, {FAKE_BROWSER_MODE: 'ignore'})
+    expect(result.code).to.equal(0)
+  })
+
+  it('can make the token endpoint fail or wait', async () => {
+    const tokens = await login(config)
+
+    issuer.setTokenFailure(503)
+    // openid-client parses OAuth error bodies only on 4xx: a 503 is a ClientError whose cause is the Response.
+    const outage = (await rejection(client.refreshTokenGrant(config, tokens.refresh_token!))) as unknown as client.ClientError
+    expect(outage.code).to.equal('OAUTH_RESPONSE_IS_NOT_CONFORM')
+    expect((outage.cause as Response).status).to.equal(503)
+    issuer.setTokenFailure(null)
+
+    issuer.setTokenDelay(300)
+    const started = Date.now()
+    await client.refreshTokenGrant(config, tokens.refresh_token!)
+    expect(Date.now() - started).to.be.at.least(300)
+    issuer.setTokenDelay(0)
+  })
+
+  it('serves an issuer mounted under a path', async () => {
+    const mounted = await startIssuer({path: '/realms/acme', accessTokenTTL: 5})
+    try {
+      expect(mounted.issuer).to.match(/^http:\/\/127\.0\.0\.1:\d+\/realms\/acme$/)
+      const mountedConfig = await discover(mounted)
+      expect(mountedConfig.serverMetadata()).to.include({
+        issuer: mounted.issuer,
+        token_endpoint: `${mounted.issuer}/token`,
+      })
+
+      const tokens = await login(mountedConfig)
+      expect(tokens.expires_in).to.equal(5)
+      expect(tokens.claims()?.iss).to.equal(mounted.issuer)
+    } finally {
+      await mounted.close()
+    }
+  })
+})
