@@ -51,16 +51,18 @@ export async function currentToken(context: AuthContext, request: TokenRequest =
 export async function ensureFresh(
   context: AuthContext,
   account: AccountRecord,
-  options: {force?: boolean; now?: () => number} = {},
+  options: {force?: boolean; skewSeconds?: number; now?: () => number} = {},
 ): Promise<FreshToken> {
   const now = options.now ?? Date.now
   const seen = await context.store.readSecrets(account)
-  if (!options.force && isFresh(seen.expiresAt, now())) return fromStore(account, seen)
+  if (!options.force && isFresh(seen.expiresAt, now(), options.skewSeconds)) return fromStore(account, seen)
   if (!seen.refreshToken) return withoutRefreshToken(context, account, seen, {force: options.force, now: now()})
 
   return context.store.withAccountLock(account, async () => {
     const current = await context.store.readSecrets(account)
-    if (changedSince(seen, current) && isFresh(current.expiresAt, now())) return fromStore(account, current)
+    // Someone refreshed while we waited: theirs is as new as a token gets, even when the issuer
+    // hands out tokens that live shorter than our skew window.
+    if (changedSince(seen, current) && !isExpired(current.expiresAt, now())) return fromStore(account, current)
 
     const settings = await loadSettings(context.config)
     const {connect} = await import('../provider/connect.js')

@@ -24,21 +24,25 @@ export async function logout(context: AuthContext, request: {account?: string} =
       suggestion: `Run \`${loginCommand(context)}\` to sign in.`,
     })
   }
-  let result: LogoutResult
-  try {
-    const secrets = await context.store.readSecrets(account)
-    const settings = await loadSettings(context.config)
-    const {connect} = await import('../provider/connect.js')
-    const {revokeToken} = await import('../provider/refresh.js')
-    const issuer = await connect(account.issuer, account.clientId, settings)
-    const revoked = secrets.refreshToken
-      ? await revokeToken(issuer, secrets.refreshToken, 'refresh_token')
-      : await revokeToken(issuer, secrets.accessToken, 'access_token')
-    result = {account, revocation: revoked ? 'revoked' : 'unsupported'}
-  } catch (error) {
-    if (!(error instanceof AuthError)) throw error
-    result = {account, revocation: 'failed', revocationError: error}
-  }
-  await context.store.remove(account)
-  return result
+  // Under the account's lock: a refresh in flight either finishes first (and we revoke its new
+  // refresh token) or finds the account gone.
+  return context.store.withAccountLock(account, async () => {
+    let result: LogoutResult
+    try {
+      const secrets = await context.store.readSecrets(account)
+      const settings = await loadSettings(context.config)
+      const {connect} = await import('../provider/connect.js')
+      const {revokeToken} = await import('../provider/refresh.js')
+      const issuer = await connect(account.issuer, account.clientId, settings)
+      const revoked = secrets.refreshToken
+        ? await revokeToken(issuer, secrets.refreshToken, 'refresh_token')
+        : await revokeToken(issuer, secrets.accessToken, 'access_token')
+      result = {account, revocation: revoked ? 'revoked' : 'unsupported'}
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error
+      result = {account, revocation: 'failed', revocationError: error}
+    }
+    await context.store.remove(account)
+    return result
+  })
 }

@@ -69,8 +69,10 @@ export class AccountStore {
   async saveRefreshed(account: AccountRecord, secrets: Secrets): Promise<AccountRecord> {
     let saved = account
     await this.update(async (index) => {
+      const current = index.accounts.find((entry) => entry.key === account.key)
+      // Signed out while the refresh was in flight: do not bring the secrets back.
+      if (!current) throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {suggestion: this.loginHint})
       await this.backend(account.storage).set(account.key, secrets)
-      const current = index.accounts.find((entry) => entry.key === account.key) ?? account
       saved = {
         ...current,
         expiresAt: secrets.expiresAt ?? null,

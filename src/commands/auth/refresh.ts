@@ -1,5 +1,8 @@
+import {Flags} from '@oclif/core'
+
 import {AuthCommand} from '../../cli/auth-command.js'
 import {currentToken} from '../../session/ensure-fresh.js'
+import {refreshIfDue} from '../../session/refresh-if-due.js'
 
 export default class Refresh extends AuthCommand {
   static override summary = 'Refresh the access token now.'
@@ -10,8 +13,18 @@ export default class Refresh extends AuthCommand {
 
   static override enableJsonFlag = true
 
-  public async run(): Promise<{expiresAt: string | null}> {
+  static override flags = {
+    // The init hook's background refresh: only if still due, silent, never an error.
+    ahead: Flags.boolean({hidden: true, dependsOn: ['account']}),
+  }
+
+  public async run(): Promise<{expiresAt: string | null} | void> {
     const {flags} = await this.parse(Refresh)
+    if (flags.ahead) {
+      const outcome = await refreshIfDue(this.config, flags.account!).catch((error: Error) => `failed: ${error.message}`)
+      this.debug(`refresh ahead: ${outcome}`)
+      return
+    }
     const token = await currentToken(this.auth, {account: flags.account, force: true})
     this.log(`Refreshed the access token; it expires ${token.expiresAt ? `at ${token.expiresAt}` : 'at a time the issuer did not say'}.`)
     return {expiresAt: token.expiresAt}
