@@ -1,12 +1,13 @@
+import {isIPv4} from 'node:net'
+
 import {REFRESH_AHEAD_MODES, STORAGE_KINDS, type RefreshAheadMode, type StorageKind} from './settings.js'
 
 /** A parser returns the value or throws a ParseProblem with a short reason ("expected …"). */
 export class ParseProblem extends Error {}
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]'])
-
+/** Loopback by address, not by name prefix: `127.attacker.example` is a DNS name like any other. */
 export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname) || hostname.startsWith('127.')
+  return hostname === 'localhost' || hostname === '[::1]' || (isIPv4(hostname) && hostname.startsWith('127.'))
 }
 
 export function parseIssuer(raw: unknown): string {

@@ -67,7 +67,7 @@ export function resolveSettings(layers: SettingsLayer[]): AuthSettings {
       sources[key] = layer.describe(key)
     }
     if (settings[key] === undefined && spec.fallback !== undefined) {
-      settings[key] = spec.fallback
+      settings[key] = structuredClone(spec.fallback)
       sources[key] = 'default'
     }
   }
@@ -122,6 +122,7 @@ export function layerFromFileBlock(
       })
     }
   }
+  checkNestedKeys(block as Record<string, unknown>, describeBlock)
   for (const key of SETTING_KEYS) {
     const value = SETTING_SPECS[key].fileKey
       .split('.')
@@ -129,4 +130,27 @@ export function layerFromFileBlock(
     if (value !== undefined) values[key] = value
   }
   return {kind, values, describe}
+}
+
+/** Nested blocks (`commands: {require}`) get the same typo check as the top level. */
+function checkNestedKeys(block: Record<string, unknown>, describeBlock: string): void {
+  const nested = new Map<string, Set<string>>()
+  for (const key of SETTING_KEYS) {
+    const [parent, child] = SETTING_SPECS[key].fileKey.split('.')
+    if (child) nested.set(parent, (nested.get(parent) ?? new Set()).add(child))
+  }
+  for (const [parent, children] of nested) {
+    const value = block[parent]
+    if (value === undefined) continue
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new AuthError('CONFIG_INVALID', `Invalid ${describeBlock}: '${parent}' must be an object with ${[...children].join(', ')}.`)
+    }
+    for (const name of Object.keys(value)) {
+      if (!children.has(name)) {
+        throw new AuthError('CONFIG_INVALID', `Invalid ${describeBlock}: unknown setting '${parent}.${name}'.`, {
+          suggestion: `Known settings under ${parent}: ${[...children].join(', ')}.`,
+        })
+      }
+    }
+  }
 }

@@ -53,7 +53,7 @@ export async function readTextIfExists(path: string): Promise<string | undefined
  * copy of someone's login. Returns where it went.
  */
 export async function moveAside(path: string, now = new Date()): Promise<string> {
-  const target = `${path}.corrupt-${now.toISOString().replaceAll(':', '-')}`
+  const target = `${path}.corrupt-${now.toISOString().replaceAll(':', '-')}-${process.pid}`
   await rename(path, target)
   return target
 }

@@ -18,7 +18,8 @@ export async function readStoredJson<T>(
     value = validate(JSON.parse(text))
   } catch (error) {
     if (!(error instanceof SyntaxError) && !(error instanceof ShapeError)) throw error
-    const keptAt = await moveAside(path).catch(() => undefined)
+    // Only move the bytes we judged: another process may have replaced the file meanwhile.
+    const keptAt = (await readTextIfExists(path).catch(() => undefined)) === text ? await moveAside(path).catch(() => undefined) : undefined
     const kept = keptAt ? ` It was moved to ${keptAt}.` : ''
     const reason = error instanceof ShapeError ? error.message : 'not valid JSON'
     throw new AuthError('STORE_CORRUPT', `The file ${path} is damaged (${reason}).${kept}`, {

@@ -38,7 +38,7 @@ function expectConfigInvalid(error: AuthError, ...mentions: string[]): void {
   for (const mention of mentions) expect(error.message).to.include(mention)
 }
 
-function layer(kind: SettingsLayer['kind'], values: Partial<Record<SettingKey, unknown>>, name = kind): SettingsLayer {
+function layer(kind: SettingsLayer['kind'], values: Partial<Record<SettingKey, unknown>>, name: string = kind): SettingsLayer {
   return {kind, values, describe: (key) => `${name}:${key}`}
 }
 
@@ -336,6 +336,16 @@ describe('settings', () => {
     it('an unknown key in the host block is an error (clientID typo)', async () => {
       const fx = await fixture({auth: {issuer: 'https://id.example.com', clientID: 'mycli'}})
       expectConfigInvalid(await authErrorFrom(() => loadSettings(fx.config)), 'clientID', fx.hostPjson)
+    })
+
+    it('an unknown key inside commands (commands.requires typo) is an error', async () => {
+      const fx = await fixture({auth: {commands: {requires: ['deploy*']}}})
+      expectConfigInvalid(await authErrorFrom(() => loadSettings(fx.config)), 'requires', fx.hostPjson)
+    })
+
+    it('commands that is not an object is an error, not silently ignored', async () => {
+      const fx = await fixture({auth: {commands: 'deploy*'}})
+      expectConfigInvalid(await authErrorFrom(() => loadSettings(fx.config)), 'commands', fx.hostPjson)
     })
 
     it('a host block that is not an object is an error', async () => {

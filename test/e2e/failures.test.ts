@@ -1,0 +1,183 @@
+// Things going wrong, as a user meets them: a login that fails must say why in one message, exit
+// non-zero with the documented code, and leave the login the user already had exactly as it was.
+
+import {expect} from 'chai'
+
+import {startIssuer} from '../fixtures/issuer.js'
+import {
+  closedPort,
+  errorMessage,
+  issuerEnv,
+  makeTempHome,
+  onlyErrorMessage,
+  onlyStoredSecrets,
+  refreshAtIssuer,
+  runAcme,
+  runAcmeExpecting,
+  statusJson,
+  storeSnapshot,
+  type RunResult,
+  type StatusReport,
+  type TempHome,
+} from '../helpers/acme.js'
+
+type Issuer = Awaited<ReturnType<typeof startIssuer>>
+
+describe('e2e: failures', () => {
+  let issuer: Issuer
+  let home: TempHome
+  let env: Record<string, string | undefined>
+  /** What the user had before the failing command: alice, signed in by browser. */
+  let statusBefore: StatusReport
+  let filesBefore: {index?: string; credentials?: string}
+
+  before(async () => {
+    issuer = await startIssuer()
+    env = issuerEnv(issuer)
+  })
+  after(() => issuer?.close())
+  beforeEach(async () => {
+    issuer.setTokenFailure(null)
+    home = await makeTempHome()
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+    statusBefore = await statusJson(home)
+    expect(statusBefore.accounts.map((account) => account.subject)).to.deep.equal(['alice'])
+    filesBefore = await storeSnapshot(home)
+    issuer.resetCounts()
+  })
+  afterEach(async () => {
+    issuer.setTokenFailure(null)
+    await home?.cleanup()
+  })
+
+  /** The earlier login is untouched: same status, same bytes on disk, and it still works. */
+  async function expectEarlierLoginIntact(): Promise<void> {
+    expect(await storeSnapshot(home), 'store files after the failure').to.deep.equal(filesBefore)
+    expect(await statusJson(home)).to.deep.equal(statusBefore)
+    const whoami = await runAcmeExpecting(0, ['whoami'], {home, env})
+    expect(whoami.stdout).to.equal('alice (Alice)\n')
+  }
+
+  /** A failed login: the documented exit code, one error message, nothing on stdout. */
+  function expectFailedLogin(result: RunResult, exit: number): string {
+    expect(result.code, `exit code; stderr:\n${result.stderr}`).to.equal(exit)
+    expect(result.stdout, 'stdout').to.equal('')
+    return errorMessage(result.stderr)
+  }
+
+  describe('login failures leave an earlier login intact', () => {
+    it('wrong client id (ACME_AUTH_CLIENT_ID=nope): exit 2, names the client id', async () => {
+      const result = await runAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_CLIENT_ID: 'nope'}})
+      const message = expectFailedLogin(result, 2)
+      expect(message).to.match(/client id 'nope'/)
+      expect(issuer.counts.authorizationCode).to.equal(0)
+      await expectEarlierLoginIntact()
+    })
+
+    it('unreachable issuer: exit 75, names the issuer and the reason', async () => {
+      const unreachable = `http://127.0.0.1:${await closedPort()}`
+      const result = await runAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_ISSUER: unreachable}})
+      const message = expectFailedLogin(result, 75)
+      expect(message).to.include(unreachable)
+      expect(message).to.match(/reach/)
+      expect(message).to.match(/connection refused/)
+      await expectEarlierLoginIntact()
+    })
+
+    it('unreachable issuer with --device: exit 75', async () => {
+      const unreachable = `http://127.0.0.1:${await closedPort()}`
+      const result = await runAcme(['auth', 'login', '--device'], {home, env: {...env, ACME_AUTH_ISSUER: unreachable}})
+      expect(expectFailedLogin(result, 75)).to.include(unreachable)
+      await expectEarlierLoginIntact()
+    })
+
+    it('denied consent in the browser (FAKE_BROWSER_MODE=deny): exit 1, says it was denied', async () => {
+      const result = await runAcme(['auth', 'login'], {home, env: {...env, FAKE_BROWSER_MODE: 'deny'}})
+      expect(expectFailedLogin(result, 1)).to.match(/denied/)
+      expect(issuer.counts.authorizationCode).to.equal(0)
+      await expectEarlierLoginIntact()
+    })
+
+    it('denied device sign-in (--device, FAKE_BROWSER_MODE=deny): exit 1, says it was denied', async () => {
+      const result = await runAcme(['auth', 'login', '--device'], {home, env: {...env, FAKE_BROWSER_MODE: 'deny'}})
+      expect(expectFailedLogin(result, 1)).to.match(/denied/)
+      expect(issuer.counts.deviceCode).to.equal(0)
+      await expectEarlierLoginIntact()
+    })
+
+    it('browser never comes back (FAKE_BROWSER_MODE=ignore, ACME_AUTH_LOGIN_TIMEOUT=2): exit 1, says it timed out', async () => {
+      const started = Date.now()
+      const result = await runAcme(['auth', 'login'], {
+        home,
+        env: {...env, FAKE_BROWSER_MODE: 'ignore', ACME_AUTH_LOGIN_TIMEOUT: '2'},
+        timeoutMs: 15_000,
+      })
+      expect(Date.now() - started, 'waited for the login timeout').to.be.at.least(2000)
+      expect(expectFailedLogin(result, 1)).to.match(/timed out/i)
+      await expectEarlierLoginIntact()
+    })
+
+    it('device sign-in never approved (--device, FAKE_BROWSER_MODE=ignore, ACME_AUTH_LOGIN_TIMEOUT=2): exit 1, says it timed out', async () => {
+      const result = await runAcme(['auth', 'login', '--device'], {
+        home,
+        env: {...env, FAKE_BROWSER_MODE: 'ignore', ACME_AUTH_LOGIN_TIMEOUT: '2'},
+        timeoutMs: 15_000,
+      })
+      expect(expectFailedLogin(result, 1)).to.match(/timed out/i)
+      await expectEarlierLoginIntact()
+    })
+  })
+
+  describe('bad settings: exit 2 and one message naming the variable', () => {
+    for (const [name, value] of [
+      ['ACME_AUTH_ISSUER', 'not-a-url'],
+      ['ACME_AUTH_STORAGE', 'vault'],
+      ['ACME_AUTH_LOGIN_TIMEOUT', 'soon'],
+      ['ACME_AUTH_SCOPES', 'openid "profile"'],
+    ]) {
+      it(`${name}=${value}`, async () => {
+        const result = await runAcme(['auth', 'login'], {home, env: {...env, [name]: value}})
+        expect(result.code, result.stderr).to.equal(2)
+        expect(result.stdout).to.equal('')
+        // Nothing but the message on stderr (oclif wraps it at 80 columns; unwrapped it is one line).
+        const message = onlyErrorMessage(result.stderr)
+        expect(message).to.include(name)
+        expect(issuer.counts.authorizationCode).to.equal(0)
+        await expectEarlierLoginIntact()
+      })
+    }
+  })
+
+  describe('refresh failures keep the stored login', () => {
+    it('the issuer answers 503: auth refresh exits 75 and changes nothing', async () => {
+      issuer.setTokenFailure(503)
+      const result = await runAcmeExpecting(75, ['auth', 'refresh'], {home, env})
+      expect(result.stdout).to.equal('')
+      expect(errorMessage(result.stderr)).to.match(/503|unavailable/)
+      issuer.setTokenFailure(null)
+      await expectEarlierLoginIntact()
+    })
+
+    it('the issuer rejects the refresh token (invalid_grant): exit 4, names acme auth login, keeps the credentials', async () => {
+      // Replaying a rotated refresh token makes oidc-provider revoke the whole grant: the stored
+      // refresh token dies without the CLI knowing.
+      const stored = await onlyStoredSecrets(home)
+      const rotated = await refreshAtIssuer(issuer, stored.refreshToken!)
+      expect(rotated.status).to.equal(200)
+      expect((await refreshAtIssuer(issuer, stored.refreshToken!)).body.error).to.equal('invalid_grant')
+      const credentialsBefore = (await storeSnapshot(home)).credentials
+
+      const result = await runAcmeExpecting(4, ['auth', 'refresh'], {home, env})
+      expect(result.stdout).to.equal('')
+      expect(errorMessage(result.stderr)).to.include('acme auth login')
+      // DESIGN.md lesson 1: one rejected refresh is not evidence enough to delete anything.
+      expect((await storeSnapshot(home)).credentials, 'credentials.json').to.equal(credentialsBefore)
+      const report = await statusJson(home)
+      expect(report.accounts.map((account) => account.subject)).to.deep.equal(['alice'])
+
+      // And signing in again replaces it.
+      await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+      expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('alice (Alice)\n')
+    })
+  })
+})

@@ -1,0 +1,675 @@
+// Unit tests for the file credential store, the metadata index, the account store and atomic
+// writes: round trips, permissions whatever the umask, atomicity, and corrupt files that are kept
+// aside and reported (never silently deleted).
+
+import {expect} from 'chai'
+import {chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {basename, dirname, join} from 'node:path'
+
+import {AuthError} from '../../src/errors.js'
+import {
+  accountKey,
+  emptyIndex,
+  parseIndex,
+  pickAccount,
+  readIndex,
+  writeIndex,
+  type AccountIndex,
+  type AccountRecord,
+} from '../../src/store/account-index.js'
+import {AccountStore, hashToken} from '../../src/store/account-store.js'
+import {ensurePrivateDir, moveAside, readTextIfExists, writeFileAtomic} from '../../src/store/atomic-file.js'
+import type {Secrets} from '../../src/store/credential-store.js'
+import {FileCredentialStore} from '../../src/store/file-store.js'
+import {ShapeError} from '../../src/store/stored-json.js'
+
+// ---------------------------------------------------------------------------------------------
+// helpers
+
+const NEXT_STEP = 'Run `acme auth login` to sign in again.'
+const ISSUER = 'https://id.example.com'
+const CLIENT = 'acme-cli'
+
+function secrets(n = 1, extra: Partial<Secrets> = {}): Secrets {
+  return {
+    accessToken: `access-token-${n}`,
+    tokenType: 'Bearer',
+    refreshToken: `refresh-token-${n}`,
+    idToken: `id-token-${n}`,
+    expiresAt: '2030-01-01T00:00:00.000Z',
+    ...extra,
+  }
+}
+
+function record(subject: string, extra: Partial<AccountRecord> = {}): AccountRecord {
+  return {
+    key: accountKey(ISSUER, CLIENT, subject),
+    issuer: ISSUER,
+    clientId: CLIENT,
+    subject,
+    name: `Name ${subject}`,
+    email: `${subject}@example.com`,
+    scopes: ['openid', 'offline_access'],
+    expiresAt: '2030-01-01T00:00:00.000Z',
+    hasRefreshToken: true,
+    storage: 'file',
+    updatedAt: '2029-12-31T00:00:00.000Z',
+    ...extra,
+  }
+}
+
+async function authErrorFrom(fn: () => unknown): Promise<AuthError> {
+  let caught: unknown
+  try {
+    await fn()
+  } catch (error) {
+    caught = error
+  }
+  expect(caught, 'expected an AuthError to be thrown').to.be.instanceOf(AuthError)
+  return caught as AuthError
+}
+
+async function mode(path: string): Promise<number> {
+  return (await stat(path)).mode & 0o777
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  )
+}
+
+/** Every file below `dir`, relative, recursively. */
+async function listFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, {recursive: true, withFileTypes: true})
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? (e as unknown as {path: string}).path, e.name))
+}
+
+async function withUmask<T>(mask: number, fn: () => Promise<T>): Promise<T> {
+  const previous = process.umask(mask)
+  try {
+    return await fn()
+  } finally {
+    process.umask(previous)
+  }
+}
+
+async function expectCorrupt(path: string, originalBytes: string, fn: () => unknown): Promise<AuthError> {
+  const error = await authErrorFrom(fn)
+  expect(error.code).to.equal('STORE_CORRUPT')
+  expect(error.exitCode).to.equal(1)
+  expect(error.message).to.include(path)
+  expect(error.message, 'one line, no stack').to.not.match(/[\r\n]/)
+  expect(error.message).to.not.match(/\n\s+at /)
+  expect(error.suggestion).to.be.a('string').and.not.equal('')
+  // The damaged bytes are kept next to the file, never deleted.
+  const siblings = await readdir(dirname(path))
+  const kept = siblings.filter((name) => name.startsWith(`${basename(path)}.corrupt-`))
+  expect(kept, `a ${basename(path)}.corrupt-* file next to it`).to.have.length(1)
+  expect(await readFile(join(dirname(path), kept[0]), 'utf8')).to.equal(originalBytes)
+  expect(error.message, 'message says where the bytes went').to.include(kept[0])
+  return error
+}
+
+const CORRUPT_CREDENTIALS: Record<string, string> = {
+  truncated: '{\n  "version": 1,\n  "accounts": {\n    "a": {"accessToken": "abc", "tok',
+  garbage: '\u0000\u0001\u0002 not json at all \u00ff',
+  empty: '',
+  'JSON null': 'null',
+  'JSON list': '[]',
+  'wrong version': JSON.stringify({version: 2, accounts: {}}),
+  'missing version': JSON.stringify({accounts: {}}),
+  'accounts is a list': JSON.stringify({version: 1, accounts: []}),
+  'accounts missing': JSON.stringify({version: 1}),
+  'accessToken is a number': JSON.stringify({version: 1, accounts: {k: {accessToken: 42, tokenType: 'Bearer'}}}),
+  'tokenType missing': JSON.stringify({version: 1, accounts: {k: {accessToken: 'abc'}}}),
+  'refreshToken is an object': JSON.stringify({version: 1, accounts: {k: {accessToken: 'abc', tokenType: 'Bearer', refreshToken: {}}}}),
+  'expiresAt not a date': JSON.stringify({version: 1, accounts: {k: {accessToken: 'abc', tokenType: 'Bearer', expiresAt: 'tomorrow'}}}),
+  'account entry is a string': JSON.stringify({version: 1, accounts: {k: 'abc'}}),
+}
+
+function validIndex(): AccountIndex {
+  const a = record('alice')
+  return {version: 1, gen: 3, defaultAccount: a.key, accounts: [a], tombstones: {}}
+}
+
+function mutate(fn: (data: Record<string, any>) => void): string {
+  const data = JSON.parse(JSON.stringify(validIndex()))
+  fn(data)
+  return JSON.stringify(data)
+}
+
+const CORRUPT_INDEXES: Record<string, string> = {
+  truncated: JSON.stringify(validIndex()).slice(0, 60),
+  garbage: 'accounts: alice\n',
+  empty: '',
+  'JSON number': '3',
+  'wrong version': mutate((d) => (d.version = 2)),
+  'gen is a string': mutate((d) => (d.gen = '3')),
+  'gen is negative': mutate((d) => (d.gen = -1)),
+  'gen is fractional': mutate((d) => (d.gen = 1.5)),
+  'gen missing': mutate((d) => delete d.gen),
+  'accounts is an object': mutate((d) => (d.accounts = {})),
+  'defaultAccount is a number': mutate((d) => (d.defaultAccount = 7)),
+  'defaultAccount missing': mutate((d) => delete d.defaultAccount),
+  'account issuer missing': mutate((d) => delete d.accounts[0].issuer),
+  'account key does not match': mutate((d) => (d.accounts[0].key = 'someone-else')),
+  'account scopes is a string': mutate((d) => (d.accounts[0].scopes = 'openid')),
+  'account hasRefreshToken is a string': mutate((d) => (d.accounts[0].hasRefreshToken = 'yes')),
+  'account expiresAt not a date': mutate((d) => (d.accounts[0].expiresAt = 'soon')),
+  'account expiresAt missing': mutate((d) => delete d.accounts[0].expiresAt),
+  'account updatedAt missing': mutate((d) => delete d.accounts[0].updatedAt),
+  'account name is a number': mutate((d) => (d.accounts[0].name = 5)),
+  'tombstones is a list': mutate((d) => (d.tombstones = [])),
+  'tombstone until not a date': mutate((d) => (d.tombstones.k = {refreshTokenHash: 'h', until: 'later'})),
+  'tombstone hash missing': mutate((d) => (d.tombstones.k = {until: '2030-01-01T00:00:00Z'})),
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('store', () => {
+  let dir: string
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'plugin-auth-store-'))
+  })
+
+  afterEach(async () => {
+    await rm(dir, {recursive: true, force: true})
+  })
+
+  // -------------------------------------------------------------------------------------------
+  describe('atomic-file', () => {
+    it('writeFileAtomic creates missing folders and round-trips', async () => {
+      const path = join(dir, 'a', 'b', 'file.json')
+      await writeFileAtomic(path, 'hello\n')
+      expect(await readFile(path, 'utf8')).to.equal('hello\n')
+      await writeFileAtomic(path, 'again')
+      expect(await readFile(path, 'utf8')).to.equal('again')
+      expect(await readdir(dirname(path))).to.deep.equal(['file.json'])
+    })
+
+    it('file 0600 and folder 0700 even with umask 000', async () => {
+      const path = join(dir, 'auth', 'x.json')
+      await withUmask(0o000, () => writeFileAtomic(path, 'x'))
+      expect(await mode(path)).to.equal(0o600)
+      expect(await mode(dirname(path))).to.equal(0o700)
+    })
+
+    it('tightens an existing 0755 folder and an existing 0644 file', async () => {
+      const folder = join(dir, 'auth')
+      await mkdir(folder, {mode: 0o755})
+      await chmod(folder, 0o755)
+      const path = join(folder, 'x.json')
+      await writeFile(path, 'old')
+      await chmod(path, 0o644)
+      await withUmask(0o000, () => writeFileAtomic(path, 'new'))
+      expect(await mode(path)).to.equal(0o600)
+      expect(await mode(folder)).to.equal(0o700)
+    })
+
+    it('ensurePrivateDir makes a 0700 folder whatever the umask', async () => {
+      const folder = join(dir, 'p', 'q')
+      await withUmask(0o000, () => ensurePrivateDir(folder))
+      expect(await mode(folder)).to.equal(0o700)
+    })
+
+    it('leaves no temp file behind, also when the rename fails', async () => {
+      const path = join(dir, 'auth', 'x.json')
+      await writeFileAtomic(path, 'one')
+      await writeFileAtomic(path, 'two')
+      expect(await readdir(join(dir, 'auth'))).to.deep.equal(['x.json'])
+
+      // A folder where the file should go: the rename fails, and the temp file must be cleaned up.
+      const blocked = join(dir, 'auth', 'blocked')
+      await mkdir(join(blocked, 'inside'), {recursive: true})
+      let failed = false
+      try {
+        await writeFileAtomic(blocked, 'data')
+      } catch {
+        failed = true
+      }
+      expect(failed).to.equal(true)
+      expect((await readdir(join(dir, 'auth'))).sort()).to.deep.equal(['blocked', 'x.json'])
+    })
+
+    it('concurrent readers only ever see a whole old or whole new file', async () => {
+      const path = join(dir, 'auth', 'big.json')
+      const versions = ['a', 'b', 'c', 'd'].map((c) => c.repeat(256 * 1024))
+      await writeFileAtomic(path, versions[0])
+      let stop = false
+      const seen = new Set<string>()
+      const reader = (async () => {
+        while (!stop) {
+          const text = await readFile(path, 'utf8')
+          seen.add(versions.includes(text) ? text[0] : `partial:${text.length}`)
+        }
+      })()
+      for (let i = 0; i < 12; i++) await writeFileAtomic(path, versions[i % versions.length])
+      stop = true
+      await reader
+      for (const value of seen) expect(value).to.not.match(/^partial/)
+      expect((await readdir(join(dir, 'auth'))).filter((n) => n.endsWith('.tmp'))).to.deep.equal([])
+    })
+
+    it('readTextIfExists: undefined for a missing file, throws for other failures', async () => {
+      expect(await readTextIfExists(join(dir, 'missing.json'))).to.equal(undefined)
+      await writeFile(join(dir, 'f'), 'text')
+      expect(await readTextIfExists(join(dir, 'f'))).to.equal('text')
+      let error: unknown
+      try {
+        await readTextIfExists(dir)
+      } catch (e) {
+        error = e
+      }
+      expect((error as NodeJS.ErrnoException)?.code).to.equal('EISDIR')
+    })
+
+    it('moveAside keeps the bytes in <file>.corrupt-<time>-<pid>', async () => {
+      const path = join(dir, 'f.json')
+      await writeFile(path, 'damaged')
+      const target = await moveAside(path, new Date('2030-01-02T03:04:05.678Z'))
+      // The pid keeps two processes that judge the same file in the same millisecond apart.
+      expect(target).to.equal(`${path}.corrupt-2030-01-02T03-04-05.678Z-${process.pid}`)
+      expect(await readFile(target, 'utf8')).to.equal('damaged')
+      expect(await exists(path)).to.equal(false)
+    })
+  })
+
+  // -------------------------------------------------------------------------------------------
+  describe('FileCredentialStore', () => {
+    let path: string
+    let store: FileCredentialStore
+
+    beforeEach(() => {
+      path = join(dir, 'auth', 'credentials.json')
+      store = new FileCredentialStore(path, NEXT_STEP)
+    })
+
+    it('a missing file reads as empty and is not created by reading or deleting', async () => {
+      expect(await store.get('k')).to.equal(undefined)
+      expect(await store.delete('k')).to.equal(false)
+      expect(await exists(path)).to.equal(false)
+    })
+
+    it('kind and location', () => {
+      expect(store.kind).to.equal('file')
+      expect(store.location).to.equal(path)
+    })
+
+    it('round-trips several accounts, and deletes one', async () => {
+      await store.set('a', secrets(1))
+      await store.set('b', secrets(2, {refreshToken: undefined, idToken: undefined, expiresAt: undefined}))
+      expect(await store.get('a')).to.deep.equal(secrets(1))
+      expect(await store.get('b')).to.deep.equal({accessToken: 'access-token-2', tokenType: 'Bearer'})
+      expect(await store.delete('a')).to.equal(true)
+      expect(await store.get('a')).to.equal(undefined)
+      expect(await store.get('b')).to.deep.equal({accessToken: 'access-token-2', tokenType: 'Bearer'})
+      expect(await store.delete('a')).to.equal(false)
+    })
+
+    it('a new instance reads what another wrote (it is on disk)', async () => {
+      await store.set('a', secrets(1))
+      expect(await new FileCredentialStore(path, NEXT_STEP).get('a')).to.deep.equal(secrets(1))
+      const onDisk = JSON.parse(await readFile(path, 'utf8'))
+      expect(onDisk.version).to.equal(1)
+      expect(onDisk.accounts.a.accessToken).to.equal('access-token-1')
+    })
+
+    it('overwrites an account on set', async () => {
+      await store.set('a', secrets(1))
+      await store.set('a', secrets(9))
+      expect(await store.get('a')).to.deep.equal(secrets(9))
+    })
+
+    it('file 0600, folder 0700 with umask 000, and no temp files left', async () => {
+      await withUmask(0o000, async () => {
+        await store.set('a', secrets(1))
+        await store.set('b', secrets(2))
+        await store.delete('a')
+      })
+      expect(await mode(path)).to.equal(0o600)
+      expect(await mode(dirname(path))).to.equal(0o700)
+      expect(await readdir(dirname(path))).to.deep.equal(['credentials.json'])
+    })
+
+    for (const [name, bytes] of Object.entries(CORRUPT_CREDENTIALS)) {
+      it(`a ${name} credentials.json is STORE_CORRUPT, kept aside, named in the message`, async () => {
+        await mkdir(dirname(path), {recursive: true})
+        await writeFile(path, bytes)
+        const error = await expectCorrupt(path, bytes, () => store.get('k'))
+        expect(error.suggestion).to.equal(NEXT_STEP)
+        expect(error.message, 'no token bytes in the message').to.not.include('abc')
+      })
+    }
+
+    it('after a corrupt file was moved aside, the store carries on and the copy stays', async () => {
+      await mkdir(dirname(path), {recursive: true})
+      await writeFile(path, '{"version":1,"accounts":{"a":')
+      await expectCorrupt(path, '{"version":1,"accounts":{"a":', () => store.set('a', secrets(1)))
+      // The write that hit the corrupt file did not overwrite anything; the next one starts fresh.
+      expect(await store.get('a')).to.equal(undefined)
+      await store.set('a', secrets(2))
+      expect(await store.get('a')).to.deep.equal(secrets(2))
+      const names = await readdir(dirname(path))
+      expect(names.filter((n) => n.startsWith('credentials.json.corrupt-'))).to.have.length(1)
+    })
+
+    it('a write never overwrites a corrupt file blindly', async () => {
+      await mkdir(dirname(path), {recursive: true})
+      await writeFile(path, 'garbage')
+      await expectCorrupt(path, 'garbage', () => store.set('a', secrets(1)))
+      expect(await exists(path), 'set must not have written a new file over it').to.equal(false)
+    })
+  })
+
+  // -------------------------------------------------------------------------------------------
+  describe('account index', () => {
+    let path: string
+
+    beforeEach(() => {
+      path = join(dir, 'auth', 'accounts.json')
+    })
+
+    it('a missing index reads as empty', async () => {
+      expect(await readIndex(path, NEXT_STEP)).to.deep.equal(emptyIndex())
+      expect(emptyIndex()).to.deep.equal({version: 1, gen: 0, defaultAccount: null, accounts: [], tombstones: {}})
+    })
+
+    it('round-trips, 0600 in a 0700 folder under umask 000, no temp files', async () => {
+      const index: AccountIndex = {
+        version: 1,
+        gen: 5,
+        defaultAccount: record('bob').key,
+        accounts: [record('alice'), record('bob', {expiresAt: null, hasRefreshToken: false, name: undefined, email: undefined})],
+        tombstones: {[record('alice').key]: {refreshTokenHash: 'abc', until: '2030-01-01T00:00:00.000Z'}},
+      }
+      delete index.accounts[1].name
+      delete index.accounts[1].email
+      await withUmask(0o000, () => writeIndex(path, index))
+      expect(await readIndex(path, NEXT_STEP)).to.deep.equal(index)
+      expect(await mode(path)).to.equal(0o600)
+      expect(await mode(dirname(path))).to.equal(0o700)
+      expect(await readdir(dirname(path))).to.deep.equal(['accounts.json'])
+    })
+
+    it('parseIndex accepts a missing tombstones object and a null defaultAccount', () => {
+      const data = JSON.parse(JSON.stringify(validIndex()))
+      delete data.tombstones
+      data.defaultAccount = null
+      const parsed = parseIndex(data)
+      expect(parsed.tombstones).to.deep.equal({})
+      expect(parsed.defaultAccount).to.equal(null)
+    })
+
+    for (const [name, bytes] of Object.entries(CORRUPT_INDEXES)) {
+      it(`a ${name} accounts.json is STORE_CORRUPT, kept aside, named in the message`, async () => {
+        await mkdir(dirname(path), {recursive: true})
+        await writeFile(path, bytes)
+        const error = await expectCorrupt(path, bytes, () => readIndex(path, NEXT_STEP))
+        expect(error.suggestion).to.equal(NEXT_STEP)
+      })
+    }
+
+    it('parseIndex throws ShapeError (not a TypeError) for hand-edited shapes', () => {
+      for (const [name, bytes] of Object.entries(CORRUPT_INDEXES)) {
+        let data: unknown
+        try {
+          data = JSON.parse(bytes)
+        } catch {
+          continue
+        }
+        expect(() => parseIndex(data), name).to.throw(ShapeError)
+      }
+    })
+
+    describe('pickAccount', () => {
+      const alice = record('alice')
+      const bob = record('bob')
+      const index: AccountIndex = {version: 1, gen: 1, defaultAccount: bob.key, accounts: [alice, bob], tombstones: {}}
+
+      it('the default account', () => {
+        expect(pickAccount(index)).to.equal(bob)
+      })
+
+      it('the wanted account by key or by subject', () => {
+        expect(pickAccount(index, alice.key)).to.equal(alice)
+        expect(pickAccount(index, 'alice')).to.equal(alice)
+        expect(pickAccount(index, 'carol')).to.equal(undefined)
+      })
+
+      it('falls back to the first account when the default is unset or gone', () => {
+        expect(pickAccount({...index, defaultAccount: null})).to.equal(alice)
+        expect(pickAccount({...index, defaultAccount: 'gone'})).to.equal(alice)
+      })
+
+      it('nothing in an empty index', () => {
+        expect(pickAccount(emptyIndex())).to.equal(undefined)
+        expect(pickAccount(emptyIndex(), 'alice')).to.equal(undefined)
+      })
+    })
+  })
+
+  // -------------------------------------------------------------------------------------------
+  describe('AccountStore', () => {
+    let store: AccountStore
+
+    beforeEach(() => {
+      store = new AccountStore(dir, 'acme')
+    })
+
+    it('paths live in <dataDir>/auth', () => {
+      expect(store.paths.dir).to.equal(join(dir, 'auth'))
+      expect(store.paths.index).to.equal(join(dir, 'auth', 'accounts.json'))
+      expect(store.paths.credentials).to.equal(join(dir, 'auth', 'credentials.json'))
+      expect(store.loginHint).to.include('acme auth login')
+    })
+
+    it('saveLogin writes secrets and index; the first login becomes the default; gen counts writes', async () => {
+      const alice = record('alice')
+      await store.saveLogin(alice, secrets(1), {makeDefault: false})
+      const index = await store.readIndex()
+      expect(index.gen).to.equal(1)
+      expect(index.defaultAccount).to.equal(alice.key)
+      expect(index.accounts).to.deep.equal([alice])
+      expect(await store.readSecrets(alice)).to.deep.equal(secrets(1))
+    })
+
+    it('a second login is default only with makeDefault', async () => {
+      const alice = record('alice')
+      const bob = record('bob')
+      const carol = record('carol')
+      await store.saveLogin(alice, secrets(1), {makeDefault: true})
+      await store.saveLogin(bob, secrets(2), {makeDefault: false})
+      expect((await store.readIndex()).defaultAccount).to.equal(alice.key)
+      await store.saveLogin(carol, secrets(3), {makeDefault: true})
+      const index = await store.readIndex()
+      expect(index.defaultAccount).to.equal(carol.key)
+      expect(index.gen).to.equal(3)
+      expect(index.accounts.map((a) => a.subject)).to.have.members(['alice', 'bob', 'carol'])
+      expect(await store.readSecrets(bob)).to.deep.equal(secrets(2))
+    })
+
+    it('logging in again replaces the account (no duplicates) and clears its tombstone', async () => {
+      const alice = record('alice')
+      await store.saveLogin(alice, secrets(1), {makeDefault: true})
+      await store.tombstone(alice, 'refresh-token-1', new Date('2030-01-01T00:00:00Z'))
+      const again = record('alice', {scopes: ['openid'], updatedAt: '2030-02-01T00:00:00.000Z'})
+      await store.saveLogin(again, secrets(2), {makeDefault: false})
+      const index = await store.readIndex()
+      expect(index.accounts).to.deep.equal([again])
+      expect(index.tombstones).to.deep.equal({})
+      expect(index.gen).to.equal(3)
+      expect(await store.readSecrets(again)).to.deep.equal(secrets(2))
+    })
+
+    it('saveRefreshed stores the new bundle and updates the record; gen increments', async () => {
+      const alice = record('alice')
+      await store.saveLogin(alice, secrets(1), {makeDefault: true})
+      const before = Date.now()
+      const refreshed: Secrets = {accessToken: 'new-access', tokenType: 'Bearer', expiresAt: '2031-01-01T00:00:00.000Z'}
+      const saved = await store.saveRefreshed(alice, refreshed)
+      expect(saved.expiresAt).to.equal('2031-01-01T00:00:00.000Z')
+      expect(saved.hasRefreshToken).to.equal(false)
+      expect(Date.parse(saved.updatedAt)).to.be.at.least(before - 1)
+      expect(saved.subject).to.equal('alice')
+      const index = await store.readIndex()
+      expect(index.gen).to.equal(2)
+      expect(index.accounts).to.deep.equal([saved])
+      expect(await store.readSecrets(alice)).to.deep.equal(refreshed)
+    })
+
+    it('saveRefreshed without expiry records null, and clears a tombstone', async () => {
+      const alice = record('alice')
+      await store.saveLogin(alice, secrets(1), {makeDefault: true})
+      await store.tombstone(alice, 'refresh-token-1', new Date('2030-01-01T00:00:00Z'))
+      const saved = await store.saveRefreshed(alice, {accessToken: 'x', tokenType: 'Bearer', refreshToken: 'r2'})
+      expect(saved.expiresAt).to.equal(null)
+      expect(saved.hasRefreshToken).to.equal(true)
+      const index = await store.readIndex()
+      expect(index.tombstones).to.deep.equal({})
+      expect(index.gen).to.equal(3)
+    })
+
+    it('tombstone records a hash of the refresh token, never the token; gen increments', async () => {
+      const alice = record('alice')
+      await store.saveLogin(alice, secrets(1), {makeDefault: true})
+      await store.tombstone(alice, 'refresh-token-1', new Date('2030-03-04T05:06:07.000Z'))
+      const index = await store.readIndex()
+      expect(index.gen).to.equal(2)
+      expect(index.tombstones[alice.key]).to.deep.equal({
+        refreshTokenHash: hashToken('refresh-token-1'),
+        until: '2030-03-04T05:06:07.000Z',
+      })
+      // The credentials are kept (DESIGN.md story 1).
+      expect(await store.readSecrets(alice)).to.deep.equal(secrets(1))
+    })
+
+    it('accounts.json never holds a secret', async () => {
+      const alice = record('alice')
+      await store.saveLogin(alice, secrets(1), {makeDefault: true})
+      await store.saveRefreshed(alice, secrets(2))
+      await store.tombstone(alice, 'refresh-token-2', new Date('2030-01-01T00:00:00Z'))
+      const text = await readFile(store.paths.index, 'utf8')
+      for (const secret of ['access-token-1', 'refresh-token-1', 'id-token-1', 'access-token-2', 'refresh-token-2', 'id-token-2']) {
+        expect(text).to.not.include(secret)
+      }
+    })
+
+    it('remove deletes the secrets and the entry; removing the default picks another', async () => {
+      const alice = record('alice')
+      const bob = record('bob')
+      await store.saveLogin(alice, secrets(1), {makeDefault: true})
+      await store.saveLogin(bob, secrets(2), {makeDefault: false})
+      await store.tombstone(alice, 'refresh-token-1', new Date('2030-01-01T00:00:00Z'))
+      await store.remove(alice)
+      let index = await store.readIndex()
+      expect(index.gen).to.equal(4)
+      expect(index.accounts).to.deep.equal([bob])
+      expect(index.defaultAccount).to.equal(bob.key)
+      expect(index.tombstones).to.deep.equal({})
+      expect(await new FileCredentialStore(store.paths.credentials, NEXT_STEP).get(alice.key)).to.equal(undefined)
+      expect(await readFile(store.paths.credentials, 'utf8')).to.not.include('access-token-1')
+
+      await store.remove(bob)
+      index = await store.readIndex()
+      expect(index.gen).to.equal(5)
+      expect(index.accounts).to.deep.equal([])
+      expect(index.defaultAccount).to.equal(null)
+    })
+
+    it('removing a non-default account keeps the default', async () => {
+      const alice = record('alice')
+      const bob = record('bob')
+      await store.saveLogin(alice, secrets(1), {makeDefault: true})
+      await store.saveLogin(bob, secrets(2), {makeDefault: false})
+      await store.remove(bob)
+      expect((await store.readIndex()).defaultAccount).to.equal(alice.key)
+    })
+
+    it('readSecrets for an indexed account with no secrets is STORE_UNAVAILABLE, not NOT_LOGGED_IN', async () => {
+      const alice = record('alice')
+      const bob = record('bob')
+      await store.saveLogin(alice, secrets(1), {makeDefault: true})
+      // Bob is in the index but his secrets are gone (deleted by hand, or a different machine's file).
+      const index = await store.readIndex()
+      index.accounts.push(bob)
+      await writeIndex(store.paths.index, index)
+      const error = await authErrorFrom(() => store.readSecrets(bob))
+      expect(error.code).to.equal('STORE_UNAVAILABLE')
+      expect(error.exitCode).to.equal(1)
+      expect(error.message).to.include(store.paths.credentials)
+      expect(error.message).to.not.match(/[\r\n]/)
+
+      // Also when the credentials file is missing altogether.
+      await rm(store.paths.credentials)
+      const error2 = await authErrorFrom(() => store.readSecrets(alice))
+      expect(error2.code).to.equal('STORE_UNAVAILABLE')
+    })
+
+    it('a corrupt credentials.json surfaces as STORE_CORRUPT from readSecrets', async () => {
+      const alice = record('alice')
+      await store.saveLogin(alice, secrets(1), {makeDefault: true})
+      await writeFile(store.paths.credentials, '{"version":1,"acc')
+      await expectCorrupt(store.paths.credentials, '{"version":1,"acc', () => store.readSecrets(alice))
+    })
+
+    it('a corrupt accounts.json stops a write before any secret is touched', async () => {
+      const alice = record('alice')
+      const bob = record('bob')
+      await store.saveLogin(alice, secrets(1), {makeDefault: true})
+      const credentialsBefore = await readFile(store.paths.credentials, 'utf8')
+      await writeFile(store.paths.index, '{"version": 1, "gen": ')
+      await expectCorrupt(store.paths.index, '{"version": 1, "gen": ', () => store.saveLogin(bob, secrets(2), {makeDefault: true}))
+      expect(await readFile(store.paths.credentials, 'utf8')).to.equal(credentialsBefore)
+    })
+
+    it('files 0600 and folders 0700 under umask 000; no temp or lock files left behind', async () => {
+      const alice = record('alice')
+      await withUmask(0o000, async () => {
+        await store.saveLogin(alice, secrets(1), {makeDefault: true})
+        await store.saveRefreshed(alice, secrets(2))
+        await store.tombstone(alice, 'refresh-token-2', new Date('2030-01-01T00:00:00Z'))
+      })
+      expect(await mode(store.paths.dir)).to.equal(0o700)
+      expect(await mode(store.paths.index)).to.equal(0o600)
+      expect(await mode(store.paths.credentials)).to.equal(0o600)
+      const files = (await listFiles(store.paths.dir)).map((f) => f.slice(store.paths.dir.length + 1)).sort()
+      expect(files).to.deep.equal(['accounts.json', 'credentials.json'])
+    })
+
+    it('parallel writes in one process lose nothing and gen counts every one', async () => {
+      const subjects = Array.from({length: 12}, (_, i) => `user${i}`)
+      await Promise.all(subjects.map((s, i) => store.saveLogin(record(s), secrets(i), {makeDefault: false})))
+      const index = await store.readIndex()
+      expect(index.gen).to.equal(subjects.length)
+      expect(index.accounts.map((a) => a.subject)).to.have.members(subjects)
+      for (const [i, s] of subjects.entries()) expect(await store.readSecrets(record(s))).to.deep.equal(secrets(i))
+    })
+
+    it('a refresh saved after the account was removed leaves no orphan secrets behind', async () => {
+      // Logout (remove) can win the store lock while a refresh is in flight; afterwards the refresh
+      // saves its bundle. Secrets for an account the index no longer lists are never deleted by a
+      // later logout (logout reads the index), so the store must not keep them.
+      const alice = record('alice')
+      await store.saveLogin(alice, secrets(1), {makeDefault: true})
+      await store.remove(alice)
+      try {
+        await store.saveRefreshed(alice, secrets(2))
+      } catch {
+        // Refusing is an acceptable answer too.
+      }
+      const listed = (await store.readIndex()).accounts.some((a) => a.key === alice.key)
+      const held = await new FileCredentialStore(store.paths.credentials, NEXT_STEP).get(alice.key)
+      expect(listed || held === undefined, 'secrets in the backend for an account the index does not list').to.equal(true)
+    })
+
+    it('an unknown backend is STORE_UNAVAILABLE', async () => {
+      const error = await authErrorFrom(() => store.readSecrets(record('alice', {storage: 'keyring'})))
+      expect(error.code).to.equal('STORE_UNAVAILABLE')
+      expect(error.exitCode).to.equal(1)
+    })
+  })
+})

@@ -1,0 +1,52 @@
+import {expect} from 'chai'
+
+import {dueForRefresh, refreshAheadWindowSeconds} from '../../src/session/refresh-ahead.js'
+
+const T0 = Date.parse('2026-11-23T12:00:00.000Z')
+const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString()
+
+function index(overrides: {expiresIn?: number | null; lifetime?: number; hasRefreshToken?: boolean; tombstoneUntil?: number} = {}) {
+  const lifetime = overrides.lifetime ?? 3600
+  const expiresIn = overrides.expiresIn === undefined ? lifetime : overrides.expiresIn
+  const key = 'https://id.example.com|acme-cli|alice'
+  return {
+    defaultAccount: key,
+    accounts: [
+      {
+        key,
+        // obtained `lifetime` seconds before it expires
+        updatedAt: at((expiresIn ?? 0) - lifetime),
+        expiresAt: expiresIn === null ? null : at(expiresIn),
+        hasRefreshToken: overrides.hasRefreshToken ?? true,
+      },
+    ],
+    tombstones: overrides.tombstoneUntil === undefined ? {} : {[key]: {until: at(overrides.tombstoneUntil)}},
+  }
+}
+
+describe('refresh ahead (fake clock)', () => {
+  it('derives the window from the token lifetime: a quarter, at least the skew, at most five minutes', () => {
+    expect(refreshAheadWindowSeconds(at(0), at(3600))).to.equal(300)
+    expect(refreshAheadWindowSeconds(at(0), at(600))).to.equal(150)
+    expect(refreshAheadWindowSeconds(at(0), at(120))).to.equal(60)
+    expect(refreshAheadWindowSeconds(at(0), at(30))).to.equal(60)
+  })
+
+  it('is due inside the window and not before it', () => {
+    expect(dueForRefresh(index({expiresIn: 301}), T0)).to.equal(undefined)
+    expect(dueForRefresh(index({expiresIn: 300}), T0)).to.deep.equal({account: 'https://id.example.com|acme-cli|alice', windowSeconds: 300})
+    expect(dueForRefresh(index({expiresIn: 10}), T0)?.windowSeconds).to.equal(300)
+    expect(dueForRefresh(index({expiresIn: -10}), T0)).to.not.equal(undefined)
+  })
+
+  it('never refreshes what it cannot: no expiry, no refresh token, no account', () => {
+    expect(dueForRefresh(index({expiresIn: null}), T0)).to.equal(undefined)
+    expect(dueForRefresh(index({expiresIn: 10, hasRefreshToken: false}), T0)).to.equal(undefined)
+    expect(dueForRefresh({}, T0)).to.equal(undefined)
+  })
+
+  it('honours a tombstone until its cool-down ends', () => {
+    expect(dueForRefresh(index({expiresIn: 10, tombstoneUntil: 1}), T0)).to.equal(undefined)
+    expect(dueForRefresh(index({expiresIn: 10, tombstoneUntil: 0}), T0)).to.not.equal(undefined)
+  })
+})
