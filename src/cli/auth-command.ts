@@ -8,14 +8,12 @@ import {authContext, type AuthContext} from '../session/context.js'
  * line with the next step and the documented exit code, or, with `--json`, the same as a JSON
  * object on stdout. Never a stack trace for an error we expected.
  */
-export abstract class AuthCommand extends Command {
-  static override baseFlags = {
-    account: Flags.string({
-      description: 'Account to use (its subject or key); the default account when omitted.',
-      helpGroup: 'GLOBAL',
-    }),
-  }
+/** For the commands that act on one stored account. */
+export const accountFlag = Flags.string({
+  description: 'Account to use (its subject or key); the default account when omitted.',
+})
 
+export abstract class AuthCommand extends Command {
   private cachedContext?: AuthContext
 
   protected get auth(): AuthContext {

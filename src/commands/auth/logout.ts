@@ -1,4 +1,4 @@
-import {AuthCommand} from '../../cli/auth-command.js'
+import {AuthCommand, accountFlag} from '../../cli/auth-command.js'
 import {logout} from '../../session/logout.js'
 import {describeAccount} from '../../store/account-store.js'
 
@@ -8,6 +8,8 @@ export default class Logout extends AuthCommand {
   static override description = 'The refresh token is revoked (RFC 7009) when the issuer offers revocation. If revocation fails, the login is still removed locally and the command says so.'
 
   static override examples = ['<%= config.bin %> <%= command.id %>']
+
+  static override flags = {account: accountFlag}
 
   public async run(): Promise<void> {
     const {flags} = await this.parse(Logout)

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {AuthCommand} from '../../cli/auth-command.js'
+import {AuthCommand, accountFlag} from '../../cli/auth-command.js'
 import {currentToken} from '../../session/ensure-fresh.js'
 import {refreshIfDue} from '../../session/refresh-if-due.js'
 
@@ -14,6 +14,7 @@ export default class Refresh extends AuthCommand {
   static override enableJsonFlag = true
 
   static override flags = {
+    account: accountFlag,
     // The init hook's background refresh: only if still due, silent, never an error.
     ahead: Flags.boolean({hidden: true, dependsOn: ['account']}),
   }

@@ -1,4 +1,4 @@
-import {AuthCommand} from '../../cli/auth-command.js'
+import {AuthCommand, accountFlag} from '../../cli/auth-command.js'
 import {currentToken} from '../../session/ensure-fresh.js'
 
 export default class Token extends AuthCommand {
@@ -12,6 +12,8 @@ export default class Token extends AuthCommand {
   ]
 
   static override enableJsonFlag = true
+
+  static override flags = {account: accountFlag}
 
   public async run(): Promise<{accessToken: string; expiresAt: string | null; tokenType: string}> {
     const {flags} = await this.parse(Token)
