@@ -79,7 +79,7 @@ async function resolveToken(options: TokenOptions): Promise<FreshToken> {
     })
   }
   const {currentToken} = await import('./session/ensure-fresh.js')
-  const token = await currentToken(authContext(holder.config), options)
+  const token = await currentToken(await authContext(holder.config), options)
   if (!options.account) holder.token = token
   return token
 }

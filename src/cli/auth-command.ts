@@ -2,6 +2,7 @@ import {Command, Flags} from '@oclif/core'
 
 import {AuthError} from '../errors.js'
 import {authContext, type AuthContext} from '../session/context.js'
+import type {SettingFlags} from '../settings/load.js'
 
 /**
  * The base of the `auth` commands: one way to turn an AuthError into what the user sees — one
@@ -14,11 +15,9 @@ export const accountFlag = Flags.string({
 })
 
 export abstract class AuthCommand extends Command {
-  private cachedContext?: AuthContext
-
-  protected get auth(): AuthContext {
-    this.cachedContext ??= authContext(this.config)
-    return this.cachedContext
+  /** Settings resolved from `flags` and the rest (DESIGN.md, Settings), and the store. */
+  protected async authContext(flags: SettingFlags = {}): Promise<AuthContext> {
+    return authContext(this.config, flags)
   }
 
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {

@@ -29,6 +29,9 @@ export function terminalUi(options: {browserCommand?: string; quiet: boolean}): 
       })
       if (!result.opened) say(`Could not open a browser (${result.reason}); open the URL above yourself.`)
     },
+    warn(message) {
+      process.stderr.write(`${ux.colorize('yellow', 'Warning:')} ${message}\n`)
+    },
     waiting(message) {
       if (!options.quiet) ux.action.start(message, undefined, {stdout: false})
     },

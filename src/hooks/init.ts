@@ -2,7 +2,7 @@ import type {Hook} from '@oclif/core'
 import {spawn} from 'node:child_process'
 import {realpathSync} from 'node:fs'
 
-import {dueForRefresh, readIndexQuietly} from '../session/refresh-ahead.js'
+import {claimRefreshAhead, dueForRefresh, readIndexQuietly} from '../session/refresh-ahead.js'
 
 /**
  * Before every invocation of the host (also `--help`): when the default account's token is about to
@@ -28,6 +28,8 @@ const hook: Hook<'init'> = async function ({config, id}) {
   // that loaded the host in-process).
   const entry = hostEntryPoint(config.root)
   if (!entry) return
+  // Of N commands that start together, one starts the refresh.
+  if (!(await claimRefreshAhead(config.dataDir, due.account))) return
   const child = spawn(process.execPath, [...process.execArgv, entry, 'auth:refresh', '--ahead', '--account', due.account], {
     detached: true,
     stdio: 'ignore',

@@ -10,7 +10,7 @@ export function toAuthError(error: unknown, context: {issuer: string; doing: str
   const e = error as {name?: string; code?: string; error?: string; error_description?: string; status?: number; cause?: unknown}
   const server = `the issuer at ${context.issuer}`
 
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') {
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'OAUTH_TIMEOUT') {
     return transient(`${capitalize(server)} did not answer in time while trying to ${context.doing}.`, error)
   }
   if (error instanceof TypeError && e.cause && typeof e.cause === 'object') {
@@ -67,7 +67,7 @@ export function toAuthError(error: unknown, context: {issuer: string; doing: str
 }
 
 function transient(message: string, cause: unknown): AuthError {
-  return new AuthError('TRANSIENT', message, {cause, suggestion: 'Nothing was changed; retry when the issuer is reachable.'})
+  return new AuthError('TRANSIENT', message, {cause, suggestion: 'This is temporary and nothing was lost: retry when the issuer is reachable.'})
 }
 
 function networkReason(code: string | undefined): string {

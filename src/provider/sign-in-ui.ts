@@ -6,6 +6,8 @@ export interface SignInUi {
   showDeviceCode(info: {userCode: string; verificationUri: string; verificationUriComplete?: string}): void
   /** Open a URL in the user's browser; resolves once the browser was started or could not be. */
   open(url: string): Promise<void>
+  /** Something the user should know that does not stop the sign-in. */
+  warn(message: string): void
   /** Waiting for the user (browser, device approval) starts and ends. */
   waiting(message: string): void
   doneWaiting(outcome: string): void

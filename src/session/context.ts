@@ -1,28 +1,38 @@
 import type {Interfaces} from '@oclif/core'
 
+import {loadSettings, type SettingFlags} from '../settings/load.js'
+import type {AuthSettings} from '../settings/settings.js'
 import {AccountStore} from '../store/account-store.js'
 
 /** What the session layer needs to know about the host it runs in. */
 export interface AuthContext {
   config: Interfaces.Config
+  settings: AuthSettings
   /** The host's command name, for suggestions: `acme auth login`. */
   bin: string
   store: AccountStore
-  /** The host's scoped variables: `ACME_TOKEN`, `ACME_BROWSER`, `ACME_ACCESS_TOKEN`. */
-  envNames: {token: string; browser: string; accessToken: string}
+  /** The host's scoped variables: `ACME_TOKEN`, `ACME_BROWSER`, `ACME_ACCESS_TOKEN`, `ACME_AUTH_STORAGE`. */
+  envNames: {token: string; browser: string; accessToken: string; storage: string}
 }
 
-export function authContext(config: Interfaces.Config): AuthContext {
-  return {
-    config,
-    bin: config.bin,
-    store: new AccountStore(config.dataDir, config.bin),
-    envNames: {
-      token: config.scopedEnvVarKey('TOKEN'),
-      browser: config.scopedEnvVarKey('BROWSER'),
-      accessToken: config.scopedEnvVarKey('ACCESS_TOKEN'),
-    },
+/** Settings resolved and validated once, and the store they describe. */
+export async function authContext(config: Interfaces.Config, flags: SettingFlags = {}): Promise<AuthContext> {
+  const settings = await loadSettings(config, flags)
+  const envNames = {
+    token: config.scopedEnvVarKey('TOKEN'),
+    browser: config.scopedEnvVarKey('BROWSER'),
+    accessToken: config.scopedEnvVarKey('ACCESS_TOKEN'),
+    storage: config.scopedEnvVarKey('AUTH_STORAGE'),
   }
+  const store = new AccountStore({
+    dataDir: config.dataDir,
+    bin: config.bin,
+    storageVariable: envNames.storage,
+    keyringTimeoutMs: settings.keyringTimeoutSeconds * 1000,
+    keyringEntryLimit: settings.keyringEntryLimit,
+    inMemory: settings.storage === 'memory',
+  })
+  return {config, settings, bin: config.bin, store, envNames}
 }
 
 /** CI's way in (DESIGN.md, Lifecycle): a token in `ACME_TOKEN` wins and nothing else is consulted. */

@@ -1,11 +1,11 @@
 import {AuthError} from '../errors.js'
-import {loadSettings} from '../settings/load.js'
 import type {AccountRecord} from '../store/account-index.js'
 import {pickAccount} from '../store/account-index.js'
 import {describeAccount} from '../store/account-store.js'
 import type {Secrets} from '../store/credential-store.js'
 import {environmentToken, loginCommand, type AuthContext} from './context.js'
 import {isExpired, isFresh} from './freshness.js'
+import {migrateAccounts} from './storage-choice.js'
 
 /** An access token ready to use, and where it came from. */
 export interface FreshToken {
@@ -34,7 +34,7 @@ export async function currentToken(context: AuthContext, request: TokenRequest =
     }
     return {accessToken: fromEnv, tokenType: 'Bearer', expiresAt: null, source: 'env'}
   }
-  const index = await context.store.readIndex()
+  const index = await migrateAccounts(context, await context.store.readIndex())
   const account = pickAccount(index, request.account)
   if (!account) {
     const which = request.account ? `No stored login matches '${request.account}'.` : 'You are not signed in.'
@@ -64,12 +64,11 @@ export async function ensureFresh(
     // hands out tokens that live shorter than our skew window.
     if (changedSince(seen, current) && !isExpired(current.expiresAt, now())) return fromStore(account, current)
 
-    const settings = await loadSettings(context.config)
     const {connect} = await import('../provider/connect.js')
     const {refreshTokens} = await import('../provider/refresh.js')
     let refreshed: Secrets
     try {
-      const issuer = await connect(account.issuer, account.clientId, settings)
+      const issuer = await connect(account.issuer, account.clientId, context.settings)
       refreshed = await refreshTokens(issuer, current)
     } catch (error) {
       return afterFailedRefresh(context, account, current, error as AuthError, {force: options.force, now: now()})

@@ -5,6 +5,7 @@ import type {SignIn} from '../provider/tokens.js'
 import type {AuthSettings} from '../settings/settings.js'
 import {accountKey, type AccountRecord} from '../store/account-index.js'
 import {environmentToken, type AuthContext} from './context.js'
+import {chooseBackend} from './storage-choice.js'
 
 export type LoginMethod = {kind: 'browser'} | {kind: 'device'} | {kind: 'token'; accessToken: string}
 
@@ -13,7 +14,8 @@ export type LoginMethod = {kind: 'browser'} | {kind: 'device'} | {kind: 'token';
  * over tokens, so a failed or abandoned sign-in leaves any earlier login as it was; the store lock
  * is taken only for the final write, never across the interactive part.
  */
-export async function login(context: AuthContext, settings: AuthSettings, method: LoginMethod, ui: SignInUi): Promise<AccountRecord> {
+export async function login(context: AuthContext, method: LoginMethod, ui: SignInUi): Promise<AccountRecord> {
+  const {settings} = context
   if (environmentToken(context)) {
     throw new AuthError('USAGE', `${context.envNames.token} is set, so a stored login would not be used.`, {
       suggestion: `Unset ${context.envNames.token} to sign in.`,
@@ -32,6 +34,7 @@ export async function login(context: AuthContext, settings: AuthSettings, method
   const issuer = await connect(issuerUrl, clientId, settings)
   const signIn = await signInWith(issuer, settings, method, ui)
 
+  const storage = await chooseBackend(context, ui)
   const record: AccountRecord = {
     key: accountKey(issuer.issuer, clientId, signIn.identity.subject),
     issuer: issuer.issuer,
@@ -40,7 +43,7 @@ export async function login(context: AuthContext, settings: AuthSettings, method
     scopes: signIn.scopes,
     expiresAt: signIn.secrets.expiresAt ?? null,
     hasRefreshToken: Boolean(signIn.secrets.refreshToken),
-    storage: settings.storage,
+    storage,
     updatedAt: new Date().toISOString(),
   }
   if (signIn.identity.name) record.name = signIn.identity.name

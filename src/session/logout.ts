@@ -1,5 +1,6 @@
+import {rm} from 'node:fs/promises'
+
 import {AuthError} from '../errors.js'
-import {loadSettings} from '../settings/load.js'
 import {pickAccount, type AccountRecord} from '../store/account-index.js'
 import {loginCommand, type AuthContext} from './context.js'
 
@@ -11,29 +12,40 @@ export interface LogoutResult {
   revocationError?: AuthError
 }
 
-/**
- * Revoke at the issuer (RFC 7009) and forget locally. The refresh token is the one worth revoking:
- * for most issuers that ends the whole grant. A failed revocation does not keep the user signed in:
- * they asked to be signed out here.
- */
-export async function logout(context: AuthContext, request: {account?: string} = {}): Promise<LogoutResult> {
+/** Sign out one account (the default or `account`), or every account with `all`. */
+export async function logout(context: AuthContext, request: {account?: string; all?: boolean} = {}): Promise<LogoutResult[]> {
   const index = await context.store.readIndex()
+  if (request.all) {
+    const results: LogoutResult[] = []
+    for (const account of index.accounts) results.push(await logoutAccount(context, account))
+    // Whatever is left in the credentials file belongs to no listed account (say, after a damaged
+    // index was set aside): `--all` means nothing stays behind.
+    await rm(context.store.paths.credentials, {force: true})
+    return results
+  }
   const account = pickAccount(index, request.account)
   if (!account) {
     throw new AuthError('NOT_LOGGED_IN', request.account ? `No stored login matches '${request.account}'.` : 'You are not signed in.', {
       suggestion: `Run \`${loginCommand(context)}\` to sign in.`,
     })
   }
-  // Under the account's lock: a refresh in flight either finishes first (and we revoke its new
-  // refresh token) or finds the account gone.
+  return [await logoutAccount(context, account)]
+}
+
+/**
+ * Revoke at the issuer (RFC 7009) and forget locally. The refresh token is the one worth revoking:
+ * for most issuers that ends the whole grant. A failed revocation does not keep the user signed in:
+ * they asked to be signed out here. Under the account's lock, so a refresh in flight either
+ * finishes first (and we revoke its new refresh token) or finds the account gone.
+ */
+async function logoutAccount(context: AuthContext, account: AccountRecord): Promise<LogoutResult> {
   return context.store.withAccountLock(account, async () => {
     let result: LogoutResult
     try {
       const secrets = await context.store.readSecrets(account)
-      const settings = await loadSettings(context.config)
       const {connect} = await import('../provider/connect.js')
       const {revokeToken} = await import('../provider/refresh.js')
-      const issuer = await connect(account.issuer, account.clientId, settings)
+      const issuer = await connect(account.issuer, account.clientId, context.settings)
       const revoked = secrets.refreshToken
         ? await revokeToken(issuer, secrets.refreshToken, 'refresh_token')
         : await revokeToken(issuer, secrets.accessToken, 'access_token')
@@ -42,7 +54,10 @@ export async function logout(context: AuthContext, request: {account?: string} =
       if (!(error instanceof AuthError)) throw error
       result = {account, revocation: 'failed', revocationError: error}
     }
-    await context.store.remove(account)
+    // Every backend that may hold a copy: the recorded one, the file, and the configured one.
+    const configured = context.settings.storage
+    const alsoIn = ['file', ...(configured === 'auto' || configured === 'memory' ? [] : [configured])]
+    await context.store.remove(account, alsoIn)
     return result
   })
 }

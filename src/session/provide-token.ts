@@ -11,8 +11,8 @@ import {tokenHolder} from './token-holder.js'
  * error to stop the command with, if any.
  */
 export async function provideToken(config: Interfaces.Config, requirement: 'required' | 'optional'): Promise<AuthError | undefined> {
-  const context = authContext(config)
   try {
+    const context = await authContext(config)
     const token = await currentToken(context)
     tokenHolder().token = token
     process.env[context.envNames.accessToken] = token.accessToken

@@ -2,9 +2,9 @@
  * When to refresh ahead of time, decided from the metadata index alone: the init hook runs before
  * every command, so this file imports nothing and reads one small file.
  */
-import {readFile} from 'node:fs/promises'
-import {join} from 'node:path'
+import {open, readFile, stat, unlink} from 'node:fs/promises'
 
+import {refreshAheadMarkerPath, storePaths} from '../store/paths.js'
 import {DEFAULT_SKEW_SECONDS} from './freshness.js'
 
 /** The fields of the index this decision needs; see store/account-index.ts for the whole shape. */
@@ -40,8 +40,37 @@ export function dueForRefresh(index: IndexView, now: number): {account: string; 
 /** Read the index without judging it: a damaged file is the next real command's business. */
 export async function readIndexQuietly(dataDir: string): Promise<IndexView | undefined> {
   try {
-    return JSON.parse(await readFile(join(dataDir, 'auth', 'accounts.json'), 'utf8')) as IndexView
+    return JSON.parse(await readFile(storePaths(dataDir).index, 'utf8')) as IndexView
   } catch {
     return undefined
   }
+}
+
+/** A started background refresh that has not finished within this long has died. */
+const MARKER_STALE_MS = 60_000
+
+/**
+ * Claim the right to start the background refresh of an account: the first of N commands that
+ * start together wins, the others leave it be. Returns a release function, or undefined when
+ * another process already claimed it. Any failure just means "do not start one".
+ */
+export async function claimRefreshAhead(dataDir: string, accountKey: string): Promise<(() => Promise<void>) | undefined> {
+  const marker = refreshAheadMarkerPath(storePaths(dataDir), accountKey)
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await (await open(marker, 'wx', 0o600)).close()
+      return () => unlink(marker).catch(() => {})
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return undefined
+      const age = Date.now() - ((await stat(marker).catch(() => undefined))?.mtimeMs ?? Date.now())
+      if (age < MARKER_STALE_MS) return undefined
+      await unlink(marker).catch(() => {})
+    }
+  }
+  return undefined
+}
+
+/** The background process lets go of the claim when it is done. */
+export async function releaseRefreshAhead(dataDir: string, accountKey: string): Promise<void> {
+  await unlink(refreshAheadMarkerPath(storePaths(dataDir), accountKey)).catch(() => {})
 }

@@ -3,7 +3,7 @@ import type {Interfaces} from '@oclif/core'
 import {pickAccount} from '../store/account-index.js'
 import {authContext} from './context.js'
 import {ensureFresh} from './ensure-fresh.js'
-import {dueForRefresh} from './refresh-ahead.js'
+import {dueForRefresh, releaseRefreshAhead} from './refresh-ahead.js'
 
 /**
  * The refresh-ahead itself, in the background process or inline in the init hook. It re-checks
@@ -12,7 +12,15 @@ import {dueForRefresh} from './refresh-ahead.js'
  * Returns what happened, for debug output only.
  */
 export async function refreshIfDue(config: Interfaces.Config, accountKey: string): Promise<string> {
-  const context = authContext(config)
+  try {
+    return await refreshIfStillDue(config, accountKey)
+  } finally {
+    await releaseRefreshAhead(config.dataDir, accountKey)
+  }
+}
+
+async function refreshIfStillDue(config: Interfaces.Config, accountKey: string): Promise<string> {
+  const context = await authContext(config)
   const index = await context.store.readIndex()
   const account = pickAccount(index, accountKey)
   if (!account) return 'the account is gone'

@@ -1,6 +1,6 @@
 import {isIPv4} from 'node:net'
 
-import {REFRESH_AHEAD_MODES, STORAGE_KINDS, type RefreshAheadMode, type StorageKind} from './settings.js'
+import {REFRESH_AHEAD_MODES, STORAGE_KINDS, type RefreshAheadMode, type StorageSetting} from './settings.js'
 
 /** A parser returns the value or throws a ParseProblem with a short reason ("expected …"). */
 export class ParseProblem extends Error {}
@@ -49,12 +49,16 @@ export function parseScopes(raw: unknown): string[] {
   return [...new Set(scopes as string[])]
 }
 
-export function parseStorage(raw: unknown): StorageKind {
+export function parseStorage(raw: unknown): StorageSetting {
   const text = parseText(raw)
+  if (text.startsWith('exec:')) {
+    if (text.slice(5).trim() === '') throw new ParseProblem("'exec:' needs a command, e.g. exec:acme-vault-helper")
+    return text as StorageSetting
+  }
   if (!(STORAGE_KINDS as readonly string[]).includes(text)) {
     throw new ParseProblem(`unknown storage '${text}'; expected one of: ${STORAGE_KINDS.join(', ')}`)
   }
-  return text as StorageKind
+  return text as StorageSetting
 }
 
 export function parseRefreshAhead(raw: unknown): RefreshAheadMode {
@@ -92,4 +96,12 @@ function describe(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'a list'
   return typeof value === 'object' ? 'an object' : String(value)
+}
+
+export function parseBytes(raw: unknown): number {
+  const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 256) {
+    throw new ParseProblem(`expected a whole number of bytes, at least 256, got ${describe(raw)}`)
+  }
+  return value
 }

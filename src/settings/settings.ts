@@ -3,8 +3,11 @@
  * one can be reported as "ACME_AUTH_STORAGE: unknown storage 'vault'", not as a mystery.
  */
 
-export const STORAGE_KINDS = ['file'] as const
-export type StorageKind = (typeof STORAGE_KINDS)[number]
+/** Where secrets can live; `exec:<command>` names a credential helper. */
+export const STORAGE_KINDS = ['auto', 'keyring', 'file', 'memory', 'exec:<command>'] as const
+/** A backend that holds secrets; `auto` is a choice between two of them, made at login. */
+export type BackendKind = 'keyring' | 'file' | 'memory' | `exec:${string}`
+export type StorageSetting = 'auto' | BackendKind
 
 export const REFRESH_AHEAD_MODES = ['background', 'inline', 'off'] as const
 export type RefreshAheadMode = (typeof REFRESH_AHEAD_MODES)[number]
@@ -14,7 +17,7 @@ export interface AuthSettings {
   issuer?: string
   clientId?: string
   scopes: string[]
-  storage: StorageKind
+  storage: StorageSetting
   /** Command id patterns (`*` wildcard) that need a token, from the host's `commands.require`. */
   requireAuth: string[]
   refreshAhead: RefreshAheadMode
@@ -22,6 +25,10 @@ export interface AuthSettings {
   loginTimeoutSeconds: number
   /** Time box of each HTTP request to the issuer. */
   requestTimeoutSeconds: number
+  /** Time box of each keychain call. */
+  keyringTimeoutSeconds: number
+  /** Split keychain entries larger than this (bytes); undefined: the platform's limit. */
+  keyringEntryLimit?: number
   /** Plain http is refused for issuers other than loopback unless this is set. */
   allowInsecureIssuer: boolean
   /** Where each value came from, for error messages and `auth status`. */
@@ -38,5 +45,7 @@ export type SettingKey =
   | 'loginTimeoutSeconds'
   | 'requestTimeoutSeconds'
   | 'allowInsecureIssuer'
+  | 'keyringTimeoutSeconds'
+  | 'keyringEntryLimit'
 
 export const DEFAULT_SCOPES = ['openid', 'profile', 'email', 'offline_access']

@@ -1,3 +1,4 @@
+import {AuthError} from '../errors.js'
 import {writeFileAtomic} from './atomic-file.js'
 import {ShapeError, expectObject, expectString, optionalString, readStoredJson} from './stored-json.js'
 
@@ -16,6 +17,8 @@ export interface AccountRecord {
   hasRefreshToken: boolean
   /** The backend that holds this account's secrets. */
   storage: string
+  /** Set while a migration has copied the secrets but not yet removed them from this backend. */
+  migratingFrom?: string
   updatedAt: string
 }
 
@@ -54,10 +57,21 @@ export async function writeIndex(path: string, index: AccountIndex): Promise<voi
   await writeFileAtomic(path, `${JSON.stringify(index, null, 2)}\n`)
 }
 
-/** The account a command acts on: the one asked for, else the default. */
+/**
+ * The account a command acts on: the one asked for (by key, subject, email or name), else the
+ * default. A name that fits several accounts is an error, never a guess.
+ */
 export function pickAccount(index: AccountIndex, wanted?: string): AccountRecord | undefined {
-  if (wanted) return index.accounts.find((account) => account.key === wanted || account.subject === wanted)
-  return index.accounts.find((account) => account.key === index.defaultAccount) ?? index.accounts[0]
+  if (!wanted) return index.accounts.find((account) => account.key === index.defaultAccount) ?? index.accounts[0]
+  const exact = index.accounts.find((account) => account.key === wanted)
+  if (exact) return exact
+  const matches = index.accounts.filter((account) => [account.subject, account.email, account.name].includes(wanted))
+  if (matches.length > 1) {
+    throw new AuthError('USAGE', `'${wanted}' matches ${matches.length} accounts: ${matches.map((account) => account.key).join(', ')}.`, {
+      suggestion: 'Pass the full account key (issuer|clientId|subject) to --account.',
+    })
+  }
+  return matches[0]
 }
 
 export function parseIndex(data: unknown): AccountIndex {
@@ -94,6 +108,8 @@ function parseAccount(value: unknown, what: string): AccountRecord {
     storage: expectString(entry.storage, `${what}: storage`),
     updatedAt: expectDate(entry.updatedAt, `${what}: updatedAt`),
   }
+  const migratingFrom = optionalString(entry.migratingFrom, `${what}: migratingFrom`)
+  if (migratingFrom) record.migratingFrom = migratingFrom
   const name = optionalString(entry.name, `${what}: name`)
   const email = optionalString(entry.email, `${what}: email`)
   if (name) record.name = name

@@ -2,11 +2,27 @@ import {createHash} from 'node:crypto'
 import {join} from 'node:path'
 
 import {AuthError} from '../errors.js'
-import {readIndex, writeIndex, type AccountIndex, type AccountRecord} from './account-index.js'
+import type {BackendKind} from '../settings/settings.js'
+import {emptyIndex, readIndex, writeIndex, type AccountIndex, type AccountRecord} from './account-index.js'
 import type {CredentialStore, Secrets} from './credential-store.js'
+import {ExecCredentialStore} from './exec-store.js'
 import {FileCredentialStore} from './file-store.js'
+import {KeyringCredentialStore} from './keyring-store.js'
 import {withLock} from './lock.js'
-import {storePaths, type StorePaths} from './paths.js'
+import {MemoryCredentialStore} from './memory-store.js'
+import {accountLockPath, storePaths, type StorePaths} from './paths.js'
+
+export interface AccountStoreOptions {
+  dataDir: string
+  /** The host's bin: the keychain service is `<bin>-auth`, and messages say `acme auth login`. */
+  bin: string
+  /** The variable that chooses the storage (`ACME_AUTH_STORAGE`), for "choose another" hints. */
+  storageVariable: string
+  keyringTimeoutMs: number
+  keyringEntryLimit?: number
+  /** `storage=memory`: nothing is persisted, the index included. */
+  inMemory?: boolean
+}
 
 /**
  * The metadata index plus the secrets backends, kept consistent. Every change is a read-modify-write
@@ -15,41 +31,65 @@ import {storePaths, type StorePaths} from './paths.js'
  */
 export class AccountStore {
   readonly paths: StorePaths
+  private readonly backends = new Map<string, CredentialStore>()
+  private memoryIndex?: AccountIndex
 
-  constructor(
-    dataDir: string,
-    /** The host's bin, for messages: "Run `acme auth login`". */
-    readonly bin: string,
-  ) {
-    this.paths = storePaths(dataDir)
+  constructor(private readonly options: AccountStoreOptions) {
+    this.paths = storePaths(options.dataDir)
+    if (options.inMemory) this.memoryIndex = emptyIndex()
   }
 
   get loginHint(): string {
-    return `Run \`${this.bin} auth login\` to sign in again.`
+    return `Run \`${this.options.bin} auth login\` to sign in again.`
   }
 
-  /** The backend of the given kind. Only `file` exists yet; others come with their own issue. */
+  /** The keychain service name: a published constant, since users' stored logins depend on it. */
+  get service(): string {
+    return `${this.options.bin}-auth`
+  }
+
   backend(kind: string): CredentialStore {
+    let backend = this.backends.get(kind)
+    if (!backend) {
+      backend = this.createBackend(kind)
+      this.backends.set(kind, backend)
+    }
+    return backend
+  }
+
+  private createBackend(kind: string): CredentialStore {
+    const switchHint = `Set ${this.options.storageVariable}=file (or storage in the host's oclif.auth) to keep the login in a file instead.`
     if (kind === 'file') return new FileCredentialStore(this.paths.credentials, this.loginHint)
-    throw new AuthError('STORE_UNAVAILABLE', `The login is kept in the '${kind}' store, which this version of the plugin does not support.`, {
+    if (kind === 'memory') return new MemoryCredentialStore()
+    if (kind === 'keyring') {
+      return new KeyringCredentialStore({
+        service: this.service,
+        timeoutMs: this.options.keyringTimeoutMs,
+        maxEntryBytes: this.options.keyringEntryLimit,
+        switchHint,
+      })
+    }
+    if (kind.startsWith('exec:')) return new ExecCredentialStore({command: kind.slice(5), service: this.service, switchHint})
+    throw new AuthError('STORE_UNAVAILABLE', `The login is kept in the '${kind}' store, which this version of the plugin does not know.`, {
       suggestion: this.loginHint,
     })
   }
 
   async readIndex(): Promise<AccountIndex> {
-    return readIndex(this.paths.index, this.loginHint)
+    if (this.memoryIndex) return structuredClone(this.memoryIndex)
+    return readIndex(this.paths.index, `${this.loginHint} (\`${this.options.bin} auth logout --all\` clears what is left.)`)
   }
 
   /**
-   * The secrets of an account the index knows. Missing secrets are a broken store, not "signed out":
-   * the index says they were written.
+   * The secrets of an account the index knows. Missing secrets are a broken store, not "signed
+   * out": the index says they were written. (A stopped keychain answers "no entry" too.)
    */
   async readSecrets(account: AccountRecord): Promise<Secrets> {
     const backend = this.backend(account.storage)
     const secrets = await backend.get(account.key)
     if (!secrets) {
-      throw new AuthError('STORE_UNAVAILABLE', `The ${backend.kind} store (${backend.location}) has no credentials for ${describeAccount(account)}, though the index lists them.`, {
-        suggestion: this.loginHint,
+      throw new AuthError('STORE_UNAVAILABLE', `The ${backend.location} did not return the login of ${describeAccount(account)}, though it was stored there; it may be locked, stopped or emptied.`, {
+        suggestion: `Unlock or start it and retry, or run \`${this.options.bin} auth login\` to sign in again.`,
       })
     }
     return secrets
@@ -58,10 +98,13 @@ export class AccountStore {
   /** Add or replace an account after a sign-in. */
   async saveLogin(record: AccountRecord, secrets: Secrets, options: {makeDefault: boolean}): Promise<void> {
     await this.update(async (index) => {
+      const previous = index.accounts.find((account) => account.key === record.key)
       await this.backend(record.storage).set(record.key, secrets)
       index.accounts = [...index.accounts.filter((account) => account.key !== record.key), record]
       if (options.makeDefault || !index.defaultAccount) index.defaultAccount = record.key
       delete index.tombstones[record.key]
+      // A new login in another backend must not leave the old copy behind.
+      if (previous && previous.storage !== record.storage) await this.backend(previous.storage).delete(record.key).catch(() => {})
     })
   }
 
@@ -72,7 +115,7 @@ export class AccountStore {
       const current = index.accounts.find((entry) => entry.key === account.key)
       // Signed out while the refresh was in flight: do not bring the secrets back.
       if (!current) throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {suggestion: this.loginHint})
-      await this.backend(account.storage).set(account.key, secrets)
+      await this.backend(current.storage).set(account.key, secrets)
       saved = {
         ...current,
         expiresAt: secrets.expiresAt ?? null,
@@ -92,30 +135,98 @@ export class AccountStore {
     })
   }
 
-  /** Forget an account: its secrets first, then its index entry. */
-  async remove(account: AccountRecord): Promise<void> {
+  async setDefault(account: AccountRecord): Promise<void> {
     await this.update(async (index) => {
-      await this.backend(account.storage).delete(account.key)
+      if (!index.accounts.some((entry) => entry.key === account.key)) {
+        throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {suggestion: this.loginHint})
+      }
+      index.defaultAccount = account.key
+    })
+  }
+
+  /**
+   * Forget an account: its secrets in every backend we know held them (the recorded one, one left
+   * over from an unfinished migration, and any extra the caller names), then its index entry.
+   */
+  async remove(account: AccountRecord, alsoIn: string[] = []): Promise<void> {
+    await this.update(async (index) => {
+      const current = index.accounts.find((entry) => entry.key === account.key) ?? account
+      const kinds = new Set([current.storage, ...(current.migratingFrom ? [current.migratingFrom] : []), ...alsoIn])
+      for (const kind of kinds) {
+        // The recorded backend must answer; the others are a clean-up and may be absent.
+        if (kind === current.storage) await this.backend(kind).delete(account.key)
+        else await this.backend(kind).delete(account.key).catch(() => false)
+      }
       index.accounts = index.accounts.filter((entry) => entry.key !== account.key)
       delete index.tombstones[account.key]
       if (index.defaultAccount === account.key) index.defaultAccount = index.accounts[0]?.key ?? null
     })
   }
 
+  /**
+   * Move an account's secrets into another backend (the configured storage changed). Each step
+   * leaves a state the next run can finish from: copy and verify, then switch the index (noting
+   * where the old copy is), then delete the old copy and clear the note. Returns the new record.
+   */
+  async migrate(account: AccountRecord, to: BackendKind): Promise<AccountRecord> {
+    let result = account
+    await this.update(async (index) => {
+      const current = index.accounts.find((entry) => entry.key === account.key)
+      if (!current) return
+      result = current
+      if (current.storage === to && !current.migratingFrom) return
+      if (current.storage !== to) {
+        const secrets = await this.readSecrets(current)
+        const target = this.backend(to)
+        await target.set(current.key, secrets)
+        const copy = await target.get(current.key)
+        if (!copy || copy.accessToken !== secrets.accessToken || copy.refreshToken !== secrets.refreshToken) {
+          throw new AuthError('STORE_UNAVAILABLE', `Moving the login of ${describeAccount(current)} to the ${target.location} failed: it did not read back what was written. Nothing was lost; it is still in the ${this.backend(current.storage).location}.`)
+        }
+        result = {...current, storage: to, migratingFrom: current.storage}
+        index.accounts = index.accounts.map((entry) => (entry.key === current.key ? result : entry))
+        await this.writeIndexNow(index)
+      }
+      try {
+        await this.backend(result.migratingFrom!).delete(result.key)
+      } catch {
+        return // The old copy stays noted in the index; the next run removes it.
+      }
+      const {migratingFrom: _, ...done} = result
+      result = done
+      index.accounts = index.accounts.map((entry) => (entry.key === current.key ? result : entry))
+    })
+    return result
+  }
+
   /** Run `fn` on the account's refresh lock, so only one process refreshes it at a time. */
   async withAccountLock<T>(account: AccountRecord, fn: () => Promise<T>): Promise<T> {
-    return withLock(join(this.paths.locks, `${hashToken(account.key).slice(0, 32)}.lock`), fn, {
+    if (this.memoryIndex) return fn()
+    return withLock(accountLockPath(this.paths, account.key), fn, {
       purpose: `refreshing the login of ${describeAccount(account)}`,
     })
   }
 
-  private async update(change: (index: AccountIndex) => Promise<void>): Promise<void> {
+  /** A read-modify-write of the index under the store lock; `gen` counts the writes. */
+  async update(change: (index: AccountIndex) => Promise<void>): Promise<void> {
+    if (this.memoryIndex) {
+      const index = structuredClone(this.memoryIndex)
+      await change(index)
+      index.gen += 1
+      this.memoryIndex = index
+      return
+    }
     await withLock(join(this.paths.locks, 'store.lock'), async () => {
       const index = await this.readIndex()
       await change(index)
-      index.gen += 1
-      await writeIndex(this.paths.index, index)
+      await this.writeIndexNow(index)
     }, {purpose: 'writing the login store'})
+  }
+
+  private async writeIndexNow(index: AccountIndex): Promise<void> {
+    index.gen += 1
+    if (this.memoryIndex) this.memoryIndex = structuredClone(index)
+    else await writeIndex(this.paths.index, index)
   }
 }
 

@@ -1,10 +1,12 @@
+import {AuthError} from '../errors.js'
 import type {Secrets, CredentialStore} from './credential-store.js'
 import {writeFileAtomic} from './atomic-file.js'
 import {ShapeError, expectObject, expectString, optionalString, readStoredJson} from './stored-json.js'
 
 interface CredentialsFile {
   version: 1
-  accounts: Record<string, Secrets>
+  /** Entries stay as read until asked for: one damaged entry must not cost the others. */
+  accounts: Record<string, unknown>
 }
 
 /**
@@ -20,7 +22,17 @@ export class FileCredentialStore implements CredentialStore {
   ) {}
 
   async get(accountKey: string): Promise<Secrets | undefined> {
-    return (await this.read()).accounts[accountKey]
+    const entry = (await this.read()).accounts[accountKey]
+    if (entry === undefined) return undefined
+    try {
+      return parseSecrets(entry, 'the entry')
+    } catch (error) {
+      if (!(error instanceof ShapeError)) throw error
+      // Left in place, untouched: only a new login for this account replaces it.
+      throw new AuthError('STORE_CORRUPT', `The stored login for ${accountKey} in ${this.location} is damaged (${error.message}); other accounts are unaffected.`, {
+        suggestion: this.nextStep,
+      })
+    }
   }
 
   async set(accountKey: string, secrets: Secrets): Promise<void> {
@@ -49,10 +61,7 @@ export class FileCredentialStore implements CredentialStore {
 export function parseCredentialsFile(data: unknown): CredentialsFile {
   const file = expectObject(data, 'the file')
   if (file.version !== 1) throw new ShapeError('unknown version')
-  const accounts = expectObject(file.accounts, 'accounts')
-  const result: CredentialsFile = {version: 1, accounts: {}}
-  for (const [key, value] of Object.entries(accounts)) result.accounts[key] = parseSecrets(value, `account ${key}`)
-  return result
+  return {version: 1, accounts: {...expectObject(file.accounts, 'accounts')}}
 }
 
 export function parseSecrets(value: unknown, what: string): Secrets {

@@ -58,7 +58,7 @@ async function acquire(path: string, settings: typeof DEFAULTS & LockOptions): P
     await breakIfStale(path, settings.staleMs)
     if (Date.now() >= deadline) {
       throw new AuthError('TRANSIENT', `Timed out after ${Math.round(settings.waitMs / 1000)} s waiting for another process to finish ${settings.purpose ?? 'with the login store'} (lock ${path}).`, {
-        suggestion: 'Nothing was changed; retry.',
+        suggestion: 'This is temporary and nothing was lost: retry.',
       })
     }
     // Jitter keeps N waiters from stampeding in lockstep when the holder lets go.

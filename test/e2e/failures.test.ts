@@ -179,5 +179,20 @@ describe('e2e: failures', () => {
       await runAcmeExpecting(0, ['auth', 'login'], {home, env})
       expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('alice (Alice)\n')
     })
+
+    it('whoami after the issuer revoked the login: exit 4, one message naming acme auth login', async () => {
+      // The stored access token still looks fresh, but the issuer killed the grant: userinfo says 401,
+      // authFetch refreshes once, and the refresh is invalid_grant.
+      const stored = await onlyStoredSecrets(home)
+      expect((await refreshAtIssuer(issuer, stored.refreshToken!)).status).to.equal(200)
+      expect((await refreshAtIssuer(issuer, stored.refreshToken!)).body.error).to.equal('invalid_grant')
+      const credentialsBefore = (await storeSnapshot(home)).credentials
+
+      const result = await runAcme(['whoami'], {home, env})
+      expect(result.code, `exit code; stderr:\n${result.stderr}`).to.equal(4)
+      expect(result.stdout).to.equal('')
+      expect(errorMessage(result.stderr)).to.include('acme auth login')
+      expect((await storeSnapshot(home)).credentials, 'credentials.json').to.equal(credentialsBefore)
+    })
   })
 })

@@ -123,11 +123,15 @@ const CORRUPT_CREDENTIALS: Record<string, string> = {
   'missing version': JSON.stringify({accounts: {}}),
   'accounts is a list': JSON.stringify({version: 1, accounts: []}),
   'accounts missing': JSON.stringify({version: 1}),
-  'accessToken is a number': JSON.stringify({version: 1, accounts: {k: {accessToken: 42, tokenType: 'Bearer'}}}),
-  'tokenType missing': JSON.stringify({version: 1, accounts: {k: {accessToken: 'abc'}}}),
-  'refreshToken is an object': JSON.stringify({version: 1, accounts: {k: {accessToken: 'abc', tokenType: 'Bearer', refreshToken: {}}}}),
-  'expiresAt not a date': JSON.stringify({version: 1, accounts: {k: {accessToken: 'abc', tokenType: 'Bearer', expiresAt: 'tomorrow'}}}),
-  'account entry is a string': JSON.stringify({version: 1, accounts: {k: 'abc'}}),
+}
+
+/** One damaged entry beside a good one: only that account is affected, and nothing is moved or lost. */
+const DAMAGED_ENTRIES: Record<string, unknown> = {
+  'accessToken is a number': {accessToken: 42, tokenType: 'Bearer'},
+  'tokenType missing': {accessToken: 'abc'},
+  'refreshToken is an object': {accessToken: 'abc', tokenType: 'Bearer', refreshToken: {}},
+  'expiresAt not a date': {accessToken: 'abc', tokenType: 'Bearer', expiresAt: 'tomorrow'},
+  'account entry is a string': 'abc',
 }
 
 function validIndex(): AccountIndex {
@@ -345,6 +349,25 @@ describe('store', () => {
       })
     }
 
+    for (const [name, entry] of Object.entries(DAMAGED_ENTRIES)) {
+      it(`an entry whose ${name} is STORE_CORRUPT for that account only; the others keep working and the bytes stay`, async () => {
+        await mkdir(dirname(path), {recursive: true})
+        const bytes = JSON.stringify({version: 1, accounts: {k: entry, good: secrets(1)}})
+        await writeFile(path, bytes)
+        const error = await authErrorFrom(() => store.get('k'))
+        expect(error.code).to.equal('STORE_CORRUPT')
+        expect(error.message).to.include(path).and.include('k')
+        expect(error.message, 'no token bytes in the message').to.not.include('abc')
+        expect(error.suggestion).to.equal(NEXT_STEP)
+        expect(await store.get('good')).to.deep.equal(secrets(1))
+        // Writing another account keeps the damaged entry as it was: only a new login replaces it.
+        await store.set('other', secrets(2))
+        const after = JSON.parse(await readFile(path, 'utf8'))
+        expect(after.accounts.k).to.deep.equal(entry)
+        expect(await readdir(dirname(path))).to.not.satisfy((names: string[]) => names.some((n) => n.includes('.corrupt-')))
+      })
+    }
+
     it('after a corrupt file was moved aside, the store carries on and the copy stays', async () => {
       await mkdir(dirname(path), {recursive: true})
       await writeFile(path, '{"version":1,"accounts":{"a":')
@@ -457,7 +480,7 @@ describe('store', () => {
     let store: AccountStore
 
     beforeEach(() => {
-      store = new AccountStore(dir, 'acme')
+      store = new AccountStore({dataDir: dir, bin: 'acme', storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 3000})
     })
 
     it('paths live in <dataDir>/auth', () => {
@@ -667,7 +690,7 @@ describe('store', () => {
     })
 
     it('an unknown backend is STORE_UNAVAILABLE', async () => {
-      const error = await authErrorFrom(() => store.readSecrets(record('alice', {storage: 'keyring'})))
+      const error = await authErrorFrom(() => store.readSecrets(record('alice', {storage: 'vault-9000'})))
       expect(error.code).to.equal('STORE_UNAVAILABLE')
       expect(error.exitCode).to.equal(1)
     })

@@ -113,7 +113,7 @@ describe('settings', () => {
       expect(settings.issuer).to.equal(undefined)
       expect(settings.clientId).to.equal(undefined)
       expect(settings.scopes).to.deep.equal(['openid', 'profile', 'email', 'offline_access'])
-      expect(settings.storage).to.equal('file')
+      expect(settings.storage).to.equal('auto')
       expect(settings.refreshAhead).to.equal('background')
       expect(settings.loginTimeoutSeconds).to.equal(300)
       expect(settings.requireAuth).to.deep.equal([])

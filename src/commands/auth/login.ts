@@ -5,7 +5,6 @@ import {AuthCommand} from '../../cli/auth-command.js'
 import {terminalUi} from '../../cli/terminal-ui.js'
 import {AuthError} from '../../errors.js'
 import {login, type LoginMethod} from '../../session/login.js'
-import {loadSettings} from '../../settings/load.js'
 import {describeAccount} from '../../store/account-store.js'
 
 export default class Login extends AuthCommand {
@@ -32,10 +31,10 @@ The browser is started with the command in <%= config.scopedEnvVarKey('BROWSER')
 
   public async run(): Promise<void> {
     const {flags} = await this.parse(Login)
-    const settings = await loadSettings(this.config, flags)
+    const context = await this.authContext(flags)
     const method = await this.method(flags)
-    const ui = terminalUi({browserCommand: this.browserCommand(), quiet: false})
-    const account = await login(this.auth, settings, method, ui)
+    const ui = terminalUi({browserCommand: browserCommand(context.envNames.browser), quiet: false})
+    const account = await login(context, method, ui)
     this.log(`Signed in as ${describeAccount(account)}.`)
   }
 
@@ -55,8 +54,8 @@ The browser is started with the command in <%= config.scopedEnvVarKey('BROWSER')
     }
     return {kind: 'token', accessToken}
   }
+}
 
-  private browserCommand(): string | undefined {
-    return process.env[this.auth.envNames.browser] || process.env.BROWSER || undefined
-  }
+function browserCommand(variable: string): string | undefined {
+  return process.env[variable] || process.env.BROWSER || undefined
 }

@@ -1,3 +1,5 @@
+import {Flags} from '@oclif/core'
+
 import {AuthCommand, accountFlag} from '../../cli/auth-command.js'
 import {logout} from '../../session/logout.js'
 import {describeAccount} from '../../store/account-store.js'
@@ -5,27 +7,37 @@ import {describeAccount} from '../../store/account-store.js'
 export default class Logout extends AuthCommand {
   static override summary = 'Sign out: revoke the login at the issuer and remove it from this machine.'
 
-  static override description = 'The refresh token is revoked (RFC 7009) when the issuer offers revocation. If revocation fails, the login is still removed locally and the command says so.'
+  static override description = 'The refresh token is revoked (RFC 7009) when the issuer offers revocation. If revocation fails, the login is still removed locally and the command says so. The secrets are removed from every store that holds them.'
 
-  static override examples = ['<%= config.bin %> <%= command.id %>']
+  static override examples = [
+    '<%= config.bin %> <%= command.id %>',
+    {description: 'Sign out of one of several accounts', command: '<%= config.bin %> <%= command.id %> --account bob@example.com'},
+    {description: 'Sign out of every account and clear what is stored', command: '<%= config.bin %> <%= command.id %> --all'},
+  ]
 
-  static override flags = {account: accountFlag}
+  static override flags = {
+    account: accountFlag,
+    all: Flags.boolean({description: 'Sign out of every account.', exclusive: ['account']}),
+  }
 
   public async run(): Promise<void> {
     const {flags} = await this.parse(Logout)
-    const result = await logout(this.auth, {account: flags.account})
-    const who = describeAccount(result.account)
-    switch (result.revocation) {
-      case 'revoked':
-        this.log(`Signed out ${who}; the login was revoked at the issuer.`)
-        break
-      case 'unsupported':
-        this.log(`Signed out ${who}. The issuer offers no revocation, so its tokens stay valid until they expire.`)
-        break
-      case 'failed':
-        this.warn(`Could not revoke the login at the issuer: ${result.revocationError?.message}`)
-        this.log(`Signed out ${who} on this machine; the issuer may still accept its tokens until they expire.`)
-        break
+    const results = await logout(await this.authContext(), {account: flags.account, all: flags.all})
+    if (results.length === 0) this.log('No stored logins; nothing to sign out of.')
+    for (const result of results) {
+      const who = describeAccount(result.account)
+      switch (result.revocation) {
+        case 'revoked':
+          this.log(`Signed out ${who}; the login was revoked at the issuer.`)
+          break
+        case 'unsupported':
+          this.log(`Signed out ${who}. The issuer offers no revocation, so its tokens stay valid until they expire.`)
+          break
+        case 'failed':
+          this.warn(`Could not revoke the login at the issuer: ${result.revocationError?.message}`)
+          this.log(`Signed out ${who} on this machine; the issuer may still accept its tokens until they expire.`)
+          break
+      }
     }
   }
 }

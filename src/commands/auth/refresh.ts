@@ -26,7 +26,7 @@ export default class Refresh extends AuthCommand {
       this.debug(`refresh ahead: ${outcome}`)
       return
     }
-    const token = await currentToken(this.auth, {account: flags.account, force: true})
+    const token = await currentToken(await this.authContext(), {account: flags.account, force: true})
     this.log(`Refreshed the access token; it expires ${token.expiresAt ? `at ${token.expiresAt}` : 'at a time the issuer did not say'}.`)
     return {expiresAt: token.expiresAt}
   }

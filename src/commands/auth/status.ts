@@ -15,13 +15,14 @@ export default class Status extends AuthCommand {
 
   public async run(): Promise<StatusReport> {
     await this.parse(Status)
-    const report = await status(this.auth)
+    const context = await this.authContext()
+    const report = await status(context)
     if (report.source === 'env') {
-      this.log(`Using the access token from ${this.auth.envNames.token}; stored logins are ignored while it is set.`)
+      this.log(`Using the access token from ${context.envNames.token}; stored logins are ignored while it is set.`)
     } else if (!report.loggedIn) {
       this.log(`Not signed in. Run \`${this.config.bin} auth login\` to sign in.`)
     } else {
-      for (const account of report.accounts) this.log(describe(account, this.auth.store.paths.credentials))
+      for (const account of report.accounts) this.log(describe(account, context.store.paths.credentials))
     }
     return report
   }

@@ -17,7 +17,7 @@ export default class Token extends AuthCommand {
 
   public async run(): Promise<{accessToken: string; expiresAt: string | null; tokenType: string}> {
     const {flags} = await this.parse(Token)
-    const token = await currentToken(this.auth, {account: flags.account})
+    const token = await currentToken(await this.authContext(), {account: flags.account})
     if (!this.jsonEnabled()) process.stdout.write(`${token.accessToken}\n`)
     return {accessToken: token.accessToken, expiresAt: token.expiresAt, tokenType: token.tokenType}
   }

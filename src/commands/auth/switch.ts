@@ -1,0 +1,34 @@
+import {Args} from '@oclif/core'
+
+import {AuthCommand} from '../../cli/auth-command.js'
+import {AuthError} from '../../errors.js'
+import {pickAccount} from '../../store/account-index.js'
+import {describeAccount} from '../../store/account-store.js'
+
+export default class Switch extends AuthCommand {
+  static override summary = 'Choose the default account.'
+
+  static override description = 'The default account is the one every command uses unless --account says otherwise. `auth status` lists the accounts and marks the default with *.'
+
+  static override examples = [
+    '<%= config.bin %> <%= command.id %> bob',
+    '<%= config.bin %> <%= command.id %> "https://id.example.com|acme-cli|bob"',
+  ]
+
+  static override args = {
+    account: Args.string({description: 'Subject, email, name or full key of a signed-in account.', required: true}),
+  }
+
+  public async run(): Promise<void> {
+    const {args} = await this.parse(Switch)
+    const context = await this.authContext()
+    const account = pickAccount(await context.store.readIndex(), args.account)
+    if (!account) {
+      throw new AuthError('USAGE', `No stored login matches '${args.account}'.`, {
+        suggestion: `See \`${this.config.bin} auth status\` for the accounts, or \`${this.config.bin} auth login\` to add one.`,
+      })
+    }
+    await context.store.setDefault(account)
+    this.log(`${describeAccount(account)} is now the default account.`)
+  }
+}

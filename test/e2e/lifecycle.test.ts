@@ -1,0 +1,270 @@
+// The token lifecycle under the conditions that broke other CLIs (DESIGN.md, the four stories):
+// parallel commands against a rotating issuer, a killed refresher, outages, a rejected refresh
+// token, and the race that deleted a valid login. Everything is counted at the real issuer.
+
+import {expect} from 'chai'
+import {spawn} from 'node:child_process'
+import {readdir, readFile} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import {startIssuer} from '../fixtures/issuer.js'
+import {
+  ACME_BIN,
+  cleanEnv,
+  describeRun,
+  errorMessage,
+  issuerEnv,
+  makeTempHome,
+  onlyStoredSecrets,
+  refreshAtIssuer,
+  runAcme,
+  runAcmeExpecting,
+  storeSnapshot,
+  type TempHome,
+} from '../helpers/acme.js'
+import {expireIn, replaceAccessToken} from '../helpers/store-time.js'
+
+type Issuer = Awaited<ReturnType<typeof startIssuer>>
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+async function lockFiles(home: TempHome): Promise<string[]> {
+  return (await readdir(join(home.authDir, 'locks')).catch(() => [])).filter((name) => name.endsWith('.lock') && name !== 'store.lock')
+}
+
+describe('e2e: token lifecycle', function () {
+  this.timeout(120_000)
+  let issuer: Issuer
+  let home: TempHome
+  let env: Record<string, string | undefined>
+
+  beforeEach(async () => {
+    issuer = await startIssuer()
+    env = issuerEnv(issuer)
+    home = await makeTempHome()
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+    issuer.resetCounts()
+  })
+  afterEach(async () => {
+    await issuer?.close()
+    await home?.cleanup()
+  })
+
+  for (const refreshAhead of ['off', 'background', 'inline']) {
+    it(`32 parallel commands inside the expiry skew cost exactly one refresh (refreshAhead=${refreshAhead})`, async () => {
+      await expireIn(home, 30)
+      const runs = await Promise.all(
+        Array.from({length: 32}, () => runAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: refreshAhead}, timeoutMs: 90_000})),
+      )
+      for (const run of runs) {
+        expect(run.code, describeRun(['whoami'], run)).to.equal(0)
+        expect(run.stdout).to.equal('alice (Alice)\n')
+      }
+      // A background refresh may still be finishing: give it the time it would take, then count.
+      await sleep(1500)
+      expect(issuer.counts.refresh, 'refreshes the issuer saw').to.equal(1)
+      expect(issuer.counts.refreshReuse, 'reused refresh tokens').to.equal(0)
+    })
+  }
+
+  it('refreshes ahead of time in the background: the command does not wait, the next one finds a fresh token', async () => {
+    await expireIn(home, 200) // inside the refresh-ahead window (5 min for a 1 h token), outside the 60 s skew
+    const before = await onlyStoredSecrets(home)
+    const run = await runAcmeExpecting(0, ['hello'], {home, env})
+    expect(run.stderr).to.equal('')
+    await waitFor(async () => (await onlyStoredSecrets(home)).accessToken !== before.accessToken, 10_000, 'the background refresh')
+    expect(issuer.counts.refresh).to.equal(1)
+    await runAcmeExpecting(0, ['whoami'], {home, env})
+    expect(issuer.counts.refresh).to.equal(1)
+  })
+
+  it('20 processes × 50 read-modify-write updates of the index under the lock lose none', async () => {
+    const before = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).gen as number
+    const worker = `
+      import {AccountStore} from ${JSON.stringify(new URL('../../dist/store/account-store.js', import.meta.url).href)}
+      const store = new AccountStore({dataDir: process.argv[1], bin: 'acme', storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 3000})
+      for (let i = 0; i < 50; i++) await store.update(async () => {})
+    `
+    const codes = await Promise.all(
+      Array.from({length: 20}, () => new Promise<number | null>((resolve) => {
+        const child = spawn(process.execPath, ['--input-type=module', '-e', worker, home.dataDir], {stdio: 'inherit'})
+        child.on('close', resolve)
+      })),
+    )
+    expect(codes).to.deep.equal(Array.from({length: 20}, () => 0))
+    const after = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).gen as number
+    expect(after - before).to.equal(1000)
+  })
+
+  it('a command killed (SIGKILL) in the middle of a refresh does not block the next one, and the login still works', async () => {
+    await expireIn(home, 30)
+    issuer.setTokenDelay(5000)
+    const killed = spawn(process.execPath, [ACME_BIN, 'whoami'], {env: cleanEnv(home, env), stdio: 'ignore'})
+    await waitFor(async () => (await lockFiles(home)).length > 0, 10_000, 'the refresh lock')
+    await sleep(300) // the request is at the issuer now
+    killed.kill('SIGKILL')
+    await new Promise((resolve) => killed.on('close', resolve))
+    expect(await lockFiles(home), 'the dead holder left its lock').to.have.length(1)
+    issuer.setTokenDelay(0)
+
+    const started = Date.now()
+    const run = await runAcmeExpecting(0, ['whoami'], {home, env})
+    expect(run.stdout).to.equal('alice (Alice)\n')
+    // The lock's stale time is 10 s; a dead holder on this host is noticed at once.
+    expect(Date.now() - started).to.be.lessThan(10_000)
+    expect(issuer.counts.refreshReuse).to.equal(0)
+  })
+
+  describe('outages leave the store byte for byte as it was', () => {
+    it('issuer unreachable and the token expired → exit 75, temporary, nothing lost', async () => {
+      await expireIn(home, -10)
+      const before = await storeSnapshot(home)
+      await issuer.close()
+      const run = await runAcmeExpecting(75, ['whoami'], {home, env})
+      expect(errorMessage(run.stderr)).to.match(/could not reach the issuer/i).and.match(/nothing was lost/i)
+      expect(await storeSnapshot(home)).to.deep.equal(before)
+    })
+
+    it('the token endpoint answers 503 → exit 75, store unchanged', async () => {
+      await expireIn(home, -10)
+      const before = await storeSnapshot(home)
+      issuer.setTokenFailure(503)
+      const run = await runAcmeExpecting(75, ['whoami'], {home, env})
+      expect(errorMessage(run.stderr)).to.match(/retry/i)
+      expect(await storeSnapshot(home)).to.deep.equal(before)
+      expect(issuer.counts.userinfo, 'the command did not run').to.equal(0)
+    })
+
+    it('the token endpoint is slower than the request timeout → exit 75, store unchanged', async () => {
+      await expireIn(home, -10)
+      const before = await storeSnapshot(home)
+      issuer.setTokenDelay(4000)
+      const started = Date.now()
+      const run = await runAcmeExpecting(75, ['whoami'], {home, env: {...env, ACME_AUTH_REQUEST_TIMEOUT: '1'}})
+      expect(Date.now() - started).to.be.lessThan(4000)
+      expect(errorMessage(run.stderr)).to.match(/did not answer in time/i)
+      expect(await storeSnapshot(home)).to.deep.equal(before)
+    })
+
+    it('a 503 while the current token is still valid → the command runs with it', async () => {
+      await expireIn(home, 30) // inside the skew: a refresh is attempted, but the token still works
+      const before = await storeSnapshot(home)
+      issuer.setTokenFailure(503)
+      const run = await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}})
+      expect(run.stdout).to.equal('alice (Alice)\n')
+      expect(await storeSnapshot(home)).to.deep.equal(before)
+    })
+  })
+
+  it('a rejected refresh token (invalid_grant) → exit 4, credentials kept, and the tombstone stops background retries', async () => {
+    const stored = await onlyStoredSecrets(home)
+    // Another party ends the grant (an admin, a password change): the refresh token dies.
+    const {revocation_endpoint: revocation} = await (await fetch(`${issuer.issuer}/.well-known/openid-configuration`)).json()
+    await fetch(revocation, {method: 'POST', body: new URLSearchParams({token: stored.refreshToken!, client_id: issuer.clientId})})
+    await expireIn(home, -10)
+    const credentialsBefore = (await storeSnapshot(home)).credentials
+
+    const run = await runAcmeExpecting(4, ['whoami'], {home, env})
+    expect(errorMessage(run.stderr)).to.include('acme auth login').and.match(/kept/)
+    expect(issuer.counts.refreshReuse).to.equal(1)
+    expect((await storeSnapshot(home)).credentials, 'credentials are never deleted for one rejected refresh').to.equal(credentialsBefore)
+    const index = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8'))
+    expect(Object.keys(index.tombstones)).to.have.length(1)
+
+    for (const refreshAhead of ['background', 'inline']) {
+      await runAcmeExpecting(0, ['hello'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: refreshAhead}})
+    }
+    await sleep(1000)
+    expect(issuer.counts.refreshReuse, 'no retry with the tombstoned refresh token').to.equal(1)
+
+    // Signing in again clears the tombstone and works.
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+    await runAcmeExpecting(0, ['whoami'], {home, env})
+  })
+
+  it('the race behind story 1: A reads, B rotates, A is rejected → A re-reads and succeeds with B\'s tokens, nothing deleted', async () => {
+    // An issuer that rejects a reused refresh token without ending the grant, as the one in story 1 did.
+    await issuer.close()
+    await home.cleanup()
+    issuer = await startIssuer({revokeGrantOnRefreshReuse: false})
+    env = issuerEnv(issuer)
+    home = await makeTempHome()
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+    await expireIn(home, -10)
+    const original = await onlyStoredSecrets(home)
+
+    // B: another program rotates the refresh token at the issuer (it does not take our lock).
+    const rotated = await refreshAtIssuer(issuer, original.refreshToken!)
+    expect(rotated.status).to.equal(200)
+    issuer.resetCounts()
+
+    // A: starts with the old refresh token in the store; its refresh is slow at the issuer.
+    issuer.setTokenDelay(1500)
+    const a = runAcme(['auth', 'token'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}})
+    await waitFor(async () => (await lockFiles(home)).length > 0, 10_000, 'A to take the refresh lock')
+    await sleep(300)
+    // B writes its tokens while A's request is in flight.
+    const path = join(home.authDir, 'credentials.json')
+    const file = JSON.parse(await readFile(path, 'utf8'))
+    const key = Object.keys(file.accounts)[0]
+    const bTokens = {
+      accessToken: rotated.body.access_token,
+      tokenType: 'Bearer',
+      refreshToken: rotated.body.refresh_token,
+      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+    }
+    file.accounts[key] = bTokens
+    const {writeFile} = await import('node:fs/promises')
+    await writeFile(path, JSON.stringify(file))
+
+    const result = await a
+    expect(result.code, describeRun(['auth', 'token'], result)).to.equal(0)
+    expect(result.stdout).to.equal(`${bTokens.accessToken}\n`)
+    expect(issuer.counts.refreshReuse, 'A\'s stale refresh was rejected').to.equal(1)
+    expect(await onlyStoredSecrets(home), 'B\'s tokens are still stored').to.deep.include({refreshToken: bTokens.refreshToken})
+  })
+
+  it('authFetch refreshes once and retries when the API answers 401', async () => {
+    await replaceAccessToken(home, 'revoked-by-the-server')
+    const run = await runAcmeExpecting(0, ['whoami'], {home, env})
+    expect(run.stdout).to.equal('alice (Alice)\n')
+    expect(issuer.counts.refresh).to.equal(1)
+  })
+
+  it('ACME_TOKEN overrides the store: every command uses it, status says so, login refuses', async () => {
+    const token = (await runAcmeExpecting(0, ['auth', 'token'], {home, env})).stdout.trim()
+    const empty = await makeTempHome()
+    try {
+      const withToken = {...env, ACME_TOKEN: token}
+      expect((await runAcmeExpecting(0, ['whoami'], {home: empty, env: withToken})).stdout).to.equal('alice (Alice)\n')
+      const status = JSON.parse((await runAcmeExpecting(0, ['auth', 'status', '--json'], {home: empty, env: withToken})).stdout)
+      expect(status).to.deep.equal({loggedIn: true, source: 'env', accounts: []})
+      expect((await runAcmeExpecting(0, ['auth', 'status'], {home: empty, env: withToken})).stdout).to.include('ACME_TOKEN')
+      const login = await runAcmeExpecting(2, ['auth', 'login'], {home: empty, env: withToken})
+      expect(errorMessage(login.stderr)).to.include('ACME_TOKEN')
+    } finally {
+      await empty.cleanup()
+    }
+  })
+
+  it('--json commands print errors as JSON on stdout with the documented exit code', async () => {
+    const empty = await makeTempHome()
+    try {
+      const run = await runAcmeExpecting(4, ['auth', 'token', '--json'], {home: empty, env})
+      const output = JSON.parse(run.stdout)
+      expect(output).to.deep.equal({
+        error: {code: 'NOT_LOGGED_IN', message: 'You are not signed in.', suggestion: 'Run `acme auth login`.', exitCode: 4},
+      })
+    } finally {
+      await empty.cleanup()
+    }
+  })
+})
