@@ -1,42 +1,53 @@
 import {ux} from '@oclif/core'
 
-import type {OpenResult} from '../provider/open-browser.js'
+import {browserUnavailableReason, openBrowser} from '../provider/open-browser.js'
 import type {SignInUi} from '../provider/sign-in-ui.js'
 
 /**
- * The sign-in conversation on stderr, so stdout stays clean for scripts. oclif's `ux.action` draws a
- * spinner on a terminal and plain lines elsewhere.
+ * The sign-in conversation, on stderr so stdout stays clean for scripts. oclif's `ux.action` spins
+ * on a terminal and prints plain lines elsewhere (CI, pipes); the QR code is drawn only for a person
+ * at a terminal, where a phone can read it.
  */
-export function terminalUi(options: {browserCommand?: string; quiet: boolean}): SignInUi {
-  const say = (line: string) => {
-    if (!options.quiet) process.stderr.write(`${line}\n`)
-  }
+export function terminalUi(options: {browserCommand?: string}): SignInUi {
+  const say = (line = '') => process.stderr.write(`${line}\n`)
+  const atTerminal = Boolean(process.stderr.isTTY)
   return {
     showAuthorizationUrl(url) {
       say('Opening the sign-in page in your browser. If it does not open, visit:')
       say(`  ${url}`)
     },
-    showDeviceCode({userCode, verificationUri}) {
-      say(`To sign in, visit ${verificationUri} and enter the code:`)
-      say('')
-      say(`    ${ux.colorize('bold', userCode)}`)
-      say('')
+    async showDeviceCode({userCode, verificationUri, verificationUriComplete}) {
+      say(`To sign in, open ${verificationUri} on any device and enter the code:`)
+      say()
+      say(`    ${ux.colorize('bold', [...userCode].join(' '))}`)
+      say()
+      if (atTerminal) {
+        // Loaded only here: nothing on a command's hot path pays for it.
+        const {renderUnicodeCompact} = await import('uqr')
+        say('Or scan this with your phone:')
+        say(renderUnicodeCompact(verificationUriComplete ?? verificationUri, {border: 2}))
+      }
+    },
+    browserUnavailableReason() {
+      return browserUnavailableReason(options.browserCommand)
     },
     async open(url) {
-      const {openBrowser} = await import('../provider/open-browser.js')
-      const result: OpenResult = await openBrowser(url, options.browserCommand, (reason) => {
+      const result = await openBrowser(url, options.browserCommand, (reason) => {
         say(`Could not open a browser (${reason}); open the URL above yourself.`)
       })
       if (!result.opened) say(`Could not open a browser (${result.reason}); open the URL above yourself.`)
     },
     warn(message) {
-      process.stderr.write(`${ux.colorize('yellow', 'Warning:')} ${message}\n`)
+      say(`${ux.colorize('yellow', 'Warning:')} ${message}`)
+    },
+    notice(message) {
+      say(message)
     },
     waiting(message) {
-      if (!options.quiet) ux.action.start(message, undefined, {stdout: false})
+      ux.action.start(message, undefined, {stdout: false})
     },
     doneWaiting(outcome) {
-      if (!options.quiet && ux.action.running) ux.action.stop(outcome)
+      if (ux.action.running) ux.action.stop(outcome)
     },
   }
 }

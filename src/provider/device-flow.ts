@@ -30,12 +30,13 @@ export async function deviceSignIn(issuer: Issuer, options: DeviceFlowOptions): 
   } catch (error) {
     throw toAuthError(error, context)
   }
-  options.ui.showDeviceCode({
+  await options.ui.showDeviceCode({
     userCode: device.user_code,
     verificationUri: device.verification_uri,
     verificationUriComplete: device.verification_uri_complete,
   })
-  await options.ui.open(device.verification_uri_complete ?? device.verification_uri)
+  // Where no browser can be opened (the usual reason to use this flow), the code above is enough.
+  if (!options.ui.browserUnavailableReason()) await options.ui.open(device.verification_uri_complete ?? device.verification_uri)
   options.ui.waiting('Waiting for the sign-in to be approved')
 
   const seconds = Math.min(options.timeoutSeconds, device.expires_in)

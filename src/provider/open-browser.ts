@@ -27,6 +27,13 @@ export async function openBrowser(url: string, command?: string, onLateFailure?:
   })
 }
 
+/** Why no browser can be opened here, or undefined when one probably can. */
+export function browserUnavailableReason(command?: string): string | undefined {
+  if (command) return undefined
+  const opener = systemOpener()
+  return 'reason' in opener ? opener.reason : undefined
+}
+
 function systemOpener(): string[] | {reason: string} {
   switch (process.platform) {
     case 'darwin':
@@ -34,7 +41,7 @@ function systemOpener(): string[] | {reason: string} {
     case 'win32':
       return ['rundll32', 'url.dll,FileProtocolHandler']
     default:
-      if (!process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return {reason: 'no graphical display (DISPLAY is not set)'}
+      if (!process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return {reason: 'no graphical display: DISPLAY is not set'}
       return ['xdg-open']
   }
 }

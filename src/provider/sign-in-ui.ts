@@ -3,11 +3,15 @@ export interface SignInUi {
   /** The browser flow's authorization URL, shown before we try to open it. */
   showAuthorizationUrl(url: string): void
   /** The device flow's code and where to enter it (RFC 8628 §3.3). */
-  showDeviceCode(info: {userCode: string; verificationUri: string; verificationUriComplete?: string}): void
+  showDeviceCode(info: {userCode: string; verificationUri: string; verificationUriComplete?: string}): Promise<void>
+  /** Why no browser can be opened on this machine (SSH, containers), or undefined. */
+  browserUnavailableReason(): string | undefined
   /** Open a URL in the user's browser; resolves once the browser was started or could not be. */
   open(url: string): Promise<void>
   /** Something the user should know that does not stop the sign-in. */
   warn(message: string): void
+  /** One line of information (why we chose a flow, where the login is kept). */
+  notice(message: string): void
   /** Waiting for the user (browser, device approval) starts and ends. */
   waiting(message: string): void
   doneWaiting(outcome: string): void

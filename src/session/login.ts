@@ -56,6 +56,14 @@ async function signInWith(issuer: Issuer, settings: AuthSettings, method: LoginM
   const options = {scopes: settings.scopes, timeoutSeconds: settings.loginTimeoutSeconds, ui}
   switch (method.kind) {
     case 'browser': {
+      // Over SSH or in a container there is no browser to open and the loopback redirect could not
+      // reach us from another machine anyway: the device flow is the one that works there.
+      const noBrowser = ui.browserUnavailableReason()
+      if (noBrowser && issuer.config.serverMetadata().device_authorization_endpoint) {
+        ui.notice(`No browser can be opened here (${noBrowser}); signing in with a device code instead.`)
+        const {deviceSignIn} = await import('../provider/device-flow.js')
+        return deviceSignIn(issuer, options)
+      }
       const {browserSignIn} = await import('../provider/browser-flow.js')
       return browserSignIn(issuer, options)
     }

@@ -33,7 +33,7 @@ The browser is started with the command in <%= config.scopedEnvVarKey('BROWSER')
     const {flags} = await this.parse(Login)
     const context = await this.authContext(flags)
     const method = await this.method(flags)
-    const ui = terminalUi({browserCommand: browserCommand(context.envNames.browser), quiet: false})
+    const ui = terminalUi({browserCommand: browserCommand(context.envNames.browser)})
     const account = await login(context, method, ui)
     this.log(`Signed in as ${describeAccount(account)}.`)
   }
