@@ -1,0 +1,411 @@
+#!/usr/bin/env node
+// Hook overhead benchmark: `npm run bench` (builds first), or after a build
+// `node scripts/bench.js [--runs 25] [--warmup 3] [--profile]`.
+//
+// Measures side by side, interleaved round-robin so machine noise hits every variant alike, the
+// wall time (spawn → exit, process.hrtime.bigint) of
+//   1. `acme hello`  with the plugin installed (examples/acme as shipped, signed in, token fresh),
+//   2. `acme hello`  without the plugin (a copy of the host in .bench/ whose package.json lists no
+//                    plugin and whose oclif.commands point at the real examples/acme/src/commands),
+//   3. `acme whoami` with the plugin and a fresh token (prerun hook reads the store; the command
+//                    calls discovery and userinfo on the embedded issuer),
+// then prints medians, p90, min and max, the milliseconds the plugin adds and the ratio.
+//
+// --profile then runs each variant once with --cpu-prof and once with a module recorder, and a few
+// times with oclif's own performance markers, and summarises what the hooks cost and load.
+//
+// The issuer lives in this process, so every child is spawned asynchronously (never spawnSync).
+import {spawn} from 'node:child_process'
+import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {cpus, tmpdir, totalmem} from 'node:os'
+import {join, relative} from 'node:path'
+import {fileURLToPath, pathToFileURL} from 'node:url'
+
+import {startIssuer} from '../test/fixtures/issuer.js'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const acmeDir = join(root, 'examples/acme')
+const acmeEntry = join(acmeDir, 'bin/run.js')
+const bareDir = join(root, '.bench/acme-no-plugin')
+const bareEntry = join(bareDir, 'bin/run.js')
+const TARGET_MS = 10
+
+const options = parseArgs(process.argv.slice(2))
+
+const VARIANTS = [
+  {key: 'hello+plugin', label: '`acme hello`, plugin installed', entry: acmeEntry, args: ['hello'], expect: /hello from acme/},
+  {key: 'hello-plugin', label: '`acme hello`, no plugin', entry: bareEntry, args: ['hello'], expect: /hello from acme/},
+  {key: 'whoami', label: '`acme whoami`, fresh token', entry: acmeEntry, args: ['whoami'], expect: /^bench/m},
+]
+
+writeBareHost()
+const home = mkdtempSync(join(tmpdir(), 'acme-bench-'))
+const issuer = await startIssuer()
+const env = childEnv({
+  ACME_AUTH_ISSUER: issuer.issuer,
+  ACME_DATA_DIR: join(home, 'data'),
+  ACME_CONFIG_DIR: join(home, 'config'),
+  ACME_CACHE_DIR: join(home, 'cache'),
+  FAKE_BROWSER_LOGIN: 'bench',
+})
+
+let failed = false
+try {
+  // Sign in once, through the scripted browser, so every measured run finds a fresh token.
+  const login = await run(acmeEntry, ['auth', 'login'], {...env, ACME_BROWSER: join(root, 'test/fixtures/browser.js')})
+  if (login.code !== 0) throw new Error(`acme auth login exited ${login.code}:\n${login.stdout}${login.stderr}`)
+
+  const header = environmentLine()
+  console.log(header)
+  console.log(`Warm-up ${options.warmup} and ${options.runs} measured runs per variant, interleaved round-robin.\n`)
+
+  const times = Object.fromEntries(VARIANTS.map((variant) => [variant.key, []]))
+  const rounds = options.warmup + options.runs
+  for (let round = 0; round < rounds; round++) {
+    // Rotate the order each round so no variant always runs right after the same neighbour.
+    const order = VARIANTS.map((_, index) => VARIANTS[(index + round) % VARIANTS.length])
+    for (const variant of order) {
+      const result = await run(variant.entry, variant.args, env)
+      check(variant, result)
+      if (round >= options.warmup) times[variant.key].push(result.ms)
+    }
+    process.stderr.write(`\r${round < options.warmup ? 'warm-up' : 'measuring'} ${round + 1}/${rounds}`)
+  }
+  process.stderr.write('\r\u001B[K')
+
+  const report = formatReport(times)
+  console.log(report.text)
+  if (options.profile) await profile()
+  if (options.write) writeFileSync(options.write, `${header}\n\n${report.text}\n`)
+  if (!report.met) process.exitCode = options.strict ? 1 : 0
+} catch (error) {
+  failed = true
+  console.error(`\nbench failed: ${error.message}`)
+} finally {
+  await issuer.close()
+  rmSync(home, {recursive: true, force: true})
+}
+if (failed) process.exitCode = 1
+
+// ——— measuring ———
+
+function parseArgs(argv) {
+  const parsed = {runs: 25, warmup: 3, profile: false, strict: false, write: undefined}
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (arg === '--runs' || arg === '--warmup') {
+      const value = Number(argv[++i])
+      if (!Number.isInteger(value) || value < (arg === '--runs' ? 1 : 0)) usage(`${arg} needs a whole number`)
+      parsed[arg.slice(2)] = value
+    } else if (arg === '--profile') parsed.profile = true
+    else if (arg === '--strict') parsed.strict = true
+    else if (arg === '--write') parsed.write = argv[++i] ?? usage('--write needs a file')
+    else usage(`unknown argument ${arg}`)
+  }
+  return parsed
+}
+
+function usage(message) {
+  console.error(`${message}\nusage: node scripts/bench.js [--runs N] [--warmup N] [--profile] [--strict] [--write FILE]`)
+  process.exit(2)
+}
+
+/** The host without the plugin: examples/acme's package.json minus the plugin, same commands. */
+function writeBareHost() {
+  const pjson = JSON.parse(readFileSync(join(acmeDir, 'package.json'), 'utf8'))
+  delete pjson.oclif.plugins
+  delete pjson.dependencies['@tokenwise/plugin-auth']
+  pjson.description = 'Generated by scripts/bench.js: examples/acme without @tokenwise/plugin-auth'
+  pjson.oclif.commands = relative(bareDir, join(acmeDir, 'src/commands'))
+  mkdirSync(join(bareDir, 'bin'), {recursive: true})
+  writeFileSync(join(bareDir, 'package.json'), `${JSON.stringify(pjson, null, 2)}\n`)
+  // Same entry point; @oclif/core resolves from the repository's node_modules above .bench/.
+  writeFileSync(bareEntry, readFileSync(acmeEntry, 'utf8'))
+}
+
+/** The parent's environment without anything that changes what the children do or print. */
+function childEnv(extra) {
+  const base = {}
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key.startsWith('ACME_') || key === 'DEBUG' || key === 'NODE_DEBUG' || key === 'NODE_OPTIONS') continue
+    base[key] = value
+  }
+  return {...base, ...extra}
+}
+
+/** Spawn `node <entry> ...args`; wall time from spawn to exit. Asynchronous: the issuer must keep answering. */
+function run(entry, args, childEnvironment, nodeArgs = []) {
+  return new Promise((resolve, reject) => {
+    let stdout = ''
+    let stderr = ''
+    let ms
+    let code
+    const start = process.hrtime.bigint()
+    const child = spawn(process.execPath, [...nodeArgs, entry, ...args], {env: childEnvironment, stdio: ['ignore', 'pipe', 'pipe']})
+    child.stdout.setEncoding('utf8').on('data', (chunk) => (stdout += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk) => (stderr += chunk))
+    child.once('error', reject)
+    child.once('exit', (exitCode) => {
+      ms = Number(process.hrtime.bigint() - start) / 1e6
+      code = exitCode
+    })
+    child.once('close', () => resolve({ms, code, stdout, stderr}))
+  })
+}
+
+function check(variant, result) {
+  if (result.code === 0 && variant.expect.test(result.stdout)) return
+  throw new Error(`acme ${variant.args.join(' ')} (${variant.key}) exited ${result.code}:\n${result.stdout}${result.stderr}`)
+}
+
+// ——— reporting ———
+
+function quantile(sorted, q) {
+  // Nearest rank, so every figure is a time that was actually measured.
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = sorted.length >> 1
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+function stats(values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  return {n: sorted.length, median: median(sorted), p90: quantile(sorted, 0.9), min: sorted[0], max: sorted.at(-1)}
+}
+
+function formatReport(times) {
+  const ms = (value) => value.toFixed(1)
+  const rows = VARIANTS.map((variant) => ({variant, ...stats(times[variant.key])}))
+  const withPlugin = rows.find((row) => row.variant.key === 'hello+plugin')
+  const without = rows.find((row) => row.variant.key === 'hello-plugin')
+  const lines = [
+    '| variant | runs | median ms | p90 ms | min ms | max ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((row) => `| ${row.variant.label} | ${row.n} | ${ms(row.median)} | ${ms(row.p90)} | ${ms(row.min)} | ${ms(row.max)} |`),
+  ]
+  const added = withPlugin.median - without.median
+  const ratio = withPlugin.median / without.median
+  // Runs of one round ran back to back, so their difference is the least noisy estimate.
+  const paired = median(times['hello+plugin'].map((value, index) => value - times['hello-plugin'][index]))
+  const met = added <= TARGET_MS
+  lines.push(
+    '',
+    `Plugin adds to \`acme hello\`: ${ms(added)} ms (medians; median of paired per-round differences ${ms(paired)} ms), ratio ${ratio.toFixed(3)}.`,
+    `Target (at most ${TARGET_MS} ms added to a command that needs no refresh): ${met ? 'met' : 'NOT met'}.`,
+  )
+  return {text: lines.join('\n'), met}
+}
+
+function environmentLine() {
+  const core = JSON.parse(readFileSync(join(root, 'node_modules/@oclif/core/package.json'), 'utf8')).version
+  const cpu = cpus()
+  return [
+    `Date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    `Machine: ${cpu.length} cores (${cpu[0]?.model.trim() ?? 'unknown CPU'}), ${(totalmem() / 2 ** 30).toFixed(1)} GiB, ${process.platform} ${process.arch}`,
+    `Node ${process.version}, @oclif/core ${core}`,
+  ].join('\n')
+}
+
+// ——— profiling (--profile) ———
+
+async function profile() {
+  const work = mkdtempSync(join(tmpdir(), 'acme-bench-prof-'))
+  try {
+    const recorder = writeRecorder(work)
+    const perfSwitch = join(work, 'perf.mjs')
+    writeFileSync(perfSwitch, 'globalThis.oclif = {...globalThis.oclif, performanceEnabled: true}\n')
+
+    console.log('\n## Profile\n')
+    for (const variant of VARIANTS) {
+      console.log(`### ${variant.label}\n`)
+
+      // oclif's own markers, median of 7 runs: plugin load (package.json + manifest) and each hook,
+      // import of the hook file included.
+      const perf = []
+      for (let i = 0; i < 7; i++) {
+        const result = await run(variant.entry, variant.args, {...env, DEBUG: 'oclif:perf'}, ['--import', pathToFileURL(perfSwitch).href])
+        check(variant, result)
+        perf.push(parsePerf(result.stderr))
+      }
+      const perfKeys = [...new Set(perf.flatMap((entry) => Object.keys(entry)))]
+      console.log('oclif performance markers (median of 7 runs):\n')
+      for (const key of perfKeys) {
+        const values = perf.map((entry) => entry[key]).filter((value) => value !== undefined)
+        console.log(`- ${key}: ${median(values).toFixed(2)} ms`)
+      }
+
+      // CPU profile at 100 µs: CPU time in the plugin's files and where the rest goes.
+      const profDir = join(work, `cpu-${variant.key}`)
+      check(variant, await run(variant.entry, variant.args, env, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, '--cpu-prof-interval=100']))
+      const file = readdirSync(profDir).find((name) => name.endsWith('.cpuprofile'))
+      console.log(`\n${summariseCpuProfile(JSON.parse(readFileSync(join(profDir, file), 'utf8')))}`)
+
+      // Every module the process resolved, and the built-ins it loaded.
+      const listFile = join(work, `modules-${variant.key}.txt`)
+      check(variant, await run(variant.entry, variant.args, {...env, BENCH_MODULE_LIST: listFile}, ['--import', pathToFileURL(recorder).href]))
+      console.log(`\n${summariseModules(readFileSync(listFile, 'utf8'))}\n`)
+    }
+  } finally {
+    rmSync(work, {recursive: true, force: true})
+  }
+}
+
+/** An --import script that writes "esm|cjs|builtin <url> <parent>" lines to $BENCH_MODULE_LIST. */
+function writeRecorder(work) {
+  const hooks = join(work, 'record-hooks.mjs')
+  writeFileSync(hooks, `import {appendFileSync} from 'node:fs'
+export async function resolve(specifier, context, next) {
+  const result = await next(specifier, context)
+  appendFileSync(process.env.BENCH_MODULE_LIST, 'esm ' + result.url + ' ' + (context.parentURL ?? '-') + '\\n')
+  return result
+}
+`)
+  const recorder = join(work, 'record.mjs')
+  writeFileSync(recorder, `import {appendFileSync, writeFileSync} from 'node:fs'
+import Module, {register} from 'node:module'
+const out = process.env.BENCH_MODULE_LIST
+writeFileSync(out, '')
+register(${JSON.stringify(pathToFileURL(hooks).href)})
+const load = Module._load
+Module._load = function (request, parent, isMain) {
+  const exports = load.apply(this, arguments)
+  try {
+    appendFileSync(out, 'cjs ' + Module._resolveFilename(request, parent, isMain) + ' ' + (parent?.filename ?? '-') + '\\n')
+  } catch {}
+  return exports
+}
+// Who touches fetch first, and which built-ins were loaded by then: node loads its HTTP stack
+// (undici, http, tls) lazily on first use of fetch.
+const fetchProperty = Object.getOwnPropertyDescriptor(globalThis, 'fetch')
+let fetchSeen = false
+Object.defineProperty(globalThis, 'fetch', {
+  configurable: true,
+  enumerable: fetchProperty.enumerable,
+  get() {
+    if (!fetchSeen) {
+      fetchSeen = true
+      const caller = (new Error().stack.split('\\n')[2] ?? '').replace(/^\\s*at\\s+/, '').replaceAll(' ', '_')
+      appendFileSync(out, 'first-fetch ' + process.moduleLoadList.length + ' ' + caller + '\\n')
+    }
+    return fetchProperty.get ? fetchProperty.get.call(this) : fetchProperty.value
+  },
+  set(value) {
+    Object.defineProperty(globalThis, 'fetch', {configurable: true, writable: true, enumerable: fetchProperty.enumerable, value})
+  },
+})
+process.on('exit', () => appendFileSync(out, process.moduleLoadList.map((name) => 'builtin ' + name.replaceAll(' ', '_') + ' -').join('\\n') + '\\n'))
+`)
+  return recorder
+}
+
+function parsePerf(stderr) {
+  const result = {}
+  let section
+  for (const line of stderr.split('\n')) {
+    const match = /oclif:perf (\s*)(.*?):\s*([\d.]+)?ms?/.exec(line)
+    if (!line.includes('oclif:perf')) continue
+    const header = /oclif:perf\s+(init|prerun|postrun|[\w]+):$/.exec(line.trim())
+    if (header) section = header[1]
+    if (!match || match[3] === undefined) continue
+    const name = match[2].replace(/^• /, '').trim()
+    if (name === 'total') continue
+    if (/^Process Uptime|^Oclif Time|^Init Time|^Command Run Time/.test(name)) result[name] = Number(match[3])
+    else if (name.startsWith('@tokenwise/plugin-auth(')) result[`${section} hook ${name.slice(name.indexOf('(') + 1, -1)}`] = Number(match[3])
+    else if (name === '@tokenwise/plugin-auth') result['plugin load (package.json + manifest)'] = Number(match[3])
+    else if (name === 'root') result['root plugin (host) load'] = Number(match[3])
+  }
+  return result
+}
+
+function category(frame) {
+  const {url, functionName} = frame
+  if (!url) return /^\(.*\)$/.test(functionName) ? functionName : 'node: native functions (fs, compile, ...)'
+  if (url.startsWith('node:internal/modules') || url.startsWith('node:internal/vm')) return 'node: module loader'
+  if (url.startsWith('node:')) return 'node: other internals'
+  const path = url.startsWith('file:') ? fileURLToPath(url) : url
+  if (path.startsWith(join(root, 'dist/hooks'))) return 'plugin: dist/hooks'
+  if (path.startsWith(join(root, 'dist'))) return 'plugin: dist (library)'
+  if (path.startsWith(acmeDir) || path.startsWith(bareDir)) return 'host: examples/acme'
+  const packageMatch = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path)
+  if (packageMatch) return packageMatch[1]
+  return relative(root, path)
+}
+
+function summariseCpuProfile(prof) {
+  const byId = new Map(prof.nodes.map((node) => [node.id, node]))
+  const self = new Map()
+  // timeDeltas[i + 1] is the time spent in samples[i] (as Chrome DevTools counts it).
+  for (let i = 0; i < prof.samples.length; i++) {
+    const delta = prof.timeDeltas[i + 1] ?? 0
+    self.set(prof.samples[i], (self.get(prof.samples[i]) ?? 0) + delta)
+  }
+  const parent = new Map()
+  for (const node of prof.nodes) for (const child of node.children ?? []) parent.set(child, node.id)
+  const totals = new Map()
+  let inHooks = 0
+  let inPlugin = 0
+  for (const [id, us] of self) {
+    const node = byId.get(id)
+    const name = category(node.callFrame)
+    totals.set(name, (totals.get(name) ?? 0) + us)
+    // Inclusive: any sample with a frame of the plugin's files on its stack.
+    let hook = false
+    let plugin = false
+    for (let at = id; at !== undefined; at = parent.get(at)) {
+      const where = category(byId.get(at).callFrame)
+      if (where === 'plugin: dist/hooks') hook = true
+      if (where.startsWith('plugin:')) plugin = true
+    }
+    if (hook) inHooks += us
+    if (plugin) inPlugin += us
+  }
+  const all = (prof.endTime - prof.startTime) / 1000
+  const top = [...totals].sort((a, b) => b[1] - a[1]).slice(0, 10)
+  return [
+    `CPU profile (100 µs sampling, ${all.toFixed(1)} ms profiled): samples with a plugin hook frame on the stack ${(inHooks / 1000).toFixed(2)} ms, with any plugin frame ${(inPlugin / 1000).toFixed(2)} ms (module compilation is counted under the loader, not the file). Self time by place:`,
+    '',
+    ...top.map(([name, us]) => `- ${name}: ${(us / 1000).toFixed(1)} ms`),
+  ].join('\n')
+}
+
+function summariseModules(text) {
+  const HTTP_BUILTINS = /^(http|https|http2|tls|_http_\w+|_tls_\w+|internal\/http.*|internal\/deps\/undici\/undici)$/
+  const entries = text.split('\n').filter(Boolean).map((line) => {
+    const [kind, what, parentRef] = line.split(' ')
+    return {kind, what, parentRef}
+  })
+  const files = new Map()
+  for (const {kind, what, parentRef} of entries) {
+    if (kind !== 'esm' && kind !== 'cjs') continue
+    if (what.startsWith('node:') || !what.includes('/')) continue
+    const path = what.startsWith('file:') ? fileURLToPath(what) : what
+    if (!files.has(path)) files.set(path, parentRef === '-' ? '-' : parentRef.startsWith('file:') ? fileURLToPath(parentRef) : parentRef)
+  }
+  const packages = new Map()
+  const pluginFiles = []
+  for (const [path, parentPath] of files) {
+    const where = category({url: pathToFileURL(path).href})
+    if (where.startsWith('plugin:')) pluginFiles.push(`${relative(root, path)} (imported by ${parentPath === '-' ? '-' : relative(root, parentPath)})`)
+    else packages.set(where, (packages.get(where) ?? 0) + 1)
+  }
+  const builtins = entries.filter((entry) => entry.kind === 'builtin').map((entry) => entry.what.replace(/^NativeModule_/, ''))
+  const http = builtins.filter((name) => HTTP_BUILTINS.test(name))
+  const firstFetch = entries.find((entry) => entry.kind === 'first-fetch')
+  let httpLine = `HTTP stack (node built-ins): ${http.length ? http.join(', ') : 'not loaded'}`
+  if (firstFetch) {
+    const before = builtins.slice(0, Number(firstFetch.what)).filter((name) => HTTP_BUILTINS.test(name))
+    const caller = firstFetch.parentRef.replaceAll('_', ' ').replace(root, '').replace(`file://${root}`, '')
+    httpLine += `; before the first use of fetch (${caller}): ${before.length ? before.join(', ') : 'none'}`
+  }
+  const count = (prefix) => [...packages].filter(([name]) => name === prefix || name.startsWith(`${prefix}-`)).reduce((sum, [, n]) => sum + n, 0)
+  return [
+    `Modules: ${files.size} files resolved. openid-client ${count('openid-client')}, oauth4webapi ${count('oauth4webapi')}, jose ${count('jose')}, @napi-rs/keyring ${count('@napi-rs/keyring')} files.`,
+    `${httpLine}.`,
+    `Packages (files): ${[...packages].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${n}`).join(', ')}.`,
+    `Plugin files loaded (${pluginFiles.length}):`,
+    ...pluginFiles.map((line) => `  - ${line}`),
+  ].join('\n')
+}

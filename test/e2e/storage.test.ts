@@ -1,0 +1,220 @@
+// Storage chosen through config, several accounts, migration between backends and damaged files —
+// through the example host, as users meet them. (The keychain backend has its own suite.)
+import {expect} from 'chai'
+import {spawn} from 'node:child_process'
+import {chmod, mkdir, readdir, readFile, stat, writeFile} from 'node:fs/promises'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+
+import {startIssuer} from '../fixtures/issuer.js'
+import {
+  ACME_BIN,
+  cleanEnv,
+  errorMessage,
+  issuerEnv,
+  makeTempHome,
+  runAcmeExpecting,
+  statusJson,
+  type TempHome,
+} from '../helpers/acme.js'
+
+type Issuer = Awaited<ReturnType<typeof startIssuer>>
+
+const FILE_VAULT = fileURLToPath(new URL('../../examples/credential-helper/file-vault.js', import.meta.url))
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Every file under a folder, with its text: to prove no token was written where it must not be. */
+async function filesUnder(dir: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>()
+  for (const entry of await readdir(dir, {recursive: true, withFileTypes: true}).catch(() => [])) {
+    if (entry.isFile()) {
+      const path = join(entry.parentPath ?? (entry as unknown as {path: string}).path, entry.name)
+      files.set(path, await readFile(path, 'utf8'))
+    }
+  }
+  return files
+}
+
+describe('e2e: storage, accounts, migration, damaged files', function () {
+  this.timeout(90_000)
+  let issuer: Issuer
+  let home: TempHome
+  let env: Record<string, string | undefined>
+
+  before(async () => {
+    issuer = await startIssuer()
+  })
+  after(() => issuer?.close())
+  beforeEach(async () => {
+    home = await makeTempHome()
+    env = issuerEnv(issuer)
+    issuer.resetCounts()
+  })
+  afterEach(() => home?.cleanup())
+
+  describe('several accounts', () => {
+    it('two users of one issuer: login adds, the newest is the default, --account and switch pick, logout removes one', async () => {
+      await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, FAKE_BROWSER_LOGIN: 'alice'}})
+      await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, FAKE_BROWSER_LOGIN: 'bob'}})
+      let status = await statusJson(home, env)
+      expect(status.accounts.map((a) => [a.subject, a.default])).to.deep.equal([['alice', false], ['bob', true]])
+      expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('bob (Bob)\n')
+
+      const aliceToken = (await runAcmeExpecting(0, ['auth', 'token', '--account', 'alice'], {home, env})).stdout.trim()
+      const bobToken = (await runAcmeExpecting(0, ['auth', 'token'], {home, env})).stdout.trim()
+      expect(aliceToken).to.not.equal(bobToken)
+
+      expect((await runAcmeExpecting(0, ['auth', 'switch', 'alice@example.com'], {home, env})).stdout).to.include('Alice (alice)')
+      expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('alice (Alice)\n')
+
+      await runAcmeExpecting(0, ['auth', 'logout', '--account', 'bob'], {home, env})
+      expect(issuer.counts.revocations).to.equal(1)
+      status = await statusJson(home, env)
+      expect(status.accounts.map((a) => [a.subject, a.default])).to.deep.equal([['alice', true]])
+      const unknown = await runAcmeExpecting(2, ['auth', 'switch', 'carol'], {home, env})
+      expect(errorMessage(unknown.stderr)).to.include("No stored login matches 'carol'")
+    })
+
+    it('two issuers at once, and logout --all removes every account and what the store held', async () => {
+      const second = await startIssuer({path: '/realms/other'})
+      try {
+        await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+        await runAcmeExpecting(0, ['auth', 'login'], {home, env: issuerEnv(second)})
+        const status = await statusJson(home, env)
+        expect(status.accounts.map((a) => a.issuer)).to.deep.equal([issuer.issuer, second.issuer])
+        // Same subject at both issuers: a name that fits two accounts is refused, not guessed.
+        const ambiguous = await runAcmeExpecting(2, ['auth', 'token', '--account', 'alice'], {home, env})
+        expect(errorMessage(ambiguous.stderr)).to.include('matches 2 accounts')
+
+        const out = await runAcmeExpecting(0, ['auth', 'logout', '--all'], {home, env})
+        expect(out.stdout.trim().split('\n')).to.have.length(2)
+        expect(issuer.counts.revocations + second.counts.revocations).to.equal(2)
+        expect(await statusJson(home, env)).to.deep.equal({loggedIn: false, source: null, accounts: []})
+        expect(await readdir(home.authDir)).to.not.include('credentials.json')
+      } finally {
+        await second.close()
+      }
+    })
+  })
+
+  describe('backends', () => {
+    it('exec: the example credential helper round-trips login, refresh and logout; no token lands in the data dir', async () => {
+      const vault = join(home.root, 'vault', 'vault.json')
+      const vaultEnv = {...env, ACME_AUTH_STORAGE: `exec:${FILE_VAULT}`, FILE_VAULT_PATH: vault}
+      await runAcmeExpecting(0, ['auth', 'login'], {home, env: vaultEnv})
+      const status = await statusJson(home, vaultEnv)
+      expect(status.accounts[0].storage).to.equal(`exec:${FILE_VAULT}`)
+      const token = (await runAcmeExpecting(0, ['auth', 'token'], {home, env: vaultEnv})).stdout.trim()
+      expect(await readFile(vault, 'utf8')).to.include(token)
+      for (const [path, text] of await filesUnder(home.dataDir)) expect(text, path).to.not.include(token)
+
+      await runAcmeExpecting(0, ['auth', 'refresh'], {home, env: vaultEnv})
+      expect(issuer.counts.refresh).to.equal(1)
+      expect(await readFile(vault, 'utf8')).to.not.include(token)
+      await runAcmeExpecting(0, ['whoami'], {home, env: vaultEnv})
+      await runAcmeExpecting(0, ['auth', 'logout'], {home, env: vaultEnv})
+      expect(JSON.parse(await readFile(vault, 'utf8'))['acme-auth']).to.deep.equal({})
+    })
+
+    it('exec: a helper that fails says so in one line and the command stops', async () => {
+      const helper = join(home.root, 'broken-helper.sh')
+      await writeFile(helper, '#!/bin/sh\necho "vault is sealed" >&2\nexit 3\n')
+      await chmod(helper, 0o755)
+      const run = await runAcmeExpecting(1, ['auth', 'login'], {home, env: {...env, ACME_AUTH_STORAGE: `exec:${helper}`}})
+      expect(errorMessage(run.stderr)).to.include('vault is sealed').and.include('credential helper')
+    })
+
+    it('memory: signs in for this process only and writes nothing', async () => {
+      await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ACME_AUTH_STORAGE: 'memory'}})
+      expect(await readdir(home.dataDir)).to.deep.equal([])
+      await runAcmeExpecting(4, ['whoami'], {home, env: {...env, ACME_AUTH_STORAGE: 'memory'}})
+    })
+
+    it('files are 0600 in 0700 folders even under umask 000', async () => {
+      const child = spawn('sh', ['-c', `umask 000 && exec "${process.execPath}" "${ACME_BIN}" auth login`], {env: cleanEnv(home, env), stdio: 'ignore'})
+      expect(await new Promise((resolve) => child.on('close', resolve))).to.equal(0)
+      for (const name of ['accounts.json', 'credentials.json']) {
+        expect(((await stat(join(home.authDir, name))).mode & 0o777).toString(8), name).to.equal('600')
+      }
+      for (const dir of [home.authDir, join(home.authDir, 'locks')]) {
+        expect(((await stat(dir)).mode & 0o777).toString(8), dir).to.equal('700')
+      }
+    })
+  })
+
+  describe('migration', () => {
+    const vaultEnv = () => ({...env, ACME_AUTH_STORAGE: `exec:${FILE_VAULT}`, FILE_VAULT_PATH: join(home.root, 'vault.json')})
+
+    it('file → helper → file: the next command moves each account once and removes the old copy', async () => {
+      await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ACME_AUTH_STORAGE: 'file'}})
+      const token = (await runAcmeExpecting(0, ['auth', 'token'], {home, env})).stdout.trim()
+
+      await runAcmeExpecting(0, ['whoami'], {home, env: vaultEnv()})
+      expect((await statusJson(home, vaultEnv())).accounts[0].storage).to.match(/^exec:/)
+      expect(await readFile(join(home.root, 'vault.json'), 'utf8')).to.include(token)
+      expect(await readFile(join(home.authDir, 'credentials.json'), 'utf8')).to.not.include(token)
+
+      // Moving back reads from the helper, so it needs the helper's settings too.
+      await runAcmeExpecting(0, ['whoami'], {home, env: {...vaultEnv(), ACME_AUTH_STORAGE: 'file'}})
+      expect((await statusJson(home, env)).accounts[0].storage).to.equal('file')
+      expect(await readFile(join(home.authDir, 'credentials.json'), 'utf8')).to.include(token)
+      expect(await readFile(join(home.root, 'vault.json'), 'utf8')).to.not.include(token)
+      expect(issuer.counts.refresh, 'moving is not refreshing').to.equal(0)
+    })
+
+    it('killed at any point of a move, it loses nothing and finishes next time', async () => {
+      await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ACME_AUTH_STORAGE: 'file'}})
+      const token = (await runAcmeExpecting(0, ['auth', 'token'], {home, env})).stdout.trim()
+      // A slow vault stretches the move so a kill lands inside it.
+      const slowVault = join(home.root, 'slow-vault.sh')
+      await writeFile(slowVault, `#!/bin/sh\nsleep 0.15\nexec "${process.execPath}" "${FILE_VAULT}" "$@"\n`)
+      await chmod(slowVault, 0o755)
+      const moving = {...vaultEnv(), ACME_AUTH_STORAGE: `exec:${slowVault}`}
+      for (const killAfter of [150, 300, 450, 600, 750]) {
+        // Back to the file first, so every round is a real move.
+        await runAcmeExpecting(0, ['auth', 'token'], {home, env: {...moving, ACME_AUTH_STORAGE: 'file'}})
+        const child = spawn(process.execPath, [ACME_BIN, 'auth', 'token'], {env: cleanEnv(home, moving), stdio: 'ignore'})
+        await sleep(killAfter)
+        child.kill('SIGKILL')
+        await new Promise((resolve) => child.on('close', resolve))
+        // Whatever state the kill left, the next command finishes the move and the login works.
+        const next = await runAcmeExpecting(0, ['auth', 'token'], {home, env: moving})
+        expect(next.stdout.trim(), `after a kill at ${killAfter} ms`).to.equal(token)
+        const index = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8'))
+        expect(index.accounts[0].storage).to.equal(`exec:${slowVault}`)
+        expect(index.accounts[0].migratingFrom).to.equal(undefined)
+        expect(await readFile(join(home.authDir, 'credentials.json'), 'utf8')).to.not.include(token)
+      }
+    })
+  })
+
+  describe('damaged files', () => {
+    for (const [name, bytes] of [['truncated', '{"version":1,"gen":3,"defaultAcc'], ['garbage', '\u0000\u00ffnot json'], ['hand-edited', '{"version":1,"gen":"three","defaultAccount":null,"accounts":[],"tombstones":{}}']]) {
+      it(`a ${name} index: exit 1, one line naming the file and the next step, the bytes kept aside, login works again`, async () => {
+        await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+        await writeFile(join(home.authDir, 'accounts.json'), bytes)
+        const run = await runAcmeExpecting(1, ['whoami'], {home, env})
+        const message = errorMessage(run.stderr)
+        expect(message).to.include(join(home.authDir, 'accounts.json')).and.include('acme auth login')
+        const kept = (await readdir(home.authDir)).filter((file) => file.startsWith('accounts.json.corrupt-'))
+        expect(kept).to.have.length(1)
+        expect(await readFile(join(home.authDir, kept[0]), 'utf8')).to.equal(bytes)
+        await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+        await runAcmeExpecting(0, ['whoami'], {home, env})
+      })
+    }
+
+    it('a damaged credentials file: exit 1 naming it; a login stored elsewhere keeps working', async () => {
+      const vault = {ACME_AUTH_STORAGE: `exec:${FILE_VAULT}`, FILE_VAULT_PATH: join(home.root, 'vault.json')}
+      await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ...vault, FAKE_BROWSER_LOGIN: 'bob'}})
+      await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, FAKE_BROWSER_LOGIN: 'alice'}})
+      await mkdir(home.authDir, {recursive: true})
+      await writeFile(join(home.authDir, 'credentials.json'), '{"version":1,"accounts":{"x":')
+      // storage=auto moves nothing: each account stays where it is recorded.
+      const asRecorded = {...env, ...vault, ACME_AUTH_STORAGE: 'auto'}
+      const run = await runAcmeExpecting(1, ['whoami'], {home, env: asRecorded})
+      expect(errorMessage(run.stderr)).to.include(join(home.authDir, 'credentials.json'))
+      expect((await runAcmeExpecting(0, ['auth', 'token', '--account', 'bob'], {home, env: asRecorded})).stdout).to.match(/\S/)
+    })
+  })
+})
