@@ -386,10 +386,24 @@ function summariseModules(text) {
   }
   const packages = new Map()
   const pluginFiles = []
-  for (const [path, parentPath] of files) {
+  for (const [path] of files) {
     const where = category({url: pathToFileURL(path).href})
-    if (where.startsWith('plugin:')) pluginFiles.push(`${relative(root, path)} (imported by ${parentPath === '-' ? '-' : relative(root, parentPath)})`)
+    if (where.startsWith('plugin:')) pluginFiles.push(path)
     else packages.set(where, (packages.get(where) ?? 0) + 1)
+  }
+  // Who first pulled each plugin file in: the hooks (oclif imports them) or a host command file.
+  const origin = (path) => {
+    for (let at = path, steps = 0; at && at !== '-' && steps < 100; at = files.get(at), steps++) {
+      if (at.startsWith(join(root, 'dist/hooks'))) return `hook ${relative(join(root, 'dist'), at)}`
+      const parentPath = files.get(at)
+      if (parentPath && !category({url: pathToFileURL(parentPath).href}).startsWith('plugin:')) return relative(root, parentPath)
+    }
+    return 'unknown'
+  }
+  const byOrigin = new Map()
+  for (const path of pluginFiles) {
+    const key = origin(path)
+    byOrigin.set(key, [...(byOrigin.get(key) ?? []), relative(join(root, 'dist'), path)])
   }
   const builtins = entries.filter((entry) => entry.kind === 'builtin').map((entry) => entry.what.replace(/^NativeModule_/, ''))
   const http = builtins.filter((name) => HTTP_BUILTINS.test(name))
@@ -397,15 +411,15 @@ function summariseModules(text) {
   let httpLine = `HTTP stack (node built-ins): ${http.length ? http.join(', ') : 'not loaded'}`
   if (firstFetch) {
     const before = builtins.slice(0, Number(firstFetch.what)).filter((name) => HTTP_BUILTINS.test(name))
-    const caller = firstFetch.parentRef.replaceAll('_', ' ').replace(root, '').replace(`file://${root}`, '')
+    const caller = firstFetch.parentRef.replaceAll('_', ' ').replace(pathToFileURL(root).href, '').replace(root, '')
     httpLine += `; before the first use of fetch (${caller}): ${before.length ? before.join(', ') : 'none'}`
   }
   const count = (prefix) => [...packages].filter(([name]) => name === prefix || name.startsWith(`${prefix}-`)).reduce((sum, [, n]) => sum + n, 0)
   return [
     `Modules: ${files.size} files resolved. openid-client ${count('openid-client')}, oauth4webapi ${count('oauth4webapi')}, jose ${count('jose')}, @napi-rs/keyring ${count('@napi-rs/keyring')} files.`,
     `${httpLine}.`,
-    `Packages (files): ${[...packages].sort((a, b) => b[1] - a[1]).map(([name, n]) => `${name} ${n}`).join(', ')}.`,
-    `Plugin files loaded (${pluginFiles.length}):`,
-    ...pluginFiles.map((line) => `  - ${line}`),
+    `Packages (files): ${[...packages].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([name, n]) => `${name} ${n}`).join(', ')}, ${Math.max(0, packages.size - 8)} more with ${[...packages].sort((a, b) => b[1] - a[1]).slice(8).reduce((sum, [, n]) => sum + n, 0)} files.`,
+    `Plugin files loaded: ${pluginFiles.length}, first imported by`,
+    ...[...byOrigin].map(([key, list]) => `  - ${key} (${list.length}): ${list.join(', ')}`),
   ].join('\n')
 }
