@@ -43,15 +43,24 @@ export class AuthError extends Error {
   readonly code: AuthErrorCode
   readonly exitCode: number
   readonly suggestion?: string
+  /** oclif exits with this code should the error reach its handler. */
+  readonly oclif: {exit: number}
+  // Not `cause`: Node's inspect and oclif's error printer both walk `cause`, and one from fetch or
+  // openid-client can carry a request body. A private field is invisible to both.
+  readonly #cause: unknown
 
   constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {
     super(message)
     this.code = code
     this.exitCode = EXIT_CODES[code]
+    this.oclif = {exit: this.exitCode}
     this.suggestion = options.suggestion
-    // Not `super(message, {cause})`: Node prints `cause` with the error, and a cause from fetch or
-    // openid-client can carry a request body. Keep it off the enumerable surface.
-    Object.defineProperty(this, 'cause', {value: options.cause, enumerable: false})
+    this.#cause = options.cause
+  }
+
+  /** The lower-level failure, for debugging only: it may hold request details. */
+  get debugCause(): unknown {
+    return this.#cause
   }
 
   /** The whole user-facing text: the message and the next step. */
@@ -67,3 +76,4 @@ export class AuthError extends Error {
 export function isAuthError(error: unknown): error is AuthError {
   return error instanceof AuthError
 }
+

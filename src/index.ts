@@ -17,12 +17,14 @@
  * }
  * ```
  */
+import {AuthCommandError} from './command-error.js'
 import {AuthError} from './errors.js'
 import {authContext} from './session/context.js'
 import type {FreshToken} from './session/ensure-fresh.js'
 import {isFresh} from './session/freshness.js'
 import {tokenHolder} from './session/token-holder.js'
 
+export {AuthCommandError} from './command-error.js'
 export {AuthError, EXIT_CODES, type AuthErrorCode} from './errors.js'
 export type {AuthRequirement} from './session/requirement.js'
 
@@ -35,21 +37,36 @@ export interface TokenOptions {
 
 /**
  * A fresh access token for the running command: `ACME_TOKEN` if set, else the stored login,
- * refreshed when it is within 60 s of expiry. Throws an {@link AuthError} (`NOT_LOGGED_IN`,
- * `REAUTH_REQUIRED`, `TRANSIENT`, …) that carries the exit code and the next step.
+ * refreshed when it is within 60 s of expiry. Rejects with an {@link AuthCommandError}: left
+ * uncaught, oclif prints its one line (what happened, what to do) and exits with the documented
+ * code (4: sign in, 75: temporary, …); {@link authErrorOf} gives its {@link AuthError} and `code`.
  *
  * @example
  * ```ts
  * const token = await getAccessToken()
  * await fetch(url, {headers: {authorization: `Bearer ${token}`}})
+ *
+ * // Or handle "not signed in" yourself:
+ * try {
+ *   await getAccessToken()
+ * } catch (error) {
+ *   if (authErrorOf(error)?.code !== 'NOT_LOGGED_IN') throw error
+ *   this.log('Sign in first: acme auth login')
+ * }
  * ```
  */
 export async function getAccessToken(options: TokenOptions = {}): Promise<string> {
   return (await resolveToken(options)).accessToken
 }
 
+/** The AuthError behind a rejection of getAccessToken() or authFetch(), if that is what it was. */
+export function authErrorOf(error: unknown): AuthError | undefined {
+  if (error instanceof AuthCommandError) return error.authError
+  return error instanceof AuthError ? error : undefined
+}
+
 /**
- * `fetch` with the user's access token. When the API answers 401, it refreshes once and retries,
+ * `fetch` with the user's access token (rejects like {@link getAccessToken}). When the API answers 401, it refreshes once and retries,
  * since the server may have revoked the token early (DESIGN.md: the reactive trigger).
  *
  * @example
@@ -70,6 +87,14 @@ export async function authFetch(input: string | URL | Request, init: RequestInit
 }
 
 async function resolveToken(options: TokenOptions): Promise<FreshToken> {
+  try {
+    return await findToken(options)
+  } catch (error) {
+    throw error instanceof AuthError ? new AuthCommandError(error) : error
+  }
+}
+
+async function findToken(options: TokenOptions): Promise<FreshToken> {
   const holder = tokenHolder()
   const held = holder.token
   if (held && !options.force && !options.account && isFresh(held.expiresAt, Date.now())) return held

@@ -1,4 +1,4 @@
-import {Command, Flags} from '@oclif/core'
+import {Command, Flags, ux} from '@oclif/core'
 
 import {AuthError} from '../errors.js'
 import {authContext, type AuthContext} from '../session/context.js'
@@ -21,6 +21,8 @@ export abstract class AuthCommand extends Command {
   }
 
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+    // A spinner still running would swallow the message.
+    if (ux.action.running) ux.action.stop('failed')
     if (!(error instanceof AuthError)) return super.catch(error)
     if (this.jsonEnabled()) {
       this.logJson({error: error.toJSON()})

@@ -41,7 +41,14 @@ export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions)
     await options.ui.open(url.href)
     options.ui.waiting('Waiting for you to sign in in the browser')
 
-    const callback = await withTimeout(server.callback, options.timeoutSeconds)
+    let callback
+    try {
+      callback = await withTimeout(server.callback, options.timeoutSeconds)
+    } catch (error) {
+      // oclif holds back all output while a spinner runs: stop it, or the error is never seen.
+      options.ui.doneWaiting('timed out')
+      throw error
+    }
     try {
       const response = await oidc.authorizationCodeGrant(issuer.config, callback.url, {
         pkceCodeVerifier: verifier,

@@ -108,6 +108,7 @@ export class KeyringCredentialStore implements CredentialStore {
         if (main === null) return undefined
         const value = this.parseEntry(main)
         const header = chunkHeader(value)
+        if (header === 'invalid') throw this.corrupt('its header for a login split into parts is not valid')
         if (!header) return this.parseSecretsEntry(value)
         const joined = await readChunks(keychain, accountKey, header)
         if (joined.ok) return this.parseSecretsEntry(this.parseEntry(joined.text))
@@ -117,7 +118,9 @@ export class KeyringCredentialStore implements CredentialStore {
   }
 
   async set(accountKey: string, secrets: Secrets): Promise<void> {
-    const text = JSON.stringify(secrets)
+    // Only the fields of Secrets, in a fixed order: nothing else a caller's object carries.
+    const {accessToken, tokenType, refreshToken, idToken, expiresAt} = secrets
+    const text = JSON.stringify({accessToken, tokenType, refreshToken, idToken, expiresAt})
     await this.operation('save', async (keychain) => {
       if (this.maxEntryBytes === undefined || Buffer.byteLength(text, 'utf8') <= this.maxEntryBytes) {
         await keychain.set(accountKey, text)
@@ -155,7 +158,7 @@ export class KeyringCredentialStore implements CredentialStore {
       return await body(keychain)
     } catch (error) {
       if (error instanceof AuthError) throw error
-      throw this.unavailable(action, error instanceof KeychainProblem ? error.reason : describeLibraryError(error, this.timeoutMs), error)
+      throw this.unavailable(action, error instanceof KeychainProblem ? error.reason : describeLibraryError(error), error)
     }
   }
 
@@ -211,7 +214,7 @@ export async function probeKeyring({service, timeoutMs = DEFAULT_TIMEOUT_MS}: {s
     written = false
     return {ok: true}
   } catch (error) {
-    return {ok: false, reason: error instanceof KeychainProblem ? error.reason : describeLibraryError(error, timeoutMs)}
+    return {ok: false, reason: error instanceof KeychainProblem ? error.reason : describeLibraryError(error)}
   } finally {
     // Best effort, not awaited beyond the time box: a test entry must not stay behind.
     if (written) keychain.delete(account).catch(() => {})
@@ -324,12 +327,14 @@ function chunkAccount(accountKey: string, set: ChunkSet, index: number): string 
   return `${accountKey}#${set}${index}`
 }
 
-function chunkHeader(value: unknown): ChunkHeader | undefined {
-  if (typeof value !== 'object' || value === null || (value as {chunked?: unknown}).chunked !== 1) return undefined
-  const {count, set, sha256: hash} = value as Record<string, unknown>
-  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1 || count > 10_000) return undefined
-  if (set !== 'a' && set !== 'b') return undefined
-  if (typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) return undefined
+/** The header when `value` is one, undefined when it is not, 'invalid' when it claims to be one but is not. */
+function chunkHeader(value: unknown): ChunkHeader | 'invalid' | undefined {
+  if (typeof value !== 'object' || value === null || !('chunked' in value)) return undefined
+  const {chunked, count, set, sha256: hash} = value as Record<string, unknown>
+  if (chunked !== 1) return 'invalid'
+  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1 || count > 10_000) return 'invalid'
+  if (set !== 'a' && set !== 'b') return 'invalid'
+  if (typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) return 'invalid'
   return {chunked: 1, count, set, sha256: hash}
 }
 
@@ -349,7 +354,8 @@ async function currentChunkSet(keychain: Keychain, accountKey: string): Promise<
   const main = await keychain.get(accountKey)
   if (main === null) return undefined
   try {
-    return chunkHeader(JSON.parse(main))?.set
+    const header = chunkHeader(JSON.parse(main))
+    return typeof header === 'object' ? header.set : undefined
   } catch {
     return undefined
   }
@@ -417,10 +423,10 @@ function seconds(ms: number): string {
  * One short clause for an error of the binding. Its messages name the platform failure, never a
  * secret; still, only known shapes are rephrased and the rest is clipped to one line.
  */
-function describeLibraryError(error: unknown, timeoutMs: number): string {
+function describeLibraryError(error: unknown): string {
   if (error instanceof KeychainProblem) return error.reason
   const message = error instanceof Error ? error.message : String(error)
-  if (/Did not receive a reply|timed? ?out|NoReply/i.test(message)) return `it did not answer within ${seconds(timeoutMs)}`
+  if (/Did not receive a reply|timed? ?out|NoReply/i.test(message)) return 'it did not answer (D-Bus gave up waiting for its reply)'
   if (/prompt was dismissed|object locked|IsLocked|is locked/i.test(message)) return 'the keychain is locked'
   if (/Failed to connect to socket|autolaunch|DBUS_SESSION_BUS_ADDRESS|No DBus session/i.test(message)) return 'no D-Bus session bus'
   if (/ServiceUnknown|NameHasNoOwner|Secret Service provider/i.test(message)) return 'no Secret Service on D-Bus'

@@ -1,0 +1,156 @@
+// The example host with its secrets in the OS keychain (a real gnome-keyring on a private D-Bus,
+// as `npm test` starts it): the whole flow, `auto`, a keychain that stops answering, and migration
+// between the keychain and the file.
+import {expect} from 'chai'
+import {spawn} from 'node:child_process'
+import {readdir, readFile} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import {startIssuer} from '../fixtures/issuer.js'
+import {ACME_BIN, cleanEnv, errorMessage, issuerEnv, makeTempHome, runAcmeExpecting, statusJson, type TempHome} from '../helpers/acme.js'
+import {pidOf, whileStopped} from '../helpers/keyring.js'
+import {KeyringCredentialStore} from '../../src/store/keyring-store.js'
+
+type Issuer = Awaited<ReturnType<typeof startIssuer>>
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The keychain as the CLI sees it: service `acme-auth`. */
+const keychain = () => new KeyringCredentialStore({service: 'acme-auth'})
+
+async function textOfFilesUnder(dir: string): Promise<string> {
+  let text = ''
+  for (const entry of await readdir(dir, {recursive: true, withFileTypes: true}).catch(() => [])) {
+    if (entry.isFile()) text += await readFile(join(entry.parentPath, entry.name), 'utf8')
+  }
+  return text
+}
+
+describe('keychain: the example host with storage in the OS keychain', function () {
+  this.timeout(90_000)
+  let issuer: Issuer
+  let home: TempHome
+  let env: Record<string, string | undefined>
+
+  before(async function () {
+    if (!process.env.DBUS_SESSION_BUS_ADDRESS) {
+      throw new Error('No D-Bus session: run these tests through `npm test`, which starts a private Secret Service.')
+    }
+    issuer = await startIssuer()
+  })
+  after(() => issuer?.close())
+  beforeEach(async () => {
+    home = await makeTempHome()
+    env = issuerEnv(issuer, {ACME_AUTH_STORAGE: 'keyring'})
+    issuer.resetCounts()
+  })
+  afterEach(async () => {
+    await runAcmeExpecting(0, ['auth', 'logout', '--all'], {home, env}).catch(() => {})
+    await home?.cleanup()
+  })
+
+  it('login, whoami, refresh and logout work, and no token is ever written to a file', async () => {
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+    const [account] = (await statusJson(home, env)).accounts
+    expect(account.storage).to.equal('keyring')
+    const key = `${account.issuer}|${account.clientId}|${account.subject}`
+    expect((await keychain().get(key))?.accessToken).to.be.a('string')
+
+    expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('alice (Alice)\n')
+    await runAcmeExpecting(0, ['auth', 'refresh'], {home, env})
+    expect(issuer.counts.refresh).to.equal(1)
+    await runAcmeExpecting(0, ['whoami'], {home, env})
+
+    const onDisk = (await textOfFilesUnder(home.dataDir)) + (await textOfFilesUnder(home.configDir))
+    expect(issuer.issuedSecrets.size).to.be.greaterThan(3)
+    for (const secret of issuer.issuedSecrets) expect(onDisk.includes(secret), 'a secret the issuer issued is in a file').to.equal(false)
+
+    await runAcmeExpecting(0, ['auth', 'logout'], {home, env})
+    expect(issuer.counts.revocations).to.equal(1)
+    expect(await keychain().get(key)).to.equal(undefined)
+  })
+
+  it('auto picks the keychain when one answers, silently', async () => {
+    const run = await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ACME_AUTH_STORAGE: 'auto'}})
+    expect(run.stderr).to.not.include('Warning')
+    expect((await statusJson(home, env)).accounts[0].storage).to.equal('keyring')
+  })
+
+  it('auto picks the file when no keychain answers (no D-Bus), says so once, and sticks to it', async () => {
+    const noBus = {...env, ACME_AUTH_STORAGE: 'auto', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus'}
+    const run = await runAcmeExpecting(0, ['auth', 'login'], {home, env: noBus})
+    const warnings = run.stderr.split('\n').filter((line) => line.includes('Warning'))
+    expect(warnings).to.have.length(1)
+    expect(run.stderr).to.include('No OS keychain answered').and.include('ACME_AUTH_STORAGE=file')
+    expect((await statusJson(home, noBus)).accounts[0].storage).to.equal('file')
+    // With the keychain back, the recorded choice holds: nothing moves, nothing is said.
+    const later = await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ACME_AUTH_STORAGE: 'auto'}})
+    expect(later.stderr).to.equal('')
+    expect((await statusJson(home, env)).accounts[0].storage).to.equal('file')
+  })
+
+  it('a keychain that stops answering is a clear error within the time box, never "not signed in", never another store', async () => {
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ACME_AUTH_STORAGE: 'auto'}})
+    const daemon = pidOf('org.freedesktop.secrets')
+    expect(daemon, 'the Secret Service pid').to.be.a('number')
+    const {code, stderr, ms} = await whileStopped(daemon!, async () => {
+      const started = Date.now()
+      const child = spawn(process.execPath, [ACME_BIN, 'whoami'], {env: cleanEnv(home, {...env, ACME_AUTH_STORAGE: 'auto', ACME_AUTH_KEYRING_TIMEOUT: '1'}), stdio: ['ignore', 'pipe', 'pipe']})
+      let err = ''
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk))
+      const exit = await new Promise<number | null>((resolve) => child.on('close', resolve))
+      return {code: exit, stderr: err, ms: Date.now() - started}
+    })
+    expect(code, stderr).to.equal(1)
+    const message = errorMessage(stderr)
+    expect(message).to.match(/keychain/i).and.include('ACME_AUTH_STORAGE=file')
+    expect(message).to.not.match(/not signed in/i)
+    // 1 s time box plus starting node and oclif.
+    expect(ms).to.be.lessThan(4000)
+    expect(await readdir(home.authDir)).to.not.include('credentials.json')
+  })
+
+  it('migration file → keychain → file moves each login once, and a kill at any point loses nothing', async () => {
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ACME_AUTH_STORAGE: 'file'}})
+    const token = (await runAcmeExpecting(0, ['auth', 'token'], {home, env: {...env, ACME_AUTH_STORAGE: 'file'}})).stdout.trim()
+    const key = (await statusJson(home, env)).accounts.map((a) => `${a.issuer}|${a.clientId}|${a.subject}`)[0]
+    const credentials = () => readFile(join(home.authDir, 'credentials.json'), 'utf8')
+
+    await runAcmeExpecting(0, ['whoami'], {home, env})
+    expect((await statusJson(home, env)).accounts[0].storage).to.equal('keyring')
+    expect((await keychain().get(key))?.accessToken).to.equal(token)
+    expect(await credentials()).to.not.include(token)
+
+    await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ACME_AUTH_STORAGE: 'file'}})
+    expect((await statusJson(home, env)).accounts[0].storage).to.equal('file')
+    expect(await credentials()).to.include(token)
+    expect(await keychain().get(key)).to.equal(undefined)
+
+    for (const [target, killAfter] of [['keyring', 120], ['file', 160], ['keyring', 200], ['file', 240], ['keyring', 280], ['file', 320]] as const) {
+      const child = spawn(process.execPath, [ACME_BIN, 'auth', 'token'], {env: cleanEnv(home, {...env, ACME_AUTH_STORAGE: target}), stdio: 'ignore'})
+      await sleep(killAfter)
+      child.kill('SIGKILL')
+      await new Promise((resolve) => child.on('close', resolve))
+      const next = await runAcmeExpecting(0, ['auth', 'token'], {home, env: {...env, ACME_AUTH_STORAGE: target}})
+      expect(next.stdout.trim(), `moving to ${target}, killed after ${killAfter} ms`).to.equal(token)
+      const index = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8'))
+      expect(index.accounts[0].storage).to.equal(target)
+      expect(index.accounts[0].migratingFrom).to.equal(undefined)
+      if (target === 'keyring') {
+        expect((await keychain().get(key))?.accessToken).to.equal(token)
+        expect(await credentials()).to.not.include(token)
+      } else {
+        expect(await keychain().get(key)).to.equal(undefined)
+      }
+    }
+    expect(issuer.counts.refresh, 'moving is not refreshing').to.equal(0)
+  })
+
+  it('status shows where each account is kept', async () => {
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, FAKE_BROWSER_LOGIN: 'alice'}})
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ACME_AUTH_STORAGE: 'auto', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus', FAKE_BROWSER_LOGIN: 'bob'}})
+    const auto = {...env, ACME_AUTH_STORAGE: 'auto'}
+    expect((await statusJson(home, auto)).accounts.map((a) => [a.subject, a.storage])).to.deep.equal([['alice', 'keyring'], ['bob', 'file']])
+    const text = (await runAcmeExpecting(0, ['auth', 'status'], {home, env: auto})).stdout
+    expect(text).to.include('Stored in:     keyring').and.include('Stored in:     file')
+  })
+})
