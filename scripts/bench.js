@@ -21,7 +21,7 @@
 //
 // The issuer lives in this process, so every child is spawned asynchronously (never spawnSync).
 import {spawn} from 'node:child_process'
-import {mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {cpus, tmpdir, totalmem} from 'node:os'
 import {join, relative} from 'node:path'
 import {fileURLToPath, pathToFileURL} from 'node:url'
@@ -308,6 +308,8 @@ async function profile() {
       ['dist/index.js (the library entry a host command file imports)', ['dist/index.js']],
       ['what dist/index.js needs up front: errors.js, session/freshness.js, session/token-holder.js', ['dist/errors.js', 'dist/session/freshness.js', 'dist/session/token-holder.js']],
     ]
+    // index.js also imports command-error.js (which imports @oclif/core) where that file exists.
+    if (existsSync(join(root, 'dist/command-error.js'))) sets.push(['the same and command-error.js', [...sets.at(-1)[1], 'dist/command-error.js']])
     for (const [label, paths] of sets) {
       const samples = []
       for (let i = 0; i < 9; i++) samples.push(await importCost(paths))

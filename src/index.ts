@@ -19,7 +19,6 @@
  */
 import {AuthCommandError} from './command-error.js'
 import {AuthError} from './errors.js'
-import {authContext} from './session/context.js'
 import type {FreshToken} from './session/ensure-fresh.js'
 import {isFresh} from './session/freshness.js'
 import {tokenHolder} from './session/token-holder.js'
@@ -103,7 +102,8 @@ async function findToken(options: TokenOptions): Promise<FreshToken> {
       suggestion: 'Call getAccessToken() from a command of a CLI that lists @tokenwise/plugin-auth in oclif.plugins.',
     })
   }
-  const {currentToken} = await import('./session/ensure-fresh.js')
+  // Loaded only now: a host command that imports this module pays for none of it until it asks.
+  const [{currentToken}, {authContext}] = await Promise.all([import('./session/ensure-fresh.js'), import('./session/context.js')])
   const token = await currentToken(await authContext(holder.config), options)
   if (!options.account) holder.token = token
   return token

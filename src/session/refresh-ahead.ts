@@ -4,7 +4,7 @@
  */
 import {open, readFile, stat, unlink} from 'node:fs/promises'
 
-import {refreshAheadMarkerPath, storePaths} from '../store/paths.js'
+import {storePaths} from '../store/paths.js'
 import {DEFAULT_SKEW_SECONDS} from './freshness.js'
 
 /** The fields of the index this decision needs; see store/account-index.ts for the whole shape. */
@@ -55,6 +55,7 @@ const MARKER_STALE_MS = 60_000
  * another process already claimed it. Any failure just means "do not start one".
  */
 export async function claimRefreshAhead(dataDir: string, accountKey: string): Promise<(() => Promise<void>) | undefined> {
+  const {refreshAheadMarkerPath} = await import('../store/account-files.js')
   const marker = refreshAheadMarkerPath(storePaths(dataDir), accountKey)
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
@@ -72,5 +73,6 @@ export async function claimRefreshAhead(dataDir: string, accountKey: string): Pr
 
 /** The background process lets go of the claim when it is done. */
 export async function releaseRefreshAhead(dataDir: string, accountKey: string): Promise<void> {
+  const {refreshAheadMarkerPath} = await import('../store/account-files.js')
   await unlink(refreshAheadMarkerPath(storePaths(dataDir), accountKey)).catch(() => {})
 }

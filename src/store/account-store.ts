@@ -10,7 +10,8 @@ import {FileCredentialStore} from './file-store.js'
 import {KeyringCredentialStore} from './keyring-store.js'
 import {withLock} from './lock.js'
 import {MemoryCredentialStore} from './memory-store.js'
-import {accountLockPath, storePaths, type StorePaths} from './paths.js'
+import {accountLockPath} from './account-files.js'
+import {storePaths, type StorePaths} from './paths.js'
 
 export interface AccountStoreOptions {
   dataDir: string

@@ -1,4 +1,3 @@
-import {createHash} from 'node:crypto'
 import {join} from 'node:path'
 
 /** Where the plugin keeps its state inside the host's data dir (honours `ACME_DATA_DIR`). */
@@ -22,16 +21,3 @@ export function storePaths(dataDir: string): StorePaths {
   }
 }
 
-/** The refresh lock of one account: named by a hash, since account keys hold URLs. */
-export function accountLockPath(paths: StorePaths, accountKey: string): string {
-  return join(paths.locks, `${accountFileName(accountKey)}.lock`)
-}
-
-/** Marks a background refresh as started, so N commands at once start one, not N. */
-export function refreshAheadMarkerPath(paths: StorePaths, accountKey: string): string {
-  return join(paths.locks, `${accountFileName(accountKey)}.ahead`)
-}
-
-function accountFileName(accountKey: string): string {
-  return createHash('sha256').update(accountKey).digest('hex').slice(0, 32)
-}

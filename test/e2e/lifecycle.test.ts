@@ -108,10 +108,11 @@ describe('e2e: token lifecycle', function () {
     await expireIn(home, 30)
     issuer.setTokenDelay(5000)
     const killed = spawn(process.execPath, [ACME_BIN, 'whoami'], {env: cleanEnv(home, env), stdio: 'ignore'})
+    const killedClosed = new Promise((resolve) => killed.on('close', resolve))
     await waitFor(async () => (await lockFiles(home)).length > 0, 10_000, 'the refresh lock')
     await sleep(300) // the request is at the issuer now
     killed.kill('SIGKILL')
-    await new Promise((resolve) => killed.on('close', resolve))
+    await killedClosed
     expect(await lockFiles(home), 'the dead holder left its lock').to.have.length(1)
     issuer.setTokenDelay(0)
 

@@ -174,9 +174,11 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
         // Back to the file first, so every round is a real move.
         await runAcmeExpecting(0, ['auth', 'token'], {home, env: {...moving, ACME_AUTH_STORAGE: 'file'}})
         const child = spawn(process.execPath, [ACME_BIN, 'auth', 'token'], {env: cleanEnv(home, moving), stdio: 'ignore'})
+        // Listen at once: a command that finishes before the kill must still count as closed.
+        const closed = new Promise((resolve) => child.on('close', resolve))
         await sleep(killAfter)
         child.kill('SIGKILL')
-        await new Promise((resolve) => child.on('close', resolve))
+        await closed
         // Whatever state the kill left, the next command finishes the move and the login works.
         const next = await runAcmeExpecting(0, ['auth', 'token'], {home, env: moving})
         expect(next.stdout.trim(), `after a kill at ${killAfter} ms`).to.equal(token)

@@ -127,9 +127,11 @@ describe('keychain: the example host with storage in the OS keychain', function 
 
     for (const [target, killAfter] of [['keyring', 120], ['file', 160], ['keyring', 200], ['file', 240], ['keyring', 280], ['file', 320]] as const) {
       const child = spawn(process.execPath, [ACME_BIN, 'auth', 'token'], {env: cleanEnv(home, {...env, ACME_AUTH_STORAGE: target}), stdio: 'ignore'})
+      // Listen at once: a command that finishes before the kill must still count as closed.
+      const closed = new Promise((resolve) => child.on('close', resolve))
       await sleep(killAfter)
       child.kill('SIGKILL')
-      await new Promise((resolve) => child.on('close', resolve))
+      await closed
       const next = await runAcmeExpecting(0, ['auth', 'token'], {home, env: {...env, ACME_AUTH_STORAGE: target}})
       expect(next.stdout.trim(), `moving to ${target}, killed after ${killAfter} ms`).to.equal(token)
       const index = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8'))

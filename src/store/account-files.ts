@@ -1,0 +1,20 @@
+import {createHash} from 'node:crypto'
+import {join} from 'node:path'
+
+import type {StorePaths} from './paths.js'
+
+// Apart from paths.ts so the init hook, which reads paths on every command, does not load node:crypto.
+
+/** The refresh lock of one account: named by a hash, since account keys hold URLs. */
+export function accountLockPath(paths: StorePaths, accountKey: string): string {
+  return join(paths.locks, `${accountFileName(accountKey)}.lock`)
+}
+
+/** Marks a background refresh as started, so N commands at once start one, not N. */
+export function refreshAheadMarkerPath(paths: StorePaths, accountKey: string): string {
+  return join(paths.locks, `${accountFileName(accountKey)}.ahead`)
+}
+
+function accountFileName(accountKey: string): string {
+  return createHash('sha256').update(accountKey).digest('hex').slice(0, 32)
+}
