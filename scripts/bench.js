@@ -7,12 +7,12 @@
 //
 // Measures side by side, interleaved round-robin so machine noise hits every variant alike, the
 // wall time (spawn → exit, process.hrtime.bigint) of
-//   1. `acme hello`  with the plugin: examples/acme as shipped (signed in, token fresh);
+//   1. `acme hello`  with the plugin: examples/acme as shipped, with its oclif.manifest.json (signed
+//                    in, token fresh);
 //   2. `acme hello`  without the plugin: a copy of the host in .bench/ whose package.json lists no
-//                    plugin and whose oclif.commands point at the real examples/acme/src/commands;
-//   3. and 4.        the same pair with an oclif.manifest.json in the host, as a published CLI ships
-//                    (examples/acme has none, so oclif imports every command file on every run);
-//   5. `acme whoami` with the plugin and a fresh token (the prerun hook reads the store; the command
+//                    plugin, whose oclif.commands point at the real examples/acme/src/commands, and
+//                    which has a manifest too (without one, oclif imports every command file);
+//   3. `acme whoami` with the plugin and a fresh token (the prerun hook reads the store; the command
 //                    calls discovery and userinfo on the embedded issuer),
 // then prints medians, p90, min and max, the milliseconds the plugin adds and the ratio.
 //
@@ -39,20 +39,15 @@ const options = parseArgs(process.argv.slice(2))
 const hosts = {
   shipped: acmeEntry,
   bare: join(benchDir, 'acme-no-plugin/bin/run.js'),
-  manifest: join(benchDir, 'acme-manifest/bin/run.js'),
-  manifestBare: join(benchDir, 'acme-manifest-no-plugin/bin/run.js'),
 }
 const hello = /hello from acme/
 const VARIANTS = [
   {key: 'hello+plugin', label: '`acme hello`, plugin installed', entry: hosts.shipped, args: ['hello'], expect: hello},
   {key: 'hello-plugin', label: '`acme hello`, no plugin', entry: hosts.bare, args: ['hello'], expect: hello},
-  {key: 'manifest+plugin', label: '`acme hello`, plugin installed, host has a manifest', entry: hosts.manifest, args: ['hello'], expect: hello},
-  {key: 'manifest-plugin', label: '`acme hello`, no plugin, host has a manifest', entry: hosts.manifestBare, args: ['hello'], expect: hello},
   {key: 'whoami', label: '`acme whoami`, plugin installed, fresh token', entry: hosts.shipped, args: ['whoami'], expect: /^bench/m},
 ]
 const PAIRS = [
-  {title: 'examples/acme as shipped (no host manifest)', with: 'hello+plugin', without: 'hello-plugin'},
-  {title: 'host with oclif.manifest.json', with: 'manifest+plugin', without: 'manifest-plugin'},
+  {title: 'examples/acme (both hosts ship a manifest)', with: 'hello+plugin', without: 'hello-plugin'},
 ]
 
 const home = mkdtempSync(join(tmpdir(), 'acme-bench-'))
@@ -67,9 +62,7 @@ const env = childEnv({
 
 let failed = false
 try {
-  await writeHost(hosts.bare, {plugin: false, manifest: false})
-  await writeHost(hosts.manifest, {plugin: true, manifest: true})
-  await writeHost(hosts.manifestBare, {plugin: false, manifest: true})
+  await writeHost(hosts.bare, {plugin: false, manifest: true})
 
   // Sign in once, through the scripted browser, so every measured run finds a fresh token.
   const login = await run(acmeEntry, ['auth', 'login'], {...env, ACME_BROWSER: join(root, 'test/fixtures/browser.js')})
@@ -272,7 +265,7 @@ async function profile() {
     const PERF_RUNS = 7
     const perfVariants = [
       ...VARIANTS.map((variant) => ({...variant, nodeArgs: []})),
-      {...VARIANTS.find((variant) => variant.key === 'manifest+plugin'), key: 'manifest+plugin, crypto preloaded', nodeArgs: ['--import', "data:text/javascript,import 'node:crypto'"]},
+      {...VARIANTS.find((variant) => variant.key === 'hello+plugin'), key: 'hello+plugin, crypto preloaded', nodeArgs: ['--import', "data:text/javascript,import 'node:crypto'"]},
     ]
     const perf = Object.fromEntries(perfVariants.map((variant) => [variant.key, []]))
     for (let i = 0; i < PERF_RUNS; i++) {

@@ -23,6 +23,7 @@ import {ensurePrivateDir, moveAside, readTextIfExists, writeFileAtomic} from '..
 import type {Secrets} from '../../src/store/credential-store.js'
 import {FileCredentialStore} from '../../src/store/file-store.js'
 import {ShapeError} from '../../src/store/stored-json.js'
+import {authErrorFrom} from '../helpers/errors.js'
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -57,17 +58,6 @@ function record(subject: string, extra: Partial<AccountRecord> = {}): AccountRec
     updatedAt: '2029-12-31T00:00:00.000Z',
     ...extra,
   }
-}
-
-async function authErrorFrom(fn: () => unknown): Promise<AuthError> {
-  let caught: unknown
-  try {
-    await fn()
-  } catch (error) {
-    caught = error
-  }
-  expect(caught, 'expected an AuthError to be thrown').to.be.instanceOf(AuthError)
-  return caught as AuthError
 }
 
 async function mode(path: string): Promise<number> {

@@ -11,22 +11,12 @@ import {fileURLToPath, pathToFileURL} from 'node:url'
 
 import {AuthError} from '../../src/errors.js'
 import {withLock} from '../../src/store/lock.js'
+import {authErrorFrom} from '../helpers/errors.js'
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
 const LOCK_MODULE = pathToFileURL(join(REPO_ROOT, 'src', 'store', 'lock.ts')).href
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-async function authErrorFrom(fn: () => unknown): Promise<AuthError> {
-  let caught: unknown
-  try {
-    await fn()
-  } catch (error) {
-    caught = error
-  }
-  expect(caught, 'expected an AuthError to be thrown').to.be.instanceOf(AuthError)
-  return caught as AuthError
-}
 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(

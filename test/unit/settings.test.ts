@@ -15,21 +15,10 @@ import {layerFromFileBlock, resolveSettings, type SettingsLayer} from '../../src
 import {DEFAULT_SCOPES, type SettingKey} from '../../src/settings/settings.js'
 import {authRequirement, matchesCommand} from '../../src/session/requirement.js'
 import {DEFAULT_SKEW_SECONDS, isExpired, isFresh} from '../../src/session/freshness.js'
+import {authErrorFrom} from '../helpers/errors.js'
 
 // ---------------------------------------------------------------------------------------------
 // helpers
-
-/** Run `fn` (sync or async), expect it to fail with an AuthError, and hand the error back. */
-async function authErrorFrom(fn: () => unknown): Promise<AuthError> {
-  let caught: unknown
-  try {
-    await fn()
-  } catch (error) {
-    caught = error
-  }
-  expect(caught, 'expected an AuthError to be thrown').to.be.instanceOf(AuthError)
-  return caught as AuthError
-}
 
 function expectConfigInvalid(error: AuthError, ...mentions: string[]): void {
   expect(error.code).to.equal('CONFIG_INVALID')
