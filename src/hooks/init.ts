@@ -1,4 +1,4 @@
-import type {Hook} from '@oclif/core'
+import type {Hook, Interfaces} from '@oclif/core'
 import {spawn} from 'node:child_process'
 import {realpathSync} from 'node:fs'
 
@@ -12,6 +12,14 @@ import {claimRefreshAhead, dueForRefresh, readIndexQuietly} from '../session/ref
 const hook: Hook<'init'> = async function ({config, id}) {
   // The auth commands manage the login themselves; a refresh racing `auth logout` helps nobody.
   if (id?.startsWith('auth:')) return
+  try {
+    await refreshAheadIfDue.call(this, config)
+  } catch (error) {
+    this.debug(`refresh ahead skipped: ${(error as Error).message}`)
+  }
+}
+
+async function refreshAheadIfDue(this: Hook.Context, config: Interfaces.Config): Promise<void> {
   const modeVariable = config.scopedEnvVarKey('AUTH_REFRESH_AHEAD')
   const mode = process.env[modeVariable] || (config.pjson.oclif as {auth?: {refreshAhead?: string}}).auth?.refreshAhead || 'background'
   if (mode === 'off' || process.env[config.scopedEnvVarKey('TOKEN')]) return

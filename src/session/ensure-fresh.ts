@@ -1,7 +1,7 @@
 import {AuthError} from '../errors.js'
-import type {AccountRecord} from '../store/account-index.js'
+import type {AccountRecord, Tombstone} from '../store/account-index.js'
 import {pickAccount} from '../store/account-index.js'
-import {describeAccount} from '../store/account-store.js'
+import {describeAccount, hashToken} from '../store/account-store.js'
 import type {Secrets} from '../store/credential-store.js'
 import {environmentToken, loginCommand, type AuthContext} from './context.js'
 import {isExpired, isFresh} from './freshness.js'
@@ -40,7 +40,7 @@ export async function currentToken(context: AuthContext, request: TokenRequest =
     const which = request.account ? `No stored login matches '${request.account}'.` : 'You are not signed in.'
     throw new AuthError('NOT_LOGGED_IN', which, {suggestion: `Run \`${loginCommand(context)}\`.`})
   }
-  return ensureFresh(context, account, {force: request.force})
+  return ensureFresh(context, account, {force: request.force, tombstone: index.tombstones[account.key]})
 }
 
 /**
@@ -51,12 +51,17 @@ export async function currentToken(context: AuthContext, request: TokenRequest =
 export async function ensureFresh(
   context: AuthContext,
   account: AccountRecord,
-  options: {force?: boolean; skewSeconds?: number; now?: () => number} = {},
+  options: {force?: boolean; skewSeconds?: number; now?: () => number; tombstone?: Tombstone} = {},
 ): Promise<FreshToken> {
   const now = options.now ?? Date.now
   const seen = await context.store.readSecrets(account)
   if (!options.force && isFresh(seen.expiresAt, now(), options.skewSeconds)) return fromStore(account, seen)
   if (!seen.refreshToken) return withoutRefreshToken(context, account, seen, {force: options.force, now: now()})
+  if (!options.force && isTombstoned(options.tombstone, seen.refreshToken, now())) {
+    // The issuer rejected this very token minutes ago: asking again would only add to its count.
+    if (!isExpired(seen.expiresAt, now())) return fromStore(account, seen)
+    throw reauthRequired(context, account)
+  }
 
   return context.store.withAccountLock(account, async () => {
     const current = await context.store.readSecrets(account)
@@ -91,10 +96,7 @@ async function afterFailedRefresh(
     const stored = await context.store.readSecrets(account)
     if (changedSince(tried, stored) && !isExpired(stored.expiresAt, options.now)) return fromStore(account, stored)
     await context.store.tombstone(account, tried.refreshToken!, new Date(options.now + TOMBSTONE_COOLDOWN_MS))
-    throw new AuthError('REAUTH_REQUIRED', `The issuer no longer accepts the stored login of ${describeAccount(account)}; the stored credentials were kept.`, {
-      cause: error,
-      suggestion: `Run \`${loginCommand(context)}\` to sign in again.`,
-    })
+    throw reauthRequired(context, account, error)
   }
   // Network, 5xx, timeouts: nothing was changed. A token that still works is better than an error.
   if (error.code === 'TRANSIENT' && !options.force) {
@@ -104,8 +106,19 @@ async function afterFailedRefresh(
   throw error
 }
 
-/** Background refresh leaves a rejected refresh token alone for this long. */
+/** A rejected refresh token is not sent again (in the background or not) for this long. */
 export const TOMBSTONE_COOLDOWN_MS = 10 * 60 * 1000
+
+export function isTombstoned(tombstone: Tombstone | undefined, refreshToken: string, now: number): boolean {
+  return Boolean(tombstone && tombstone.refreshTokenHash === hashToken(refreshToken) && Date.parse(tombstone.until) > now)
+}
+
+function reauthRequired(context: AuthContext, account: AccountRecord, cause?: unknown): AuthError {
+  return new AuthError('REAUTH_REQUIRED', `The issuer no longer accepts the stored login of ${describeAccount(account)}; the stored credentials were kept.`, {
+    cause,
+    suggestion: `Run \`${loginCommand(context)}\` to sign in again.`,
+  })
+}
 
 function withoutRefreshToken(
   context: AuthContext,

@@ -183,6 +183,9 @@ describe('e2e: token lifecycle', function () {
     for (const refreshAhead of ['background', 'inline']) {
       await runAcmeExpecting(0, ['hello'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: refreshAhead}})
     }
+    // A command that needs the token says "sign in again" at once, without asking the issuer again.
+    const again = await runAcmeExpecting(4, ['whoami'], {home, env})
+    expect(errorMessage(again.stderr)).to.include('acme auth login')
     await sleep(1000)
     expect(issuer.counts.refreshReuse, 'no retry with the tombstoned refresh token').to.equal(1)
 
