@@ -5,6 +5,8 @@
 // looks for each of them in the output.
 
 import {expect} from 'chai'
+import {readdir, readFile} from 'node:fs/promises'
+import {join} from 'node:path'
 
 import {startIssuer} from '../fixtures/issuer.js'
 import {
@@ -23,7 +25,7 @@ type Issuer = Awaited<ReturnType<typeof startIssuer>>
 
 interface Output {
   step: string
-  stream: 'stdout' | 'stderr'
+  stream: 'stdout' | 'stderr' | 'file'
   text: string
 }
 
@@ -175,6 +177,26 @@ describe('e2e: secrets never leak into output', () => {
     // DEBUG=* really was in effect: oclif's debug lines are there.
     expect(transcript.stderr).to.match(/oclif:/)
     expectNoSecrets(issuer, transcript)
+  })
+
+  it('with DEBUG=* and NODE_DEBUG=* together; and no secret in any file outside the store', async () => {
+    const transcript = new Transcript(issuerEnv(issuer, {DEBUG: '*', NODE_DEBUG: '*'}))
+    await everything(issuer, transcript, home, second)
+    expect(transcript.stderr).to.match(/oclif:/).and.match(/^(MODULE|FETCH|NET) \d+:/m)
+    expectNoSecrets(issuer, transcript)
+    // Every file the CLI left anywhere in either home (data, config, cache, HOME), except the store's
+    // own secrets file.
+    const files: Output[] = []
+    for (const each of [home, second]) {
+      for (const entry of await readdir(each.root, {recursive: true, withFileTypes: true})) {
+        const path = join(entry.parentPath, entry.name)
+        if (entry.isFile() && path !== join(each.authDir, 'credentials.json')) {
+          files.push({step: path, stream: 'file', text: await readFile(path, 'utf8')})
+        }
+      }
+    }
+    expect(files.length, 'files the CLI wrote (the index at least)').to.be.greaterThan(1)
+    expect(leaks(issuer, files), 'secrets in files outside the store').to.deep.equal([])
   })
 
   it('with NODE_DEBUG=http,net,fetch', async () => {
