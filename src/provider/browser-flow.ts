@@ -57,7 +57,8 @@ export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions)
         idTokenExpected: options.scopes.includes('openid'),
       })
       const signIn = await completeSignIn(issuer, response, options.scopes)
-      callback.finish({ok: true, message: 'You are signed in. You can close this tab and return to your terminal.'})
+      const who = signIn.identity.name ?? signIn.identity.email ?? signIn.identity.subject
+      callback.finish({ok: true, message: `You are signed in as ${who}. You can close this tab and return to your terminal.`})
       options.ui.doneWaiting('done')
       return signIn
     } catch (error) {
