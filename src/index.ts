@@ -76,13 +76,13 @@ export function authErrorOf(error: unknown): AuthError | undefined {
  */
 export async function authFetch(input: string | URL | Request, init: RequestInit = {}, options: Omit<TokenOptions, 'force'> = {}): Promise<Response> {
   const token = await resolveToken(options)
-  const response = await fetch(input, withAuthorization(init, token))
+  const response = await fetch(input, withAuthorization(input, init, token))
   // A stream body cannot be sent twice; an environment token cannot be refreshed.
   const replayable = !(init.body instanceof ReadableStream) && !(input instanceof Request && input.bodyUsed)
   if (response.status !== 401 || token.source === 'env' || !replayable) return response
   await response.body?.cancel()
   const renewed = await resolveToken({...options, force: true})
-  return fetch(input, withAuthorization(init, renewed))
+  return fetch(input, withAuthorization(input, init, renewed))
 }
 
 async function resolveToken(options: TokenOptions): Promise<FreshToken> {
@@ -104,13 +104,18 @@ async function findToken(options: TokenOptions): Promise<FreshToken> {
   }
   // Loaded only now: a host command that imports this module pays for none of it until it asks.
   const [{currentToken}, {authContext}] = await Promise.all([import('./session/ensure-fresh.js'), import('./session/context.js')])
-  const token = await currentToken(await authContext(holder.config), options)
-  if (!options.account) holder.token = token
+  const context = await authContext(holder.config)
+  const token = await currentToken(context, options)
+  if (!options.account) {
+    holder.token = token
+    // Child processes started from now on get the new token too.
+    process.env[context.envNames.accessToken] = token.accessToken
+  }
   return token
 }
 
-function withAuthorization(init: RequestInit, token: FreshToken): RequestInit {
-  const headers = new Headers(init.headers)
+function withAuthorization(input: string | URL | Request, init: RequestInit, token: FreshToken): RequestInit {
+  const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined))
   headers.set('authorization', `${token.tokenType} ${token.accessToken}`)
   return {...init, headers}
 }

@@ -4,17 +4,20 @@ import {AuthError} from '../errors.js'
 import {authContext, type AuthContext} from '../session/context.js'
 import type {SettingFlags} from '../settings/load.js'
 
+/** For the commands that act on one stored account. */
+export const accountFlag = Flags.string({
+  description: 'Account to use (its subject, email or key); the default account when omitted.',
+})
+
 /**
  * The base of the `auth` commands: one way to turn an AuthError into what the user sees — one
  * line with the next step and the documented exit code, or, with `--json`, the same as a JSON
  * object on stdout. Never a stack trace for an error we expected.
  */
-/** For the commands that act on one stored account. */
-export const accountFlag = Flags.string({
-  description: 'Account to use (its subject or key); the default account when omitted.',
-})
-
 export abstract class AuthCommand extends Command {
+  /** The auth commands manage the login themselves: a host's `commands.require: ['*']` must not lock `auth login` out. */
+  static auth = 'none'
+
   /** Settings resolved from `flags` and the rest (DESIGN.md, Settings), and the store. */
   protected async authContext(flags: SettingFlags = {}): Promise<AuthContext> {
     return authContext(this.config, flags)

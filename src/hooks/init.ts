@@ -3,6 +3,7 @@ import {spawn} from 'node:child_process'
 import {realpathSync} from 'node:fs'
 
 import {claimRefreshAhead, dueForRefresh, readIndexQuietly} from '../session/refresh-ahead.js'
+import {REFRESH_AHEAD_MODES} from '../settings/settings.js'
 
 /**
  * Before every invocation of the host (also `--help`): when the default account's token is about to
@@ -21,14 +22,14 @@ const hook: Hook<'init'> = async function ({config, id}) {
 
 async function refreshAheadIfDue(this: Hook.Context, config: Interfaces.Config): Promise<void> {
   const modeVariable = config.scopedEnvVarKey('AUTH_REFRESH_AHEAD')
-  const mode = process.env[modeVariable] || (config.pjson.oclif as {auth?: {refreshAhead?: string}}).auth?.refreshAhead || 'background'
-  if (mode === 'off' || process.env[config.scopedEnvVarKey('TOKEN')]) return
-  const due = dueForRefresh((await readIndexQuietly(config.dataDir)) ?? {}, Date.now())
+  const mode = refreshAheadMode(config)
+  // An unknown mode does nothing here; the commands that need a token report it (exit 2).
+  if (mode === 'off' || !mode || config.scopedEnvVarKeys('TOKEN').some((name) => process.env[name])) return
+  const due = dueForRefresh((await readIndexQuietly(config.dataDir)) ?? {}, Date.now(), refreshAheadWindow(config))
   if (!due) return
   if (mode === 'inline') {
     const {refreshIfDue} = await import('../session/refresh-if-due.js')
-    const outcome = await refreshIfDue(config, due.account).catch((error: Error) => `failed: ${error.message}`)
-    this.debug(`refresh ahead: ${outcome}`)
+    this.debug(`refresh ahead: ${(await refreshIfDue(config, due.account)).outcome}`)
     return
   }
   // The host's own entry point, detached: it outlives this command if it has to, and its init hook
@@ -38,7 +39,8 @@ async function refreshAheadIfDue(this: Hook.Context, config: Interfaces.Config):
   if (!entry) return
   // Of N commands that start together, one starts the refresh.
   if (!(await claimRefreshAhead(config.dataDir, due.account))) return
-  const child = spawn(process.execPath, [...process.execArgv, entry, 'auth:refresh', '--ahead', '--account', due.account], {
+  // Not process.execArgv: a parent started with --inspect-brk would leave a detached child waiting.
+  const child = spawn(process.execPath, [entry, 'auth:refresh', '--ahead', '--account', due.account], {
     detached: true,
     stdio: 'ignore',
     env: {...process.env, [modeVariable]: 'off'},
@@ -46,6 +48,20 @@ async function refreshAheadIfDue(this: Hook.Context, config: Interfaces.Config):
   child.on('error', (error) => this.debug(`refresh ahead could not start: ${error.message}`))
   child.unref()
   this.debug(`refreshing ${due.account} ahead of time in process ${child.pid}`)
+}
+
+/** From the scoped variable or the host's package.json; the hook reads no settings file. */
+function refreshAheadMode(config: Interfaces.Config): string | undefined {
+  const fromEnv = config.scopedEnvVarKeys('AUTH_REFRESH_AHEAD').map((name) => process.env[name]).find(Boolean)
+  const mode = fromEnv ?? (config.pjson.oclif as {auth?: {refreshAhead?: unknown}}).auth?.refreshAhead ?? 'background'
+  return (REFRESH_AHEAD_MODES as readonly unknown[]).includes(mode) ? (mode as string) : undefined
+}
+
+/** `refreshAheadWindow` (seconds) from the scoped variable or the host; undefined: derive it. */
+function refreshAheadWindow(config: Interfaces.Config): number | undefined {
+  const fromEnv = config.scopedEnvVarKeys('AUTH_REFRESH_AHEAD_WINDOW').map((name) => process.env[name]).find(Boolean)
+  const value = Number(fromEnv ?? (config.pjson.oclif as {auth?: {refreshAheadWindow?: unknown}}).auth?.refreshAheadWindow)
+  return Number.isFinite(value) && value > 0 ? value : undefined
 }
 
 function hostEntryPoint(root: string): string | undefined {

@@ -34,6 +34,9 @@ export function toAuthError(error: unknown, context: {issuer: string; doing: str
           suggestion: 'Check the clientId setting with the CLI\'s author or your identity team.',
         })
       case 'invalid_grant':
+        if (context.doing !== REFRESHING) {
+          return new AuthError('LOGIN_FAILED', `${capitalize(server)} refused to ${context.doing} (invalid_grant${detail}).`, {cause: error})
+        }
         return new AuthError('REAUTH_REQUIRED', `${capitalize(server)} rejected the stored refresh token (invalid_grant).`, {cause: error})
       case 'expired_token':
         return new AuthError('LOGIN_TIMEOUT', `The device code expired before the sign-in was approved.`, {cause: error})
@@ -65,6 +68,9 @@ export function toAuthError(error: unknown, context: {issuer: string; doing: str
   const code = typeof e?.code === 'string' ? ` (${e.code})` : ''
   return new AuthError('LOGIN_FAILED', `Could not ${context.doing} with ${server}${code}.`, {cause: error})
 }
+
+/** The `doing` of a refresh: only there does invalid_grant mean "sign in again". */
+export const REFRESHING = 'refresh the access token'
 
 function transient(message: string, cause: unknown): AuthError {
   return new AuthError('TRANSIENT', message, {cause, suggestion: 'This is temporary and nothing was lost: retry when the issuer is reachable.'})

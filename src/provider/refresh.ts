@@ -2,7 +2,7 @@ import * as oidc from 'openid-client'
 
 import type {Secrets} from '../store/credential-store.js'
 import type {Issuer} from './connect.js'
-import {toAuthError} from './errors.js'
+import {REFRESHING, toAuthError} from './errors.js'
 import {toSecrets} from './tokens.js'
 
 /** One refresh_token grant (RFC 6749 §6). The caller holds the account lock and stores the result at once. */
@@ -11,7 +11,7 @@ export async function refreshTokens(issuer: Issuer, current: Secrets): Promise<S
     const response = await oidc.refreshTokenGrant(issuer.config, current.refreshToken!)
     return toSecrets(response, current)
   } catch (error) {
-    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, doing: 'refresh the access token'})
+    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, doing: REFRESHING})
   }
 }
 

@@ -1,5 +1,6 @@
 import * as oidc from 'openid-client'
 
+import {AuthError} from '../errors.js'
 import type {Secrets} from '../store/credential-store.js'
 import type {Issuer} from './connect.js'
 import {toAuthError} from './errors.js'
@@ -38,10 +39,18 @@ export function toSecrets(response: TokenResponse, previous?: Secrets, now = Dat
 
 export async function completeSignIn(issuer: Issuer, response: TokenResponse, requestedScopes: string[]): Promise<SignIn> {
   const claims = response.claims()
-  let identity: Identity | undefined = claims
-    ? {subject: claims.sub, name: stringClaim(claims.name), email: stringClaim(claims.email)}
-    : undefined
-  if (!identity?.name || !identity.email) identity = {...identity, ...(await fetchIdentity(issuer, response.access_token, identity?.subject))}
+  let identity: Identity
+  if (claims) {
+    identity = {subject: claims.sub, name: stringClaim(claims.name), email: stringClaim(claims.email)}
+    // Name and email are nice to have: a userinfo endpoint that fails must not fail the sign-in.
+    if (!identity.name || !identity.email) {
+      const more = await fetchIdentity(issuer, response.access_token, identity.subject).catch(() => undefined)
+      identity = {subject: identity.subject, name: identity.name ?? more?.name, email: identity.email ?? more?.email}
+    }
+  } else {
+    // No ID token (no `openid` scope): userinfo is the only way to know whose login this is.
+    identity = await fetchIdentity(issuer, response.access_token)
+  }
   return {
     secrets: toSecrets(response),
     identity,
@@ -53,7 +62,9 @@ export async function completeSignIn(issuer: Issuer, response: TokenResponse, re
 export async function fetchIdentity(issuer: Issuer, accessToken: string, expectedSubject?: string): Promise<Identity> {
   if (!issuer.config.serverMetadata().userinfo_endpoint) {
     if (expectedSubject) return {subject: expectedSubject}
-    throw toAuthError({error: 'unsupported'}, {issuer: issuer.issuer, doing: 'find out who the token belongs to (no userinfo endpoint)'})
+    throw new AuthError('LOGIN_FAILED', `The issuer at ${issuer.issuer} has no userinfo endpoint, so there is no way to tell whose token this is.`, {
+      suggestion: 'Request the openid scope, or sign in with the browser or --device.',
+    })
   }
   try {
     const info = await oidc.fetchUserInfo(issuer.config, accessToken, expectedSubject ?? oidc.skipSubjectCheck)

@@ -34,12 +34,14 @@ export async function currentToken(context: AuthContext, request: TokenRequest =
     }
     return {accessToken: fromEnv, tokenType: 'Bearer', expiresAt: null, source: 'env'}
   }
-  const index = await migrateAccounts(context, await context.store.readIndex())
-  const account = pickAccount(index, request.account)
-  if (!account) {
-    const which = request.account ? `No stored login matches '${request.account}'.` : 'You are not signed in.'
-    throw new AuthError('NOT_LOGGED_IN', which, {suggestion: `Run \`${loginCommand(context)}\`.`})
+  const stored = await context.store.readIndex()
+  const picked = pickAccount(stored, request.account)
+  if (!picked) {
+    if (request.account) throw noSuchAccount(context, request.account)
+    throw new AuthError('NOT_LOGGED_IN', 'You are not signed in.', {suggestion: `Run \`${loginCommand(context)}\`.`})
   }
+  const index = await migrateAccounts(context, stored, picked.key)
+  const account = index.accounts.find((entry) => entry.key === picked.key) ?? picked
   return ensureFresh(context, account, {force: request.force, tombstone: index.tombstones[account.key]})
 }
 
@@ -57,53 +59,50 @@ export async function ensureFresh(
   const seen = await context.store.readSecrets(account)
   if (!options.force && isFresh(seen.expiresAt, now(), options.skewSeconds)) return fromStore(account, seen)
   if (!seen.refreshToken) return withoutRefreshToken(context, account, seen, {force: options.force, now: now()})
-  if (!options.force && isTombstoned(options.tombstone, seen.refreshToken, now())) {
+  if (isTombstoned(options.tombstone, seen.refreshToken, now())) {
     // The issuer rejected this very token minutes ago: asking again would only add to its count.
-    if (!isExpired(seen.expiresAt, now())) return fromStore(account, seen)
+    if (!options.force && !isExpired(seen.expiresAt, now())) return fromStore(account, seen)
     throw reauthRequired(context, account)
   }
 
   return context.store.withAccountLock(account, async () => {
-    const current = await context.store.readSecrets(account)
+    let current = await context.store.readSecrets(account)
     // Someone refreshed while we waited: theirs is as new as a token gets, even when the issuer
     // hands out tokens that live shorter than our skew window.
     if (changedSince(seen, current) && !isExpired(current.expiresAt, now())) return fromStore(account, current)
 
     const {connect} = await import('../provider/connect.js')
     const {refreshTokens} = await import('../provider/refresh.js')
-    let refreshed: Secrets
-    try {
-      const issuer = await connect(account.issuer, account.clientId, context.settings)
-      refreshed = await refreshTokens(issuer, current)
-    } catch (error) {
-      return afterFailedRefresh(context, account, current, error as AuthError, {force: options.force, now: now()})
+    for (let attempt = 1; ; attempt++) {
+      let refreshed: Secrets
+      try {
+        const issuer = await connect(account.issuer, account.clientId, context.settings)
+        refreshed = await refreshTokens(issuer, current)
+      } catch (caught) {
+        const error = caught as AuthError
+        if (error.code === 'REAUTH_REQUIRED') {
+          // Lesson 1 of DESIGN.md: a rejected refresh proves nothing about what is stored now.
+          // A process that does not take our lock (an older version, another tool) may have
+          // rotated the token while we asked: use its tokens, or try its refresh token once.
+          const stored = await context.store.readSecrets(account)
+          if (changedSince(current, stored)) {
+            if (!isExpired(stored.expiresAt, now())) return fromStore(account, stored)
+            if (attempt === 1 && stored.refreshToken) {
+              current = stored
+              continue
+            }
+          }
+          await context.store.tombstone(account, current.refreshToken!, new Date(now() + TOMBSTONE_COOLDOWN_MS))
+          throw reauthRequired(context, account, error)
+        }
+        // Network, 5xx, timeouts: nothing was changed. A token that still works beats an error.
+        if (error.code === 'TRANSIENT' && !options.force && !isExpired(current.expiresAt, now())) return fromStore(account, current)
+        throw error
+      }
+      const saved = await context.store.saveRefreshed(account, refreshed)
+      return fromStore(saved, refreshed)
     }
-    const saved = await context.store.saveRefreshed(account, refreshed)
-    return fromStore(saved, refreshed)
   })
-}
-
-async function afterFailedRefresh(
-  context: AuthContext,
-  account: AccountRecord,
-  tried: Secrets,
-  error: AuthError,
-  options: {force?: boolean; now: number},
-): Promise<FreshToken> {
-  if (error.code === 'REAUTH_REQUIRED') {
-    // Lesson 1 of DESIGN.md: a rejected refresh proves nothing about what is stored now. Another
-    // process may have rotated the token while we asked; if so, use its result.
-    const stored = await context.store.readSecrets(account)
-    if (changedSince(tried, stored) && !isExpired(stored.expiresAt, options.now)) return fromStore(account, stored)
-    await context.store.tombstone(account, tried.refreshToken!, new Date(options.now + TOMBSTONE_COOLDOWN_MS))
-    throw reauthRequired(context, account, error)
-  }
-  // Network, 5xx, timeouts: nothing was changed. A token that still works is better than an error.
-  if (error.code === 'TRANSIENT' && !options.force) {
-    const stored = await context.store.readSecrets(account)
-    if (!isExpired(stored.expiresAt, options.now)) return fromStore(account, stored)
-  }
-  throw error
 }
 
 /** A rejected refresh token is not sent again (in the background or not) for this long. */
@@ -145,4 +144,11 @@ function fromStore(account: AccountRecord, secrets: Secrets): FreshToken {
     source: 'store',
     account,
   }
+}
+
+/** `--account` naming no stored login is a usage error (exit 2), like an unknown flag value. */
+export function noSuchAccount(context: AuthContext, wanted: string): AuthError {
+  return new AuthError('USAGE', `No stored login matches '${wanted}'.`, {
+    suggestion: `See \`${context.bin} auth status\` for the accounts, or \`${loginCommand(context)}\` to add one.`,
+  })
 }

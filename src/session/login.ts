@@ -32,9 +32,11 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   }
   const {connect} = await import('../provider/connect.js')
   const issuer = await connect(issuerUrl, clientId, settings)
+  // Where the login will be kept is settled first: a store that does not answer should be found
+  // before the user signs in, not after.
+  const storage = await chooseBackend(context, ui)
   const signIn = await signInWith(issuer, settings, method, ui)
 
-  const storage = await chooseBackend(context, ui)
   const record: AccountRecord = {
     key: accountKey(issuer.issuer, clientId, signIn.identity.subject),
     issuer: issuer.issuer,
@@ -46,9 +48,12 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
     storage,
     updatedAt: new Date().toISOString(),
   }
+  if (settings.sources.storage === '--storage') record.storagePinned = true
   if (signIn.identity.name) record.name = signIn.identity.name
   if (signIn.identity.email) record.email = signIn.identity.email
-  await context.store.saveLogin(record, signIn.secrets, {makeDefault: true})
+  // Under the account's lock: a refresh of an older login of the same account, in flight in another
+  // process, must not overwrite this one.
+  await context.store.withAccountLock(record, () => context.store.saveLogin(record, signIn.secrets, {makeDefault: true}))
   return record
 }
 

@@ -1,8 +1,7 @@
-import {rm} from 'node:fs/promises'
-
 import {AuthError} from '../errors.js'
 import {pickAccount, type AccountRecord} from '../store/account-index.js'
 import {loginCommand, type AuthContext} from './context.js'
+import {noSuchAccount} from './ensure-fresh.js'
 
 export interface LogoutResult {
   account: AccountRecord
@@ -10,6 +9,8 @@ export interface LogoutResult {
   revocation: 'revoked' | 'unsupported' | 'failed'
   /** Why revocation failed; the local removal happened anyway. */
   revocationError?: AuthError
+  /** Why the secrets could not be deleted from their store (the account is forgotten all the same). */
+  leftBehind?: string
 }
 
 /** Sign out one account (the default or `account`), or every account with `all`. */
@@ -18,16 +19,14 @@ export async function logout(context: AuthContext, request: {account?: string; a
   if (request.all) {
     const results: LogoutResult[] = []
     for (const account of index.accounts) results.push(await logoutAccount(context, account))
-    // Whatever is left in the credentials file belongs to no listed account (say, after a damaged
-    // index was set aside): `--all` means nothing stays behind.
-    await rm(context.store.paths.credentials, {force: true})
+    // `--all` means nothing stays behind, not even entries no listed account owns.
+    await context.store.clearCredentialsFile()
     return results
   }
   const account = pickAccount(index, request.account)
+  if (!account && request.account) throw noSuchAccount(context, request.account)
   if (!account) {
-    throw new AuthError('NOT_LOGGED_IN', request.account ? `No stored login matches '${request.account}'.` : 'You are not signed in.', {
-      suggestion: `Run \`${loginCommand(context)}\` to sign in.`,
-    })
+    throw new AuthError('NOT_LOGGED_IN', 'You are not signed in.', {suggestion: `Run \`${loginCommand(context)}\` to sign in.`})
   }
   return [await logoutAccount(context, account)]
 }
@@ -57,7 +56,7 @@ async function logoutAccount(context: AuthContext, account: AccountRecord): Prom
     // Every backend that may hold a copy: the recorded one, the file, and the configured one.
     const configured = context.settings.storage
     const alsoIn = ['file', ...(configured === 'auto' || configured === 'memory' ? [] : [configured])]
-    await context.store.remove(account, alsoIn)
-    return result
+    const leftBehind = await context.store.remove(account, alsoIn)
+    return leftBehind ? {...result, leftBehind} : result
   })
 }

@@ -17,9 +17,16 @@ export async function provideToken(config: Interfaces.Config, requirement: 'requ
     tokenHolder().token = token
     process.env[context.envNames.accessToken] = token.accessToken
     return undefined
-  } catch (error) {
-    if (!(error instanceof AuthError)) throw error
+  } catch (caught) {
+    // Anything else (a folder we may not write, a hand-edited index) must stop the command too:
+    // oclif lets a command run when its prerun hook throws a plain error.
+    const error = caught instanceof AuthError ? caught : unexpected(caught)
     if (requirement === 'optional' && (error.code === 'NOT_LOGGED_IN' || error.code === 'REAUTH_REQUIRED')) return undefined
     return error
   }
+}
+
+function unexpected(error: unknown): AuthError {
+  const reason = error instanceof Error ? error.message.split('\n')[0] : String(error)
+  return new AuthError('UNEXPECTED', `Could not get an access token: ${reason}.`, {cause: error})
 }

@@ -25,16 +25,19 @@ export function refreshAheadWindowSeconds(obtainedAt: string, expiresAt: string,
   return Math.min(MAX_WINDOW_SECONDS, Math.max(skewSeconds, lifetime / 4))
 }
 
-/** The default account's key and window if it is due for a refresh ahead of time, else undefined. */
-export function dueForRefresh(index: IndexView, now: number): {account: string; windowSeconds: number} | undefined {
+/**
+ * The default account's key and window if it is due for a refresh ahead of time, else undefined.
+ * `windowSeconds` (the `refreshAheadWindow` setting) replaces the window derived from the lifetime.
+ */
+export function dueForRefresh(index: IndexView, now: number, windowSeconds?: number): {account: string; windowSeconds: number} | undefined {
   const account = index.accounts?.find((entry) => entry.key === index.defaultAccount) ?? index.accounts?.[0]
   if (!account?.expiresAt || !account.hasRefreshToken) return undefined
   const tombstone = index.tombstones?.[account.key]
   // The issuer rejected this refresh token not long ago: leave it alone until the user signs in.
   if (tombstone && Date.parse(tombstone.until) > now) return undefined
-  const windowSeconds = refreshAheadWindowSeconds(account.updatedAt, account.expiresAt)
+  const window = windowSeconds ?? refreshAheadWindowSeconds(account.updatedAt, account.expiresAt)
   const left = (Date.parse(account.expiresAt) - now) / 1000
-  return left <= windowSeconds ? {account: account.key, windowSeconds} : undefined
+  return left <= window ? {account: account.key, windowSeconds: window} : undefined
 }
 
 /** Read the index without judging it: a damaged file is the next real command's business. */
@@ -51,27 +54,28 @@ const MARKER_STALE_MS = 60_000
 
 /**
  * Claim the right to start the background refresh of an account: the first of N commands that
- * start together wins, the others leave it be. Returns a release function, or undefined when
- * another process already claimed it. Any failure just means "do not start one".
+ * start together wins, the others leave it be. A claim that is not released (the refresh failed
+ * for a reason that may pass, or the process died) expires after a minute: a back-off, so an issuer
+ * that is down is not asked again by every command. Any failure just means "do not start one".
  */
-export async function claimRefreshAhead(dataDir: string, accountKey: string): Promise<(() => Promise<void>) | undefined> {
+export async function claimRefreshAhead(dataDir: string, accountKey: string): Promise<boolean> {
   const {refreshAheadMarkerPath} = await import('../store/account-files.js')
   const marker = refreshAheadMarkerPath(storePaths(dataDir), accountKey)
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await (await open(marker, 'wx', 0o600)).close()
-      return () => unlink(marker).catch(() => {})
+      return true
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return undefined
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return false
       const age = Date.now() - ((await stat(marker).catch(() => undefined))?.mtimeMs ?? Date.now())
-      if (age < MARKER_STALE_MS) return undefined
+      if (age < MARKER_STALE_MS) return false
       await unlink(marker).catch(() => {})
     }
   }
-  return undefined
+  return false
 }
 
-/** The background process lets go of the claim when it is done. */
+/** The background process lets go of its claim once the refresh succeeded or can never succeed. */
 export async function releaseRefreshAhead(dataDir: string, accountKey: string): Promise<void> {
   const {refreshAheadMarkerPath} = await import('../store/account-files.js')
   await unlink(refreshAheadMarkerPath(storePaths(dataDir), accountKey)).catch(() => {})

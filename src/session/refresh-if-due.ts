@@ -1,31 +1,35 @@
 import type {Interfaces} from '@oclif/core'
 
+import {AuthError} from '../errors.js'
 import {pickAccount} from '../store/account-index.js'
 import {authContext} from './context.js'
 import {ensureFresh} from './ensure-fresh.js'
-import {dueForRefresh, releaseRefreshAhead} from './refresh-ahead.js'
+import {dueForRefresh} from './refresh-ahead.js'
+
+export interface RefreshAheadOutcome {
+  /** What happened, for debug output only. */
+  outcome: string
+  /** The refresh failed for a reason that may pass (network, 5xx, a lock held too long). */
+  transient: boolean
+}
 
 /**
  * The refresh-ahead itself, in the background process or inline in the init hook. It re-checks
  * that the account is still due (another process may have refreshed since the hook looked) and goes
  * through ensureFresh, so it shares the account lock with every command: never a second refresh.
- * Returns what happened, for debug output only.
+ * It never throws: refreshing ahead must not fail anything.
  */
-export async function refreshIfDue(config: Interfaces.Config, accountKey: string): Promise<string> {
+export async function refreshIfDue(config: Interfaces.Config, accountKey: string): Promise<RefreshAheadOutcome> {
   try {
-    return await refreshIfStillDue(config, accountKey)
-  } finally {
-    await releaseRefreshAhead(config.dataDir, accountKey)
+    const context = await authContext(config)
+    const index = await context.store.readIndex()
+    const account = pickAccount(index, accountKey)
+    if (!account) return {outcome: 'the account is gone', transient: false}
+    const due = dueForRefresh({...index, defaultAccount: account.key}, Date.now(), context.settings.refreshAheadWindowSeconds)
+    if (!due) return {outcome: 'not due any more', transient: false}
+    const token = await ensureFresh(context, account, {skewSeconds: due.windowSeconds, tombstone: index.tombstones[account.key]})
+    return {outcome: `fresh until ${token.expiresAt}`, transient: false}
+  } catch (error) {
+    return {outcome: `failed: ${(error as Error).message}`, transient: error instanceof AuthError && error.code === 'TRANSIENT'}
   }
-}
-
-async function refreshIfStillDue(config: Interfaces.Config, accountKey: string): Promise<string> {
-  const context = await authContext(config)
-  const index = await context.store.readIndex()
-  const account = pickAccount(index, accountKey)
-  if (!account) return 'the account is gone'
-  const due = dueForRefresh({...index, defaultAccount: account.key}, Date.now())
-  if (!due) return 'not due any more'
-  const token = await ensureFresh(context, account, {skewSeconds: due.windowSeconds})
-  return `fresh until ${token.expiresAt}`
 }

@@ -11,10 +11,21 @@ import type {AuthContext} from './context.js'
  */
 export async function chooseBackend(context: AuthContext, ui: SignInUi): Promise<BackendKind> {
   const setting = context.settings.storage
-  if (setting !== 'auto') return setting
+  if (setting.startsWith('exec:')) {
+    // Ask the helper once before the user signs in: a broken vault found afterwards would waste
+    // the sign-in (and drop its fresh refresh token).
+    await context.store.backend(setting).get(`probe|${context.bin}|${process.pid}`)
+    return setting as BackendKind
+  }
+  if (setting !== 'auto' && setting !== 'keyring') return setting
   const {probeKeyring} = await import('../store/keyring-store.js')
   const probe = await probeKeyring({service: context.store.service, timeoutMs: context.settings.keyringTimeoutSeconds * 1000})
   if (probe.ok) return 'keyring'
+  if (setting === 'keyring') {
+    throw new AuthError('STORE_UNAVAILABLE', `The OS keychain, where ${context.settings.sources.storage} says to keep the login, does not answer: ${probe.reason}.`, {
+      suggestion: `Unlock or start it, or set ${context.envNames.storage}=file to keep the login in a file instead.`,
+    })
+  }
   ui.warn(
     `No OS keychain answered (${probe.reason}), so the login is kept in ${context.store.paths.credentials} (readable only by you). ` +
       `Set ${context.envNames.storage}=file to choose the file without this check, or =keyring to require the keychain.`,
@@ -24,19 +35,23 @@ export async function chooseBackend(context: AuthContext, ui: SignInUi): Promise
 
 /**
  * When the configured storage names a backend other than the one an account is kept in, move the
- * account there (DESIGN.md, Migration). `auto` and `memory` never move anything.
+ * account there (DESIGN.md, Migration); finish a move an earlier run left half done. `auto` and
+ * `memory` never move anything, and an account pinned with `auth login --storage` stays put. Only a
+ * failure for the account in use stops the command: the others are tried again next time.
  */
-export async function migrateAccounts(context: AuthContext, index: AccountIndex): Promise<AccountIndex> {
+export async function migrateAccounts(context: AuthContext, index: AccountIndex, inUse: string): Promise<AccountIndex> {
   const target = context.settings.storage
   if (target === 'auto' || target === 'memory') return index
-  const pending = index.accounts.filter((account) => account.storage !== target || account.migratingFrom)
+  const destination = (account: AccountRecord): BackendKind => (account.storagePinned ? (account.storage as BackendKind) : target)
+  const pending = index.accounts.filter((account) => account.migratingFrom || account.storage !== destination(account))
   if (pending.length === 0) return index
   const moved = new Map<string, AccountRecord>()
   for (const account of pending) {
     try {
-      moved.set(account.key, await context.store.migrate(account, target))
+      moved.set(account.key, await context.store.migrate(account, destination(account)))
     } catch (error) {
       if (!(error instanceof AuthError)) throw error
+      if (account.key !== inUse) continue
       throw new AuthError(error.code, `Could not move the stored login to the configured storage '${target}' (${context.settings.sources.storage}): ${error.message}`, {
         cause: error,
         suggestion: error.suggestion,

@@ -31,6 +31,12 @@ interface SettingSpec {
   /** Name in the host's `oclif.auth` block and the user settings file. */
   fileKey: string
   flag?: string
+  /**
+   * Only the host's package.json may set it: which commands need a token is the CLI's design,
+   * when to refresh ahead is read by the init hook (which reads no settings file), and plain http
+   * to a remote issuer is the author's decision, not something a user file or variable turns on.
+   */
+  hostOnly?: boolean
 }
 
 export const SETTING_SPECS: Record<SettingKey, SettingSpec> = {
@@ -38,18 +44,14 @@ export const SETTING_SPECS: Record<SettingKey, SettingSpec> = {
   clientId: {parse: parseText, env: 'AUTH_CLIENT_ID', fileKey: 'clientId', flag: 'client-id'},
   scopes: {parse: parseScopes, fallback: DEFAULT_SCOPES, env: 'AUTH_SCOPES', fileKey: 'scopes', flag: 'scopes'},
   storage: {parse: parseStorage, fallback: 'auto', env: 'AUTH_STORAGE', fileKey: 'storage', flag: 'storage'},
-  requireAuth: {parse: parsePatterns, fallback: [], fileKey: 'commands.require'},
-  refreshAhead: {parse: parseRefreshAhead, fallback: 'background', env: 'AUTH_REFRESH_AHEAD', fileKey: 'refreshAhead'},
+  requireAuth: {parse: parsePatterns, fallback: [], fileKey: 'commands.require', hostOnly: true},
+  refreshAhead: {parse: parseRefreshAhead, fallback: 'background', env: 'AUTH_REFRESH_AHEAD', fileKey: 'refreshAhead', hostOnly: true},
+  refreshAheadWindowSeconds: {parse: parseSeconds, env: 'AUTH_REFRESH_AHEAD_WINDOW', fileKey: 'refreshAheadWindow', hostOnly: true},
   loginTimeoutSeconds: {parse: parseSeconds, fallback: 300, env: 'AUTH_LOGIN_TIMEOUT', fileKey: 'loginTimeout'},
   requestTimeoutSeconds: {parse: parseSeconds, fallback: 20, env: 'AUTH_REQUEST_TIMEOUT', fileKey: 'requestTimeout'},
   keyringTimeoutSeconds: {parse: parseSeconds, fallback: 3, env: 'AUTH_KEYRING_TIMEOUT', fileKey: 'keyringTimeout'},
   keyringEntryLimit: {parse: parseBytes, env: 'AUTH_KEYRING_ENTRY_LIMIT', fileKey: 'keyringEntryLimit'},
-  allowInsecureIssuer: {
-    parse: parseBoolean,
-    fallback: false,
-    env: 'AUTH_ALLOW_INSECURE_ISSUER',
-    fileKey: 'allowInsecureIssuer',
-  },
+  allowInsecureIssuer: {parse: parseBoolean, fallback: false, fileKey: 'allowInsecureIssuer', hostOnly: true},
 }
 
 const SETTING_KEYS = Object.keys(SETTING_SPECS) as SettingKey[]
@@ -117,7 +119,8 @@ export function layerFromFileBlock(
   if (typeof block !== 'object' || Array.isArray(block)) {
     throw new AuthError('CONFIG_INVALID', `Invalid ${describeBlock}: expected an object of auth settings.`)
   }
-  const known = new Set(SETTING_KEYS.map((key) => SETTING_SPECS[key].fileKey.split('.')[0]))
+  const keys = SETTING_KEYS.filter((key) => kind === 'host' || !SETTING_SPECS[key].hostOnly)
+  const known = new Set(keys.map((key) => SETTING_SPECS[key].fileKey.split('.')[0]))
   for (const name of Object.keys(block)) {
     if (!known.has(name)) {
       throw new AuthError('CONFIG_INVALID', `Invalid ${describeBlock}: unknown setting '${name}'.`, {
@@ -126,7 +129,7 @@ export function layerFromFileBlock(
     }
   }
   checkNestedKeys(block as Record<string, unknown>, describeBlock)
-  for (const key of SETTING_KEYS) {
+  for (const key of keys) {
     const value = SETTING_SPECS[key].fileKey
       .split('.')
       .reduce<unknown>((node, part) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined), block)

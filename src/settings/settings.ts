@@ -21,6 +21,8 @@ export interface AuthSettings {
   /** Command id patterns (`*` wildcard) that need a token, from the host's `commands.require`. */
   requireAuth: string[]
   refreshAhead: RefreshAheadMode
+  /** Refresh ahead this long before expiry; undefined: a quarter of the lifetime, 60 s to 5 min. */
+  refreshAheadWindowSeconds?: number
   /** How long `auth login` waits for the browser or the device approval. */
   loginTimeoutSeconds: number
   /** Time box of each HTTP request to the issuer. */
@@ -42,6 +44,7 @@ export type SettingKey =
   | 'storage'
   | 'requireAuth'
   | 'refreshAhead'
+  | 'refreshAheadWindowSeconds'
   | 'loginTimeoutSeconds'
   | 'requestTimeoutSeconds'
   | 'allowInsecureIssuer'

@@ -1,6 +1,6 @@
 import {AuthError} from '../errors.js'
 import {writeFileAtomic} from './atomic-file.js'
-import {ShapeError, expectObject, expectString, optionalString, readStoredJson} from './stored-json.js'
+import {ShapeError, expectObject, expectString, expectVersion1, optionalString, readStoredJson} from './stored-json.js'
 
 /** What we know about a signed-in account, without its secrets. */
 export interface AccountRecord {
@@ -19,6 +19,8 @@ export interface AccountRecord {
   storage: string
   /** Set while a migration has copied the secrets but not yet removed them from this backend. */
   migratingFrom?: string
+  /** Chosen with `auth login --storage`: a change of the configured storage does not move it. */
+  storagePinned?: boolean
   updatedAt: string
 }
 
@@ -74,9 +76,9 @@ export function pickAccount(index: AccountIndex, wanted?: string): AccountRecord
   return matches[0]
 }
 
-export function parseIndex(data: unknown): AccountIndex {
+export function parseIndex(data: unknown, path = 'the index'): AccountIndex {
   const file = expectObject(data, 'the index')
-  if (file.version !== 1) throw new ShapeError('unknown version')
+  expectVersion1(file, path)
   if (typeof file.gen !== 'number' || !Number.isSafeInteger(file.gen) || file.gen < 0) throw new ShapeError('gen is not a counter')
   if (!Array.isArray(file.accounts)) throw new ShapeError('accounts is not a list')
   const accounts = file.accounts.map((entry, i) => parseAccount(entry, `accounts[${i}]`))
@@ -110,6 +112,8 @@ function parseAccount(value: unknown, what: string): AccountRecord {
   }
   const migratingFrom = optionalString(entry.migratingFrom, `${what}: migratingFrom`)
   if (migratingFrom) record.migratingFrom = migratingFrom
+  if (entry.storagePinned !== undefined && typeof entry.storagePinned !== 'boolean') throw new ShapeError(`${what}: storagePinned is not a boolean`)
+  if (entry.storagePinned) record.storagePinned = true
   const name = optionalString(entry.name, `${what}: name`)
   const email = optionalString(entry.email, `${what}: email`)
   if (name) record.name = name

@@ -1,4 +1,5 @@
 import {createHash} from 'node:crypto'
+import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {AuthError} from '../errors.js'
@@ -68,6 +69,7 @@ export class AccountStore {
         timeoutMs: this.options.keyringTimeoutMs,
         maxEntryBytes: this.options.keyringEntryLimit,
         switchHint,
+        nextStep: this.loginHint,
       })
     }
     if (kind.startsWith('exec:')) return new ExecCredentialStore({command: kind.slice(5), service: this.service, switchHint})
@@ -89,8 +91,8 @@ export class AccountStore {
     const backend = this.backend(account.storage)
     const secrets = await backend.get(account.key)
     if (!secrets) {
-      throw new AuthError('STORE_UNAVAILABLE', `The ${backend.location} did not return the login of ${describeAccount(account)}, though it was stored there; it may be locked, stopped or emptied.`, {
-        suggestion: `Unlock or start it and retry, or run \`${this.options.bin} auth login\` to sign in again.`,
+      throw new AuthError('STORE_UNAVAILABLE', `The login of ${describeAccount(account)} is missing from where it was stored (${backend.location}); that store may be locked, stopped or emptied.`, {
+        suggestion: `If it is locked or stopped, unlock or start it and retry; else run \`${this.options.bin} auth login\` to sign in again.`,
       })
     }
     return secrets
@@ -148,19 +150,38 @@ export class AccountStore {
   /**
    * Forget an account: its secrets in every backend we know held them (the recorded one, one left
    * over from an unfinished migration, and any extra the caller names), then its index entry.
+   * Returns the message of a failure to delete from the recorded backend: the user asked to be
+   * signed out, so a keychain that does not answer is reported, not a reason to stay signed in.
    */
-  async remove(account: AccountRecord, alsoIn: string[] = []): Promise<void> {
+  async remove(account: AccountRecord, alsoIn: string[] = []): Promise<string | undefined> {
+    let leftBehind: string | undefined
     await this.update(async (index) => {
       const current = index.accounts.find((entry) => entry.key === account.key) ?? account
       const kinds = new Set([current.storage, ...(current.migratingFrom ? [current.migratingFrom] : []), ...alsoIn])
       for (const kind of kinds) {
-        // The recorded backend must answer; the others are a clean-up and may be absent.
-        if (kind === current.storage) await this.backend(kind).delete(account.key)
-        else await this.backend(kind).delete(account.key).catch(() => false)
+        try {
+          await this.backend(kind).delete(account.key)
+        } catch (error) {
+          // Only the recorded backend is known to hold a copy; the others are a clean-up.
+          if (kind === current.storage) leftBehind = error instanceof AuthError ? error.message : String(error)
+        }
       }
       index.accounts = index.accounts.filter((entry) => entry.key !== account.key)
       delete index.tombstones[account.key]
       if (index.defaultAccount === account.key) index.defaultAccount = index.accounts[0]?.key ?? null
+    })
+    return leftBehind
+  }
+
+  /**
+   * After every account was signed out: drop whatever the credentials file still holds (entries of
+   * no listed account, say after a damaged index was set aside), under the lock like every write.
+   */
+  async clearCredentialsFile(): Promise<void> {
+    if (this.memoryIndex) return
+    await this.update(async (index) => {
+      if (index.accounts.some((account) => account.storage === 'file')) return
+      await rm(this.paths.credentials, {force: true})
     })
   }
 

@@ -1,7 +1,7 @@
 import {AuthError} from '../errors.js'
 import type {Secrets, CredentialStore} from './credential-store.js'
 import {writeFileAtomic} from './atomic-file.js'
-import {ShapeError, expectObject, expectString, optionalString, readStoredJson} from './stored-json.js'
+import {ShapeError, expectObject, expectString, expectVersion1, optionalString, readStoredJson} from './stored-json.js'
 
 interface CredentialsFile {
   version: 1
@@ -58,9 +58,9 @@ export class FileCredentialStore implements CredentialStore {
   }
 }
 
-export function parseCredentialsFile(data: unknown): CredentialsFile {
+export function parseCredentialsFile(data: unknown, path = 'the credentials file'): CredentialsFile {
   const file = expectObject(data, 'the file')
-  if (file.version !== 1) throw new ShapeError('unknown version')
+  expectVersion1(file, path)
   return {version: 1, accounts: {...expectObject(file.accounts, 'accounts')}}
 }
 

@@ -8,14 +8,14 @@ import {moveAside, readTextIfExists} from './atomic-file.js'
  */
 export async function readStoredJson<T>(
   path: string,
-  validate: (data: unknown) => T,
+  validate: (data: unknown, path: string) => T,
   nextStep: string,
 ): Promise<T | undefined> {
   const text = await readTextIfExists(path)
   if (text === undefined) return undefined
   let value: T
   try {
-    value = validate(JSON.parse(text))
+    value = validate(JSON.parse(text), path)
   } catch (error) {
     if (!(error instanceof SyntaxError) && !(error instanceof ShapeError)) throw error
     // Only move the bytes we judged: another process may have replaced the file meanwhile.
@@ -31,6 +31,20 @@ export async function readStoredJson<T>(
 
 /** A stored file parsed but does not have the shape we wrote. */
 export class ShapeError extends Error {}
+
+/**
+ * Our files carry `version: 1`. A higher one was written by a newer plugin (the user upgraded, then
+ * ran an older copy of the CLI): that is not damage, so it is left exactly where it is.
+ */
+export function expectVersion1(file: Record<string, unknown>, path: string): void {
+  if (file.version === 1) return
+  if (typeof file.version === 'number' && Number.isInteger(file.version) && file.version > 1) {
+    throw new AuthError('STORE_UNAVAILABLE', `The file ${path} was written by a newer version of this CLI's sign-in support (format ${file.version}).`, {
+      suggestion: 'Upgrade this CLI to use the stored login.',
+    })
+  }
+  throw new ShapeError('unknown version')
+}
 
 export function expectObject(value: unknown, what: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ShapeError(`${what} is not an object`)

@@ -116,6 +116,16 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
       expect(JSON.parse(await readFile(vault, 'utf8'))['acme-auth']).to.deep.equal({})
     })
 
+    it('auth login --storage pins the account: a different configured storage does not move it', async () => {
+      const vault = {FILE_VAULT_PATH: join(home.root, 'vault.json')}
+      await runAcmeExpecting(0, ['auth', 'login', '--storage', `exec:${FILE_VAULT}`], {home, env: {...env, ...vault}})
+      // acme's package.json says storage: file; the pinned login stays with the helper.
+      await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ...vault}})
+      expect((await statusJson(home, env)).accounts[0].storage).to.equal(`exec:${FILE_VAULT}`)
+      const unknown = await runAcmeExpecting(2, ['auth', 'token', '--account', 'nobody'], {home, env: {...env, ...vault}})
+      expect(errorMessage(unknown.stderr)).to.include("No stored login matches 'nobody'")
+    })
+
     it('exec: a helper that fails says so in one line and the command stops', async () => {
       const helper = join(home.root, 'broken-helper.sh')
       await writeFile(helper, '#!/bin/sh\necho "vault is sealed" >&2\nexit 3\n')

@@ -109,7 +109,8 @@ const CORRUPT_CREDENTIALS: Record<string, string> = {
   empty: '',
   'JSON null': 'null',
   'JSON list': '[]',
-  'wrong version': JSON.stringify({version: 2, accounts: {}}),
+  'version 0': JSON.stringify({version: 0, accounts: {}}),
+  'version as text': JSON.stringify({version: '1', accounts: {}}),
   'missing version': JSON.stringify({accounts: {}}),
   'accounts is a list': JSON.stringify({version: 1, accounts: []}),
   'accounts missing': JSON.stringify({version: 1}),
@@ -140,7 +141,7 @@ const CORRUPT_INDEXES: Record<string, string> = {
   garbage: 'accounts: alice\n',
   empty: '',
   'JSON number': '3',
-  'wrong version': mutate((d) => (d.version = 2)),
+  'version 0': mutate((d) => (d.version = 0)),
   'gen is a string': mutate((d) => (d.gen = '3')),
   'gen is negative': mutate((d) => (d.gen = -1)),
   'gen is fractional': mutate((d) => (d.gen = 1.5)),
@@ -685,4 +686,27 @@ describe('store', () => {
       expect(error.exitCode).to.equal(1)
     })
   })
+})
+
+describe('store: a file from a newer version', () => {
+  for (const [name, bytes, read] of [
+    ['credentials.json', JSON.stringify({version: 2, accounts: {}}), (path: string) => new FileCredentialStore(path, 'Run `acme auth login`.').get('a')],
+    ['accounts.json', JSON.stringify({version: 2}), (path: string) => readIndex(path, 'Run `acme auth login`.')],
+  ] as const) {
+    it(`${name} with format 2 is left where it is and named, with "upgrade" as the next step`, async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'newer-'))
+      try {
+        const path = join(dir, name)
+        await writeFile(path, bytes)
+        const error = await authErrorFrom(() => read(path))
+        expect(error.code).to.equal('STORE_UNAVAILABLE')
+        expect(error.message).to.include(path).and.include('newer version')
+        expect(error.suggestion).to.match(/upgrade/i)
+        expect(await readdir(dir)).to.deep.equal([name])
+        expect(await readFile(path, 'utf8')).to.equal(bytes)
+      } finally {
+        await rm(dir, {recursive: true, force: true})
+      }
+    })
+  }
 })

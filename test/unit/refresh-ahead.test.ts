@@ -39,6 +39,11 @@ describe('refresh ahead (fake clock)', () => {
     expect(dueForRefresh(index({expiresIn: -10}), T0)).to.not.equal(undefined)
   })
 
+  it('a configured window replaces the derived one', () => {
+    expect(dueForRefresh(index({expiresIn: 500}), T0, 600)?.windowSeconds).to.equal(600)
+    expect(dueForRefresh(index({expiresIn: 500}), T0, 120)).to.equal(undefined)
+  })
+
   it('never refreshes what it cannot: no expiry, no refresh token, no account', () => {
     expect(dueForRefresh(index({expiresIn: null}), T0)).to.equal(undefined)
     expect(dueForRefresh(index({expiresIn: 10, hasRefreshToken: false}), T0)).to.equal(undefined)

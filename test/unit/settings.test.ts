@@ -229,8 +229,8 @@ describe('settings', () => {
       process.env.ACME_AUTH_REFRESH_AHEAD = 'inline'
       process.env.ACME_AUTH_LOGIN_TIMEOUT = '45'
       const {settings} = await load({
-        auth: {commands: {require: ['deploy*']}, requestTimeout: 7, allowInsecureIssuer: true},
-        userFile: {refreshAhead: 'off'},
+        auth: {commands: {require: ['deploy*']}, requestTimeout: 7, allowInsecureIssuer: true, refreshAhead: 'off'},
+        userFile: {loginTimeout: 30},
       })
       expect(settings.refreshAhead).to.equal('inline')
       expect(settings.loginTimeoutSeconds).to.equal(45)
@@ -312,10 +312,17 @@ describe('settings', () => {
       expectConfigInvalid(await authErrorFrom(() => load()), 'ACME_AUTH_LOGIN_TIMEOUT')
     })
 
-    it('a bad refreshAhead mode in the user file names it', async () => {
-      const fx = await fixture({userFile: {refreshAhead: 'sometimes'}})
-      expectConfigInvalid(await authErrorFrom(() => loadSettings(fx.config)), `refreshAhead in ${fx.userFile}`)
+    it('a bad refreshAhead mode in the host package.json names it', async () => {
+      const fx = await fixture({auth: {refreshAhead: 'sometimes'}})
+      expectConfigInvalid(await authErrorFrom(() => loadSettings(fx.config)), `oclif.auth.refreshAhead in ${fx.hostPjson}`)
     })
+
+    for (const hostOnly of [{refreshAhead: 'off'}, {commands: {require: ['*']}}, {allowInsecureIssuer: true}]) {
+      it(`${Object.keys(hostOnly)[0]} is the host's to set: in the user file it is an unknown setting`, async () => {
+        const fx = await fixture({userFile: hostOnly})
+        expectConfigInvalid(await authErrorFrom(() => loadSettings(fx.config)), Object.keys(hostOnly)[0], fx.userFile)
+      })
+    }
 
     it('an unknown key in the user file is an error (clientID typo)', async () => {
       const fx = await fixture({userFile: {clientID: 'mycli'}})
@@ -530,6 +537,14 @@ describe('session/requirement', () => {
   })
 
   describe('authRequirement', () => {
+    it("a host's commands.require: ['*'] never locks the auth commands out", async () => {
+      for (const name of ['login', 'logout', 'status', 'token', 'refresh', 'switch']) {
+        const {default: command} = await import(`../../src/commands/auth/${name}.js`)
+        expect(authRequirement({...command, id: `auth:${name}`, auth: command.auth}, {commands: {require: ['*']}}), name).to.equal('none')
+      }
+      expect(authRequirement({id: 'deploy'}, {commands: {require: ['*']}})).to.equal('required')
+    })
+
     it('static auth values win', () => {
       expect(authRequirement({id: 'x', auth: 'required'}, undefined)).to.equal('required')
       expect(authRequirement({id: 'x', auth: 'optional'}, undefined)).to.equal('optional')

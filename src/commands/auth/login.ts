@@ -26,7 +26,7 @@ The browser is started with the command in <%= config.scopedEnvVarKey('BROWSER')
     issuer: Flags.string({description: 'Issuer URL (overrides the configured one).'}),
     'client-id': Flags.string({description: 'OAuth client id (overrides the configured one).'}),
     scopes: Flags.string({description: 'Scopes to request, separated by spaces.'}),
-    storage: Flags.string({description: 'Where to keep the secrets: file.'}),
+    storage: Flags.string({description: 'Where to keep this login: auto, keyring, file, memory or exec:<command>. Pins this account there.'}),
   }
 
   public async run(): Promise<void> {

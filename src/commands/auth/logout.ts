@@ -26,6 +26,7 @@ export default class Logout extends AuthCommand {
     if (results.length === 0) this.log('No stored logins; nothing to sign out of.')
     for (const result of results) {
       const who = describeAccount(result.account)
+      if (result.leftBehind) this.warn(`The stored secrets could not be deleted: ${result.leftBehind} Delete them there by hand once it answers.`)
       switch (result.revocation) {
         case 'revoked':
           this.log(`Signed out ${who}; the login was revoked at the issuer.`)

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {AuthCommand, accountFlag} from '../../cli/auth-command.js'
 import {currentToken} from '../../session/ensure-fresh.js'
+import {releaseRefreshAhead} from '../../session/refresh-ahead.js'
 import {refreshIfDue} from '../../session/refresh-if-due.js'
 
 export default class Refresh extends AuthCommand {
@@ -22,8 +23,10 @@ export default class Refresh extends AuthCommand {
   public async run(): Promise<{expiresAt: string | null} | void> {
     const {flags} = await this.parse(Refresh)
     if (flags.ahead) {
-      const outcome = await refreshIfDue(this.config, flags.account!).catch((error: Error) => `failed: ${error.message}`)
+      const {outcome, transient} = await refreshIfDue(this.config, flags.account!)
       this.debug(`refresh ahead: ${outcome}`)
+      // After a failure that may pass, the claim stays as a one-minute back-off (see claimRefreshAhead).
+      if (!transient) await releaseRefreshAhead(this.config.dataDir, flags.account!)
       return
     }
     const token = await currentToken(await this.authContext(), {account: flags.account, force: true})

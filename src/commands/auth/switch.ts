@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {AuthCommand} from '../../cli/auth-command.js'
-import {AuthError} from '../../errors.js'
+import {noSuchAccount} from '../../session/ensure-fresh.js'
 import {pickAccount} from '../../store/account-index.js'
 import {describeAccount} from '../../store/account-store.js'
 
@@ -23,11 +23,7 @@ export default class Switch extends AuthCommand {
     const {args} = await this.parse(Switch)
     const context = await this.authContext()
     const account = pickAccount(await context.store.readIndex(), args.account)
-    if (!account) {
-      throw new AuthError('USAGE', `No stored login matches '${args.account}'.`, {
-        suggestion: `See \`${this.config.bin} auth status\` for the accounts, or \`${this.config.bin} auth login\` to add one.`,
-      })
-    }
+    if (!account) throw noSuchAccount(context, args.account)
     await context.store.setDefault(account)
     this.log(`${describeAccount(account)} is now the default account.`)
   }
