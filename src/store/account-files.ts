@@ -1,6 +1,6 @@
-import {createHash} from 'node:crypto'
 import {join} from 'node:path'
 
+import {sha256Hex} from './hash.js'
 import type {StorePaths} from './paths.js'
 
 // Apart from paths.ts so the init hook, which reads paths on every command, does not load node:crypto.
@@ -16,5 +16,5 @@ export function refreshAheadMarkerPath(paths: StorePaths, accountKey: string): s
 }
 
 function accountFileName(accountKey: string): string {
-  return createHash('sha256').update(accountKey).digest('hex').slice(0, 32)
+  return sha256Hex(accountKey).slice(0, 32)
 }

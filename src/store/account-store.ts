@@ -1,4 +1,3 @@
-import {createHash} from 'node:crypto'
 import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
@@ -8,6 +7,7 @@ import {emptyIndex, readIndex, writeIndex, type AccountIndex, type AccountRecord
 import type {CredentialStore, Secrets} from './credential-store.js'
 import {ExecCredentialStore} from './exec-store.js'
 import {FileCredentialStore} from './file-store.js'
+import {sha256Hex} from './hash.js'
 import {KeyringCredentialStore} from './keyring-store.js'
 import {withLock} from './lock.js'
 import {MemoryCredentialStore} from './memory-store.js'
@@ -252,10 +252,8 @@ export class AccountStore {
   }
 }
 
-/** Tombstones and lock names need a stable name for a secret without holding the secret. */
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex')
-}
+/** Tombstones name a refresh token without holding it. */
+export const hashToken = sha256Hex
 
 export function describeAccount(account: AccountRecord): string {
   const who = account.name ? `${account.name} (${account.subject})` : account.subject

@@ -1,8 +1,9 @@
-import {createHash, randomBytes} from 'node:crypto'
+import {randomBytes} from 'node:crypto'
 
 import {AuthError} from '../errors.js'
 import type {CredentialStore, Secrets} from './credential-store.js'
 import {parseSecrets} from './file-store.js'
+import {sha256Hex} from './hash.js'
 import {checkSecretService, seconds} from './secret-service-check.js'
 import {ShapeError} from './stored-json.js'
 
@@ -133,7 +134,7 @@ export class KeyringCredentialStore implements CredentialStore {
       const set: ChunkSet = current === 'a' ? 'b' : 'a'
       const chunks = splitUtf8(text, this.maxEntryBytes)
       for (const [index, chunk] of chunks.entries()) await keychain.set(chunkAccount(accountKey, set, index + 1), chunk)
-      const header: ChunkHeader = {chunked: 1, count: chunks.length, set, sha256: sha256(text)}
+      const header: ChunkHeader = {chunked: 1, count: chunks.length, set, sha256: sha256Hex(text)}
       await keychain.set(accountKey, JSON.stringify(header))
       await removeChunks(keychain, accountKey, set === 'a' ? {a: chunks.length, b: 0} : {a: 0, b: chunks.length})
     })
@@ -345,7 +346,7 @@ async function readChunks(keychain: Keychain, accountKey: string, header: ChunkH
     parts.push(part)
   }
   const text = parts.join('')
-  if (sha256(text) !== header.sha256) return {ok: false, problem: 'the parts do not add up to what was saved (checksum mismatch)'}
+  if (sha256Hex(text) !== header.sha256) return {ok: false, problem: 'the parts do not add up to what was saved (checksum mismatch)'}
   return {ok: true, text}
 }
 
@@ -394,10 +395,6 @@ export function splitUtf8(text: string, maxBytes: number): string[] {
   }
   if (current !== '') parts.push(current)
   return parts
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex')
 }
 
 // --- messages ----------------------------------------------------------------------------------
