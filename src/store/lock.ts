@@ -9,8 +9,18 @@ import {ensurePrivateDir} from './atomic-file.js'
 export interface LockOptions {
   /** Give up after this long (DESIGN.md: bounded wait). */
   waitMs?: number
-  /** A lock untouched for this long is abandoned, whoever holds it. */
+  /**
+   * A lock whose heartbeat a waiter has watched stand still for this long is abandoned, unless its
+   * holder is a live process on this host (see liveHolderMs).
+   */
   staleMs?: number
+  /**
+   * A live process on this host keeps its lock even when its heartbeat stops (Ctrl-Z, a debugger, a
+   * suspended laptop): breaking it would let a second process send the refresh token the first one
+   * may already have rotated, and the issuer would revoke the grant. Only a lock untouched this long
+   * is taken from a live pid: the process is stopped for good, or the pid was reused.
+   */
+  liveHolderMs?: number
   /** How often the holder touches the lock to show it is alive. */
   heartbeatMs?: number
   /** What the lock protects, for the timeout message. */
@@ -24,13 +34,16 @@ interface LockOwner {
   since: string
 }
 
-const DEFAULTS = {waitMs: 30_000, staleMs: 10_000, heartbeatMs: 2000}
+const DEFAULTS = {waitMs: 30_000, staleMs: 10_000, liveHolderMs: 10 * 60_000, heartbeatMs: 2000}
 
 /**
  * Run `fn` while holding a cross-process lock: a file created with O_EXCL (kubelogin #1144: never
  * lock the data file itself). A holder that died on this host is noticed at once through its pid; one
  * elsewhere (a shared home folder) once its heartbeat stops. Only the holder whose nonce is in the
  * file releases it.
+ *
+ * "Stopped" is judged by watching: the waiter notes when the file's mtime last changed on its own
+ * monotonic clock, so another host's clock, a clock change or a suspend never makes a lock look old.
  */
 export async function withLock<T>(path: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
   const settings = {...DEFAULTS, ...options}
@@ -52,13 +65,15 @@ async function acquire(path: string, settings: typeof DEFAULTS & LockOptions): P
   await ensurePrivateDir(dirname(path))
   const owner: LockOwner = {pid: process.pid, host: hostname(), nonce: randomBytes(12).toString('hex'), since: new Date().toISOString()}
   const deadline = Date.now() + settings.waitMs
+  const watch: Watch = {}
   let backoff = 10
   for (;;) {
     if (await tryCreate(path, owner)) return owner
-    await breakIfStale(path, settings.staleMs)
+    await breakIfStale(path, settings, watch)
     if (Date.now() >= deadline) {
-      throw new AuthError('TRANSIENT', `Timed out after ${Math.round(settings.waitMs / 1000)} s waiting for another process to finish ${settings.purpose ?? 'with the login store'} (lock ${path}).`, {
-        suggestion: 'This is temporary and nothing was lost: retry.',
+      const holder = watch.owner ? ` (pid ${watch.owner.pid}${watch.owner.host === hostname() ? '' : ` on ${watch.owner.host}`})` : ''
+      throw new AuthError('TRANSIENT', `Timed out after ${Math.round(settings.waitMs / 1000)} s waiting for another process${holder} to finish ${settings.purpose ?? 'with the login store'} (lock ${path}).`, {
+        suggestion: 'This is temporary and nothing was lost: retry. If no such process runs any more, delete the lock file.',
       })
     }
     // Jitter keeps N waiters from stampeding in lockstep when the holder lets go.
@@ -83,44 +98,56 @@ async function tryCreate(path: string, owner: LockOwner): Promise<boolean> {
   return true
 }
 
+/** What a waiter has seen of the lock file: who holds it, and when its heartbeat last moved. */
+interface Watch {
+  owner?: LockOwner
+  mtimeMs?: number
+  /** performance.now() when the mtime or owner last changed. */
+  movedAt?: number
+}
+
 /**
  * Remove the lock if its holder is gone. Two waiters may both judge the same lock stale; a "breaker"
  * lock lets only one of them remove it, and it checks the nonce again so that it never removes a
  * fresh lock someone took in between.
  */
-async function breakIfStale(path: string, staleMs: number): Promise<void> {
-  const seen = await inspect(path, staleMs)
-  if (!seen?.stale) return
+async function breakIfStale(path: string, settings: typeof DEFAULTS, watch: Watch): Promise<void> {
+  if (!(await isStale(path, settings, watch))) return
+  const seenNonce = watch.owner?.nonce
   const breaker = `${path}.break`
   const breakerOwner: LockOwner = {pid: process.pid, host: hostname(), nonce: randomBytes(12).toString('hex'), since: new Date().toISOString()}
   if (!(await tryCreate(breaker, breakerOwner))) {
     // A breaker that died mid-break would block everyone: breaking takes milliseconds, so an old one is dead.
     const info = await stat(breaker).catch(() => undefined)
-    if (info && Date.now() - info.mtimeMs > staleMs) await unlink(breaker).catch(() => {})
+    if (info && Date.now() - info.mtimeMs > settings.staleMs) await unlink(breaker).catch(() => {})
     return
   }
   try {
-    const again = await inspect(path, staleMs)
-    if (again?.stale && again.nonce === seen.nonce) await unlink(path).catch(() => {})
+    if ((await isStale(path, settings, watch)) && watch.owner?.nonce === seenNonce) await unlink(path).catch(() => {})
   } finally {
     await unlink(breaker).catch(() => {})
   }
 }
 
-async function inspect(path: string, staleMs: number): Promise<{stale: boolean; nonce: string | undefined} | undefined> {
+async function isStale(path: string, settings: typeof DEFAULTS, watch: Watch): Promise<boolean> {
   let text: string
   let mtimeMs: number
   try {
     ;[text, {mtimeMs}] = await Promise.all([readFile(path, 'utf8'), stat(path)])
   } catch {
-    return undefined
+    return false // gone: the next try takes it
   }
   const owner = parseOwner(text)
-  const untouched = Date.now() - mtimeMs > staleMs
-  // A lock file still being written (empty) is fresh unless it is old.
-  if (!owner) return {stale: untouched, nonce: undefined}
-  const deadHere = owner.host === hostname() && !isAlive(owner.pid)
-  return {stale: deadHere || untouched, nonce: owner.nonce}
+  const now = performance.now()
+  if (watch.movedAt === undefined || mtimeMs !== watch.mtimeMs || owner?.nonce !== watch.owner?.nonce) {
+    Object.assign(watch, {owner, mtimeMs, movedAt: now})
+  }
+  if (owner && owner.host === hostname()) {
+    if (!isAlive(owner.pid)) return true
+    return now - watch.movedAt! >= settings.staleMs && Date.now() - mtimeMs > settings.liveHolderMs
+  }
+  // Another host (its pid means nothing here), or a lock file still being written: its heartbeat decides.
+  return now - watch.movedAt! >= settings.staleMs
 }
 
 async function release(path: string, owner: LockOwner): Promise<void> {

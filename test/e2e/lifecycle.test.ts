@@ -124,6 +124,36 @@ describe('e2e: token lifecycle', function () {
     expect(issuer.counts.refreshReuse).to.equal(0)
   })
 
+  it('a command stopped (Ctrl-Z) in the middle of a refresh keeps its lock: the next one waits, exits 75, and the grant survives', async () => {
+    await expireIn(home, -10)
+    // The stopped command's own request timer must not fire before its answer is read on resume.
+    const patient = {...env, ACME_AUTH_REQUEST_TIMEOUT: '120', ACME_AUTH_REFRESH_AHEAD: 'off'}
+    issuer.setTokenDelay(1000)
+    const stopped = spawn(process.execPath, [ACME_BIN, 'whoami'], {env: cleanEnv(home, patient), stdio: ['ignore', 'pipe', 'pipe']})
+    let stoppedOut = ''
+    stopped.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stoppedOut += chunk))
+    const stoppedExit = new Promise<number | null>((resolve) => stopped.on('close', resolve))
+    await waitFor(async () => (await lockFiles(home)).length > 0, 10_000, 'the refresh lock')
+    await sleep(300) // the request is at the issuer now
+    stopped.kill('SIGSTOP')
+    try {
+      await sleep(2000) // the issuer has rotated the refresh token; its answer waits in a stopped process
+      expect(issuer.counts.refresh).to.equal(1)
+      // Breaking the lock would send the rotated-away refresh token: the issuer would revoke the grant.
+      const waiter = await runAcmeExpecting(75, ['whoami'], {home, env: patient, timeoutMs: 60_000})
+      expect(errorMessage(waiter.stderr)).to.match(/waiting for another process \(pid \d+\)/).and.match(/nothing was lost/i)
+      expect(issuer.counts.refreshReuse, 'no refresh token was sent twice').to.equal(0)
+    } finally {
+      stopped.kill('SIGCONT')
+    }
+    expect(await stoppedExit, 'the resumed command').to.equal(0)
+    expect(stoppedOut).to.equal('alice (Alice)\n')
+    const after = await runAcmeExpecting(0, ['whoami'], {home, env})
+    expect(after.stdout).to.equal('alice (Alice)\n')
+    expect(issuer.counts.refresh).to.equal(1)
+    expect(issuer.counts.refreshReuse).to.equal(0)
+  })
+
   describe('outages leave the store byte for byte as it was', () => {
     it('issuer unreachable and the token expired → exit 75, temporary, nothing lost', async () => {
       await expireIn(home, -10)

@@ -174,18 +174,31 @@ process.stdout.write(JSON.stringify({overlaps}))
     expect(JSON.parse(await readFile(lockPath, 'utf8')).nonce).to.equal('x')
   })
 
-  it('breaks a lock whose mtime is older than staleMs, even if its pid is alive', async () => {
+  it('keeps a live holder on this host even when its heartbeat stopped (Ctrl-Z, a debugger), until liveHolderMs', async () => {
+    // Untouched for a minute, far past staleMs: breaking it would let a second refresh through.
+    const minuteAgo = new Date(Date.now() - 60_000)
+    await writeOwner(lockPath, {pid: process.pid, host: hostname(), nonce: 'x', since: minuteAgo.toISOString()}, minuteAgo)
+    const error = await authErrorFrom(() => withLock(lockPath, async () => 1, {staleMs: 100, waitMs: 500}))
+    expect(error.code).to.equal('TRANSIENT')
+    expect(error.message).to.include(`pid ${process.pid}`)
+    expect(JSON.parse(await readFile(lockPath, 'utf8')).nonce).to.equal('x')
+  })
+
+  it('takes the lock of a live pid untouched for longer than liveHolderMs (stopped for good, or the pid was reused)', async () => {
     const old = new Date(Date.now() - 60_000)
     await writeOwner(lockPath, {pid: process.pid, host: hostname(), nonce: 'x', since: old.toISOString()}, old)
     const started = Date.now()
     await withLock(lockPath, async () => {
       expect(JSON.parse(await readFile(lockPath, 'utf8')).nonce).to.not.equal('x')
-    }, {staleMs: 5000, waitMs: 5000})
-    expect(Date.now() - started).to.be.below(1000)
+    }, {staleMs: 300, liveHolderMs: 30_000, waitMs: 5000})
+    const took = Date.now() - started
+    // It still watches the heartbeat for staleMs first: a resumed holder would have touched it.
+    expect(took, `took ${took} ms`).to.be.at.least(250)
+    expect(took, `took ${took} ms`).to.be.below(2000)
     expect(await exists(lockPath)).to.equal(false)
   })
 
-  it("a lock from another host is broken once it is untouched for staleMs, not before", async () => {
+  it("a lock from another host is broken once its heartbeat is seen standing still for staleMs, not before", async () => {
     await writeOwner(lockPath, {pid: 1, host: `not-${hostname()}`, nonce: 'x', since: new Date().toISOString()})
     const started = Date.now()
     await withLock(lockPath, async () => {}, {staleMs: 300, waitMs: 5000})
@@ -194,16 +207,23 @@ process.stdout.write(JSON.stringify({overlaps}))
     expect(took, `took ${took} ms`).to.be.below(2000)
   })
 
-  it('an empty lock file (holder still writing it) is not broken while fresh, but is once old', async () => {
+  it("another host's clock does not matter: an mtime far in the past still needs staleMs of watching", async () => {
+    const skewed = new Date(Date.now() - 3_600_000)
+    await writeOwner(lockPath, {pid: 1, host: `not-${hostname()}`, nonce: 'x', since: skewed.toISOString()}, skewed)
+    const error = await authErrorFrom(() => withLock(lockPath, async () => 1, {staleMs: 10_000, waitMs: 300}))
+    expect(error.code).to.equal('TRANSIENT')
+    expect(error.message).to.include(`on not-${hostname()}`)
+    expect(JSON.parse(await readFile(lockPath, 'utf8')).nonce).to.equal('x')
+  })
+
+  it('an empty lock file (holder still writing it) is broken only once it stays unchanged for staleMs', async () => {
     await mkdir(dirname(lockPath), {recursive: true})
     await writeFile(lockPath, '')
     const error = await authErrorFrom(() => withLock(lockPath, async () => 1, {staleMs: 10_000, waitMs: 200}))
     expect(error.code).to.equal('TRANSIENT')
     expect(await exists(lockPath)).to.equal(true)
 
-    const old = new Date(Date.now() - 60_000)
-    await utimes(lockPath, old, old)
-    expect(await withLock(lockPath, async () => 2, {staleMs: 10_000, waitMs: 3000})).to.equal(2)
+    expect(await withLock(lockPath, async () => 2, {staleMs: 300, waitMs: 3000})).to.equal(2)
   })
 
   it('a leftover breaker file from a dead breaker does not block forever', async () => {
