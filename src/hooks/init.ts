@@ -2,7 +2,7 @@ import type {Hook, Interfaces} from '@oclif/core'
 import {spawn} from 'node:child_process'
 import {realpathSync} from 'node:fs'
 
-import {claimRefreshAhead, dueForRefresh, readIndexQuietly} from '../session/refresh-ahead.js'
+import {claimRefreshAhead, dueForRefresh, readIndexQuietly, releaseRefreshAhead} from '../session/refresh-ahead.js'
 import {REFRESH_AHEAD_MODES} from '../settings/settings.js'
 
 /**
@@ -27,18 +27,21 @@ async function refreshAheadIfDue(this: Hook.Context, config: Interfaces.Config):
   if (mode === 'off' || !mode || config.scopedEnvVarKeys('TOKEN').some((name) => process.env[name])) return
   const due = dueForRefresh((await readIndexQuietly(config.dataDir)) ?? {}, Date.now(), refreshAheadWindow(config))
   if (!due) return
+  // Of N commands that start together, one refreshes. A claim left after a failure is the back-off
+  // that keeps every later command from trying again at once (see claimRefreshAhead).
   if (mode === 'inline') {
+    if (!(await claimRefreshAhead(config.dataDir, due.account))) return
     const {refreshIfDue} = await import('../session/refresh-if-due.js')
-    this.debug(`refresh ahead: ${(await refreshIfDue(config, due.account)).outcome}`)
+    const {outcome, done} = await refreshIfDue(config, due.account)
+    this.debug(`refresh ahead: ${outcome}`)
+    if (done) await releaseRefreshAhead(config.dataDir, due.account)
     return
   }
   // The host's own entry point, detached: it outlives this command if it has to, and its init hook
   // does not start another one. Only when we know that entry point is the host's (not a test runner
   // that loaded the host in-process).
   const entry = hostEntryPoint(config.root)
-  if (!entry) return
-  // Of N commands that start together, one starts the refresh.
-  if (!(await claimRefreshAhead(config.dataDir, due.account))) return
+  if (!entry || !(await claimRefreshAhead(config.dataDir, due.account))) return
   // Not process.execArgv: a parent started with --inspect-brk would leave a detached child waiting.
   const child = spawn(process.execPath, [entry, 'auth:refresh', '--ahead', '--account', due.account], {
     detached: true,

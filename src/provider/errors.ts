@@ -20,8 +20,9 @@ export function toAuthError(error: unknown, context: {issuer: string; doing: str
   if (typeof e?.error === 'string') {
     // An OAuth error response (RFC 6749 §5.2) or an error redirect (§4.1.2.1).
     const status = typeof e.status === 'number' ? e.status : undefined
-    if (status !== undefined && status >= 500) {
-      return transient(`${capitalize(server)} answered with a server error (${status}) while trying to ${context.doing}.`, error)
+    if (status !== undefined && (status >= 500 || status === 429)) {
+      const what = status === 429 ? 'too many requests (429)' : `a server error (${status})`
+      return transient(`${capitalize(server)} answered with ${what} while trying to ${context.doing}.`, error)
     }
     const detail = e.error_description ? `: ${clip(e.error_description)}` : ''
     switch (e.error) {

@@ -70,6 +70,8 @@ export async function ensureFresh(
     // Someone refreshed while we waited: theirs is as new as a token gets, even when the issuer
     // hands out tokens that live shorter than our skew window.
     if (changedSince(seen, current) && !isExpired(current.expiresAt, now())) return fromStore(account, current)
+    // A new login without a refresh token replaced the one we read.
+    if (!current.refreshToken) return withoutRefreshToken(context, account, current, {force: options.force, now: now()})
 
     const {connect} = await import('../provider/connect.js')
     const {refreshTokens} = await import('../provider/refresh.js')

@@ -9,8 +9,8 @@ import {dueForRefresh} from './refresh-ahead.js'
 export interface RefreshAheadOutcome {
   /** What happened, for debug output only. */
   outcome: string
-  /** The refresh failed for a reason that may pass (network, 5xx, a lock held too long). */
-  transient: boolean
+  /** The account is fresh now, or needs nothing; false after any failure. */
+  done: boolean
 }
 
 /**
@@ -24,12 +24,14 @@ export async function refreshIfDue(config: Interfaces.Config, accountKey: string
     const context = await authContext(config)
     const index = await context.store.readIndex()
     const account = pickAccount(index, accountKey)
-    if (!account) return {outcome: 'the account is gone', transient: false}
+    if (!account) return {outcome: 'the account is gone', done: true}
     const due = dueForRefresh({...index, defaultAccount: account.key}, Date.now(), context.settings.refreshAheadWindowSeconds)
-    if (!due) return {outcome: 'not due any more', transient: false}
+    if (!due) return {outcome: 'not due any more', done: true}
     const token = await ensureFresh(context, account, {skewSeconds: due.windowSeconds, tombstone: index.tombstones[account.key]})
-    return {outcome: `fresh until ${token.expiresAt}`, transient: false}
+    const recorded = token.account?.expiresAt ?? null
+    if (token.expiresAt && (!recorded || Date.parse(token.expiresAt) > Date.parse(recorded))) await context.store.recordExpiry(account, token.expiresAt)
+    return {outcome: `fresh until ${token.expiresAt}`, done: true}
   } catch (error) {
-    return {outcome: `failed: ${(error as Error).message}`, transient: error instanceof AuthError && error.code === 'TRANSIENT'}
+    return {outcome: `failed: ${error instanceof AuthError ? `${error.code}: ${error.message}` : 'unexpected error'}`, done: false}
   }
 }

@@ -1,5 +1,5 @@
-import {rm} from 'node:fs/promises'
-import {join} from 'node:path'
+import {readdir, rm} from 'node:fs/promises'
+import {basename, dirname, join} from 'node:path'
 
 import {AuthError} from '../errors.js'
 import type {BackendKind} from '../settings/settings.js'
@@ -111,7 +111,10 @@ export class AccountStore {
     })
   }
 
-  /** Store a refreshed bundle at once: a rotated refresh token exists nowhere else. */
+  /**
+   * Store a refreshed bundle at once: a rotated refresh token exists nowhere else, so this waits
+   * longer than other writes for the store lock (its holder heartbeats; giving up loses the login).
+   */
   async saveRefreshed(account: AccountRecord, secrets: Secrets): Promise<AccountRecord> {
     let saved = account
     await this.update(async (index) => {
@@ -127,8 +130,19 @@ export class AccountStore {
       }
       index.accounts = index.accounts.map((entry) => (entry.key === account.key ? saved : entry))
       delete index.tombstones[account.key]
-    })
+    }, {waitMs: SAVE_REFRESHED_WAIT_MS, purpose: 'saving a refreshed login'})
     return saved
+  }
+
+  /**
+   * The index says the token expires earlier than the stored secrets do (a process died between
+   * writing the secrets and the index): bring the index in line, or the init hook would keep
+   * starting refreshes that find nothing to do.
+   */
+  async recordExpiry(account: AccountRecord, expiresAt: string | null): Promise<void> {
+    await this.update(async (index) => {
+      index.accounts = index.accounts.map((entry) => (entry.key === account.key ? {...entry, expiresAt} : entry))
+    })
   }
 
   /** Remember that the issuer rejected this refresh token, so background refresh leaves it alone. */
@@ -180,6 +194,11 @@ export class AccountStore {
   async clearCredentialsFile(): Promise<void> {
     if (this.memoryIndex) return
     await this.update(async (index) => {
+      // Temp files of a writer killed before its rename hold a copy of the file; under the store
+      // lock no write is in progress, so every one left is such a leftover.
+      const prefix = `${basename(this.paths.credentials)}.`
+      const names = await readdir(dirname(this.paths.credentials)).catch(() => [] as string[])
+      for (const name of names) if (name.startsWith(prefix) && name.endsWith('.tmp')) await rm(join(dirname(this.paths.credentials), name), {force: true})
       if (index.accounts.some((account) => account.storage === 'file')) return
       await rm(this.paths.credentials, {force: true})
     })
@@ -230,7 +249,7 @@ export class AccountStore {
   }
 
   /** A read-modify-write of the index under the store lock; `gen` counts the writes. */
-  async update(change: (index: AccountIndex) => Promise<void>): Promise<void> {
+  async update(change: (index: AccountIndex) => Promise<void>, lock: {waitMs?: number; purpose?: string} = {}): Promise<void> {
     if (this.memoryIndex) {
       const index = structuredClone(this.memoryIndex)
       await change(index)
@@ -242,7 +261,7 @@ export class AccountStore {
       const index = await this.readIndex()
       await change(index)
       await this.writeIndexNow(index)
-    }, {purpose: 'writing the login store'})
+    }, {purpose: 'writing the login store', ...lock})
   }
 
   private async writeIndexNow(index: AccountIndex): Promise<void> {
@@ -251,6 +270,9 @@ export class AccountStore {
     else await writeIndex(this.paths.index, index)
   }
 }
+
+/** How long saving a refreshed login waits for the store lock (other writes: 30 s). */
+const SAVE_REFRESHED_WAIT_MS = 2 * 60_000
 
 /** Tombstones name a refresh token without holding it. */
 export const hashToken = sha256Hex

@@ -4,9 +4,12 @@
 
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
-import {readdir, readFile} from 'node:fs/promises'
+import {readdir, readFile, unlink, writeFile} from 'node:fs/promises'
+import {hostname} from 'node:os'
 import {join} from 'node:path'
 
+import {accountLockPath} from '../../src/store/account-files.js'
+import {storePaths} from '../../src/store/paths.js'
 import {startIssuer} from '../fixtures/issuer.js'
 import {
   ACME_BIN,
@@ -84,6 +87,38 @@ describe('e2e: token lifecycle', function () {
     expect(issuer.counts.refresh).to.equal(1)
     await runAcmeExpecting(0, ['whoami'], {home, env})
     expect(issuer.counts.refresh).to.equal(1)
+  })
+
+  for (const refreshAhead of ['background', 'inline']) {
+    it(`a refresh ahead that the issuer refuses is not tried again by every command: a one-minute back-off (refreshAhead=${refreshAhead})`, async () => {
+      await expireIn(home, 200) // inside the refresh-ahead window, outside the skew
+      issuer.setTokenFailure(400) // invalid_request: not a failure that passes by itself
+      const before = await storeSnapshot(home)
+      for (let run = 0; run < 4; run++) {
+        const result = await runAcmeExpecting(0, ['hello'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: refreshAhead}})
+        expect(result.stderr).to.equal('')
+        await sleep(1500) // a background refresh has ended by now
+      }
+      expect(issuer.counts.tokenRequests, 'token requests the issuer saw').to.equal(1)
+      expect(await storeSnapshot(home)).to.deep.equal(before)
+      // A command that needs the token still runs with the one it has.
+      await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: refreshAhead}})
+    })
+  }
+
+  it('an index that lags the stored token (a process died between the two writes) is brought in line, not refreshed again and again', async () => {
+    const stored = await onlyStoredSecrets(home)
+    const indexPath = join(home.authDir, 'accounts.json')
+    const index = JSON.parse(await readFile(indexPath, 'utf8'))
+    // "Due" by the index alone: 200 s left of a one-hour token.
+    index.accounts[0].expiresAt = new Date(Date.now() + 200_000).toISOString()
+    index.accounts[0].updatedAt = new Date(Date.now() + 200_000 - 3_600_000).toISOString()
+    await writeFile(indexPath, JSON.stringify(index))
+    await runAcmeExpecting(0, ['hello'], {home, env})
+    await waitFor(async () => JSON.parse(await readFile(indexPath, 'utf8')).accounts[0].expiresAt === stored.expiresAt, 10_000, 'the index to catch up')
+    await runAcmeExpecting(0, ['hello'], {home, env})
+    await sleep(1500)
+    expect(issuer.counts.tokenRequests, 'the token was fresh: nothing to ask the issuer').to.equal(0)
   })
 
   it('20 processes × 50 read-modify-write updates of the index under the lock lose none', async () => {
@@ -185,6 +220,15 @@ describe('e2e: token lifecycle', function () {
       expect(await storeSnapshot(home)).to.deep.equal(before)
     })
 
+    it('the token endpoint answers 429 with an OAuth error body → exit 75, store unchanged', async () => {
+      await expireIn(home, -10)
+      const before = await storeSnapshot(home)
+      issuer.setTokenFailure(429)
+      const run = await runAcmeExpecting(75, ['whoami'], {home, env})
+      expect(errorMessage(run.stderr)).to.match(/too many requests/i).and.match(/nothing was lost/i)
+      expect(await storeSnapshot(home)).to.deep.equal(before)
+    })
+
     it('a 503 while the current token is still valid → the command runs with it', async () => {
       await expireIn(home, 30) // inside the skew: a refresh is attempted, but the token still works
       const before = await storeSnapshot(home)
@@ -222,6 +266,45 @@ describe('e2e: token lifecycle', function () {
     // Signing in again clears the tombstone and works.
     await runAcmeExpecting(0, ['auth', 'login'], {home, env})
     await runAcmeExpecting(0, ['whoami'], {home, env})
+  })
+
+  it('a refreshed login waits for a store lock held longer than usual (a slow vault), instead of dropping the rotated token', async () => {
+    await expireIn(home, -10)
+    const storeLock = join(home.authDir, 'locks', 'store.lock')
+    // Another process writes the store for 35 s: longer than any other write waits (30 s).
+    await writeFile(storeLock, JSON.stringify({pid: process.pid, host: hostname(), nonce: 'test', since: new Date().toISOString()}))
+    const waiting = runAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}, timeoutMs: 90_000})
+    await waitFor(async () => issuer.counts.refresh === 1, 10_000, 'the refresh')
+    await sleep(35_000)
+    await unlink(storeLock)
+    const run = await waiting
+    expect(run.code, describeRun(['whoami'], run)).to.equal(0)
+    expect(run.stdout).to.equal('alice (Alice)\n')
+    await runAcmeExpecting(0, ['whoami'], {home, env})
+    expect(issuer.counts.refresh).to.equal(1)
+    expect(issuer.counts.refreshReuse).to.equal(0)
+  })
+
+  it('a login without a refresh token that replaced ours while we waited for the lock → exit 4, not a refresh with nothing', async () => {
+    await expireIn(home, -10)
+    const index = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8'))
+    const lock = accountLockPath(storePaths(home.dataDir), index.accounts[0].key)
+    // This test process holds the account's lock, as a concurrent `auth login --with-token` would.
+    await writeFile(lock, JSON.stringify({pid: process.pid, host: hostname(), nonce: 'test', since: new Date().toISOString()}))
+    const waiting = runAcme(['whoami'], {home, env})
+    await sleep(1000)
+    const credentialsPath = join(home.authDir, 'credentials.json')
+    const credentials = JSON.parse(await readFile(credentialsPath, 'utf8'))
+    for (const entry of Object.values<{accessToken: string; refreshToken?: string}>(credentials.accounts)) {
+      entry.accessToken = 'pasted-and-expired'
+      delete entry.refreshToken
+    }
+    await writeFile(credentialsPath, JSON.stringify(credentials))
+    await unlink(lock)
+    const run = await waiting
+    expect(run.code, describeRun(['whoami'], run)).to.equal(4)
+    expect(errorMessage(run.stderr)).to.include('acme auth login').and.match(/no refresh token/)
+    expect(issuer.counts.tokenRequests).to.equal(0)
   })
 
   it('the race behind story 1: A reads, B rotates, A is rejected → A re-reads and succeeds with B\'s tokens, nothing deleted', async () => {

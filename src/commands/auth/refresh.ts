@@ -23,10 +23,11 @@ export default class Refresh extends AuthCommand {
   public async run(): Promise<{expiresAt: string | null} | void> {
     const {flags} = await this.parse(Refresh)
     if (flags.ahead) {
-      const {outcome, transient} = await refreshIfDue(this.config, flags.account!)
+      const {outcome, done} = await refreshIfDue(this.config, flags.account!)
       this.debug(`refresh ahead: ${outcome}`)
-      // After a failure that may pass, the claim stays as a one-minute back-off (see claimRefreshAhead).
-      if (!transient) await releaseRefreshAhead(this.config.dataDir, flags.account!)
+      // After any failure the claim stays as a one-minute back-off (see claimRefreshAhead): a
+      // keychain that does not answer or an issuer that refuses is not asked again by every command.
+      if (done) await releaseRefreshAhead(this.config.dataDir, flags.account!)
       return
     }
     const token = await currentToken(await this.authContext(), {account: flags.account, force: true})
