@@ -58,6 +58,7 @@ function sessionBusAddresses(env: NodeJS.ProcessEnv): string[] | string {
     const abstract = params.get('abstract')
     if (path) paths.push(path)
     else if (abstract) paths.push(`\0${abstract}`)
+    else if (params.get('runtime') === 'yes' && env.XDG_RUNTIME_DIR) paths.push(`${env.XDG_RUNTIME_DIR}/bus`)
     else return []
   }
   return paths.length > 0 ? paths : 'no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is empty)'
