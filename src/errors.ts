@@ -68,8 +68,9 @@ export class AuthError extends Error {
     return this.suggestion ? `${this.message} ${this.suggestion}` : this.message
   }
 
-  toJSON(): {code: AuthErrorCode; message: string; suggestion?: string; exitCode: number} {
-    return {code: this.code, message: this.message, suggestion: this.suggestion, exitCode: this.exitCode}
+  /** The documented `--json` error shape: every key always present (`suggestion` may be null). */
+  toJSON(): {code: AuthErrorCode; message: string; suggestion: string | null; exitCode: number} {
+    return {code: this.code, message: this.message, suggestion: this.suggestion ?? null, exitCode: this.exitCode}
   }
 }
 

@@ -26,11 +26,32 @@ export abstract class AuthCommand extends Command {
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
     // A spinner still running would swallow the message.
     if (ux.action.running) ux.action.stop('failed')
-    if (!(error instanceof AuthError)) return super.catch(error)
+    if (!(error instanceof AuthError)) {
+      // oclif's own --json rendering of a flag error dumps the whole parse context: give scripts
+      // the documented shape instead (flag errors are usage errors, exit 2).
+      if (this.jsonEnabled() && !isExit(error)) {
+        const shown = usageOrUnexpected(error, `${this.config.bin} ${(this.id ?? '').replaceAll(':', this.config.topicSeparator)} --help`)
+        this.logJson({error: shown.toJSON()})
+        this.exit(shown.exitCode)
+      }
+      return super.catch(error)
+    }
     if (this.jsonEnabled()) {
       this.logJson({error: error.toJSON()})
       this.exit(error.exitCode)
     }
     this.error(error.userMessage, {exit: error.exitCode})
   }
+}
+
+/** `this.exit()` works by throwing: let it through untouched. */
+function isExit(error: Error & {code?: string}): boolean {
+  return error.code === 'EEXIT'
+}
+
+/** An error oclif raised (a bad flag: `oclif.exit` 2), or one nobody expected. */
+function usageOrUnexpected(error: Error & {oclif?: {exit?: number}}, help: string): AuthError {
+  const firstLine = error.message.split('\n')[0]
+  if (error.oclif?.exit === 2) return new AuthError('USAGE', firstLine, {suggestion: `See \`${help}\`.`})
+  return new AuthError('UNEXPECTED', firstLine)
 }

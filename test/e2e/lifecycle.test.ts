@@ -380,6 +380,17 @@ describe('e2e: token lifecycle', function () {
       expect(output).to.deep.equal({
         error: {code: 'NOT_LOGGED_IN', message: 'You are not signed in.', suggestion: 'Run `acme auth login`.', exitCode: 4},
       })
+      // Flag errors too: the documented shape, exit 2, not oclif's dump of its parse context.
+      for (const args of [['auth', 'token', '--json', '--bogus'], ['auth', 'token', '--json', '--account']]) {
+        const bad = await runAcmeExpecting(2, args, {home: empty, env})
+        expect(JSON.parse(bad.stdout), bad.stdout).to.deep.equal({
+          error: {code: 'USAGE', message: JSON.parse(bad.stdout).error.message, suggestion: `See \`acme ${args[0]} ${args[1]} --help\`.`, exitCode: 2},
+        })
+        expect(JSON.parse(bad.stdout).error.message).to.match(/^(Nonexistent flag: --bogus|Flag --account expects a value)$/)
+      }
+      // A setting error has every key, suggestion included.
+      const config = await runAcmeExpecting(2, ['auth', 'status', '--json'], {home: empty, env: {...env, ACME_AUTH_STORAGE: 'vault'}})
+      expect(Object.keys(JSON.parse(config.stdout).error)).to.deep.equal(['code', 'message', 'suggestion', 'exitCode'])
     } finally {
       await empty.cleanup()
     }
