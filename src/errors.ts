@@ -9,6 +9,7 @@ export type AuthErrorCode =
   | 'CONFIG_INVALID'
   | 'USAGE'
   | 'TRANSIENT'
+  | 'TLS_FAILED'
   | 'LOGIN_FAILED'
   | 'LOGIN_TIMEOUT'
   | 'ACCESS_DENIED'
@@ -23,6 +24,7 @@ export const EXIT_CODES: Record<AuthErrorCode, number> = {
   CONFIG_INVALID: 2,
   USAGE: 2,
   TRANSIENT: 75,
+  TLS_FAILED: 1,
   LOGIN_FAILED: 1,
   LOGIN_TIMEOUT: 1,
   ACCESS_DENIED: 1,

@@ -14,8 +14,11 @@ export function toAuthError(error: unknown, context: {issuer: string; doing: str
     return transient(`${capitalize(server)} did not answer in time while trying to ${context.doing}.`, error)
   }
   if (error instanceof TypeError && e.cause && typeof e.cause === 'object') {
-    const reason = networkReason((e.cause as {code?: string}).code)
-    return transient(`Could not reach ${server} to ${context.doing} (${reason}).`, error)
+    const code = (e.cause as {code?: string}).code
+    // Retrying never fixes a certificate or a port that does not speak TLS: not temporary.
+    const tls = tlsProblem(code, context.issuer)
+    if (tls) return new AuthError('TLS_FAILED', `Could not make a secure connection to ${server}: ${tls.reason} (${code}).`, {cause: error, suggestion: tls.suggestion})
+    return transient(`Could not reach ${server} to ${context.doing} (${networkReason(code)}).`, error)
   }
   if (typeof e?.error === 'string') {
     // An OAuth error response (RFC 6749 §5.2) or an error redirect (§4.1.2.1).
@@ -75,6 +78,35 @@ export const REFRESHING = 'refresh the access token'
 
 function transient(message: string, cause: unknown): AuthError {
   return new AuthError('TRANSIENT', message, {cause, suggestion: 'This is temporary and nothing was lost: retry when the issuer is reachable.'})
+}
+
+const UNTRUSTED_CERTIFICATE = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+])
+
+function tlsProblem(code: string | undefined, issuer: string): {reason: string; suggestion: string} | undefined {
+  if (!code) return undefined
+  if (UNTRUSTED_CERTIFICATE.has(code)) {
+    return {
+      reason: 'its certificate is not signed by an authority this machine trusts',
+      suggestion: 'If your network uses its own certificate authority (a company proxy), set NODE_EXTRA_CA_CERTS to the file of its certificate; else check the issuer setting.',
+    }
+  }
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return {reason: 'its certificate is not valid now', suggestion: "Check this machine's clock, or tell the issuer's administrators."}
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return {reason: `its certificate is for another host name than ${new URL(issuer).hostname}`, suggestion: 'Check the host name in the issuer setting.'}
+  }
+  if (code.startsWith('ERR_SSL_') || code === 'EPROTO') {
+    return {reason: 'the server there does not speak https', suggestion: 'Check the issuer setting: http or https, and the port.'}
+  }
+  return undefined
 }
 
 function networkReason(code: string | undefined): string {

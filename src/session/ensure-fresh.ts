@@ -97,8 +97,10 @@ export async function ensureFresh(
           await context.store.tombstone(account, current.refreshToken!, new Date(now() + TOMBSTONE_COOLDOWN_MS))
           throw reauthRequired(context, account, error)
         }
-        // Network, 5xx, timeouts: nothing was changed. A token that still works beats an error.
-        if (error.code === 'TRANSIENT' && !options.force && !isExpired(current.expiresAt, now())) return fromStore(account, current)
+        // Network, 5xx, timeouts, a certificate this network does not trust: nothing was changed.
+        // A token that still works beats an error.
+        const unreachable = error.code === 'TRANSIENT' || error.code === 'TLS_FAILED'
+        if (unreachable && !options.force && !isExpired(current.expiresAt, now())) return fromStore(account, current)
         throw error
       }
       const saved = await context.store.saveRefreshed(account, refreshed)

@@ -2,6 +2,9 @@
 // non-zero with the documented code, and leave the login the user already had exactly as it was.
 
 import {expect} from 'chai'
+import {readFile} from 'node:fs/promises'
+import {createServer as createHttpsServer} from 'node:https'
+import {fileURLToPath} from 'node:url'
 
 import {startIssuer} from '../fixtures/issuer.js'
 import {
@@ -22,6 +25,25 @@ import {
 } from '../helpers/acme.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
+
+const SELF_SIGNED_CERT = fileURLToPath(new URL('../fixtures/tls/self-signed-cert.pem', import.meta.url))
+const SELF_SIGNED_KEY = fileURLToPath(new URL('../fixtures/tls/self-signed-key.pem', import.meta.url))
+
+/** An https server on 127.0.0.1 with a self-signed certificate, answering 404 to everything. */
+async function startSelfSignedServer(): Promise<{url: string; close(): Promise<void>}> {
+  const server = createHttpsServer({cert: await readFile(SELF_SIGNED_CERT), key: await readFile(SELF_SIGNED_KEY)}, (_request, response) => {
+    response.writeHead(404).end('Not Found')
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const {port} = server.address() as {port: number}
+  return {
+    url: `https://127.0.0.1:${port}`,
+    async close() {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
 
 describe('e2e: failures', () => {
   let issuer: Issuer
@@ -88,6 +110,29 @@ describe('e2e: failures', () => {
       const unreachable = `http://127.0.0.1:${await closedPort()}`
       const result = await runAcme(['auth', 'login', '--device'], {home, env: {...env, ACME_AUTH_ISSUER: unreachable}})
       expect(expectFailedLogin(result, 75)).to.include(unreachable)
+      await expectEarlierLoginIntact()
+    })
+
+    it('https to a port that speaks plain http: exit 1 (retrying will not help), says so', async () => {
+      const wrong = issuer.issuer.replace('http://', 'https://')
+      const result = await runAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_ISSUER: wrong}})
+      const message = expectFailedLogin(result, 1)
+      expect(message).to.include(wrong).and.match(/does not speak https/).and.not.match(/temporary|retry/i)
+      await expectEarlierLoginIntact()
+    })
+
+    it('an issuer whose certificate this machine does not trust: exit 1, points at NODE_EXTRA_CA_CERTS, which then works', async () => {
+      const tls = await startSelfSignedServer()
+      try {
+        const result = await runAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_ISSUER: tls.url}})
+        const message = expectFailedLogin(result, 1)
+        expect(message).to.match(/not signed by an authority this machine trusts/).and.include('NODE_EXTRA_CA_CERTS')
+        // Following the advice gets past TLS: this server has no discovery document, and says so.
+        const trusted = await runAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_ISSUER: tls.url, NODE_EXTRA_CA_CERTS: SELF_SIGNED_CERT}})
+        expect(expectFailedLogin(trusted, 2)).to.match(/no OpenID Connect discovery document/)
+      } finally {
+        await tls.close()
+      }
       await expectEarlierLoginIntact()
     })
 
