@@ -19,7 +19,8 @@ export function terminalUi(options: {browserCommand?: string}): SignInUi {
     async showDeviceCode({userCode, verificationUri, verificationUriComplete}) {
       say(`To sign in, open ${verificationUri} on any device and enter the code:`)
       say()
-      say(`    ${ux.colorize('bold', [...userCode].join(' '))}`)
+      // Bold on its own line, never letter-spaced: a copied code must be the code.
+      say(`    ${ux.colorize('bold', userCode)}`)
       say()
       if (atTerminal) {
         // Loaded only here: nothing on a command's hot path pays for it.

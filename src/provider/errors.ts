@@ -30,7 +30,10 @@ export function toAuthError(error: unknown, context: {issuer: string; doing: str
     const detail = e.error_description ? `: ${clip(e.error_description)}` : ''
     switch (e.error) {
       case 'access_denied':
-        return new AuthError('ACCESS_DENIED', `The sign-in was denied at ${server} (access_denied${detail}).`, {cause: error})
+        return new AuthError('ACCESS_DENIED', `The sign-in was denied at ${server} (access_denied${detail}).`, {
+          cause: error,
+          suggestion: 'Sign in again and approve the request; if you did, ask the administrators of the issuer for access.',
+        })
       case 'invalid_client':
       case 'unauthorized_client':
         return new AuthError('CONFIG_INVALID', `${capitalize(server)} does not accept client id '${context.clientId ?? '?'}' (${e.error}${detail}).`, {
@@ -64,10 +67,16 @@ export function toAuthError(error: unknown, context: {issuer: string; doing: str
     return new AuthError('LOGIN_FAILED', `${capitalize(server)} gave an unexpected answer (${response.status}) while trying to ${context.doing}.`, {cause: error})
   }
   if (e?.code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' && context.doing === 'discover its endpoints') {
-    return new AuthError('CONFIG_INVALID', `${capitalize(server)} reports a different issuer identifier than the one configured.`, {
+    const reported = (e.cause as {body?: {issuer?: unknown}} | undefined)?.body?.issuer
+    const named = typeof reported === 'string' ? ` (${clip(reported)})` : ''
+    return new AuthError('CONFIG_INVALID', `${capitalize(server)} reports a different issuer identifier${named} than the one configured.`, {
       cause: error,
-      suggestion: 'Set the issuer exactly as the server reports it in its discovery document.',
+      suggestion: `Set the issuer exactly as the server reports it${named ? `: ${clip(String(reported))}` : ' in its discovery document'}.`,
     })
+  }
+  if (e?.code === 'OAUTH_WWW_AUTHENTICATE_CHALLENGE') {
+    // A resource server (userinfo) turned the access token away: expired, revoked or not its own.
+    return new AuthError('LOGIN_FAILED', `${capitalize(server)} did not accept the access token while trying to ${context.doing} (it is expired, revoked or from another issuer).`, {cause: error})
   }
   const code = typeof e?.code === 'string' ? ` (${e.code})` : ''
   return new AuthError('LOGIN_FAILED', `Could not ${context.doing} with ${server}${code}.`, {cause: error})

@@ -1,5 +1,6 @@
 import type {Interfaces} from '@oclif/core'
 
+import {AuthError} from '../errors.js'
 import {loadSettings, type SettingFlags} from '../settings/load.js'
 import type {AuthSettings} from '../settings/settings.js'
 import {AccountStore} from '../store/account-store.js'
@@ -39,6 +40,17 @@ export async function authContext(config: Interfaces.Config, flags: SettingFlags
 export function environmentToken(context: AuthContext): string | undefined {
   const value = process.env[context.envNames.token]?.trim()
   return value ? value : undefined
+}
+
+/**
+ * `auth login`, `logout` and `switch` act on stored logins, which nothing uses while `ACME_TOKEN` is
+ * set: refuse rather than let the user believe the change affects what commands use (gh does too).
+ */
+export function refuseWhileEnvironmentToken(context: AuthContext, doing: string): void {
+  if (!environmentToken(context)) return
+  throw new AuthError('USAGE', `${context.envNames.token} is set, so commands use it and no stored login.`, {
+    suggestion: `Unset ${context.envNames.token} to ${doing}.`,
+  })
 }
 
 export function loginCommand(context: AuthContext): string {

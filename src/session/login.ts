@@ -4,7 +4,7 @@ import type {SignInUi} from '../provider/sign-in-ui.js'
 import type {SignIn} from '../provider/tokens.js'
 import type {AuthSettings} from '../settings/settings.js'
 import {accountKey, type AccountRecord} from '../store/account-index.js'
-import {environmentToken, type AuthContext} from './context.js'
+import {refuseWhileEnvironmentToken, type AuthContext} from './context.js'
 import {chooseBackend} from './storage-choice.js'
 
 export type LoginMethod = {kind: 'browser'} | {kind: 'device'} | {kind: 'token'; accessToken: string}
@@ -16,11 +16,7 @@ export type LoginMethod = {kind: 'browser'} | {kind: 'device'} | {kind: 'token';
  */
 export async function login(context: AuthContext, method: LoginMethod, ui: SignInUi): Promise<AccountRecord> {
   const {settings} = context
-  if (environmentToken(context)) {
-    throw new AuthError('USAGE', `${context.envNames.token} is set, so a stored login would not be used.`, {
-      suggestion: `Unset ${context.envNames.token} to sign in.`,
-    })
-  }
+  refuseWhileEnvironmentToken(context, 'sign in')
   const {issuer: issuerUrl, clientId} = settings
   if (!issuerUrl || !clientId) {
     const missing = issuerUrl ? 'client id' : 'issuer'
@@ -35,6 +31,8 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   // Where the login will be kept is settled first: a store that does not answer should be found
   // before the user signs in, not after.
   const storage = await chooseBackend(context, ui)
+  // So is the index: one that is damaged or from a newer version would throw the sign-in away.
+  await context.store.readIndex()
   const signIn = await signInWith(issuer, settings, method, ui)
 
   const record: AccountRecord = {
@@ -54,6 +52,7 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   // Under the account's lock: a refresh of an older login of the same account, in flight in another
   // process, must not overwrite this one.
   await context.store.withAccountLock(record, () => context.store.saveLogin(record, signIn.secrets, {makeDefault: true}))
+  if (storage === 'memory') ui.warn(`${context.settings.sources.storage} says storage=memory: this login is not saved and ends with this command.`)
   return record
 }
 

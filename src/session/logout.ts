@@ -1,6 +1,6 @@
 import {AuthError} from '../errors.js'
 import {pickAccount, type AccountRecord} from '../store/account-index.js'
-import {loginCommand, type AuthContext} from './context.js'
+import {loginCommand, refuseWhileEnvironmentToken, type AuthContext} from './context.js'
 import {noSuchAccount} from './ensure-fresh.js'
 
 export interface LogoutResult {
@@ -15,6 +15,7 @@ export interface LogoutResult {
 
 /** Sign out one account (the default or `account`), or every account with `all`. */
 export async function logout(context: AuthContext, request: {account?: string; all?: boolean} = {}): Promise<LogoutResult[]> {
+  refuseWhileEnvironmentToken(context, 'sign out of the stored logins')
   const index = await context.store.readIndex()
   if (request.all) {
     const results: LogoutResult[] = []

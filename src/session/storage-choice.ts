@@ -23,7 +23,7 @@ export async function chooseBackend(context: AuthContext, ui: SignInUi): Promise
   if (probe.ok) return 'keyring'
   if (setting === 'keyring') {
     throw new AuthError('STORE_UNAVAILABLE', `The OS keychain, where ${context.settings.sources.storage} says to keep the login, does not answer: ${probe.reason}.`, {
-      suggestion: `Unlock or start it, or set ${context.envNames.storage}=file to keep the login in a file instead.`,
+      suggestion: `Unlock or start it, or keep the login in a file: ${context.settings.sources.storage === '--storage' ? 'use --storage file' : `set ${context.envNames.storage}=file`}.`,
     })
   }
   ui.warn(

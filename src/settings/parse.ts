@@ -22,6 +22,11 @@ export function parseIssuer(raw: unknown): string {
     throw new ParseProblem(`'${text}' is not an http(s) URL`)
   }
   if (url.search || url.hash) throw new ParseProblem(`'${text}' must not have a query or fragment`)
+  const wellKnown = url.pathname.indexOf('/.well-known/')
+  if (wellKnown !== -1) {
+    // A common paste: the discovery URL instead of the issuer it belongs to.
+    throw new ParseProblem(`'${text}' is a discovery document's address; the issuer is the part before /.well-known/: ${url.origin}${url.pathname.slice(0, wellKnown)}`)
+  }
   // The issuer identifier is compared byte for byte with the `iss` the server reports, so keep the
   // path as given and only drop a trailing slash.
   return url.href.replace(/\/+$/, '')
@@ -72,7 +77,7 @@ export function parseRefreshAhead(raw: unknown): RefreshAheadMode {
 export function parseSeconds(raw: unknown): number {
   const value = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw
   if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > 86_400) {
-    throw new ParseProblem(`expected a number of seconds between 0 and 86400, got ${describe(raw)}`)
+    throw new ParseProblem(`expected a number of seconds above 0 and at most 86400, got ${describe(raw)}`)
   }
   return value
 }

@@ -70,7 +70,7 @@ export function pickAccount(index: AccountIndex, wanted?: string): AccountRecord
   const matches = index.accounts.filter((account) => [account.subject, account.email, account.name].includes(wanted))
   if (matches.length > 1) {
     throw new AuthError('USAGE', `'${wanted}' matches ${matches.length} accounts: ${matches.map((account) => account.key).join(', ')}.`, {
-      suggestion: 'Pass the full account key (issuer|clientId|subject) to --account.',
+      suggestion: 'Name it by its full key (issuer|clientId|subject), as listed by `auth status --json`.',
     })
   }
   return matches[0]

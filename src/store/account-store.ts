@@ -60,7 +60,8 @@ export class AccountStore {
   }
 
   private createBackend(kind: string): CredentialStore {
-    const switchHint = `Set ${this.options.storageVariable}=file (or storage in the host's oclif.auth) to keep the login in a file instead.`
+    // Not "set storage=file": moving a login out of a store that does not answer means reading it first.
+    const switchHint = `Retry once it answers, or keep the login in a file: sign in again with \`${this.options.bin} auth login --storage file\` (${this.options.storageVariable}=file does it for every new login).`
     if (kind === 'file') return new FileCredentialStore(this.paths.credentials, this.loginHint)
     if (kind === 'memory') return new MemoryCredentialStore()
     if (kind === 'keyring') {
@@ -90,6 +91,11 @@ export class AccountStore {
   async readSecrets(account: AccountRecord): Promise<Secrets> {
     const backend = this.backend(account.storage)
     const secrets = await backend.get(account.key)
+    if (!secrets && account.storage === 'file') {
+      throw new AuthError('STORE_UNAVAILABLE', `The login of ${describeAccount(account)} is missing from ${backend.location}: the file was removed, moved aside or edited.`, {
+        suggestion: `Run \`${this.options.bin} auth login\` to sign in again.`,
+      })
+    }
     if (!secrets) {
       throw new AuthError('STORE_UNAVAILABLE', `The login of ${describeAccount(account)} is missing from where it was stored (${backend.location}); that store may be locked, stopped or emptied.`, {
         suggestion: `If it is locked or stopped, unlock or start it and retry; else run \`${this.options.bin} auth login\` to sign in again.`,

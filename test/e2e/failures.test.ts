@@ -2,8 +2,9 @@
 // non-zero with the documented code, and leave the login the user already had exactly as it was.
 
 import {expect} from 'chai'
-import {readFile} from 'node:fs/promises'
+import {readFile, writeFile} from 'node:fs/promises'
 import {createServer as createHttpsServer} from 'node:https'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {startIssuer} from '../fixtures/issuer.js'
@@ -113,6 +114,29 @@ describe('e2e: failures', () => {
       await expectEarlierLoginIntact()
     })
 
+    it('a token piped into --with-token that the issuer rejects: exit 1, says the token was not accepted', async () => {
+      const result = await runAcme(['auth', 'login', '--with-token'], {home, env, input: 'not-a-token-anyone-issued\n'})
+      expect(expectFailedLogin(result, 1)).to.match(/did not accept the access token/).and.match(/expired, revoked or from another issuer/)
+      await expectEarlierLoginIntact()
+    })
+
+    it('the issuer reports another identifier (localhost for 127.0.0.1): exit 2, names the one to set', async () => {
+      const aliased = issuer.issuer.replace('127.0.0.1', 'localhost')
+      const result = await runAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_ISSUER: aliased}})
+      expect(expectFailedLogin(result, 2)).to.include(`Set the issuer exactly as the server reports it: ${issuer.issuer}.`)
+      await expectEarlierLoginIntact()
+    })
+
+    it('an index written by a newer version: refused before the sign-in, not after it', async () => {
+      const indexPath = join(home.authDir, 'accounts.json')
+      const newer = JSON.stringify({...JSON.parse(await readFile(indexPath, 'utf8')), version: 99})
+      await writeFile(indexPath, newer)
+      const result = await runAcme(['auth', 'login'], {home, env})
+      expect(expectFailedLogin(result, 1)).to.match(/newer version/)
+      expect(issuer.counts.authorizationCode, 'no sign-in was thrown away').to.equal(0)
+      expect(await readFile(indexPath, 'utf8')).to.equal(newer)
+    })
+
     it('https to a port that speaks plain http: exit 1 (retrying will not help), says so', async () => {
       const wrong = issuer.issuer.replace('http://', 'https://')
       const result = await runAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_ISSUER: wrong}})
@@ -136,9 +160,9 @@ describe('e2e: failures', () => {
       await expectEarlierLoginIntact()
     })
 
-    it('denied consent in the browser (FAKE_BROWSER_MODE=deny): exit 1, says it was denied', async () => {
+    it('denied consent in the browser (FAKE_BROWSER_MODE=deny): exit 1, says it was denied and what to do', async () => {
       const result = await runAcme(['auth', 'login'], {home, env: {...env, FAKE_BROWSER_MODE: 'deny'}})
-      expect(expectFailedLogin(result, 1)).to.match(/denied/)
+      expect(expectFailedLogin(result, 1)).to.match(/denied/).and.match(/Sign in again and approve/)
       expect(issuer.counts.authorizationCode).to.equal(0)
       await expectEarlierLoginIntact()
     })

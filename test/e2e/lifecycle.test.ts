@@ -356,7 +356,7 @@ describe('e2e: token lifecycle', function () {
     expect(issuer.counts.refresh).to.equal(1)
   })
 
-  it('ACME_TOKEN overrides the store: every command uses it, status says so, login refuses', async () => {
+  it('ACME_TOKEN overrides the store: every command uses it, status says so, login, logout and switch refuse', async () => {
     const token = (await runAcmeExpecting(0, ['auth', 'token'], {home, env})).stdout.trim()
     const empty = await makeTempHome()
     try {
@@ -367,6 +367,14 @@ describe('e2e: token lifecycle', function () {
       expect((await runAcmeExpecting(0, ['auth', 'status'], {home: empty, env: withToken})).stdout).to.include('ACME_TOKEN')
       const login = await runAcmeExpecting(2, ['auth', 'login'], {home: empty, env: withToken})
       expect(errorMessage(login.stderr)).to.include('ACME_TOKEN')
+      // The stored login is not what commands use now: signing it out or switching would mislead.
+      const before = await storeSnapshot(home)
+      for (const args of [['auth', 'logout'], ['auth', 'logout', '--all'], ['auth', 'switch', 'alice']]) {
+        const refused = await runAcmeExpecting(2, args, {home, env: withToken})
+        expect(errorMessage(refused.stderr)).to.include('Unset ACME_TOKEN')
+      }
+      expect(await storeSnapshot(home)).to.deep.equal(before)
+      expect(issuer.counts.revocations).to.equal(0)
     } finally {
       await empty.cleanup()
     }

@@ -103,8 +103,8 @@ describe('e2e: acme auth login', () => {
     expect(login.stdout).to.equal(`Signed in as Alice (alice) at ${issuer.issuer}.\n`)
     // The user code and where to enter it, for a user on another device.
     expect(login.stderr).to.include(`${issuer.issuer}/device`)
-    // (However it is spaced out for reading, e.g. "B C D F - G H J K".)
-    expect(login.stderr.replace(/[ \t]/g, '')).to.match(/\b[A-Z]{4}-[A-Z]{4}\b/)
+    // On a line of its own, as it is to be typed or pasted: "BCDF-GHJK".
+    expect(login.stderr).to.match(/^ +[A-Z]{4}-[A-Z]{4}$/m)
     expect(issuer.counts).to.include({deviceCode: 1, authorizationCode: 0, refresh: 0})
 
     const report = await statusJson(home, issuerEnv(issuer))

@@ -138,8 +138,9 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
       expect(errorMessage(run.stderr)).to.include('vault is sealed').and.include('credential helper')
     })
 
-    it('memory: signs in for this process only and writes nothing', async () => {
-      await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ACME_AUTH_STORAGE: 'memory'}})
+    it('memory: signs in for this process only, says so, and writes nothing', async () => {
+      const login = await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ACME_AUTH_STORAGE: 'memory'}})
+      expect(login.stderr).to.include('ACME_AUTH_STORAGE says storage=memory: this login is not saved and ends with this command.')
       expect(await readdir(home.dataDir)).to.deep.equal([])
       await runAcmeExpecting(4, ['whoami'], {home, env: {...env, ACME_AUTH_STORAGE: 'memory'}})
     })
@@ -231,6 +232,9 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
       const run = await runAcmeExpecting(1, ['whoami'], {home, env: asRecorded})
       expect(errorMessage(run.stderr)).to.include(join(home.authDir, 'credentials.json'))
       expect((await runAcmeExpecting(0, ['auth', 'token', '--account', 'bob'], {home, env: asRecorded})).stdout).to.match(/\S/)
+      // Once the damaged file is set aside, alice's login is gone from it: said as such, not as a keychain problem.
+      const again = errorMessage((await runAcmeExpecting(1, ['whoami'], {home, env: asRecorded})).stderr)
+      expect(again).to.include('the file was removed, moved aside or edited').and.include('acme auth login').and.not.match(/unlock/i)
     })
   })
 })

@@ -469,6 +469,16 @@ describe('settings', () => {
       expect(() => parseIssuer('nope')).to.throw(ParseProblem)
       expect(() => parseIssuer('')).to.throw(ParseProblem)
       expect(() => parseIssuer(5)).to.throw(ParseProblem)
+      // The discovery URL pasted for the issuer: refused, naming the issuer to use instead.
+      expect(() => parseIssuer('https://id.example.com/realms/acme/.well-known/openid-configuration')).to.throw(
+        ParseProblem,
+        /the issuer is the part before \/\.well-known\/: https:\/\/id\.example\.com\/realms\/acme$/,
+      )
+    })
+
+    it('parseSeconds says what it accepts in words that fit the bound', () => {
+      expect(parseSeconds('30')).to.equal(30)
+      expect(() => parseSeconds('0')).to.throw(ParseProblem, /above 0 and at most 86400, got '0'/)
     })
 
     it('parseScopes accepts lists and space-separated strings, removes duplicates', () => {

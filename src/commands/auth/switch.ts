@@ -1,6 +1,7 @@
 import {Args} from '@oclif/core'
 
 import {AuthCommand} from '../../cli/auth-command.js'
+import {refuseWhileEnvironmentToken} from '../../session/context.js'
 import {noSuchAccount} from '../../session/ensure-fresh.js'
 import {pickAccount} from '../../store/account-index.js'
 import {describeAccount} from '../../store/account-store.js'
@@ -22,6 +23,7 @@ export default class Switch extends AuthCommand {
   public async run(): Promise<void> {
     const {args} = await this.parse(Switch)
     const context = await this.authContext()
+    refuseWhileEnvironmentToken(context, 'choose among the stored logins')
     const account = pickAccount(await context.store.readIndex(), args.account)
     if (!account) throw noSuchAccount(context, args.account)
     await context.store.setDefault(account)
