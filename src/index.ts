@@ -58,6 +58,26 @@ export async function getAccessToken(options: TokenOptions = {}): Promise<string
   return (await resolveToken(options)).accessToken
 }
 
+/** Whose token getAccessToken() gives, and which issuer it is for. No secrets. */
+export interface SignedInAccount {
+  issuer: string
+  clientId: string
+  subject: string
+  name: string | null
+  email: string | null
+}
+
+/**
+ * The account behind the token, for a host that talks to more than one issuer or shows who is
+ * signed in; `null` when the token comes from `ACME_TOKEN` (nothing is known about it). Rejects
+ * like {@link getAccessToken}.
+ */
+export async function getSignedInAccount(options: Omit<TokenOptions, 'force'> = {}): Promise<SignedInAccount | null> {
+  const {account} = await resolveToken(options)
+  if (!account) return null
+  return {issuer: account.issuer, clientId: account.clientId, subject: account.subject, name: account.name ?? null, email: account.email ?? null}
+}
+
 /** The AuthError behind a rejection of getAccessToken() or authFetch(), if that is what it was. */
 export function authErrorOf(error: unknown): AuthError | undefined {
   if (error instanceof AuthCommandError) return error.authError

@@ -228,3 +228,26 @@ describe('test fixtures: issuer.js and browser.js', () => {
     }
   })
 })
+
+describe('npm run issuer (scripts/issuer.js)', () => {
+  it('serves discovery until stopped, and says where and how to use it', async function () {
+    this.timeout(30_000)
+    const script = fileURLToPath(new URL('../scripts/issuer.js', import.meta.url))
+    const child = spawn(process.execPath, [script, '--port', '0'], {stdio: ['ignore', 'pipe', 'pipe']})
+    let out = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
+    const deadline = Date.now() + 20_000
+    while (!/Issuer running at (\S+) /.test(out)) {
+      if (Date.now() > deadline) throw new Error(`no start line:\n${out}`)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    const url = /Issuer running at (\S+) /.exec(out)![1]
+    expect(out).to.include('examples/acme/bin/run.js auth login').and.include(`ACME_AUTH_ISSUER=${url}`)
+    const discovery = (await (await fetch(`${url}/.well-known/openid-configuration`)).json()) as {issuer: string}
+    expect(discovery.issuer).to.equal(url)
+    child.kill('SIGTERM')
+    expect(await exited).to.equal(0)
+    expect(out).to.include('Stopped.')
+  })
+})

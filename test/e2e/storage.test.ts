@@ -75,6 +75,24 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
       expect(errorMessage(unknown.stderr)).to.include("No stored login matches 'carol'")
     })
 
+    it('the default account is used whatever issuer is configured, and a host command can tell which issuer its token is for', async () => {
+      const second = await startIssuer({path: '/realms/other'})
+      try {
+        await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, FAKE_BROWSER_LOGIN: 'alice'}})
+        await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...issuerEnv(second), FAKE_BROWSER_LOGIN: 'bob'}})
+        // bob at the second issuer is the default now; env still names the first issuer.
+        issuer.resetCounts()
+        second.resetCounts()
+        expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('bob (Bob)\n')
+        expect(second.counts.userinfo, 'whoami asked the issuer of the token (getSignedInAccount)').to.equal(1)
+        expect(issuer.counts.userinfo, 'the configured issuer never saw the other issuer\'s token').to.equal(0)
+        await runAcmeExpecting(0, ['auth', 'switch', 'alice'], {home, env})
+        expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('alice (Alice)\n')
+      } finally {
+        await second.close()
+      }
+    })
+
     it('two issuers at once, and logout --all removes every account and what the store held', async () => {
       const second = await startIssuer({path: '/realms/other'})
       try {

@@ -1,5 +1,5 @@
 import {Command} from '@oclif/core'
-import {authFetch} from '@tokenwise/plugin-auth'
+import {authFetch, getSignedInAccount} from '@tokenwise/plugin-auth'
 
 /**
  * `static auth = 'required'` is all it takes: the plugin's prerun hook signs the command in (or
@@ -11,10 +11,24 @@ export default class Whoami extends Command {
   static auth = 'required'
 
   async run() {
-    const issuer = this.config.pjson.oclif.auth.issuer
-    const discovery = await (await fetch(`${process.env.ACME_AUTH_ISSUER ?? issuer}/.well-known/openid-configuration`)).json()
+    // Ask the issuer the token belongs to (with several accounts, not necessarily the configured one).
+    // A token from ACME_TOKEN carries no account: then the configured issuer.
+    const account = await getSignedInAccount()
+    const issuer = (account?.issuer ?? process.env.ACME_AUTH_ISSUER ?? this.config.pjson.oclif.auth.issuer).replace(/\/+$/, '')
+    let discovery
+    try {
+      const response = await fetch(`${issuer}/.well-known/openid-configuration`)
+      if (!response.ok) this.error(`${issuer} has no discovery document (it answered ${response.status}).`, {exit: 1})
+      discovery = await response.json()
+    } catch (error) {
+      if (error.oclif) throw error
+      this.error(`Could not reach ${issuer} (${error.cause?.code ?? error.message}); retry later.`, {exit: 75})
+    }
     const response = await authFetch(discovery.userinfo_endpoint)
-    if (!response.ok) this.error(`The issuer answered ${response.status} to userinfo.`, {exit: 1})
+    if (!response.ok) {
+      const which = account ? '' : ` to the token in ACME_TOKEN`
+      this.error(`The issuer answered ${response.status} to userinfo${which}.`, {exit: 1})
+    }
     const me = await response.json()
     this.log(`${me.sub}${me.name ? ` (${me.name})` : ''}`)
   }
