@@ -28,6 +28,7 @@ export async function authContext(config: Interfaces.Config, flags: SettingFlags
   const store = new AccountStore({
     dataDir: config.dataDir,
     bin: config.bin,
+    authCommandPrefix: hostAuthCommand(config, ''),
     storageVariable: envNames.storage,
     keyringTimeoutMs: settings.keyringTimeoutSeconds * 1000,
     keyringEntryLimit: settings.keyringEntryLimit,
@@ -53,6 +54,11 @@ export function refuseWhileEnvironmentToken(context: AuthContext, doing: string)
   })
 }
 
+/** How the host spells one of our commands: `acme auth login`, or `acme auth:login` with oclif's default separator. */
+export function hostAuthCommand(config: Interfaces.Config, subcommand: string): string {
+  return `${config.bin} auth${config.topicSeparator}${subcommand}`
+}
+
 export function loginCommand(context: AuthContext): string {
-  return `${context.bin} auth login`
+  return hostAuthCommand(context.config, 'login')
 }

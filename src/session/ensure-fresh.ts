@@ -3,7 +3,7 @@ import type {AccountRecord, Tombstone} from '../store/account-index.js'
 import {pickAccount} from '../store/account-index.js'
 import {describeAccount, hashToken} from '../store/account-store.js'
 import type {Secrets} from '../store/credential-store.js'
-import {environmentToken, loginCommand, type AuthContext} from './context.js'
+import {environmentToken, hostAuthCommand, loginCommand, type AuthContext} from './context.js'
 import {isExpired, isFresh} from './freshness.js'
 import {migrateAccounts} from './storage-choice.js'
 
@@ -153,6 +153,6 @@ function fromStore(account: AccountRecord, secrets: Secrets): FreshToken {
 /** `--account` naming no stored login is a usage error (exit 2), like an unknown flag value. */
 export function noSuchAccount(context: AuthContext, wanted: string): AuthError {
   return new AuthError('USAGE', `No stored login matches '${wanted}'.`, {
-    suggestion: `See \`${context.bin} auth status\` for the accounts, or \`${loginCommand(context)}\` to add one.`,
+    suggestion: `See \`${hostAuthCommand(context.config, 'status')}\` for the accounts, or \`${loginCommand(context)}\` to add one.`,
   })
 }

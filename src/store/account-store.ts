@@ -16,8 +16,10 @@ import {storePaths, type StorePaths} from './paths.js'
 
 export interface AccountStoreOptions {
   dataDir: string
-  /** The host's bin: the keychain service is `<bin>-auth`, and messages say `acme auth login`. */
+  /** The host's bin: the keychain service is `<bin>-auth`. */
   bin: string
+  /** How the host spells its auth commands, up to the subcommand: `acme auth ` (or `acme auth:`). */
+  authCommandPrefix: string
   /** The variable that chooses the storage (`ACME_AUTH_STORAGE`), for "choose another" hints. */
   storageVariable: string
   keyringTimeoutMs: number
@@ -42,7 +44,7 @@ export class AccountStore {
   }
 
   get loginHint(): string {
-    return `Run \`${this.options.bin} auth login\` to sign in again.`
+    return `Run \`${this.options.authCommandPrefix}login\` to sign in again.`
   }
 
   /** The keychain service name: a published constant, since users' stored logins depend on it. */
@@ -61,7 +63,7 @@ export class AccountStore {
 
   private createBackend(kind: string): CredentialStore {
     // Not "set storage=file": moving a login out of a store that does not answer means reading it first.
-    const switchHint = `Retry once it answers, or keep the login in a file: sign in again with \`${this.options.bin} auth login --storage file\` (${this.options.storageVariable}=file does it for every new login).`
+    const switchHint = `Retry once it answers, or keep the login in a file: sign in again with \`${this.options.authCommandPrefix}login --storage file\` (${this.options.storageVariable}=file does it for every new login).`
     if (kind === 'file') return new FileCredentialStore(this.paths.credentials, this.loginHint)
     if (kind === 'memory') return new MemoryCredentialStore()
     if (kind === 'keyring') {
@@ -81,7 +83,7 @@ export class AccountStore {
 
   async readIndex(): Promise<AccountIndex> {
     if (this.memoryIndex) return structuredClone(this.memoryIndex)
-    return readIndex(this.paths.index, `${this.loginHint} (\`${this.options.bin} auth logout --all\` clears what is left.)`)
+    return readIndex(this.paths.index, `${this.loginHint} (\`${this.options.authCommandPrefix}logout --all\` clears what is left.)`)
   }
 
   /**
@@ -93,12 +95,12 @@ export class AccountStore {
     const secrets = await backend.get(account.key)
     if (!secrets && account.storage === 'file') {
       throw new AuthError('STORE_UNAVAILABLE', `The login of ${describeAccount(account)} is missing from ${backend.location}: the file was removed, moved aside or edited.`, {
-        suggestion: `Run \`${this.options.bin} auth login\` to sign in again.`,
+        suggestion: `Run \`${this.options.authCommandPrefix}login\` to sign in again.`,
       })
     }
     if (!secrets) {
       throw new AuthError('STORE_UNAVAILABLE', `The login of ${describeAccount(account)} is missing from where it was stored (${backend.location}); that store may be locked, stopped or emptied.`, {
-        suggestion: `If it is locked or stopped, unlock or start it and retry; else run \`${this.options.bin} auth login\` to sign in again.`,
+        suggestion: `If it is locked or stopped, unlock or start it and retry; else run \`${this.options.authCommandPrefix}login\` to sign in again.`,
       })
     }
     return secrets

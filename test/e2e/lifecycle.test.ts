@@ -125,7 +125,7 @@ describe('e2e: token lifecycle', function () {
     const before = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).gen as number
     const worker = `
       import {AccountStore} from ${JSON.stringify(new URL('../../dist/store/account-store.js', import.meta.url).href)}
-      const store = new AccountStore({dataDir: process.argv[1], bin: 'acme', storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 3000})
+      const store = new AccountStore({dataDir: process.argv[1], bin: 'acme', authCommandPrefix: 'acme auth ', storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 3000})
       for (let i = 0; i < 50; i++) await store.update(async () => {})
     `
     const codes = await Promise.all(

@@ -471,7 +471,7 @@ describe('store', () => {
     let store: AccountStore
 
     beforeEach(() => {
-      store = new AccountStore({dataDir: dir, bin: 'acme', storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 3000})
+      store = new AccountStore({dataDir: dir, bin: 'acme', authCommandPrefix: 'acme auth ', storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 3000})
     })
 
     it('paths live in <dataDir>/auth', () => {

@@ -1,4 +1,5 @@
 import {AuthCommand} from '../../cli/auth-command.js'
+import {hostAuthCommand} from '../../session/context.js'
 import {status, type AccountStatus, type StatusReport} from '../../session/status.js'
 
 export default class Status extends AuthCommand {
@@ -20,7 +21,7 @@ export default class Status extends AuthCommand {
     if (report.source === 'env') {
       this.log(`Using the access token from ${context.envNames.token}; stored logins are ignored while it is set.`)
     } else if (!report.loggedIn) {
-      this.log(`Not signed in. Run \`${this.config.bin} auth login\` to sign in.`)
+      this.log(`Not signed in. Run \`${hostAuthCommand(this.config, 'login')}\` to sign in.`)
     } else {
       for (const account of report.accounts) this.log(describe(account, context.store.paths.credentials))
     }
