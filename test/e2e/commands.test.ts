@@ -94,7 +94,7 @@ describe('e2e: commands of a signed-in user', () => {
     const [accountBefore] = (await statusJson(home)).accounts
 
     const result = await runAcmeExpecting(0, ['auth', 'refresh'], {home, env})
-    expect(result.stdout).to.match(/^Refreshed the access token/)
+    expect(result.stdout).to.match(/^Refreshed the access token of Alice \(alice\) at http:\/\/127\.0\.0\.1:\d+; it expires at \d{4}-/)
     expect(issuer.counts.refresh).to.equal(1)
 
     const after = await onlyStoredSecrets(home)

@@ -3,7 +3,7 @@
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 import {chmod, mkdir, readdir, readFile, stat, writeFile} from 'node:fs/promises'
-import {join} from 'node:path'
+import {join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {startIssuer} from '../fixtures/issuer.js'
@@ -120,6 +120,12 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
   })
 
   describe('backends', () => {
+    it('exec: a helper named by a relative path works, with one warning to use an absolute one', async () => {
+      const helper = relative(home.root, FILE_VAULT) // acme runs in home.root
+      const login = await runAcmeExpecting(0, ['auth', 'login', '--storage', `exec:${helper}`], {home, env: {...env, FILE_VAULT_PATH: join(home.root, 'vault.json')}})
+      expect(login.stderr).to.include(`The credential helper '${helper}' is a relative path`).and.include('Use an absolute path in --storage.')
+    })
+
     it('exec: the example credential helper round-trips login, refresh and logout; no token lands in the data dir', async () => {
       const vault = join(home.root, 'vault', 'vault.json')
       const vaultEnv = {...env, ACME_AUTH_STORAGE: `exec:${FILE_VAULT}`, FILE_VAULT_PATH: vault}

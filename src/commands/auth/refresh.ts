@@ -4,6 +4,7 @@ import {AuthCommand, accountFlag} from '../../cli/auth-command.js'
 import {currentToken} from '../../session/ensure-fresh.js'
 import {releaseRefreshAhead} from '../../session/refresh-ahead.js'
 import {refreshIfDue} from '../../session/refresh-if-due.js'
+import {describeAccount} from '../../store/account-store.js'
 
 export default class Refresh extends AuthCommand {
   static override summary = 'Refresh the access token now.'
@@ -31,7 +32,8 @@ export default class Refresh extends AuthCommand {
       return
     }
     const token = await currentToken(await this.authContext(), {account: flags.account, force: true})
-    this.log(`Refreshed the access token; it expires ${token.expiresAt ? `at ${token.expiresAt}` : 'at a time the issuer did not say'}.`)
+    const whose = token.account ? ` of ${describeAccount(token.account)}` : ''
+    this.log(`Refreshed the access token${whose}; it expires ${token.expiresAt ? `at ${token.expiresAt}` : 'at a time the issuer did not say'}.`)
     return {expiresAt: token.expiresAt}
   }
 }
