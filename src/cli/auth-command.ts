@@ -49,9 +49,9 @@ function isExit(error: Error & {code?: string}): boolean {
   return error.code === 'EEXIT'
 }
 
-/** An error oclif raised (a bad flag: `oclif.exit` 2), or one nobody expected. */
+/** A flag or argument error from oclif's parser (exit 2, or the host's own `oclif.exitCodes`), or one nobody expected. */
 function usageOrUnexpected(error: Error & {oclif?: {exit?: number}}, help: string): AuthError {
   const firstLine = error.message.split('\n')[0]
-  if (error.oclif?.exit === 2) return new AuthError('USAGE', firstLine, {suggestion: `See \`${help}\`.`})
+  if ('parse' in error || error.oclif?.exit === 2) return new AuthError('USAGE', firstLine, {suggestion: `See \`${help}\`.`})
   return new AuthError('UNEXPECTED', firstLine)
 }

@@ -16,7 +16,7 @@ export function toAuthError(error: unknown, context: {issuer: string; doing: str
   if (error instanceof TypeError && e.cause && typeof e.cause === 'object') {
     const code = (e.cause as {code?: string}).code
     // Retrying never fixes a certificate or a port that does not speak TLS: not temporary.
-    const tls = tlsProblem(code, context.issuer)
+    const tls = tlsProblem(code)
     if (tls) return new AuthError('TLS_FAILED', `Could not make a secure connection to ${server}: ${tls.reason} (${code}).`, {cause: error, suggestion: tls.suggestion})
     return transient(`Could not reach ${server} to ${context.doing} (${networkReason(code)}).`, error)
   }
@@ -75,8 +75,14 @@ export function toAuthError(error: unknown, context: {issuer: string; doing: str
     })
   }
   if (e?.code === 'OAUTH_WWW_AUTHENTICATE_CHALLENGE') {
+    const challenges = (Array.isArray(e.cause) ? e.cause : []) as Array<{scheme?: string; parameters?: {error?: unknown; error_description?: unknown}}>
     // A resource server (userinfo) turned the access token away: expired, revoked or not its own.
-    return new AuthError('LOGIN_FAILED', `${capitalize(server)} did not accept the access token while trying to ${context.doing} (it is expired, revoked or from another issuer).`, {cause: error})
+    if (challenges.some((challenge) => challenge.scheme?.toLowerCase() === 'bearer')) {
+      return new AuthError('LOGIN_FAILED', `${capitalize(server)} did not accept the access token while trying to ${context.doing} (it is expired, revoked or from another issuer).`, {cause: error})
+    }
+    // Anything else (a token endpoint's `Basic` challenge with invalid_client): its OAuth error decides.
+    const parameters = challenges.find((challenge) => typeof challenge.parameters?.error === 'string')?.parameters
+    if (parameters) return toAuthError({error: parameters.error, error_description: parameters.error_description, status: e.status}, context)
   }
   const code = typeof e?.code === 'string' ? ` (${e.code})` : ''
   return new AuthError('LOGIN_FAILED', `Could not ${context.doing} with ${server}${code}.`, {cause: error})
@@ -98,7 +104,7 @@ const UNTRUSTED_CERTIFICATE = new Set([
   'CERT_UNTRUSTED',
 ])
 
-function tlsProblem(code: string | undefined, issuer: string): {reason: string; suggestion: string} | undefined {
+function tlsProblem(code: string | undefined): {reason: string; suggestion: string} | undefined {
   if (!code) return undefined
   if (UNTRUSTED_CERTIFICATE.has(code)) {
     return {
@@ -110,10 +116,16 @@ function tlsProblem(code: string | undefined, issuer: string): {reason: string; 
     return {reason: 'its certificate is not valid now', suggestion: "Check this machine's clock, or tell the issuer's administrators."}
   }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return {reason: `its certificate is for another host name than ${new URL(issuer).hostname}`, suggestion: 'Check the host name in the issuer setting.'}
+    return {reason: 'its certificate is for another host name', suggestion: 'Check the host name in the issuer setting.'}
   }
-  if (code.startsWith('ERR_SSL_') || code === 'EPROTO') {
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
     return {reason: 'the server there does not speak https', suggestion: 'Check the issuer setting: http or https, and the port.'}
+  }
+  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) {
+    return {
+      reason: 'the TLS handshake failed',
+      suggestion: 'If a proxy or firewall inspects https traffic here, ask its administrators; else tell the administrators of the issuer.',
+    }
   }
   return undefined
 }

@@ -4,6 +4,7 @@ import {AuthError} from '../errors.js'
 import {pickAccount} from '../store/account-index.js'
 import {authContext} from './context.js'
 import {ensureFresh} from './ensure-fresh.js'
+import {isFresh} from './freshness.js'
 import {dueForRefresh} from './refresh-ahead.js'
 
 export interface RefreshAheadOutcome {
@@ -28,8 +29,10 @@ export async function refreshIfDue(config: Interfaces.Config, accountKey: string
     const due = dueForRefresh({...index, defaultAccount: account.key}, Date.now(), context.settings.refreshAheadWindowSeconds)
     if (!due) return {outcome: 'not due any more', done: true}
     const token = await ensureFresh(context, account, {skewSeconds: due.windowSeconds, tombstone: index.tombstones[account.key]})
-    const recorded = token.account?.expiresAt ?? null
-    if (token.expiresAt && (!recorded || Date.parse(token.expiresAt) > Date.parse(recorded))) await context.store.recordExpiry(account, token.expiresAt)
+    // ensureFresh hands back the current token when the issuer cannot be reached and it still works:
+    // fine for a command, but for refreshing ahead it is a failure, and the back-off must hold.
+    if (!isFresh(token.expiresAt, Date.now(), due.windowSeconds)) return {outcome: 'the issuer could not be reached; still due', done: false}
+    if (token.expiresAt) await context.store.recordExpiry(account, token.expiresAt)
     return {outcome: `fresh until ${token.expiresAt}`, done: true}
   } catch (error) {
     return {outcome: `failed: ${error instanceof AuthError ? `${error.code}: ${error.message}` : 'unexpected error'}`, done: false}

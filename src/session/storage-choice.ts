@@ -1,6 +1,7 @@
 import {isAbsolute} from 'node:path'
 
 import {AuthError} from '../errors.js'
+import {splitCommand} from '../provider/open-browser.js'
 import type {SignInUi} from '../provider/sign-in-ui.js'
 import type {BackendKind} from '../settings/settings.js'
 import type {AccountIndex, AccountRecord} from '../store/account-index.js'
@@ -17,7 +18,7 @@ export async function chooseBackend(context: AuthContext, ui: SignInUi): Promise
     // Ask the helper once before the user signs in: a broken vault found afterwards would waste
     // the sign-in (and drop its fresh refresh token).
     await context.store.backend(setting).get(`probe|${context.bin}|${process.pid}`)
-    const program = setting.slice('exec:'.length).trim().split(/\s+/)[0]
+    const [program = ''] = splitCommand(setting.slice('exec:'.length))
     if (/[/\\]/.test(program) && !isAbsolute(program)) {
       ui.warn(`The credential helper '${program}' is a relative path: later commands run it from the folder they start in. Use an absolute path in ${context.settings.sources.storage}.`)
     }

@@ -138,18 +138,27 @@ export class AccountStore {
       }
       index.accounts = index.accounts.map((entry) => (entry.key === account.key ? saved : entry))
       delete index.tombstones[account.key]
-    }, {waitMs: SAVE_REFRESHED_WAIT_MS, purpose: 'saving a refreshed login'})
+    }, {waitMs: SAVE_REFRESHED_WAIT_MS, purpose: 'saving a refreshed login'}).catch((error: unknown) => {
+      if (!(error instanceof AuthError) || error.code === 'NOT_LOGGED_IN') throw error
+      // Not "nothing was lost": the issuer has already replaced the stored refresh token.
+      throw new AuthError(error.code, `The issuer renewed the login of ${describeAccount(account)}, but it could not be saved: ${error.message}`, {
+        cause: error,
+        suggestion: `Retry; if the issuer then no longer accepts the login, run \`${this.options.authCommandPrefix}login\`.`,
+      })
+    })
     return saved
   }
 
   /**
-   * The index says the token expires earlier than the stored secrets do (a process died between
-   * writing the secrets and the index): bring the index in line, or the init hook would keep
-   * starting refreshes that find nothing to do.
+   * When the index says the token expires earlier than the stored secrets do (a process died between
+   * writing the secrets and the index), bring the index in line, or the init hook would keep
+   * starting refreshes that find nothing to do. Only ever forward, and no write when nothing lags.
    */
-  async recordExpiry(account: AccountRecord, expiresAt: string | null): Promise<void> {
+  async recordExpiry(account: AccountRecord, expiresAt: string): Promise<void> {
+    const lags = (entry: AccountRecord | undefined) => entry && (!entry.expiresAt || Date.parse(entry.expiresAt) < Date.parse(expiresAt))
+    if (!lags((await this.readIndex()).accounts.find((entry) => entry.key === account.key))) return
     await this.update(async (index) => {
-      index.accounts = index.accounts.map((entry) => (entry.key === account.key ? {...entry, expiresAt} : entry))
+      index.accounts = index.accounts.map((entry) => (entry.key === account.key && lags(entry) ? {...entry, expiresAt} : entry))
     })
   }
 

@@ -1,4 +1,5 @@
 import {randomBytes} from 'node:crypto'
+import {readFileSync} from 'node:fs'
 import {open, readFile, stat, unlink, utimes} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {dirname} from 'node:path'
@@ -30,9 +31,14 @@ export interface LockOptions {
 interface LockOwner {
   pid: number
   host: string
+  /** Linux's boot id: a pid recorded before a reboot means nothing after it. */
+  boot?: string
   nonce: string
   since: string
 }
+
+/** The locks this process holds now: a lock with our pid and another nonce is a previous life's. */
+const heldHere = new Set<string>()
 
 const DEFAULTS = {waitMs: 30_000, staleMs: 10_000, liveHolderMs: 10 * 60_000, heartbeatMs: 2000}
 
@@ -47,7 +53,15 @@ const DEFAULTS = {waitMs: 30_000, staleMs: 10_000, liveHolderMs: 10 * 60_000, he
  */
 export async function withLock<T>(path: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
   const settings = {...DEFAULTS, ...options}
-  const owner = await acquire(path, settings)
+  const owner = newOwner()
+  // Known as ours before the file exists: a waiter in this process must never take it for a dead one's.
+  heldHere.add(owner.nonce)
+  try {
+    await acquire(path, owner, settings)
+  } catch (error) {
+    heldHere.delete(owner.nonce)
+    throw error
+  }
   const heartbeat = setInterval(() => {
     const now = new Date()
     utimes(path, now, now).catch(() => {})
@@ -58,17 +72,17 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, options: L
   } finally {
     clearInterval(heartbeat)
     await release(path, owner)
+    heldHere.delete(owner.nonce)
   }
 }
 
-async function acquire(path: string, settings: typeof DEFAULTS & LockOptions): Promise<LockOwner> {
+async function acquire(path: string, owner: LockOwner, settings: typeof DEFAULTS & LockOptions): Promise<void> {
   await ensurePrivateDir(dirname(path))
-  const owner: LockOwner = {pid: process.pid, host: hostname(), nonce: randomBytes(12).toString('hex'), since: new Date().toISOString()}
   const deadline = Date.now() + settings.waitMs
   const watch: Watch = {}
   let backoff = 10
   for (;;) {
-    if (await tryCreate(path, owner)) return owner
+    if (await tryCreate(path, owner)) return
     await breakIfStale(path, settings, watch)
     if (Date.now() >= deadline) {
       const holder = watch.owner ? ` (pid ${watch.owner.pid}${watch.owner.host === hostname() ? '' : ` on ${watch.owner.host}`})` : ''
@@ -115,7 +129,7 @@ async function breakIfStale(path: string, settings: typeof DEFAULTS, watch: Watc
   if (!(await isStale(path, settings, watch))) return
   const seenNonce = watch.owner?.nonce
   const breaker = `${path}.break`
-  const breakerOwner: LockOwner = {pid: process.pid, host: hostname(), nonce: randomBytes(12).toString('hex'), since: new Date().toISOString()}
+  const breakerOwner: LockOwner = newOwner()
   if (!(await tryCreate(breaker, breakerOwner))) {
     // A breaker that died mid-break would block everyone: breaking takes milliseconds, so an old one is dead.
     const info = await stat(breaker).catch(() => undefined)
@@ -143,7 +157,7 @@ async function isStale(path: string, settings: typeof DEFAULTS, watch: Watch): P
     Object.assign(watch, {owner, mtimeMs, movedAt: now})
   }
   if (owner && owner.host === hostname()) {
-    if (!isAlive(owner.pid)) return true
+    if (!isAlive(owner)) return true
     return now - watch.movedAt! >= settings.staleMs && Date.now() - mtimeMs > settings.liveHolderMs
   }
   // Another host (its pid means nothing here), or a lock file still being written: its heartbeat decides.
@@ -164,13 +178,38 @@ function parseOwner(text: string): LockOwner | undefined {
   }
 }
 
-function isAlive(pid: number): boolean {
+function newOwner(): LockOwner {
+  const boot = bootId()
+  return {pid: process.pid, host: hostname(), ...(boot ? {boot} : {}), nonce: randomBytes(12).toString('hex'), since: new Date().toISOString()}
+}
+
+/**
+ * Is the holder, recorded on this host, still running? Its pid may have been reused: after a
+ * reboot (then the boot id differs), or by this very process (a container's pid 1 after a restart).
+ */
+function isAlive(owner: LockOwner): boolean {
+  const boot = bootId()
+  if (owner.boot && boot && owner.boot !== boot) return false
+  if (owner.pid === process.pid) return heldHere.has(owner.nonce)
   try {
-    process.kill(pid, 0)
+    process.kill(owner.pid, 0)
     return true
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
+}
+
+let cachedBootId: string | null | undefined
+
+function bootId(): string | undefined {
+  if (cachedBootId === undefined) {
+    try {
+      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null
+    } catch {
+      cachedBootId = null // not Linux
+    }
+  }
+  return cachedBootId ?? undefined
 }
 
 function sleep(ms: number): Promise<void> {

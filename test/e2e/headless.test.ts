@@ -34,12 +34,12 @@ describe('e2e: sign-in without a browser', function () {
     const approved = new Promise<void>((resolve, reject) => {
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
         stderr += chunk
-        const code = /enter the code:\s+([A-Z](?: [A-Z-])+)/.exec(stderr)?.[1]
+        const code = /enter the code:\s+(\S+)\n/.exec(stderr)?.[1]
         const uri = /open (\S+) on any device/.exec(stderr)?.[1]
         if (!code || !uri || approved.started) return
         approved.started = true
         // The person types the code on their laptop: the scripted browser plays that part.
-        const url = `${uri}?user_code=${encodeURIComponent(code.replaceAll(' ', ''))}`
+        const url = `${uri}?user_code=${encodeURIComponent(code)}`
         const browser = spawn(process.execPath, [BROWSER, url], {stdio: 'inherit'})
         browser.on('close', (status) => (status === 0 ? resolve() : reject(new Error(`browser exited ${status}`))))
       })

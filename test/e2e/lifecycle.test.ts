@@ -3,8 +3,8 @@
 // token, and the race that deleted a valid login. Everything is counted at the real issuer.
 
 import {expect} from 'chai'
-import {spawn} from 'node:child_process'
-import {readdir, readFile, unlink, writeFile} from 'node:fs/promises'
+import {execFileSync, spawn} from 'node:child_process'
+import {readdir, readFile, rename, unlink, writeFile} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 
@@ -89,12 +89,13 @@ describe('e2e: token lifecycle', function () {
     expect(issuer.counts.refresh).to.equal(1)
   })
 
-  for (const refreshAhead of ['background', 'inline']) {
-    it(`a refresh ahead that the issuer refuses is not tried again by every command: a one-minute back-off (refreshAhead=${refreshAhead})`, async () => {
+  for (const [refreshAhead, failure] of [['background', 400], ['inline', 400], ['background', 503], ['inline', 503]] as const) {
+    it(`a refresh ahead that fails (${failure}) is not tried again by every command: a one-minute back-off (refreshAhead=${refreshAhead})`, async () => {
       await expireIn(home, 200) // inside the refresh-ahead window, outside the skew
-      issuer.setTokenFailure(400) // invalid_request: not a failure that passes by itself
+      // 400 invalid_request does not pass by itself; 503 does, but not within seconds.
+      issuer.setTokenFailure(failure)
       const before = await storeSnapshot(home)
-      for (let run = 0; run < 4; run++) {
+      for (let run = 0; run < 3; run++) {
         const result = await runAcmeExpecting(0, ['hello'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: refreshAhead}})
         expect(result.stderr).to.equal('')
         await sleep(1500) // a background refresh has ended by now
@@ -168,8 +169,7 @@ describe('e2e: token lifecycle', function () {
     let stoppedOut = ''
     stopped.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stoppedOut += chunk))
     const stoppedExit = new Promise<number | null>((resolve) => stopped.on('close', resolve))
-    await waitFor(async () => (await lockFiles(home)).length > 0, 10_000, 'the refresh lock')
-    await sleep(300) // the request is at the issuer now
+    await waitFor(async () => issuer.counts.tokenRequests === 1, 20_000, 'the refresh request at the issuer')
     stopped.kill('SIGSTOP')
     try {
       await sleep(2000) // the issuer has rotated the refresh token; its answer waits in a stopped process
@@ -289,17 +289,23 @@ describe('e2e: token lifecycle', function () {
     await expireIn(home, -10)
     const index = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8'))
     const lock = accountLockPath(storePaths(home.dataDir), index.accounts[0].key)
-    // This test process holds the account's lock, as a concurrent `auth login --with-token` would.
-    await writeFile(lock, JSON.stringify({pid: process.pid, host: hostname(), nonce: 'test', since: new Date().toISOString()}))
-    const waiting = runAcme(['whoami'], {home, env})
-    await sleep(1000)
     const credentialsPath = join(home.authDir, 'credentials.json')
-    const credentials = JSON.parse(await readFile(credentialsPath, 'utf8'))
-    for (const entry of Object.values<{accessToken: string; refreshToken?: string}>(credentials.accounts)) {
+    const ours = await readFile(credentialsPath, 'utf8')
+    const theirs = JSON.parse(ours)
+    for (const entry of Object.values<{accessToken: string; refreshToken?: string}>(theirs.accounts)) {
       entry.accessToken = 'pasted-and-expired'
       delete entry.refreshToken
     }
-    await writeFile(credentialsPath, JSON.stringify(credentials))
+    // This test process holds the account's lock, as a concurrent `auth login --with-token` would.
+    await writeFile(lock, JSON.stringify({pid: process.pid, host: hostname(), nonce: 'test', since: new Date().toISOString()}))
+    // The credentials file is a FIFO for the first read: writing to it returns once whoami has read
+    // our bundle, so we know it holds the old refresh token when it starts waiting for the lock.
+    await unlink(credentialsPath)
+    execFileSync('mkfifo', ['-m', '600', credentialsPath])
+    const waiting = runAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}})
+    await writeFile(credentialsPath, ours)
+    await writeFile(`${credentialsPath}.next`, JSON.stringify(theirs))
+    await rename(`${credentialsPath}.next`, credentialsPath)
     await unlink(lock)
     const run = await waiting
     expect(run.code, describeRun(['whoami'], run)).to.equal(4)

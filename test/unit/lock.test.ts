@@ -46,6 +46,12 @@ async function deadPid(): Promise<number> {
   return pid
 }
 
+/** A process that stays alive until the test ends: a holder that is running, but not us. */
+function livePid(): {pid: number; stop(): void} {
+  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120000)'], {stdio: 'ignore'})
+  return {pid: child.pid!, stop: () => child.kill('SIGKILL')}
+}
+
 async function writeOwner(path: string, owner: Record<string, unknown>, mtime?: Date): Promise<void> {
   await mkdir(dirname(path), {recursive: true})
   await writeFile(path, JSON.stringify(owner))
@@ -175,27 +181,56 @@ process.stdout.write(JSON.stringify({overlaps}))
   })
 
   it('keeps a live holder on this host even when its heartbeat stopped (Ctrl-Z, a debugger), until liveHolderMs', async () => {
-    // Untouched for a minute, far past staleMs: breaking it would let a second refresh through.
-    const minuteAgo = new Date(Date.now() - 60_000)
-    await writeOwner(lockPath, {pid: process.pid, host: hostname(), nonce: 'x', since: minuteAgo.toISOString()}, minuteAgo)
-    const error = await authErrorFrom(() => withLock(lockPath, async () => 1, {staleMs: 100, waitMs: 500}))
-    expect(error.code).to.equal('TRANSIENT')
-    expect(error.message).to.include(`pid ${process.pid}`)
-    expect(JSON.parse(await readFile(lockPath, 'utf8')).nonce).to.equal('x')
+    const holder = livePid()
+    try {
+      // Untouched for a minute, far past staleMs: breaking it would let a second refresh through.
+      const minuteAgo = new Date(Date.now() - 60_000)
+      await writeOwner(lockPath, {pid: holder.pid, host: hostname(), nonce: 'x', since: minuteAgo.toISOString()}, minuteAgo)
+      const error = await authErrorFrom(() => withLock(lockPath, async () => 1, {staleMs: 100, waitMs: 500}))
+      expect(error.code).to.equal('TRANSIENT')
+      expect(error.message).to.include(`pid ${holder.pid}`)
+      expect(JSON.parse(await readFile(lockPath, 'utf8')).nonce).to.equal('x')
+    } finally {
+      holder.stop()
+    }
   })
 
   it('takes the lock of a live pid untouched for longer than liveHolderMs (stopped for good, or the pid was reused)', async () => {
-    const old = new Date(Date.now() - 60_000)
-    await writeOwner(lockPath, {pid: process.pid, host: hostname(), nonce: 'x', since: old.toISOString()}, old)
+    const holder = livePid()
+    try {
+      const old = new Date(Date.now() - 60_000)
+      await writeOwner(lockPath, {pid: holder.pid, host: hostname(), nonce: 'x', since: old.toISOString()}, old)
+      const started = Date.now()
+      await withLock(lockPath, async () => {
+        expect(JSON.parse(await readFile(lockPath, 'utf8')).nonce).to.not.equal('x')
+      }, {staleMs: 300, liveHolderMs: 30_000, waitMs: 5000})
+      const took = Date.now() - started
+      // It still watches the heartbeat for staleMs first: a resumed holder would have touched it.
+      expect(took, `took ${took} ms`).to.be.at.least(250)
+      expect(took, `took ${took} ms`).to.be.below(2000)
+      expect(await exists(lockPath)).to.equal(false)
+    } finally {
+      holder.stop()
+    }
+  })
+
+  it('a lock with our own pid that this process does not hold is a previous life\'s (a container restarted as pid 1): taken at once', async () => {
+    await writeOwner(lockPath, {pid: process.pid, host: hostname(), nonce: 'x', since: new Date().toISOString()})
     const started = Date.now()
-    await withLock(lockPath, async () => {
-      expect(JSON.parse(await readFile(lockPath, 'utf8')).nonce).to.not.equal('x')
-    }, {staleMs: 300, liveHolderMs: 30_000, waitMs: 5000})
-    const took = Date.now() - started
-    // It still watches the heartbeat for staleMs first: a resumed holder would have touched it.
-    expect(took, `took ${took} ms`).to.be.at.least(250)
-    expect(took, `took ${took} ms`).to.be.below(2000)
-    expect(await exists(lockPath)).to.equal(false)
+    expect(await withLock(lockPath, async () => 5, {staleMs: 10_000, waitMs: 5000})).to.equal(5)
+    expect(Date.now() - started).to.be.below(1000)
+  })
+
+  it('a lock from before a reboot (another boot id, Linux) is taken at once, even if its pid now runs something else', async () => {
+    const holder = livePid()
+    try {
+      await writeOwner(lockPath, {pid: holder.pid, host: hostname(), boot: 'an-earlier-boot', nonce: 'x', since: new Date().toISOString()})
+      const started = Date.now()
+      expect(await withLock(lockPath, async () => 6, {staleMs: 10_000, waitMs: 5000})).to.equal(6)
+      expect(Date.now() - started).to.be.below(1000)
+    } finally {
+      holder.stop()
+    }
   })
 
   it("a lock from another host is broken once its heartbeat is seen standing still for staleMs, not before", async () => {

@@ -22,6 +22,7 @@ export default class Whoami extends Command {
       discovery = await response.json()
     } catch (error) {
       if (error.oclif) throw error
+      if (error instanceof SyntaxError) this.error(`${issuer} did not answer with a discovery document (not JSON).`, {exit: 1})
       this.error(`Could not reach ${issuer} (${error.cause?.code ?? error.message}); retry later.`, {exit: 75})
     }
     const response = await authFetch(discovery.userinfo_endpoint)
