@@ -25,7 +25,8 @@ async function refreshAheadIfDue(this: Hook.Context, config: Interfaces.Config):
   const mode = refreshAheadMode(config)
   // An unknown mode does nothing here; the commands that need a token report it (exit 2).
   if (mode === 'off' || !mode || config.scopedEnvVarKeys('TOKEN').some((name) => process.env[name])) return
-  const due = dueForRefresh((await readIndexQuietly(config.dataDir)) ?? {}, Date.now(), refreshAheadWindow(config))
+  const wanted = config.scopedEnvVarKeys('AUTH_ACCOUNT').map((name) => process.env[name]?.trim()).find(Boolean)
+  const due = dueForRefresh((await readIndexQuietly(config.dataDir)) ?? {}, Date.now(), refreshAheadWindow(config), wanted)
   if (!due) return
   // Of N commands that start together, one refreshes. A claim left after a failure is the back-off
   // that keeps every later command from trying again at once (see claimRefreshAhead).

@@ -35,9 +35,10 @@ export async function currentToken(context: AuthContext, request: TokenRequest =
     return {accessToken: fromEnv, tokenType: 'Bearer', expiresAt: null, source: 'env'}
   }
   const stored = await context.store.readIndex()
-  const picked = pickAccount(stored, request.account)
+  const wanted = accountAskedFor(context, request.account)
+  const picked = pickAccount(stored, wanted)
   if (!picked) {
-    if (request.account) throw noSuchAccount(context, request.account)
+    if (wanted) throw noSuchAccount(context, wanted, request.account ? undefined : context.settings.sources.account)
     throw new AuthError('NOT_LOGGED_IN', 'You are not signed in.', {suggestion: `Run \`${loginCommand(context)}\`.`})
   }
   const index = await migrateAccounts(context, stored, picked.key)
@@ -150,9 +151,14 @@ function fromStore(account: AccountRecord, secrets: Secrets): FreshToken {
   }
 }
 
-/** `--account` naming no stored login is a usage error (exit 2), like an unknown flag value. */
-export function noSuchAccount(context: AuthContext, wanted: string): AuthError {
-  return new AuthError('USAGE', `No stored login matches '${wanted}'.`, {
+/** `--account`, else the `account` setting (`ACME_AUTH_ACCOUNT`); undefined: the default account. */
+export function accountAskedFor(context: AuthContext, flag: string | undefined): string | undefined {
+  return flag ?? context.settings.account
+}
+
+/** `--account` (or `ACME_AUTH_ACCOUNT`, named as `source`) naming no stored login is a usage error (exit 2), like an unknown flag value. */
+export function noSuchAccount(context: AuthContext, wanted: string, source?: string): AuthError {
+  return new AuthError('USAGE', `No stored login matches '${wanted}'${source ? ` (${source})` : ''}.`, {
     suggestion: `See \`${hostAuthCommand(context.config, 'status')}\` for the accounts, or \`${loginCommand(context)}\` to add one.`,
   })
 }

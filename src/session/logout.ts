@@ -1,7 +1,7 @@
 import {AuthError} from '../errors.js'
 import {pickAccount, type AccountRecord} from '../store/account-index.js'
 import {loginCommand, refuseWhileEnvironmentToken, type AuthContext} from './context.js'
-import {noSuchAccount} from './ensure-fresh.js'
+import {accountAskedFor, noSuchAccount} from './ensure-fresh.js'
 
 export interface LogoutResult {
   account: AccountRecord
@@ -24,8 +24,9 @@ export async function logout(context: AuthContext, request: {account?: string; a
     await context.store.clearCredentialsFile()
     return results
   }
-  const account = pickAccount(index, request.account)
-  if (!account && request.account) throw noSuchAccount(context, request.account)
+  const wanted = accountAskedFor(context, request.account)
+  const account = pickAccount(index, wanted)
+  if (!account && wanted) throw noSuchAccount(context, wanted, request.account ? undefined : context.settings.sources.account)
   if (!account) {
     throw new AuthError('NOT_LOGGED_IN', 'You are not signed in.', {suggestion: `Run \`${loginCommand(context)}\` to sign in.`})
   }

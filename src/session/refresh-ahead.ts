@@ -10,7 +10,7 @@ import {DEFAULT_SKEW_SECONDS} from './freshness.js'
 /** The fields of the index this decision needs; see store/account-index.ts for the whole shape. */
 interface IndexView {
   defaultAccount?: string | null
-  accounts?: Array<{key: string; expiresAt: string | null; hasRefreshToken: boolean; updatedAt: string}>
+  accounts?: Array<{key: string; subject?: string; email?: string; name?: string; expiresAt: string | null; hasRefreshToken: boolean; updatedAt: string}>
   tombstones?: Record<string, {until: string}>
 }
 
@@ -26,11 +26,12 @@ export function refreshAheadWindowSeconds(obtainedAt: string, expiresAt: string,
 }
 
 /**
- * The default account's key and window if it is due for a refresh ahead of time, else undefined.
- * `windowSeconds` (the `refreshAheadWindow` setting) replaces the window derived from the lifetime.
+ * The key and window of the account commands use (`wanted`, as `ACME_AUTH_ACCOUNT` names it, else
+ * the default) if it is due for a refresh ahead of time, else undefined. `windowSeconds` (the
+ * `refreshAheadWindow` setting) replaces the window derived from the lifetime.
  */
-export function dueForRefresh(index: IndexView, now: number, windowSeconds?: number): {account: string; windowSeconds: number} | undefined {
-  const account = index.accounts?.find((entry) => entry.key === index.defaultAccount) ?? index.accounts?.[0]
+export function dueForRefresh(index: IndexView, now: number, windowSeconds?: number, wanted?: string): {account: string; windowSeconds: number} | undefined {
+  const account = wanted ? onlyMatch(index, wanted) : (index.accounts?.find((entry) => entry.key === index.defaultAccount) ?? index.accounts?.[0])
   if (!account?.expiresAt || !account.hasRefreshToken) return undefined
   const tombstone = index.tombstones?.[account.key]
   // The issuer rejected this refresh token not long ago: leave it alone until the user signs in.
@@ -38,6 +39,15 @@ export function dueForRefresh(index: IndexView, now: number, windowSeconds?: num
   const window = windowSeconds ?? refreshAheadWindowSeconds(account.updatedAt, account.expiresAt)
   const left = (Date.parse(account.expiresAt) - now) / 1000
   return left <= window ? {account: account.key, windowSeconds: window} : undefined
+}
+
+/** pickAccount's rule, without its errors: a name that fits no account or several is left to the command. */
+function onlyMatch(index: IndexView, wanted: string): NonNullable<IndexView['accounts']>[number] | undefined {
+  const accounts = index.accounts ?? []
+  const exact = accounts.find((entry) => entry.key === wanted)
+  if (exact) return exact
+  const matches = accounts.filter((entry) => [entry.subject, entry.email, entry.name].includes(wanted))
+  return matches.length === 1 ? matches[0] : undefined
 }
 
 /** Read the index without judging it: a damaged file is the next real command's business. */

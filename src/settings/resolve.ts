@@ -37,6 +37,11 @@ interface SettingSpec {
    * to a remote issuer is the author's decision, not something a user file or variable turns on.
    */
   hostOnly?: boolean
+  /**
+   * Only the environment (and flags) set it: a per-shell choice. The lasting choice is the default
+   * account, set by `auth switch`; and the init hook, which reads no settings file, must see it too.
+   */
+  envOnly?: boolean
 }
 
 export const SETTING_SPECS: Record<SettingKey, SettingSpec> = {
@@ -52,6 +57,7 @@ export const SETTING_SPECS: Record<SettingKey, SettingSpec> = {
   keyringTimeoutSeconds: {parse: parseSeconds, fallback: 3, env: 'AUTH_KEYRING_TIMEOUT', fileKey: 'keyringTimeout'},
   keyringEntryLimit: {parse: parseBytes, env: 'AUTH_KEYRING_ENTRY_LIMIT', fileKey: 'keyringEntryLimit'},
   allowInsecureIssuer: {parse: parseBoolean, fallback: false, fileKey: 'allowInsecureIssuer', hostOnly: true},
+  account: {parse: parseText, env: 'AUTH_ACCOUNT', fileKey: 'account', envOnly: true},
 }
 
 const SETTING_KEYS = Object.keys(SETTING_SPECS) as SettingKey[]
@@ -119,7 +125,7 @@ export function layerFromFileBlock(
   if (typeof block !== 'object' || Array.isArray(block)) {
     throw new AuthError('CONFIG_INVALID', `Invalid ${describeBlock}: expected an object of auth settings.`)
   }
-  const keys = SETTING_KEYS.filter((key) => kind === 'host' || !SETTING_SPECS[key].hostOnly)
+  const keys = SETTING_KEYS.filter((key) => !SETTING_SPECS[key].envOnly && (kind === 'host' || !SETTING_SPECS[key].hostOnly))
   const known = new Set(keys.map((key) => SETTING_SPECS[key].fileKey.split('.')[0]))
   for (const name of Object.keys(block)) {
     if (!known.has(name)) {

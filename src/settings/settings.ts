@@ -33,6 +33,8 @@ export interface AuthSettings {
   keyringEntryLimit?: number
   /** Plain http is refused for issuers other than loopback unless this is set. */
   allowInsecureIssuer: boolean
+  /** The account commands use instead of the default (subject, email, name or key), like `--account`. */
+  account?: string
   /** Where each value came from, for error messages and `auth status`. */
   sources: Partial<Record<SettingKey, string>>
 }
@@ -50,5 +52,6 @@ export type SettingKey =
   | 'allowInsecureIssuer'
   | 'keyringTimeoutSeconds'
   | 'keyringEntryLimit'
+  | 'account'
 
 export const DEFAULT_SCOPES = ['openid', 'profile', 'email', 'offline_access']

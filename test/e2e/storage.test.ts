@@ -66,6 +66,15 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
 
       expect((await runAcmeExpecting(0, ['auth', 'switch', 'alice@example.com'], {home, env})).stdout).to.include('Alice (alice)')
       expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('alice (Alice)\n')
+      // ACME_AUTH_ACCOUNT picks for every command, as --account does, without changing the default.
+      expect((await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ACME_AUTH_ACCOUNT: 'bob'}})).stdout).to.equal('bob (Bob)\n')
+      expect((await runAcmeExpecting(0, ['auth', 'token'], {home, env: {...env, ACME_AUTH_ACCOUNT: 'bob@example.com'}})).stdout.trim()).to.equal(bobToken)
+      const nobody = await runAcmeExpecting(2, ['whoami'], {home, env: {...env, ACME_AUTH_ACCOUNT: 'carol'}})
+      expect(errorMessage(nobody.stderr)).to.include("No stored login matches 'carol' (ACME_AUTH_ACCOUNT)")
+      expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('alice (Alice)\n')
+      // Two accounts and no argument: the other one, as gh does; and back.
+      expect((await runAcmeExpecting(0, ['auth', 'switch'], {home, env})).stdout).to.include('Bob (bob) at')
+      expect((await runAcmeExpecting(0, ['auth', 'switch'], {home, env})).stdout).to.include('Alice (alice) at')
 
       await runAcmeExpecting(0, ['auth', 'logout', '--account', 'bob'], {home, env})
       expect(issuer.counts.revocations).to.equal(1)
@@ -73,6 +82,8 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
       expect(status.accounts.map((a) => [a.subject, a.default])).to.deep.equal([['alice', true]])
       const unknown = await runAcmeExpecting(2, ['auth', 'switch', 'carol'], {home, env})
       expect(errorMessage(unknown.stderr)).to.include("No stored login matches 'carol'")
+      const nothingElse = await runAcmeExpecting(2, ['auth', 'switch'], {home, env})
+      expect(errorMessage(nothingElse.stderr)).to.include('There is only one: * Alice (alice)').and.include('acme auth login')
     })
 
     it('the default account is used whatever issuer is configured, and a host command can tell which issuer its token is for', async () => {

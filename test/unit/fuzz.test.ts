@@ -14,7 +14,7 @@ import {FileCredentialStore} from '../../src/store/file-store.js'
 import {resolveSettings, type SettingsLayer} from '../../src/settings/resolve.js'
 import type {SettingKey} from '../../src/settings/settings.js'
 
-const KEYS: SettingKey[] = ['issuer', 'clientId', 'scopes', 'storage', 'requireAuth', 'refreshAhead', 'refreshAheadWindowSeconds', 'loginTimeoutSeconds', 'requestTimeoutSeconds', 'allowInsecureIssuer', 'keyringTimeoutSeconds', 'keyringEntryLimit']
+const KEYS: SettingKey[] = ['issuer', 'clientId', 'scopes', 'storage', 'requireAuth', 'refreshAhead', 'refreshAheadWindowSeconds', 'loginTimeoutSeconds', 'requestTimeoutSeconds', 'allowInsecureIssuer', 'keyringTimeoutSeconds', 'keyringEntryLimit', 'account']
 
 const anyValue = fc.oneof(
   fc.string(),

@@ -55,3 +55,29 @@ describe('refresh ahead (fake clock)', () => {
     expect(dueForRefresh(index({expiresIn: 10, tombstoneUntil: 0}), T0)).to.not.equal(undefined)
   })
 })
+
+describe('refresh ahead follows ACME_AUTH_ACCOUNT', () => {
+  const entry = (subject: string, expiresIn: number) => ({
+    key: `https://id.example.com|acme-cli|${subject}`,
+    subject,
+    email: `${subject}@example.com`,
+    updatedAt: at(expiresIn - 3600),
+    expiresAt: at(expiresIn),
+    hasRefreshToken: true,
+  })
+  // alice is the default and fresh; bob is due.
+  const both = {defaultAccount: 'https://id.example.com|acme-cli|alice', accounts: [entry('alice', 3000), entry('bob', 100)], tombstones: {}}
+
+  it('looks at the account it names (key, subject or email), not the default', () => {
+    expect(dueForRefresh(both, T0)).to.equal(undefined)
+    for (const wanted of ['bob', 'bob@example.com', 'https://id.example.com|acme-cli|bob']) {
+      expect(dueForRefresh(both, T0, undefined, wanted)?.account, wanted).to.equal('https://id.example.com|acme-cli|bob')
+    }
+  })
+
+  it('does nothing for a name that fits no account or several (the command reports it)', () => {
+    expect(dueForRefresh(both, T0, undefined, 'carol')).to.equal(undefined)
+    const twice = {...both, accounts: [entry('bob', 100), {...entry('bob', 100), key: 'https://other.example.com|acme-cli|bob'}]}
+    expect(dueForRefresh(twice, T0, undefined, 'bob')).to.equal(undefined)
+  })
+})

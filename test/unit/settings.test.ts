@@ -324,6 +324,13 @@ describe('settings', () => {
       })
     }
 
+    for (const [where, options] of [['user file', {userFile: {account: 'bob'}}], ['host block', {auth: {issuer: 'https://id.example.com', account: 'bob'}}]] as const) {
+      it(`account is chosen per shell (ACME_AUTH_ACCOUNT) or with auth switch: in the ${where} it is an unknown setting`, async () => {
+        const fx = await fixture(options)
+        expectConfigInvalid(await authErrorFrom(() => loadSettings(fx.config)), 'account', where === 'user file' ? fx.userFile : fx.hostPjson)
+      })
+    }
+
     it('an unknown key in the user file is an error (clientID typo)', async () => {
       const fx = await fixture({userFile: {clientID: 'mycli'}})
       expectConfigInvalid(await authErrorFrom(() => loadSettings(fx.config)), 'clientID', fx.userFile)
