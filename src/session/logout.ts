@@ -1,6 +1,6 @@
 import {AuthError} from '../errors.js'
 import {pickAccount, type AccountRecord} from '../store/account-index.js'
-import {loginCommand, refuseWhileEnvironmentToken, type AuthContext} from './context.js'
+import {refuseWhileEnvironmentToken, type AuthContext} from './context.js'
 import {accountAskedFor, noSuchAccount} from './ensure-fresh.js'
 
 export interface LogoutResult {
@@ -27,9 +27,8 @@ export async function logout(context: AuthContext, request: {account?: string; a
   const wanted = accountAskedFor(context, request.account)
   const account = pickAccount(index, wanted)
   if (!account && wanted) throw noSuchAccount(context, wanted, request.account ? undefined : context.settings.sources.account)
-  if (!account) {
-    throw new AuthError('NOT_LOGGED_IN', 'You are not signed in.', {suggestion: `Run \`${loginCommand(context)}\` to sign in.`})
-  }
+  // Signed out already: the state asked for holds, so this is no error (scripts run it to be sure).
+  if (!account) return []
   return [await logoutAccount(context, account)]
 }
 

@@ -149,11 +149,15 @@ describe('e2e: commands of a signed-in user', () => {
     expect((await refreshAtIssuer(issuer, secrets.refreshToken!)).body.error).to.equal('invalid_grant')
   })
 
-  it('auth logout when signed out exits 4 and names acme auth login', async () => {
+  it('auth logout when signed out is no error (exit 0, says there is nothing to do), like --all', async () => {
     await runAcmeExpecting(0, ['auth', 'logout'], {home, env})
-    const again = await runAcmeExpecting(4, ['auth', 'logout'], {home, env})
-    expect(errorMessage(again.stderr)).to.include('acme auth login')
+    for (const args of [['auth', 'logout'], ['auth', 'logout', '--all']]) {
+      const again = await runAcmeExpecting(0, args, {home, env})
+      expect(again.stdout).to.equal('No stored logins; nothing to sign out of.\n')
+    }
     expect(issuer.counts.revocations).to.equal(1)
+    // Naming an account that does not exist is still a usage error.
+    await runAcmeExpecting(2, ['auth', 'logout', '--account', 'carol'], {home, env})
   })
 })
 

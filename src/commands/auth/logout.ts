@@ -7,7 +7,7 @@ import {describeAccount} from '../../store/account-store.js'
 export default class Logout extends AuthCommand {
   static override summary = 'Sign out: revoke the login at the issuer and remove it from this machine.'
 
-  static override description = 'The refresh token is revoked (RFC 7009) when the issuer offers revocation. If revocation fails, the login is still removed locally and the command says so. The secrets are removed from every store that holds them.'
+  static override description = 'The refresh token is revoked (RFC 7009) when the issuer offers revocation. If revocation fails, the login is still removed locally and the command says so. The secrets are removed from every store that holds them. Signed out already, it says so and exits 0.'
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
