@@ -69,6 +69,8 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
       // ACME_AUTH_ACCOUNT picks for every command, as --account does, without changing the default.
       expect((await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ACME_AUTH_ACCOUNT: 'bob'}})).stdout).to.equal('bob (Bob)\n')
       expect((await runAcmeExpecting(0, ['auth', 'token'], {home, env: {...env, ACME_AUTH_ACCOUNT: 'bob@example.com'}})).stdout.trim()).to.equal(bobToken)
+      const told = await runAcmeExpecting(0, ['auth', 'status'], {home, env: {...env, ACME_AUTH_ACCOUNT: 'bob'}})
+      expect(told.stdout).to.match(/Commands use Bob \(bob\) at \S+: ACME_AUTH_ACCOUNT names it\.\n$/)
       const nobody = await runAcmeExpecting(2, ['whoami'], {home, env: {...env, ACME_AUTH_ACCOUNT: 'carol'}})
       expect(errorMessage(nobody.stderr)).to.include("No stored login matches 'carol' (ACME_AUTH_ACCOUNT)")
       expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('alice (Alice)\n')

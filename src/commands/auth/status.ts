@@ -1,6 +1,9 @@
 import {AuthCommand} from '../../cli/auth-command.js'
-import {hostAuthCommand} from '../../session/context.js'
+import {AuthError} from '../../errors.js'
+import {hostAuthCommand, type AuthContext} from '../../session/context.js'
 import {status, type AccountStatus, type StatusReport} from '../../session/status.js'
+import {pickAccount} from '../../store/account-index.js'
+import {describeAccount} from '../../store/account-store.js'
 
 export default class Status extends AuthCommand {
   static override summary = 'Show who is signed in, to which issuer, and where the login is kept.'
@@ -24,8 +27,23 @@ export default class Status extends AuthCommand {
       this.log(`Not signed in. Run \`${hostAuthCommand(this.config, 'login')}\` to sign in.`)
     } else {
       for (const account of report.accounts) this.log(describe(account, context.store.paths.credentials))
+      if (context.settings.account) this.log(await accountOverride(context))
     }
     return report
+  }
+}
+
+/** `ACME_AUTH_ACCOUNT` wins over the default marked with *: say which account commands will use. */
+async function accountOverride(context: AuthContext): Promise<string> {
+  const wanted = context.settings.account!
+  const source = context.settings.sources.account
+  try {
+    const chosen = pickAccount(await context.store.readIndex(), wanted)
+    if (chosen) return `\nCommands use ${describeAccount(chosen)}: ${source} names it.`
+    return `\n${source} is '${wanted}', which matches no stored login: commands that need one will stop.`
+  } catch (error) {
+    if (error instanceof AuthError) return `\n${source}: ${error.message}`
+    throw error
   }
 }
 
