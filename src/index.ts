@@ -69,11 +69,19 @@ export interface SignedInAccount {
 
 /**
  * The account behind the token, for a host that talks to more than one issuer or shows who is
- * signed in; `null` when the token comes from `ACME_TOKEN` (nothing is known about it). Rejects
- * like {@link getAccessToken}.
+ * signed in (`static auth = 'optional'` commands too); `null` when nobody is signed in, or when the
+ * token comes from `ACME_TOKEN` (nothing is known about it). Otherwise rejects like
+ * {@link getAccessToken}.
  */
 export async function getSignedInAccount(options: Omit<TokenOptions, 'force'> = {}): Promise<SignedInAccount | null> {
-  const {account} = await resolveToken(options)
+  let token: FreshToken
+  try {
+    token = await resolveToken(options)
+  } catch (error) {
+    if (authErrorOf(error)?.code === 'NOT_LOGGED_IN') return null
+    throw error
+  }
+  const {account} = token
   if (!account) return null
   return {issuer: account.issuer, clientId: account.clientId, subject: account.subject, name: account.name ?? null, email: account.email ?? null}
 }

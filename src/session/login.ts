@@ -27,7 +27,14 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
     })
   }
   const {connect} = await import('../provider/connect.js')
-  const issuer = await connect(issuerUrl, clientId, settings)
+  const issuer = await connect(issuerUrl, clientId, settings).catch((error: unknown) => {
+    // At sign-in an issuer that cannot be reached is as often a wrong address as an outage.
+    if (!(error instanceof AuthError) || error.code !== 'TRANSIENT') throw error
+    throw new AuthError('TRANSIENT', error.message, {
+      cause: error,
+      suggestion: `Retry when the issuer is reachable; if it never is, check the issuer (${settings.sources.issuer}).`,
+    })
+  })
   // Where the login will be kept is settled first: a store that does not answer should be found
   // before the user signs in, not after.
   const storage = await chooseBackend(context, ui)

@@ -18,9 +18,10 @@ export async function chooseBackend(context: AuthContext, ui: SignInUi): Promise
     // Ask the helper once before the user signs in: a broken vault found afterwards would waste
     // the sign-in (and drop its fresh refresh token).
     await context.store.backend(setting).get(`probe|${context.bin}|${process.pid}`)
-    const [program = ''] = splitCommand(setting.slice('exec:'.length))
-    if (/[/\\]/.test(program) && !isAbsolute(program)) {
-      ui.warn(`The credential helper '${program}' is a relative path: later commands run it from the folder they start in. Use an absolute path in ${context.settings.sources.storage}.`)
+    // `exec:node ./vault.js` as much as `exec:./vault.js`: a relative path breaks in another folder.
+    const relative = splitCommand(setting.slice('exec:'.length)).find((word) => /[/\\]/.test(word) && !word.startsWith('-') && !isAbsolute(word))
+    if (relative) {
+      ui.warn(`The credential helper's '${relative}' is a relative path: later commands run it from the folder they start in. Use an absolute path in ${context.settings.sources.storage}.`)
     }
     return setting as BackendKind
   }

@@ -70,7 +70,7 @@ export function pickAccount(index: AccountIndex, wanted?: string): AccountRecord
   const matches = index.accounts.filter((account) => [account.subject, account.email, account.name].includes(wanted))
   if (matches.length > 1) {
     throw new AuthError('USAGE', `'${wanted}' matches ${matches.length} accounts: ${matches.map((account) => account.key).join(', ')}.`, {
-      suggestion: 'Name it by its full key (issuer|clientId|subject), as listed by `auth status --json`.',
+      suggestion: 'Name it by one of these full keys (issuer|clientId|subject).',
     })
   }
   return matches[0]

@@ -232,9 +232,14 @@ function startFailure(file: string, error: NodeJS.ErrnoException): string {
   }
 }
 
-/** The first non-empty line of a helper's stderr, fit for a one-line message. */
+/**
+ * The line of a helper's stderr that says what went wrong, fit for a one-line message: the first
+ * non-empty one, unless a crashed interpreter put a source location first and the error line later
+ * (`node:internal/modules/cjs/loader:1210` … `Error: Cannot find module …`).
+ */
 function firstLine(text: string, redact: Array<string | undefined>): string {
-  let line = text.split(/\r?\n/).find((candidate) => candidate.trim() !== '') ?? ''
+  const lines = text.split(/\r?\n/).filter((candidate) => candidate.trim() !== '')
+  let line = /^\S+:\d+$/.test(lines[0]?.trim() ?? '') ? (lines.find((candidate) => /^\w*Error\b/.test(candidate.trim())) ?? lines[0]) : (lines[0] ?? '')
   // Before clipping: a clipped secret would no longer match.
   for (const value of redact) if (value) line = line.replaceAll(value, '[redacted]')
   // Colours and other control characters have no place in our message.

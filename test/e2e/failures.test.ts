@@ -103,7 +103,7 @@ describe('e2e: failures', () => {
       const message = expectFailedLogin(result, 75)
       expect(message).to.include(unreachable)
       expect(message).to.match(/reach/)
-      expect(message).to.match(/connection refused/)
+      expect(message).to.match(/connection refused/).and.include('check the issuer (ACME_AUTH_ISSUER)')
       await expectEarlierLoginIntact()
     })
 

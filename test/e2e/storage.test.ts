@@ -74,6 +74,7 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
       const nobody = await runAcmeExpecting(2, ['whoami'], {home, env: {...env, ACME_AUTH_ACCOUNT: 'carol'}})
       expect(errorMessage(nobody.stderr)).to.include("No stored login matches 'carol' (ACME_AUTH_ACCOUNT)")
       expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('alice (Alice)\n')
+      expect((await runAcmeExpecting(0, ['auth', 'switch', 'alice'], {home, env})).stdout).to.match(/^Alice \(alice\) at \S+ is already the default account\.\n$/)
       // Two accounts and no argument: the other one, as gh does; and back.
       expect((await runAcmeExpecting(0, ['auth', 'switch'], {home, env})).stdout).to.include('Bob (bob) at')
       expect((await runAcmeExpecting(0, ['auth', 'switch'], {home, env})).stdout).to.include('Alice (alice) at')
@@ -135,8 +136,10 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
   describe('backends', () => {
     it('exec: a helper named by a relative path works, with one warning to use an absolute one', async () => {
       const helper = relative(home.root, FILE_VAULT) // acme runs in home.root
-      const login = await runAcmeExpecting(0, ['auth', 'login', '--storage', `exec:${helper}`], {home, env: {...env, FILE_VAULT_PATH: join(home.root, 'vault.json')}})
-      expect(login.stderr).to.include(`The credential helper '${helper}' is a relative path`).and.include('Use an absolute path in --storage.')
+      for (const command of [helper, `node ${helper}`]) {
+        const login = await runAcmeExpecting(0, ['auth', 'login', '--storage', `exec:${command}`], {home, env: {...env, FILE_VAULT_PATH: join(home.root, 'vault.json')}})
+        expect(login.stderr, command).to.include(`The credential helper's '${helper}' is a relative path`).and.include('Use an absolute path in --storage.')
+      }
     })
 
     it('exec: the example credential helper round-trips login, refresh and logout; no token lands in the data dir', async () => {

@@ -177,6 +177,13 @@ describe('ExecCredentialStore', function () {
     expect(error.userMessage).to.contain(HINT)
   })
 
+  it('a helper script that is not there (`node missing.js`): the error line, not the interpreter\'s source location', async () => {
+    const missing = join(dir, 'missing-helper.js')
+    const error = await failure(store(`${JSON.stringify(process.execPath)} ${JSON.stringify(missing)}`).get(KEY))
+    expect(error.code).to.equal('STORE_UNAVAILABLE')
+    expect(error.message).to.include(`Error: Cannot find module '${missing}'`).and.not.include('node:internal')
+  })
+
   it('a failing helper that echoes its input on stderr does not leak the secret, and a long line is clipped', async () => {
     const command = await script(
       'echo-fail',

@@ -63,7 +63,9 @@ function describe(account: AccountStatus, credentialsPath: string): string {
 
 function expiry(expiresAt: string | null): string {
   if (!expiresAt) return 'unknown'
-  const minutes = Math.round((Date.parse(expiresAt) - Date.now()) / 60_000)
-  const relative = minutes < 0 ? `expired ${-minutes} min ago; refreshed on next use` : `in ${minutes} min`
+  const ms = Date.parse(expiresAt) - Date.now()
+  const minutes = Math.round(Math.abs(ms) / 60_000)
+  const span = minutes === 0 ? 'under a minute' : `${minutes} min`
+  const relative = ms <= 0 ? `expired ${minutes === 0 ? 'just now' : `${span} ago`}; refreshed on next use` : `in ${span}`
   return `${expiresAt} (${relative})`
 }

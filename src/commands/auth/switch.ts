@@ -11,7 +11,7 @@ export default class Switch extends AuthCommand {
   static override summary = 'Choose the default account.'
 
   static override description =
-    'The default account is the one every command uses unless --account says otherwise. `auth status` lists the accounts and marks the default with *. Without an argument and with two accounts, switches to the other one (as `gh auth switch` does).'
+    'The default account is the one every command uses unless --account (or <%= config.scopedEnvVarKey(\'AUTH_ACCOUNT\') %>) says otherwise. `<%= config.bin %> auth<%= config.topicSeparator %>status` lists the accounts and marks the default with *. Without an argument and with two accounts, switches to the other one (as `gh auth switch` does).'
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> bob',
@@ -44,6 +44,10 @@ export default class Switch extends AuthCommand {
         })
       }
       account = others[0]
+    }
+    if (account.key === index.defaultAccount) {
+      this.log(`${describeAccount(account)} is already the default account.`)
+      return
     }
     await context.store.setDefault(account)
     this.log(`${describeAccount(account)} is now the default account.`)
