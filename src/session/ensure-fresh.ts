@@ -1,5 +1,5 @@
 import {AuthError} from '../errors.js'
-import type {AccountRecord, Tombstone} from '../store/account-index.js'
+import type {AccountIndex, AccountRecord, Tombstone} from '../store/account-index.js'
 import {pickAccount} from '../store/account-index.js'
 import {describeAccount, hashToken} from '../store/account-store.js'
 import type {Secrets} from '../store/credential-store.js'
@@ -35,10 +35,8 @@ export async function currentToken(context: AuthContext, request: TokenRequest =
     return {accessToken: fromEnv, tokenType: 'Bearer', expiresAt: null, source: 'env'}
   }
   const stored = await context.store.readIndex()
-  const wanted = accountAskedFor(context, request.account)
-  const picked = pickAccount(stored, wanted)
+  const picked = requestedAccount(context, stored, request.account)
   if (!picked) {
-    if (wanted) throw noSuchAccount(context, wanted, request.account ? undefined : context.settings.sources.account)
     throw new AuthError('NOT_LOGGED_IN', 'You are not signed in.', {suggestion: `Run \`${loginCommand(context)}\`.`})
   }
   const index = await migrateAccounts(context, stored, picked.key)
@@ -151,9 +149,15 @@ function fromStore(account: AccountRecord, secrets: Secrets): FreshToken {
   }
 }
 
-/** `--account`, else the `account` setting (`ACME_AUTH_ACCOUNT`); undefined: the default account. */
-export function accountAskedFor(context: AuthContext, flag: string | undefined): string | undefined {
-  return flag ?? context.settings.account
+/**
+ * The account a command acts on: the one `--account` names, else `ACME_AUTH_ACCOUNT`, else the
+ * default; undefined when nothing is stored. Naming one that is not stored is a usage error.
+ */
+export function requestedAccount(context: AuthContext, index: AccountIndex, flag: string | undefined): AccountRecord | undefined {
+  const wanted = flag ?? context.settings.account
+  const account = pickAccount(index, wanted)
+  if (!account && wanted) throw noSuchAccount(context, wanted, flag ? undefined : context.settings.sources.account)
+  return account
 }
 
 /** `--account` (or `ACME_AUTH_ACCOUNT`, named as `source`) naming no stored login is a usage error (exit 2), like an unknown flag value. */

@@ -1,7 +1,7 @@
 import {AuthError} from '../errors.js'
-import {pickAccount, type AccountRecord} from '../store/account-index.js'
+import type {AccountRecord} from '../store/account-index.js'
 import {refuseWhileEnvironmentToken, type AuthContext} from './context.js'
-import {accountAskedFor, noSuchAccount} from './ensure-fresh.js'
+import {requestedAccount} from './ensure-fresh.js'
 
 export interface LogoutResult {
   account: AccountRecord
@@ -24,9 +24,7 @@ export async function logout(context: AuthContext, request: {account?: string; a
     await context.store.clearCredentialsFile()
     return results
   }
-  const wanted = accountAskedFor(context, request.account)
-  const account = pickAccount(index, wanted)
-  if (!account && wanted) throw noSuchAccount(context, wanted, request.account ? undefined : context.settings.sources.account)
+  const account = requestedAccount(context, index, request.account)
   // Signed out already: the state asked for holds, so this is no error (scripts run it to be sure).
   if (!account) return []
   return [await logoutAccount(context, account)]
