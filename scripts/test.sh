@@ -20,4 +20,12 @@ trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/runtime" "$scratch/data"
 chmod 700 "$scratch/runtime" "$scratch/data"
 export XDG_RUNTIME_DIR="$scratch/runtime" XDG_DATA_HOME="$scratch/data" TOKENWISE_TEST_KEYRING=1
+# gnome-keyring aborts when a client vanishes in the middle of opening a session (GNOME
+# gnome-keyring#196), which the tests that SIGKILL the CLI at random points can trigger. A desktop
+# session restarts it, unlocked by PAM; D-Bus activation does the same here (same keyring, same
+# password), so one abort does not leave a locked keychain to every later test.
+mkdir -p "$scratch/data/dbus-1/services"
+printf '%s\n' '[D-BUS Service]' 'Name=org.freedesktop.secrets' \
+  "Exec=/bin/sh -c 'printf tokenwise-test | exec $(command -v gnome-keyring-daemon) --unlock --components=secrets --foreground >/dev/null'" \
+  >"$scratch/data/dbus-1/services/org.freedesktop.secrets.service"
 dbus-run-session -- sh -c 'printf tokenwise-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec npx mocha "$@"' sh "$@"
