@@ -4,6 +4,7 @@
  */
 import {open, readFile, stat, unlink} from 'node:fs/promises'
 
+import {accountsNamed} from '../store/account-match.js'
 import {storePaths} from '../store/paths.js'
 import {DEFAULT_SKEW_SECONDS} from './freshness.js'
 
@@ -41,12 +42,9 @@ export function dueForRefresh(index: IndexView, now: number, windowSeconds?: num
   return left <= window ? {account: account.key, windowSeconds: window} : undefined
 }
 
-/** pickAccount's rule, without its errors: a name that fits no account or several is left to the command. */
+/** The account `wanted` names, if exactly one: a name that fits none or several is left to the command to report. */
 function onlyMatch(index: IndexView, wanted: string): NonNullable<IndexView['accounts']>[number] | undefined {
-  const accounts = index.accounts ?? []
-  const exact = accounts.find((entry) => entry.key === wanted)
-  if (exact) return exact
-  const matches = accounts.filter((entry) => [entry.subject, entry.email, entry.name].includes(wanted))
+  const matches = accountsNamed(index.accounts ?? [], wanted)
   return matches.length === 1 ? matches[0] : undefined
 }
 

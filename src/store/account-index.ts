@@ -1,4 +1,5 @@
 import {AuthError} from '../errors.js'
+import {accountsNamed} from './account-match.js'
 import {writeFileAtomic} from './atomic-file.js'
 import {ShapeError, expectObject, expectString, expectVersion1, optionalString, readStoredJson} from './stored-json.js'
 
@@ -65,9 +66,7 @@ export async function writeIndex(path: string, index: AccountIndex): Promise<voi
  */
 export function pickAccount(index: AccountIndex, wanted?: string): AccountRecord | undefined {
   if (!wanted) return index.accounts.find((account) => account.key === index.defaultAccount) ?? index.accounts[0]
-  const exact = index.accounts.find((account) => account.key === wanted)
-  if (exact) return exact
-  const matches = index.accounts.filter((account) => [account.subject, account.email, account.name].includes(wanted))
+  const matches = accountsNamed(index.accounts, wanted)
   if (matches.length > 1) {
     throw new AuthError('USAGE', `'${wanted}' matches ${matches.length} accounts: ${matches.map((account) => account.key).join(', ')}.`, {
       suggestion: 'Name it by one of these full keys (issuer|clientId|subject).',
