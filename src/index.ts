@@ -20,7 +20,7 @@
 import {AuthCommandError} from './command-error.js'
 import {AuthError} from './errors.js'
 import type {FreshToken} from './session/ensure-fresh.js'
-import {isFresh} from './session/freshness.js'
+import {isFresh, refreshMarginSeconds} from './session/freshness.js'
 import {tokenHolder} from './session/token-holder.js'
 
 export {AuthCommandError} from './command-error.js'
@@ -36,7 +36,8 @@ export interface TokenOptions {
 
 /**
  * A fresh access token for the running command: `ACME_TOKEN` if set, else the stored login,
- * refreshed when it is within 60 s of expiry. Rejects with an {@link AuthCommandError}: left
+ * refreshed when it is within 60 s of expiry (a quarter of its lifetime for tokens that live less
+ * than four minutes). Rejects with an {@link AuthCommandError}: left
  * uncaught, oclif prints its one line (what happened, what to do) and exits with the documented
  * code (4: sign in, 75: temporary, …); {@link authErrorOf} gives its {@link AuthError} and `code`.
  *
@@ -124,7 +125,7 @@ async function resolveToken(options: TokenOptions): Promise<FreshToken> {
 async function findToken(options: TokenOptions): Promise<FreshToken> {
   const holder = tokenHolder()
   const held = holder.token
-  if (held && !options.force && !options.account && isFresh(held.expiresAt, Date.now())) return held
+  if (held && !options.force && !options.account && isFresh(held.expiresAt, Date.now(), refreshMarginSeconds(held.obtainedAt, held.expiresAt))) return held
   if (!holder.config) {
     throw new AuthError('UNEXPECTED', 'No oclif command is running with @tokenwise/plugin-auth loaded, so there is no login to use.', {
       suggestion: 'Call getAccessToken() from a command of a CLI that lists @tokenwise/plugin-auth in oclif.plugins.',
@@ -136,8 +137,8 @@ async function findToken(options: TokenOptions): Promise<FreshToken> {
   const token = await currentToken(context, options)
   if (!options.account) {
     holder.token = token
-    // Child processes started from now on get the new token too.
-    process.env[context.envNames.accessToken] = token.accessToken
+    // Child processes started from now on get the new token too, unless the host keeps it from them.
+    if (context.settings.exportToken) process.env[context.envNames.accessToken] = token.accessToken
   }
   return token
 }

@@ -1,6 +1,7 @@
 import {Command, Flags, ux} from '@oclif/core'
 
 import {AuthError} from '../errors.js'
+import {HostCommands} from '../host-commands.js'
 import {authContext, type AuthContext} from '../session/context.js'
 import type {SettingFlags} from '../settings/load.js'
 
@@ -21,6 +22,11 @@ export abstract class AuthCommand extends Command {
   /** Settings resolved from `flags` and the rest (DESIGN.md, Settings), and the store. */
   protected async authContext(flags: SettingFlags = {}): Promise<AuthContext> {
     return authContext(this.config, flags)
+  }
+
+  /** How this host spells our commands, for suggestions. */
+  protected get commands(): HostCommands {
+    return new HostCommands(this.config.bin, this.config.topicSeparator)
   }
 
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {

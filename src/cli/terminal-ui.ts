@@ -1,6 +1,6 @@
 import {ux} from '@oclif/core'
 
-import {browserUnavailableReason, openBrowser} from '../provider/open-browser.js'
+import {browserUnavailableReason, openBrowser} from './open-browser.js'
 import type {SignInUi} from '../provider/sign-in-ui.js'
 
 /**

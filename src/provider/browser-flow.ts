@@ -1,16 +1,25 @@
 import * as oidc from 'openid-client'
 
+import {formatDuration} from '../durations.js'
 import {AuthError} from '../errors.js'
+import type {IdentityClaims} from '../settings/parse.js'
 import type {Issuer} from './connect.js'
 import {toAuthError} from './errors.js'
-import {startLoopbackServer} from './loopback-server.js'
+import {startLoopbackServer, type RedirectSettings} from './loopback-server.js'
 import type {SignInUi} from './sign-in-ui.js'
-import {completeSignIn, type SignIn} from './tokens.js'
+import {completeSignIn, resourceParameters, type SignIn} from './tokens.js'
 
 export interface BrowserFlowOptions {
   scopes: string[]
   timeoutSeconds: number
   ui: SignInUi
+  redirect?: RedirectSettings
+  /** Extra parameters of the authorization request (Auth0's `audience`, Google's `access_type`). */
+  extraParams?: Record<string, string>
+  /** RFC 8707 resource indicators: on the authorization request and the token request. */
+  resource?: string[]
+  /** Claim names of a profile endpoint that is not OpenID userinfo. */
+  claims?: IdentityClaims
 }
 
 /**
@@ -22,20 +31,28 @@ export interface BrowserFlowOptions {
 export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions): Promise<SignIn> {
   const verifier = oidc.randomPKCECodeVerifier()
   const state = oidc.randomState()
-  const nonce = oidc.randomNonce()
-  const server = await startLoopbackServer(state)
+  // Only with an ID token to carry it back: an OAuth-only issuer (GitHub) never returns one.
+  const openid = options.scopes.includes('openid')
+  const nonce = openid ? oidc.randomNonce() : undefined
+  const server = await startLoopbackServer(state, options.redirect)
   try {
-    const parameters: Record<string, string> = {
+    // Ours last: nothing extra can replace the redirect, the state or the PKCE challenge.
+    const parameters = new URLSearchParams({
+      // OpenID Connect Core §11: offline_access is only honoured together with prompt=consent. A
+      // host whose issuer asks for admin approval on every consent prompt (some Entra ID tenants)
+      // sets authorizationParams.prompt, to another value or to "" for none.
+      ...(options.scopes.includes('offline_access') ? {prompt: 'consent'} : {}),
+      ...options.extraParams,
       redirect_uri: server.redirectUri,
       scope: options.scopes.join(' '),
       code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
       code_challenge_method: 'S256',
       state,
-      nonce,
-    }
-    // OpenID Connect Core §11: offline_access is only honoured together with prompt=consent.
-    if (options.scopes.includes('offline_access')) parameters.prompt = 'consent'
-    const url = await authorizationUrl(issuer, parameters)
+      ...(nonce ? {nonce} : {}),
+    })
+    if (parameters.get('prompt') === '') parameters.delete('prompt')
+    for (const resource of options.resource ?? []) parameters.append('resource', resource)
+    const url = await authorizationUrl(issuer, parameters, server.redirectUri)
 
     options.ui.showAuthorizationUrl(url.href)
     await options.ui.open(url.href)
@@ -50,19 +67,19 @@ export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions)
       throw error
     }
     try {
-      const response = await oidc.authorizationCodeGrant(issuer.config, callback.url, {
-        pkceCodeVerifier: verifier,
-        expectedState: state,
-        expectedNonce: nonce,
-        idTokenExpected: options.scopes.includes('openid'),
-      })
-      const signIn = await completeSignIn(issuer, response, options.scopes)
+      const response = await oidc.authorizationCodeGrant(
+        issuer.config,
+        callback.url,
+        {pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: openid},
+        resourceParameters(options.resource),
+      )
+      const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims})
       const who = signIn.identity.name ?? signIn.identity.email ?? signIn.identity.subject
       callback.finish({ok: true, message: `You are signed in as ${who}. You can close this tab and return to your terminal.`})
       options.ui.doneWaiting('done')
       return signIn
     } catch (error) {
-      const failure = toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, doing: 'complete the sign-in'})
+      const failure = toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'code-exchange'})
       callback.finish({ok: false, message: `${failure.message} Return to your terminal for details.`})
       options.ui.doneWaiting('failed')
       throw failure
@@ -72,14 +89,14 @@ export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions)
   }
 }
 
-async function authorizationUrl(issuer: Issuer, parameters: Record<string, string>): Promise<URL> {
+async function authorizationUrl(issuer: Issuer, parameters: URLSearchParams, redirectUri: string): Promise<URL> {
   try {
     if (issuer.config.serverMetadata().pushed_authorization_request_endpoint) {
       return await oidc.buildAuthorizationUrlWithPAR(issuer.config, parameters)
     }
     return oidc.buildAuthorizationUrl(issuer.config, parameters)
   } catch (error) {
-    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, doing: 'start the sign-in'})
+    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'authorization', redirectUri})
   }
 }
 
@@ -87,14 +104,10 @@ function withTimeout<T>(promise: Promise<T>, seconds: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      reject(new AuthError('LOGIN_TIMEOUT', `Timed out after ${formatSeconds(seconds)} waiting for the sign-in in the browser.`, {
+      reject(new AuthError('LOGIN_TIMEOUT', `Timed out after ${formatDuration(seconds * 1000)} waiting for the sign-in in the browser.`, {
         suggestion: 'Run the login again, or use --device to sign in on another device.',
       }))
     }, seconds * 1000)
   })
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
-}
-
-export function formatSeconds(seconds: number): string {
-  return seconds >= 120 && seconds % 60 === 0 ? `${seconds / 60} minutes` : `${seconds} s`
 }

@@ -1,33 +1,152 @@
 import * as oidc from 'openid-client'
 
-import {isLoopbackHost} from '../settings/parse.js'
+import {AuthError} from '../errors.js'
+import {isLoopbackHost, type EndpointSettings} from '../settings/parse.js'
+import {boundedFetch} from './bounded-fetch.js'
 import {toAuthError} from './errors.js'
+import {discoverMetadata, type DiscoveredMetadata} from './metadata.js'
 
 /** An issuer we have discovered, with the client we act as. */
 export interface Issuer {
   issuer: string
   clientId: string
   config: oidc.Configuration
+  /** The metadata came from the cache: an endpoint that fails may have moved since. */
+  fromCache: boolean
+  /** Drop cached metadata after an endpoint failed, so the next command asks the issuer again. */
+  forgetMetadata(): Promise<void>
 }
+
+/** Who we are at which issuer: the configured client, or the one a stored account was signed in with. */
+export interface ClientOf {
+  issuer: string
+  clientId: string
+  /** An installed app's client secret (RFC 6749 §2.3.1); none for a public native client (RFC 8252 §8.5). */
+  clientSecret?: string
+  /** Endpoints set by hand: no discovery at all. */
+  endpoints?: EndpointSettings
+}
+
+/** Server metadata kept between commands (store/metadata-cache.ts), so a refresh is one round trip. */
+export interface MetadataCache {
+  read(issuer: string): Promise<CachedMetadata | undefined>
+  write(issuer: string, metadata: CachedMetadata, maxAgeSeconds: number): Promise<void>
+  forget(issuer: string): Promise<void>
+}
+
+type CachedMetadata = {issuer: string} & Record<string, unknown>
 
 export interface ConnectOptions {
   requestTimeoutSeconds: number
   allowInsecureIssuer: boolean
+  cache?: MetadataCache
+  /** Ask the issuer even when the cache holds its metadata (sign-in: a stale endpoint would waste it). */
+  fresh?: boolean
 }
 
-/** OpenID Connect discovery as a public client (native app: no secret, RFC 8252 §8.5). */
-export async function connect(issuer: string, clientId: string, options: ConnectOptions): Promise<Issuer> {
-  const url = new URL(issuer)
+/** Metadata is kept at most this long, whatever the issuer's Cache-Control says. */
+const MAX_CACHE_SECONDS = 24 * 3600
+
+/**
+ * The issuer's endpoints, from (in this order) the endpoints set by hand, the cache, OpenID Connect
+ * discovery, RFC 8414 metadata (see metadata.ts), and the client authentication it takes.
+ */
+export async function connect(client: ClientOf, options: ConnectOptions): Promise<Issuer> {
+  const url = new URL(client.issuer)
   // openid-client refuses plain http; settings already limited it to loopback or an explicit opt-in.
   const insecure = url.protocol === 'http:' && (isLoopbackHost(url.hostname) || options.allowInsecureIssuer)
-  try {
-    const config = await oidc.discovery(url, clientId, undefined, oidc.None(), {
-      execute: insecure ? [oidc.allowInsecureRequests] : [],
-      timeout: options.requestTimeoutSeconds,
-    })
+  const auth = client.clientSecret ? secretAuthentication(client.clientSecret) : oidc.None()
+  const finish = (config: oidc.Configuration, fromCache: boolean): Issuer => {
+    if (insecure) oidc.allowInsecureRequests(config)
     config.timeout = options.requestTimeoutSeconds
-    return {issuer, clientId, config}
+    config[oidc.customFetch] = boundedFetch(client.issuer)
+    const forgetMetadata = async () => {
+      if (fromCache) await options.cache?.forget(client.issuer).catch(() => {})
+    }
+    return {issuer: client.issuer, clientId: client.clientId, config, fromCache, forgetMetadata}
+  }
+
+  if (client.endpoints) return finish(new oidc.Configuration(metadataFromEndpoints(client.issuer, client.endpoints), client.clientId, undefined, auth), false)
+  if (!options.fresh) {
+    const cached = await options.cache?.read(client.issuer).catch(() => undefined)
+    if (cached) return finish(new oidc.Configuration(cached as oidc.ServerMetadata, client.clientId, undefined, auth), true)
+  }
+  let discovered: DiscoveredMetadata
+  try {
+    discovered = await discoverMetadata(url, client.clientId, auth, {insecure, timeoutSeconds: options.requestTimeoutSeconds})
   } catch (error) {
-    throw toAuthError(error, {issuer, clientId, doing: 'discover its endpoints'})
+    throw toAuthError(error, {issuer: client.issuer, clientId: client.clientId, operation: 'discovery'})
+  }
+  checkEndpoints(client.issuer, discovered.metadata, options.allowInsecureIssuer)
+  if (discovered.maxAgeSeconds !== 0) {
+    const maxAge = Math.min(discovered.maxAgeSeconds ?? MAX_CACHE_SECONDS, MAX_CACHE_SECONDS)
+    await options.cache?.write(client.issuer, {...discovered.metadata}, maxAge).catch(() => {})
+  }
+  return finish(discovered.config ?? new oidc.Configuration(discovered.metadata, client.clientId, undefined, auth), false)
+}
+
+/**
+ * `client_secret_basic` unless the issuer lists only `client_secret_post` (RFC 8414 §2: basic is the
+ * default when it lists nothing), decided per request from the metadata in use.
+ */
+function secretAuthentication(secret: string): oidc.ClientAuth {
+  const basic = oidc.ClientSecretBasic(secret)
+  const post = oidc.ClientSecretPost(secret)
+  return (as, client, body, headers) => {
+    const methods = as.token_endpoint_auth_methods_supported
+    const chosen = !methods || methods.includes('client_secret_basic') || !methods.includes('client_secret_post') ? basic : post
+    chosen(as, client, body, headers)
+  }
+}
+
+function metadataFromEndpoints(issuer: string, endpoints: EndpointSettings): oidc.ServerMetadata {
+  const named: Record<string, string | undefined> = {
+    authorization_endpoint: endpoints.authorization,
+    device_authorization_endpoint: endpoints.deviceAuthorization,
+    revocation_endpoint: endpoints.revocation,
+    userinfo_endpoint: endpoints.userinfo,
+    jwks_uri: endpoints.jwks,
+  }
+  const present = Object.entries(named).filter((entry): entry is [string, string] => entry[1] !== undefined)
+  return {issuer, token_endpoint: endpoints.token, ...Object.fromEntries(present)}
+}
+
+const ENDPOINT_KEYS = [
+  'authorization_endpoint',
+  'token_endpoint',
+  'device_authorization_endpoint',
+  'revocation_endpoint',
+  'userinfo_endpoint',
+  'pushed_authorization_request_endpoint',
+  'jwks_uri',
+] as const
+
+/**
+ * Codes, verifiers and tokens go to these endpoints, so they must be as safe as the issuer itself:
+ * an https issuer's endpoints are https, and a plain-http issuer on a loopback address keeps them on
+ * loopback (a page on 127.0.0.1 must not send the code to another machine in the clear).
+ */
+function checkEndpoints(issuer: string, metadata: oidc.ServerMetadata, allowInsecureIssuer: boolean): void {
+  const issuerUrl = new URL(issuer)
+  for (const key of ENDPOINT_KEYS) {
+    const value = metadata[key]
+    if (value === undefined) continue
+    let endpoint: URL | undefined
+    try {
+      endpoint = typeof value === 'string' ? new URL(value) : undefined
+    } catch {}
+    const safe =
+      endpoint &&
+      (issuerUrl.protocol === 'https:'
+        ? endpoint.protocol === 'https:'
+        : endpoint.protocol === 'https:'
+          ? true
+          : endpoint.protocol === 'http:' && (isLoopbackHost(issuerUrl.hostname) ? isLoopbackHost(endpoint.hostname) : allowInsecureIssuer && endpoint.hostname === issuerUrl.hostname))
+    if (!safe) {
+      const shown = typeof value === 'string' ? value.slice(0, 200) : typeof value
+      throw new AuthError('LOGIN_FAILED', `The issuer at ${issuer} names its ${key.replaceAll('_', ' ')} ${JSON.stringify(shown)}, which is not as safe as the issuer itself (${issuerUrl.protocol === 'https:' ? 'not https' : 'plain http off this machine'}); nothing was sent there.`, {
+        suggestion: "Check the issuer setting; if it is right, tell the issuer's administrators.",
+      })
+    }
   }
 }

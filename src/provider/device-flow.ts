@@ -1,16 +1,23 @@
 import * as oidc from 'openid-client'
 
+import {formatDuration} from '../durations.js'
 import {AuthError} from '../errors.js'
-import {formatSeconds} from './browser-flow.js'
+import type {IdentityClaims} from '../settings/parse.js'
 import type {Issuer} from './connect.js'
 import {toAuthError} from './errors.js'
 import type {SignInUi} from './sign-in-ui.js'
-import {completeSignIn, type SignIn} from './tokens.js'
+import {completeSignIn, resourceParameters, type SignIn} from './tokens.js'
 
 export interface DeviceFlowOptions {
   scopes: string[]
   timeoutSeconds: number
   ui: SignInUi
+  /** Extra parameters of the device authorization request (Auth0's `audience`). */
+  extraParams?: Record<string, string>
+  /** RFC 8707 resource indicators: on the device authorization request and the token request. */
+  resource?: string[]
+  /** Claim names of a profile endpoint that is not OpenID userinfo. */
+  claims?: IdentityClaims
 }
 
 /**
@@ -18,7 +25,7 @@ export interface DeviceFlowOptions {
  * server's interval and slows down when told to.
  */
 export async function deviceSignIn(issuer: Issuer, options: DeviceFlowOptions): Promise<SignIn> {
-  const context = {issuer: issuer.issuer, clientId: issuer.clientId, doing: 'start a device sign-in'}
+  const context = {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'device-authorization' as const}
   if (!issuer.config.serverMetadata().device_authorization_endpoint) {
     throw new AuthError('LOGIN_FAILED', `The issuer at ${issuer.issuer} does not offer device sign-in.`, {
       suggestion: 'Sign in without --device.',
@@ -26,7 +33,9 @@ export async function deviceSignIn(issuer: Issuer, options: DeviceFlowOptions): 
   }
   let device: oidc.DeviceAuthorizationResponse
   try {
-    device = await oidc.initiateDeviceAuthorization(issuer.config, {scope: options.scopes.join(' ')})
+    const parameters = new URLSearchParams({...options.extraParams, scope: options.scopes.join(' ')})
+    for (const resource of options.resource ?? []) parameters.append('resource', resource)
+    device = await oidc.initiateDeviceAuthorization(issuer.config, parameters)
   } catch (error) {
     throw toAuthError(error, context)
   }
@@ -42,17 +51,17 @@ export async function deviceSignIn(issuer: Issuer, options: DeviceFlowOptions): 
   const seconds = Math.min(options.timeoutSeconds, device.expires_in)
   const signal = AbortSignal.timeout(seconds * 1000)
   try {
-    const response = await oidc.pollDeviceAuthorizationGrant(issuer.config, device, undefined, {signal})
-    const signIn = await completeSignIn(issuer, response, options.scopes)
+    const response = await oidc.pollDeviceAuthorizationGrant(issuer.config, device, resourceParameters(options.resource), {signal})
+    const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims})
     options.ui.doneWaiting('done')
     return signIn
   } catch (error) {
     options.ui.doneWaiting('failed')
     if (signal.aborted) {
-      throw new AuthError('LOGIN_TIMEOUT', `Timed out after ${formatSeconds(seconds)} waiting for the device sign-in to be approved.`, {
+      throw new AuthError('LOGIN_TIMEOUT', `Timed out after ${formatDuration(seconds * 1000)} waiting for the device sign-in to be approved.`, {
         suggestion: 'Run the login again.',
       })
     }
-    throw toAuthError(error, {...context, doing: 'complete the device sign-in'})
+    throw toAuthError(error, {...context, operation: 'device-poll'})
   }
 }

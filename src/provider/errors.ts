@@ -1,31 +1,58 @@
 import {AuthError} from '../errors.js'
 
+/** What we were asking the issuer for: decides what a failure means, apart from how it is worded. */
+export type Operation = 'discovery' | 'authorization' | 'code-exchange' | 'device-authorization' | 'device-poll' | 'refresh' | 'revocation' | 'userinfo'
+
+/** How each operation reads in a message: "while trying to <doing>". */
+const DOING: Record<Operation, string> = {
+  discovery: 'discover its endpoints',
+  authorization: 'start the sign-in',
+  'code-exchange': 'complete the sign-in',
+  'device-authorization': 'start a device sign-in',
+  'device-poll': 'complete the device sign-in',
+  refresh: 'refresh the access token',
+  revocation: 'revoke the token',
+  userinfo: 'read the signed-in user from userinfo',
+}
+
+export interface FailureContext {
+  issuer: string
+  operation: Operation
+  clientId?: string
+  /** The redirect URI of a sign-in, named when the issuer refuses to start one. */
+  redirectUri?: string
+}
+
 /**
  * The one place where failures from openid-client and fetch become AuthErrors. Only the server's
  * error code and a short description survive: request bodies, headers and URLs with codes stay in
- * `cause`, which is never rendered.
+ * `cause`, which is never rendered. What a failure means depends on `context.operation`, never on
+ * how a message is worded.
  */
-export function toAuthError(error: unknown, context: {issuer: string; doing: string; clientId?: string}): AuthError {
+export function toAuthError(error: unknown, context: FailureContext): AuthError {
   if (error instanceof AuthError) return error
+  // Our own fetch (bounded-fetch.ts) refused the answer; openid-client wraps what it throws.
+  if ((error as {cause?: unknown})?.cause instanceof AuthError) return (error as {cause: AuthError}).cause
   const e = error as {name?: string; code?: string; error?: string; error_description?: string; status?: number; cause?: unknown}
   const server = `the issuer at ${context.issuer}`
+  const doing = DOING[context.operation]
 
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'OAUTH_TIMEOUT') {
-    return transient(`${capitalize(server)} did not answer in time while trying to ${context.doing}.`, error)
+    return transient(`${capitalize(server)} did not answer in time while trying to ${doing}.`, error)
   }
   if (error instanceof TypeError && e.cause && typeof e.cause === 'object') {
     const code = (e.cause as {code?: string}).code
     // Retrying never fixes a certificate or a port that does not speak TLS: not temporary.
     const tls = tlsProblem(code)
     if (tls) return new AuthError('TLS_FAILED', `Could not make a secure connection to ${server}: ${tls.reason} (${code}).`, {cause: error, suggestion: tls.suggestion})
-    return transient(`Could not reach ${server} to ${context.doing} (${networkReason(code)}).`, error)
+    return transient(`Could not reach ${server} to ${doing} (${networkReason(code)}).`, error)
   }
   if (typeof e?.error === 'string') {
     // An OAuth error response (RFC 6749 §5.2) or an error redirect (§4.1.2.1).
     const status = typeof e.status === 'number' ? e.status : undefined
     if (status !== undefined && (status >= 500 || status === 429)) {
       const what = status === 429 ? 'too many requests (429)' : `a server error (${status})`
-      return transient(`${capitalize(server)} answered with ${what} while trying to ${context.doing}.`, error)
+      return transient(`${capitalize(server)} answered with ${what} while trying to ${doing}.`, error)
     }
     const detail = e.error_description ? `: ${clip(e.error_description)}` : ''
     switch (e.error) {
@@ -41,8 +68,8 @@ export function toAuthError(error: unknown, context: {issuer: string; doing: str
           suggestion: 'Check the clientId setting with the CLI\'s author or your identity team.',
         })
       case 'invalid_grant':
-        if (context.doing !== REFRESHING) {
-          return new AuthError('LOGIN_FAILED', `${capitalize(server)} refused to ${context.doing} (invalid_grant${detail}).`, {cause: error})
+        if (context.operation !== 'refresh') {
+          return new AuthError('LOGIN_FAILED', `${capitalize(server)} refused to ${doing} (invalid_grant${detail}).`, {cause: error})
         }
         return new AuthError('REAUTH_REQUIRED', `${capitalize(server)} rejected the stored refresh token (invalid_grant).`, {cause: error})
       case 'expired_token':
@@ -50,23 +77,35 @@ export function toAuthError(error: unknown, context: {issuer: string; doing: str
       case 'temporarily_unavailable':
         return transient(`${capitalize(server)} is temporarily unavailable.`, error)
       default:
-        return new AuthError('LOGIN_FAILED', `${capitalize(server)} refused to ${context.doing} (${e.error}${detail}).`, {cause: error})
+        return new AuthError('LOGIN_FAILED', `${capitalize(server)} refused to ${doing} (${e.error}${detail}).`, {cause: error})
     }
   }
   const response = e?.cause instanceof Response ? e.cause : undefined
   if (response) {
     if (response.status >= 500 || response.status === 429) {
-      return transient(`${capitalize(server)} answered with ${response.status} while trying to ${context.doing}.`, error)
+      return transient(`${capitalize(server)} answered with ${response.status} while trying to ${doing}.`, error)
     }
-    if (response.status === 404 && context.doing === 'discover its endpoints') {
+    // RFC 6749 §5.2 says invalid_grant; some servers send a bare 400 or 401 (Glewlwyd does). On a
+    // refresh that can only mean the refresh token was refused: the same rules as invalid_grant.
+    if (context.operation === 'refresh' && (response.status === 400 || response.status === 401)) {
+      return new AuthError('REAUTH_REQUIRED', `${capitalize(server)} refused the stored refresh token (HTTP ${response.status} without an OAuth error, taken as invalid_grant).`, {cause: error})
+    }
+    if (context.operation === 'authorization' && [400, 401, 403].includes(response.status)) {
+      const redirect = context.redirectUri ? ` the redirect URI ${context.redirectUri} is not registered for client '${context.clientId ?? '?'}' (some issuers accept only the exact port), or` : ''
+      return new AuthError('LOGIN_FAILED', `${capitalize(server)} refused to start the sign-in (HTTP ${response.status}) without saying why. Most likely${redirect} the client id is not known there.`, {
+        cause: error,
+        suggestion: 'Check the clientId setting and the redirect URIs registered at the issuer; a fixed port is set with redirectPort.',
+      })
+    }
+    if (response.status === 404 && context.operation === 'discovery') {
       return new AuthError('CONFIG_INVALID', `${capitalize(server)} has no OpenID Connect discovery document (404).`, {
         cause: error,
         suggestion: 'Check the issuer setting: it is the URL before /.well-known/openid-configuration.',
       })
     }
-    return new AuthError('LOGIN_FAILED', `${capitalize(server)} gave an unexpected answer (${response.status}) while trying to ${context.doing}.`, {cause: error})
+    return new AuthError('LOGIN_FAILED', `${capitalize(server)} gave an unexpected answer (${response.status}) while trying to ${doing}.`, {cause: error})
   }
-  if (e?.code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' && context.doing === 'discover its endpoints') {
+  if (e?.code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' && context.operation === 'discovery') {
     const reported = (e.cause as {body?: {issuer?: unknown}} | undefined)?.body?.issuer
     const named = typeof reported === 'string' ? ` (${clip(reported)})` : ''
     return new AuthError('CONFIG_INVALID', `${capitalize(server)} reports a different issuer identifier${named} than the one configured.`, {
@@ -78,18 +117,15 @@ export function toAuthError(error: unknown, context: {issuer: string; doing: str
     const challenges = (Array.isArray(e.cause) ? e.cause : []) as Array<{scheme?: string; parameters?: {error?: unknown; error_description?: unknown}}>
     // A resource server (userinfo) turned the access token away: expired, revoked or not its own.
     if (challenges.some((challenge) => challenge.scheme?.toLowerCase() === 'bearer')) {
-      return new AuthError('LOGIN_FAILED', `${capitalize(server)} did not accept the access token while trying to ${context.doing} (it is expired, revoked or from another issuer).`, {cause: error})
+      return new AuthError('LOGIN_FAILED', `${capitalize(server)} did not accept the access token while trying to ${doing} (it is expired, revoked or from another issuer).`, {cause: error})
     }
     // Anything else (a token endpoint's `Basic` challenge with invalid_client): its OAuth error decides.
     const parameters = challenges.find((challenge) => typeof challenge.parameters?.error === 'string')?.parameters
     if (parameters) return toAuthError({error: parameters.error, error_description: parameters.error_description, status: e.status}, context)
   }
   const code = typeof e?.code === 'string' ? ` (${e.code})` : ''
-  return new AuthError('LOGIN_FAILED', `Could not ${context.doing} with ${server}${code}.`, {cause: error})
+  return new AuthError('LOGIN_FAILED', `Could not ${doing} with ${server}${code}.`, {cause: error})
 }
-
-/** The `doing` of a refresh: only there does invalid_grant mean "sign in again". */
-export const REFRESHING = 'refresh the access token'
 
 function transient(message: string, cause: unknown): AuthError {
   return new AuthError('TRANSIENT', message, {cause, suggestion: 'This is temporary and nothing was lost: retry when the issuer is reachable.'})

@@ -1,5 +1,7 @@
-import {createServer, type ServerResponse} from 'node:http'
+import {createServer, type IncomingMessage, type Server, type ServerResponse} from 'node:http'
 import type {AddressInfo} from 'node:net'
+
+import {AuthError} from '../errors.js'
 
 /** What the browser delivered to the redirect URI, and a way to tell the user how it ended. */
 export interface LoopbackCallback {
@@ -15,24 +17,37 @@ export interface LoopbackServer {
   close(): void
 }
 
-const CALLBACK_PATH = '/callback'
+/** Where the browser is sent back to: as the issuer has it registered (RFC 8252 §7.3). */
+export interface RedirectSettings {
+  /** `127.0.0.1` (default), `localhost` or `[::1]`: issuers compare it as a string. */
+  host: string
+  /** Tried in order; none: a port the OS picks (most issuers accept any port for a loopback redirect). */
+  ports?: number[]
+  path: string
+  /** How to name the ports setting in a message: `ACME_AUTH_REDIRECT_PORT`. */
+  portsSource?: string
+}
+
+export const DEFAULT_REDIRECT: RedirectSettings = {host: '127.0.0.1', path: '/callback'}
 
 /**
- * The redirect target of the browser flow (RFC 8252 §7.3): bound to 127.0.0.1 only, on a port the
- * OS picks, accepting exactly one callback that carries our `state`. A request with another state
- * (a stale tab, a forged link) is answered and ignored, so it can neither complete nor cancel the
- * sign-in; once one callback was accepted the server stops listening.
+ * The redirect target of the browser flow (RFC 8252 §7.3): bound to a loopback address only, on a
+ * port the OS picks or the first free one of the configured ports, accepting exactly one callback
+ * that carries our `state`. A request with another state (a stale tab, a forged link) is answered
+ * and ignored, so it can neither complete nor cancel the sign-in; once one callback was accepted the
+ * server stops listening.
  */
-export async function startLoopbackServer(expectedState: string): Promise<LoopbackServer> {
+export async function startLoopbackServer(expectedState: string, redirect: RedirectSettings = DEFAULT_REDIRECT): Promise<LoopbackServer> {
   let accept!: (callback: LoopbackCallback) => void
   const callback = new Promise<LoopbackCallback>((resolve) => {
     accept = resolve
   })
   let used = false
+  let redirectUri = ''
 
-  const server = createServer((request, response) => {
+  const handler = (request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1')
-    if (request.method !== 'GET' || url.pathname !== CALLBACK_PATH) {
+    if (request.method !== 'GET' || url.pathname !== redirect.path) {
       page(response, 404, false, 'Nothing here.')
       return
     }
@@ -45,30 +60,73 @@ export async function startLoopbackServer(expectedState: string): Promise<Loopba
       return
     }
     used = true
-    server.close()
+    for (const server of servers) server.close()
     const full = new URL(`${redirectUri}${url.search}`)
     accept({
       url: full,
       finish: ({ok, message}) => page(response, ok ? 200 : 400, ok, message),
     })
-  })
-  // Keep-alive connections would keep the process alive after the sign-in ended.
-  server.keepAliveTimeout = 1000
+  }
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => resolve())
-  })
-  const {port} = server.address() as AddressInfo
-  const redirectUri = `http://127.0.0.1:${port}${CALLBACK_PATH}`
+  const servers = await listen(handler, redirect)
+  const {port} = servers[0].address() as AddressInfo
+  redirectUri = `http://${redirect.host}:${port}${redirect.path}`
   return {
     redirectUri,
     callback,
     close() {
-      server.close()
-      server.closeAllConnections()
+      for (const server of servers) {
+        server.close()
+        server.closeAllConnections()
+      }
     },
   }
+}
+
+/**
+ * Listen on the loopback address the redirect names; for `localhost` on 127.0.0.1 and, where the
+ * machine has it, ::1 as well, since the browser may resolve the name to either.
+ */
+async function listen(handler: (request: IncomingMessage, response: ServerResponse) => void, redirect: RedirectSettings): Promise<Server[]> {
+  const primary = redirect.host === '[::1]' ? '::1' : '127.0.0.1'
+  const candidates = redirect.ports ?? [0]
+  for (const candidate of candidates) {
+    const server = newServer(handler)
+    try {
+      await bind(server, candidate, primary)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' && candidate !== 0) continue
+      throw error
+    }
+    const servers = [server]
+    if (redirect.host === 'localhost') {
+      const second = newServer(handler)
+      const {port} = server.address() as AddressInfo
+      if (await bind(second, port, '::1').then(() => true, () => false)) servers.push(second)
+    }
+    return servers
+  }
+  const ports = candidates.join(', ')
+  throw new AuthError('LOGIN_FAILED', `The browser sign-in needs ${candidates.length === 1 ? `port ${ports}` : `one of the ports ${ports}`} on ${redirect.host} for the issuer's redirect, and ${candidates.length === 1 ? 'it is' : 'all are'} in use by another program.`, {
+    suggestion: `Close the program that uses it, or set ${redirect.portsSource ?? 'redirectPort'} to another port registered at the issuer; or sign in with --device.`,
+  })
+}
+
+function newServer(handler: (request: IncomingMessage, response: ServerResponse) => void): Server {
+  const server = createServer(handler)
+  // Keep-alive connections would keep the process alive after the sign-in ended.
+  server.keepAliveTimeout = 1000
+  return server
+}
+
+function bind(server: Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
 }
 
 function page(response: ServerResponse, status: number, ok: boolean, message: string): void {

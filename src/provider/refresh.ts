@@ -1,17 +1,21 @@
 import * as oidc from 'openid-client'
 
-import type {Secrets} from '../store/credential-store.js'
+import type {Secrets} from '../store/secrets.js'
 import type {Issuer} from './connect.js'
-import {REFRESHING, toAuthError} from './errors.js'
-import {toSecrets} from './tokens.js'
+import {toAuthError} from './errors.js'
+import {resourceParameters, toSecrets} from './tokens.js'
 
-/** One refresh_token grant (RFC 6749 §6). The caller holds the account lock and stores the result at once. */
-export async function refreshTokens(issuer: Issuer, current: Secrets): Promise<Secrets> {
+/**
+ * One refresh_token grant (RFC 6749 §6), with the login's RFC 8707 resources again. The caller holds
+ * the account lock and stores the result at once.
+ */
+export async function refreshTokens(issuer: Issuer, current: Secrets, options: {resource?: string[]} = {}): Promise<Secrets> {
   try {
-    const response = await oidc.refreshTokenGrant(issuer.config, current.refreshToken!)
-    return toSecrets(response, current)
+    const response = await oidc.refreshTokenGrant(issuer.config, current.refreshToken!, resourceParameters(options.resource))
+    return toSecrets(response, current, Date.now(), `The issuer at ${issuer.issuer}`)
   } catch (error) {
-    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, doing: REFRESHING})
+    if (!isOAuthAnswer(error)) await issuer.forgetMetadata()
+    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'refresh'})
   }
 }
 
@@ -25,6 +29,15 @@ export async function revokeToken(issuer: Issuer, token: string, hint: 'refresh_
     await oidc.tokenRevocation(issuer.config, token, {token_type_hint: hint})
     return true
   } catch (error) {
-    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, doing: 'revoke the token'})
+    if (!isOAuthAnswer(error)) await issuer.forgetMetadata()
+    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'revocation'})
   }
+}
+
+/**
+ * The endpoint answered as an OAuth endpoint does (an error code in the body): it is where the
+ * metadata says. Anything else (404, a refused connection, garbage) may mean it moved.
+ */
+function isOAuthAnswer(error: unknown): boolean {
+  return typeof (error as {error?: unknown})?.error === 'string'
 }

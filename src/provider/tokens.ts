@@ -1,7 +1,8 @@
 import * as oidc from 'openid-client'
 
 import {AuthError} from '../errors.js'
-import type {Secrets} from '../store/credential-store.js'
+import type {IdentityClaims} from '../settings/parse.js'
+import type {Secrets} from '../store/secrets.js'
 import type {Issuer} from './connect.js'
 import {toAuthError} from './errors.js'
 
@@ -18,11 +19,26 @@ export interface SignIn {
   identity: Identity
   /** The scopes the issuer granted (or those we asked for, when it does not say). */
   scopes: string[]
+  /**
+   * The issuer the ID token names, checked by openid-client: the configured one, except for a
+   * multi-tenant issuer (Entra ID's `/common`), where it is the user's own tenant. The account is
+   * kept under this one, and refreshed there.
+   */
+  issuedBy?: string
 }
+
+/**
+ * The largest token we keep. A JWT with many group claims runs to a few KB; anything near this is
+ * broken or hostile, and would break every child process it is exported to (E2BIG).
+ */
+export const MAX_TOKEN_BYTES = 64 * 1024
 
 type TokenResponse = oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers
 
-export function toSecrets(response: TokenResponse, previous?: Secrets, now = Date.now()): Secrets {
+export function toSecrets(response: TokenResponse, previous?: Secrets, now = Date.now(), issuer = 'the issuer'): Secrets {
+  for (const [what, value] of [['access token', response.access_token], ['refresh token', response.refresh_token], ['ID token', response.id_token]] as const) {
+    checkToken(issuer, what, value)
+  }
   const secrets: Secrets = {
     accessToken: response.access_token,
     // RFC 6750 names the scheme "Bearer"; some servers answer "bearer".
@@ -33,47 +49,101 @@ export function toSecrets(response: TokenResponse, previous?: Secrets, now = Dat
   if (refreshToken) secrets.refreshToken = refreshToken
   const idToken = response.id_token ?? previous?.idToken
   if (idToken) secrets.idToken = idToken
-  if (typeof response.expires_in === 'number') secrets.expiresAt = new Date(now + response.expires_in * 1000).toISOString()
+  if (typeof response.expires_in === 'number') {
+    secrets.expiresAt = new Date(now + response.expires_in * 1000).toISOString()
+    secrets.obtainedAt = new Date(now).toISOString()
+  }
+  if (previous?.clientSecret) secrets.clientSecret = previous.clientSecret
   return secrets
 }
 
-export async function completeSignIn(issuer: Issuer, response: TokenResponse, requestedScopes: string[]): Promise<SignIn> {
+/** A token we would store and export: bounded, and nothing a header or an environment variable cannot hold. */
+function checkToken(issuer: string, what: string, value: unknown): void {
+  if (value === undefined) return
+  if (typeof value !== 'string' || value === '') throw new AuthError('LOGIN_FAILED', `${issuer} sent an ${what} that is not a string; nothing was stored.`)
+  if (Buffer.byteLength(value, 'utf8') > MAX_TOKEN_BYTES) {
+    throw new AuthError('LOGIN_FAILED', `${issuer} sent an ${what} of ${Buffer.byteLength(value, 'utf8')} bytes, more than the ${MAX_TOKEN_BYTES / 1024} KiB any real token needs; nothing was stored.`, {
+      suggestion: "Tell the issuer's administrators (a token that large is broken), or ask them to issue smaller tokens.",
+    })
+  }
+  // eslint-disable-next-line no-control-regex
+  if (/[\s\u0000-\u001f\u007f]/.test(value)) throw new AuthError('LOGIN_FAILED', `${issuer} sent an ${what} with spaces or control characters, which no token holds; nothing was stored.`)
+}
+
+export interface IdentityOptions {
+  /** Claim names of a profile endpoint that is not OpenID userinfo (GitHub's /user: {subject: 'id', name: 'login'}). */
+  claims?: IdentityClaims
+}
+
+export async function completeSignIn(issuer: Issuer, response: TokenResponse, requestedScopes: string[], options: IdentityOptions = {}): Promise<SignIn> {
+  const secrets = toSecrets(response, undefined, Date.now(), `The issuer at ${issuer.issuer}`)
   const claims = response.claims()
   let identity: Identity
   if (claims) {
     identity = {subject: claims.sub, name: stringClaim(claims.name), email: stringClaim(claims.email)}
     // Name and email are nice to have: a userinfo endpoint that fails must not fail the sign-in.
     if (!identity.name || !identity.email) {
-      const more = await fetchIdentity(issuer, response.access_token, identity.subject).catch(() => undefined)
+      const more = await fetchIdentity(issuer, response.access_token, {...options, expectedSubject: identity.subject}).catch(() => undefined)
       identity = {subject: identity.subject, name: identity.name ?? more?.name, email: identity.email ?? more?.email}
     }
   } else {
-    // No ID token (no `openid` scope): userinfo is the only way to know whose login this is.
-    identity = await fetchIdentity(issuer, response.access_token)
+    // No ID token (no `openid` scope, or an OAuth-only issuer): userinfo is the only way to know whose login this is.
+    identity = await fetchIdentity(issuer, response.access_token, options)
   }
   return {
-    secrets: toSecrets(response),
+    secrets,
     identity,
     scopes: response.scope ? response.scope.split(' ').filter(Boolean) : requestedScopes,
+    issuedBy: typeof claims?.iss === 'string' ? claims.iss : undefined,
   }
 }
 
-/** Ask the userinfo endpoint who holds this access token. */
-export async function fetchIdentity(issuer: Issuer, accessToken: string, expectedSubject?: string): Promise<Identity> {
-  if (!issuer.config.serverMetadata().userinfo_endpoint) {
-    if (expectedSubject) return {subject: expectedSubject}
+/**
+ * Ask the userinfo endpoint who holds this access token: OpenID userinfo, or, with `claims`, a
+ * profile endpoint of the issuer's own design (the answer's `claims.subject` names the account).
+ */
+export async function fetchIdentity(issuer: Issuer, accessToken: string, options: IdentityOptions & {expectedSubject?: string} = {}): Promise<Identity> {
+  const endpoint = issuer.config.serverMetadata().userinfo_endpoint
+  if (!endpoint) {
+    if (options.expectedSubject) return {subject: options.expectedSubject}
     throw new AuthError('LOGIN_FAILED', `The issuer at ${issuer.issuer} has no userinfo endpoint, so there is no way to tell whose token this is.`, {
-      suggestion: 'Request the openid scope, or sign in with the browser or --device.',
+      suggestion: 'Request the openid scope, sign in with the browser or --device, or set endpoints.userinfo (and claims) to its profile URL.',
     })
   }
   try {
-    const info = await oidc.fetchUserInfo(issuer.config, accessToken, expectedSubject ?? oidc.skipSubjectCheck)
+    if (options.claims) return await fetchProfile(issuer, accessToken, new URL(endpoint), options.claims)
+    const info = await oidc.fetchUserInfo(issuer.config, accessToken, options.expectedSubject ?? oidc.skipSubjectCheck)
     return {subject: info.sub, name: stringClaim(info.name), email: stringClaim(info.email)}
   } catch (error) {
-    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, doing: 'read the signed-in user from userinfo'})
+    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'userinfo'})
+  }
+}
+
+async function fetchProfile(issuer: Issuer, accessToken: string, endpoint: URL, claims: IdentityClaims): Promise<Identity> {
+  const response = await oidc.fetchProtectedResource(issuer.config, accessToken, endpoint, 'GET', undefined, new Headers({accept: 'application/json'}))
+  if (!response.ok) throw Object.assign(new Error('profile request failed'), {cause: response})
+  const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined
+  const subject = body?.[claims.subject]
+  if ((typeof subject !== 'string' && typeof subject !== 'number') || subject === '') {
+    throw new AuthError('LOGIN_FAILED', `The issuer's profile endpoint ${endpoint.href} did not answer with a '${claims.subject}' (the claims.subject setting) that names the account.`, {
+      suggestion: 'Check endpoints.userinfo and claims.subject against what that endpoint returns.',
+    })
+  }
+  return {
+    subject: String(subject),
+    name: claims.name ? stringClaim(body?.[claims.name]) : undefined,
+    email: claims.email ? stringClaim(body?.[claims.email]) : undefined,
   }
 }
 
 function stringClaim(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined
+}
+
+/** RFC 8707 §2.2: the resources again on the token request, one `resource` parameter each. */
+export function resourceParameters(resource: string[] | undefined): URLSearchParams | undefined {
+  if (!resource?.length) return undefined
+  const parameters = new URLSearchParams()
+  for (const item of resource) parameters.append('resource', item)
+  return parameters
 }

@@ -1,40 +1,69 @@
 import type {Interfaces} from '@oclif/core'
 
 import {AuthError} from '../errors.js'
-import {loadSettings, type SettingFlags} from '../settings/load.js'
+import {HostCommands} from '../host-commands.js'
+import {loadSettings, userSettingsPath, type SettingFlags} from '../settings/load.js'
 import type {AuthSettings} from '../settings/settings.js'
 import {AccountStore} from '../store/account-store.js'
 
-/** What the session layer needs to know about the host it runs in. */
+/** What the session asks of the issuer: provider/api.ts. */
+export type ProviderApi = typeof import('../provider/api.js')
+
+/** The host's scoped variables: `ACME_TOKEN`, `ACME_BROWSER`, `ACME_ACCESS_TOKEN`, `ACME_AUTH_STORAGE`. */
+export interface EnvNames {
+  token: string
+  browser: string
+  accessToken: string
+  storage: string
+  issuer: string
+  clientId: string
+}
+
+/** What the session layer works with: settings, the store, the issuer, the clock. */
 export interface AuthContext {
-  config: Interfaces.Config
   settings: AuthSettings
-  /** The host's command name, for suggestions: `acme auth login`. */
-  bin: string
+  /** How the host spells our commands, for suggestions: `acme auth login`. */
+  commands: HostCommands
   store: AccountStore
-  /** The host's scoped variables: `ACME_TOKEN`, `ACME_BROWSER`, `ACME_ACCESS_TOKEN`, `ACME_AUTH_STORAGE`. */
-  envNames: {token: string; browser: string; accessToken: string; storage: string}
+  envNames: EnvNames
+  /** The user's settings file, `<configDir>/auth.json`, named in messages about settings. */
+  settingsFile: string
+  /** The issuer side, loaded on first use: a command whose token is fresh never loads openid-client. */
+  provider: () => Promise<ProviderApi>
+  /** The token lifecycle's clock (ms since the epoch); tests pass a fake one. */
+  now: () => number
 }
 
 /** Settings resolved and validated once, and the store they describe. */
 export async function authContext(config: Interfaces.Config, flags: SettingFlags = {}): Promise<AuthContext> {
   const settings = await loadSettings(config, flags)
-  const envNames = {
-    token: config.scopedEnvVarKey('TOKEN'),
-    browser: config.scopedEnvVarKey('BROWSER'),
-    accessToken: config.scopedEnvVarKey('ACCESS_TOKEN'),
-    storage: config.scopedEnvVarKey('AUTH_STORAGE'),
-  }
+  const envNames = hostEnvNames(config)
+  const commands = new HostCommands(config.bin, config.topicSeparator)
   const store = new AccountStore({
     dataDir: config.dataDir,
     bin: config.bin,
-    authCommandPrefix: hostAuthCommand(config, ''),
+    commands,
     storageVariable: envNames.storage,
     keyringTimeoutMs: settings.keyringTimeoutSeconds * 1000,
     keyringEntryLimit: settings.keyringEntryLimit,
     inMemory: settings.storage === 'memory',
   })
-  return {config, settings, bin: config.bin, store, envNames}
+  return {settings, commands, store, envNames, settingsFile: userSettingsPath(config), provider: loadProvider, now: Date.now}
+}
+
+export function hostEnvNames(config: Interfaces.Config): EnvNames {
+  return {
+    token: config.scopedEnvVarKey('TOKEN'),
+    browser: config.scopedEnvVarKey('BROWSER'),
+    accessToken: config.scopedEnvVarKey('ACCESS_TOKEN'),
+    storage: config.scopedEnvVarKey('AUTH_STORAGE'),
+    issuer: config.scopedEnvVarKey('AUTH_ISSUER'),
+    clientId: config.scopedEnvVarKey('AUTH_CLIENT_ID'),
+  }
+}
+
+function loadProvider(): Promise<ProviderApi> {
+  return import('../provider/api.js')
 }
 
 /** CI's way in (DESIGN.md, Lifecycle): a token in `ACME_TOKEN` wins and nothing else is consulted. */
@@ -52,13 +81,4 @@ export function refuseWhileEnvironmentToken(context: AuthContext, doing: string)
   throw new AuthError('USAGE', `${context.envNames.token} is set, so commands use it and no stored login.`, {
     suggestion: `Unset ${context.envNames.token} to ${doing}.`,
   })
-}
-
-/** How the host spells one of our commands: `acme auth login`, or `acme auth:login` with oclif's default separator. */
-export function hostAuthCommand(config: Interfaces.Config, subcommand: string): string {
-  return `${config.bin} auth${config.topicSeparator}${subcommand}`
-}
-
-export function loginCommand(context: AuthContext): string {
-  return hostAuthCommand(context.config, 'login')
 }

@@ -1,10 +1,11 @@
 import {AuthError} from '../errors.js'
-import type {AccountIndex, AccountRecord, Tombstone} from '../store/account-index.js'
-import {pickAccount} from '../store/account-index.js'
-import {describeAccount, hashToken} from '../store/account-store.js'
-import type {Secrets} from '../store/credential-store.js'
-import {environmentToken, hostAuthCommand, loginCommand, type AuthContext} from './context.js'
-import {isExpired, isFresh} from './freshness.js'
+import {describeAccount, type AccountRecord, type Tombstone} from '../store/account-index.js'
+import {hashToken} from '../store/account-store.js'
+import type {Secrets} from '../store/secrets.js'
+import {notSignedIn, requestedAccount} from './accounts.js'
+import {environmentToken, type AuthContext} from './context.js'
+import {accountClient, connectOptions} from './issuer-client.js'
+import {isExpired, isFresh, refreshMarginSeconds} from './freshness.js'
 import {migrateAccounts} from './storage-choice.js'
 
 /** An access token ready to use, and where it came from. */
@@ -12,6 +13,8 @@ export interface FreshToken {
   accessToken: string
   tokenType: string
   expiresAt: string | null
+  /** When it was issued, where known: with expiresAt, how early it counts as due (see freshness.ts). */
+  obtainedAt: string | null
   source: 'env' | 'store'
   account?: AccountRecord
 }
@@ -32,13 +35,11 @@ export async function currentToken(context: AuthContext, request: TokenRequest =
         suggestion: `Set a new ${context.envNames.token}, or unset it to use the stored login.`,
       })
     }
-    return {accessToken: fromEnv, tokenType: 'Bearer', expiresAt: null, source: 'env'}
+    return {accessToken: fromEnv, tokenType: 'Bearer', expiresAt: null, obtainedAt: null, source: 'env'}
   }
   const stored = await context.store.readIndex()
   const picked = requestedAccount(context, stored, request.account)
-  if (!picked) {
-    throw new AuthError('NOT_LOGGED_IN', 'You are not signed in.', {suggestion: `Run \`${loginCommand(context)}\`.`})
-  }
+  if (!picked) throw notSignedIn(context)
   const index = await migrateAccounts(context, stored, picked.key)
   const account = index.accounts.find((entry) => entry.key === picked.key) ?? picked
   return ensureFresh(context, account, {force: request.force, tombstone: index.tombstones[account.key]})
@@ -52,11 +53,12 @@ export async function currentToken(context: AuthContext, request: TokenRequest =
 export async function ensureFresh(
   context: AuthContext,
   account: AccountRecord,
-  options: {force?: boolean; skewSeconds?: number; now?: () => number; tombstone?: Tombstone} = {},
+  options: {force?: boolean; skewSeconds?: number; tombstone?: Tombstone} = {},
 ): Promise<FreshToken> {
-  const now = options.now ?? Date.now
+  const {now} = context
   const seen = await context.store.readSecrets(account)
-  if (!options.force && isFresh(seen.expiresAt, now(), options.skewSeconds)) return fromStore(account, seen)
+  const margin = options.skewSeconds ?? refreshMarginSeconds(seen.obtainedAt, seen.expiresAt)
+  if (!options.force && isFresh(seen.expiresAt, now(), margin)) return fromStore(account, seen)
   if (!seen.refreshToken) return withoutRefreshToken(context, account, seen, {force: options.force, now: now()})
   if (isTombstoned(options.tombstone, seen.refreshToken, now())) {
     // The issuer rejected this very token minutes ago: asking again would only add to its count.
@@ -72,13 +74,12 @@ export async function ensureFresh(
     // A new login without a refresh token replaced the one we read.
     if (!current.refreshToken) return withoutRefreshToken(context, account, current, {force: options.force, now: now()})
 
-    const {connect} = await import('../provider/connect.js')
-    const {refreshTokens} = await import('../provider/refresh.js')
+    const provider = await context.provider()
     for (let attempt = 1; ; attempt++) {
       let refreshed: Secrets
       try {
-        const issuer = await connect(account.issuer, account.clientId, context.settings)
-        refreshed = await refreshTokens(issuer, current)
+        const issuer = await provider.connect(accountClient(context, account, current), connectOptions(context))
+        refreshed = await provider.refreshTokens(issuer, current, {resource: account.resource})
       } catch (caught) {
         const error = caught as AuthError
         if (error.code === 'REAUTH_REQUIRED') {
@@ -118,7 +119,7 @@ export function isTombstoned(tombstone: Tombstone | undefined, refreshToken: str
 function reauthRequired(context: AuthContext, account: AccountRecord, cause?: unknown): AuthError {
   return new AuthError('REAUTH_REQUIRED', `The issuer no longer accepts the stored login of ${describeAccount(account)}; the stored credentials were kept.`, {
     cause,
-    suggestion: `Run \`${loginCommand(context)}\` to sign in again.`,
+    suggestion: context.commands.signInAgain(),
   })
 }
 
@@ -131,7 +132,7 @@ function withoutRefreshToken(
   if (!options.force && !isExpired(secrets.expiresAt, options.now)) return fromStore(account, secrets)
   const why = options.force ? 'cannot be refreshed: the issuer gave no refresh token' : 'has expired and there is no refresh token to renew it'
   throw new AuthError('REAUTH_REQUIRED', `The login of ${describeAccount(account)} ${why}.`, {
-    suggestion: `Run \`${loginCommand(context)}\` to sign in again.`,
+    suggestion: context.commands.signInAgain(),
   })
 }
 
@@ -144,25 +145,8 @@ function fromStore(account: AccountRecord, secrets: Secrets): FreshToken {
     accessToken: secrets.accessToken,
     tokenType: secrets.tokenType,
     expiresAt: secrets.expiresAt ?? null,
+    obtainedAt: secrets.obtainedAt ?? null,
     source: 'store',
     account,
   }
-}
-
-/**
- * The account a command acts on: the one `--account` names, else `ACME_AUTH_ACCOUNT`, else the
- * default; undefined when nothing is stored. Naming one that is not stored is a usage error.
- */
-export function requestedAccount(context: AuthContext, index: AccountIndex, flag: string | undefined): AccountRecord | undefined {
-  const wanted = flag ?? context.settings.account
-  const account = pickAccount(index, wanted)
-  if (!account && wanted) throw noSuchAccount(context, wanted, flag ? undefined : context.settings.sources.account)
-  return account
-}
-
-/** `--account` (or `ACME_AUTH_ACCOUNT`, named as `source`) naming no stored login is a usage error (exit 2), like an unknown flag value. */
-export function noSuchAccount(context: AuthContext, wanted: string, source?: string): AuthError {
-  return new AuthError('USAGE', `No stored login matches '${wanted}'${source ? ` (${source})` : ''}.`, {
-    suggestion: `See \`${hostAuthCommand(context.config, 'status')}\` for the accounts, or \`${loginCommand(context)}\` to add one.`,
-  })
 }

@@ -1,11 +1,11 @@
 import {AuthError} from '../errors.js'
-import type {Issuer} from '../provider/connect.js'
-import type {SignInUi} from '../provider/sign-in-ui.js'
-import type {SignIn} from '../provider/tokens.js'
-import type {AuthSettings} from '../settings/settings.js'
+import type {Issuer, SignIn, SignInUi} from '../provider/api.js'
 import {accountKey, type AccountRecord} from '../store/account-index.js'
-import {refuseWhileEnvironmentToken, type AuthContext} from './context.js'
+import {refuseWhileEnvironmentToken, type AuthContext, type ProviderApi} from './context.js'
+import {configuredClient, connectOptions} from './issuer-client.js'
 import {chooseBackend} from './storage-choice.js'
+
+export type {SignInUi} from '../provider/api.js'
 
 export type LoginMethod = {kind: 'browser'} | {kind: 'device'} | {kind: 'token'; accessToken: string}
 
@@ -18,16 +18,9 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   const {settings} = context
   refuseWhileEnvironmentToken(context, 'sign in')
   const {issuer: issuerUrl, clientId} = settings
-  if (!issuerUrl || !clientId) {
-    const missing = issuerUrl ? 'client id' : 'issuer'
-    throw new AuthError('CONFIG_INVALID', `No ${missing} is configured.`, {
-      suggestion: `Set oclif.auth.${issuerUrl ? 'clientId' : 'issuer'} in the host's package.json, ${
-        context.config.scopedEnvVarKey(issuerUrl ? 'AUTH_CLIENT_ID' : 'AUTH_ISSUER')
-      }, or pass --${issuerUrl ? 'client-id' : 'issuer'}.`,
-    })
-  }
-  const {connect} = await import('../provider/connect.js')
-  const issuer = await connect(issuerUrl, clientId, settings).catch((error: unknown) => {
+  if (!issuerUrl || !clientId) throw notConfigured(context)
+  const provider = await context.provider()
+  const issuer = await provider.connect(configuredClient(context), connectOptions(context, {fresh: true})).catch((error: unknown) => {
     // At sign-in an issuer that cannot be reached is as often a wrong address as an outage.
     if (!(error instanceof AuthError) || error.code !== 'TRANSIENT') throw error
     throw new AuthError('TRANSIENT', error.message, {
@@ -40,11 +33,13 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   const storage = await chooseBackend(context, ui)
   // So is the index: one that is damaged or from a newer version would throw the sign-in away.
   await context.store.readIndex()
-  const signIn = await signInWith(issuer, settings, method, ui)
+  const signIn = await signInWith(context, provider, issuer, method, ui)
+  // Entra ID's `/common`: the account belongs to the user's tenant, whose issuer the ID token names.
+  const accountIssuer = signIn.issuedBy ?? issuer.issuer
 
   const record: AccountRecord = {
-    key: accountKey(issuer.issuer, clientId, signIn.identity.subject),
-    issuer: issuer.issuer,
+    key: accountKey(accountIssuer, clientId, signIn.identity.subject),
+    issuer: accountIssuer,
     clientId,
     subject: signIn.identity.subject,
     scopes: signIn.scopes,
@@ -56,15 +51,46 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   if (settings.sources.storage === '--storage') record.storagePinned = true
   if (signIn.identity.name) record.name = signIn.identity.name
   if (signIn.identity.email) record.email = signIn.identity.email
+  if (settings.endpoints) record.endpoints = {...settings.endpoints}
+  if (settings.resource) record.resource = settings.resource
+  // A secret given for this sign-in only (environment, user file) is needed by every refresh too;
+  // the host's own is in its package.json whenever the CLI runs.
+  const secrets = settings.clientSecret && settings.sources.clientSecret?.startsWith('oclif.auth') !== true ? {...signIn.secrets, clientSecret: settings.clientSecret} : signIn.secrets
   // Under the account's lock: a refresh of an older login of the same account, in flight in another
   // process, must not overwrite this one.
-  await context.store.withAccountLock(record, () => context.store.saveLogin(record, signIn.secrets, {makeDefault: true}))
+  await context.store.withAccountLock(record, () => context.store.saveLogin(record, secrets, {makeDefault: true}))
   if (storage === 'memory') ui.warn(`${context.settings.sources.storage} says storage=memory: this login is not saved and ends with this command.`)
   return record
 }
 
-async function signInWith(issuer: Issuer, settings: AuthSettings, method: LoginMethod, ui: SignInUi): Promise<SignIn> {
-  const options = {scopes: settings.scopes, timeoutSeconds: settings.loginTimeoutSeconds, ui}
+/**
+ * Where a user or the CLI's author sets what sign-in needs, the user's own file first: a user of a
+ * CLI whose author configured nothing can still sign in.
+ */
+function notConfigured(context: AuthContext): AuthError {
+  const {issuer, clientId} = context.settings
+  const missing = [issuer ? undefined : 'issuer', clientId ? undefined : 'clientId'].filter((key): key is string => Boolean(key))
+  const names = missing.map((key) => (key === 'issuer' ? 'an issuer' : 'a client id')).join(' and ')
+  const example = JSON.stringify(Object.fromEntries(missing.map((key) => [key, key === 'issuer' ? 'https://id.example.com' : 'my-cli'])))
+  const variables = missing.map((key) => (key === 'issuer' ? context.envNames.issuer : context.envNames.clientId)).join(' and ')
+  const flags = missing.map((key) => (key === 'issuer' ? '--issuer' : '--client-id')).join(' and ')
+  return new AuthError('CONFIG_INVALID', `Signing in needs ${names}, and none is configured.`, {
+    suggestion: `Put ${example} in ${context.settingsFile}, or set ${variables}, or pass ${flags}; the CLI's author can set ${missing.map((key) => `oclif.auth.${key}`).join(' and ')} in its package.json.`,
+  })
+}
+
+async function signInWith(context: AuthContext, provider: ProviderApi, issuer: Issuer, method: LoginMethod, ui: SignInUi): Promise<SignIn> {
+  const {settings} = context
+  const extraParams = {...settings.authorizationParams, ...(settings.audience ? {audience: settings.audience} : {})}
+  const options = {
+    scopes: settings.scopes,
+    timeoutSeconds: settings.loginTimeoutSeconds,
+    ui,
+    extraParams,
+    resource: settings.resource,
+    claims: settings.identityClaims,
+    redirect: {host: settings.redirectHost, ports: settings.redirectPorts, path: settings.redirectPath, portsSource: settings.sources.redirectPorts},
+  }
   switch (method.kind) {
     case 'browser': {
       // Over SSH or in a container there is no browser to open and the loopback redirect could not
@@ -72,20 +98,16 @@ async function signInWith(issuer: Issuer, settings: AuthSettings, method: LoginM
       const noBrowser = ui.browserUnavailableReason()
       if (noBrowser && issuer.config.serverMetadata().device_authorization_endpoint) {
         ui.notice(`No browser can be opened here (${noBrowser}); signing in with a device code instead.`)
-        const {deviceSignIn} = await import('../provider/device-flow.js')
-        return deviceSignIn(issuer, options)
+        return provider.deviceSignIn(issuer, options)
       }
-      const {browserSignIn} = await import('../provider/browser-flow.js')
-      return browserSignIn(issuer, options)
+      return provider.browserSignIn(issuer, options)
     }
     case 'device': {
-      const {deviceSignIn} = await import('../provider/device-flow.js')
-      return deviceSignIn(issuer, options)
+      return provider.deviceSignIn(issuer, options)
     }
     case 'token': {
       // A token made elsewhere: the issuer's userinfo tells us whose it is, and proves it works.
-      const {fetchIdentity} = await import('../provider/tokens.js')
-      const identity = await fetchIdentity(issuer, method.accessToken)
+      const identity = await provider.fetchIdentity(issuer, method.accessToken, {claims: settings.identityClaims})
       return {secrets: {accessToken: method.accessToken, tokenType: 'Bearer'}, identity, scopes: []}
     }
   }

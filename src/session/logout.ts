@@ -1,7 +1,8 @@
 import {AuthError} from '../errors.js'
 import type {AccountRecord} from '../store/account-index.js'
+import {requestedAccount} from './accounts.js'
 import {refuseWhileEnvironmentToken, type AuthContext} from './context.js'
-import {requestedAccount} from './ensure-fresh.js'
+import {accountClient, connectOptions} from './issuer-client.js'
 
 export interface LogoutResult {
   account: AccountRecord
@@ -41,12 +42,11 @@ async function logoutAccount(context: AuthContext, account: AccountRecord): Prom
     let result: LogoutResult
     try {
       const secrets = await context.store.readSecrets(account)
-      const {connect} = await import('../provider/connect.js')
-      const {revokeToken} = await import('../provider/refresh.js')
-      const issuer = await connect(account.issuer, account.clientId, context.settings)
+      const provider = await context.provider()
+      const issuer = await provider.connect(accountClient(context, account, secrets), connectOptions(context))
       const revoked = secrets.refreshToken
-        ? await revokeToken(issuer, secrets.refreshToken, 'refresh_token')
-        : await revokeToken(issuer, secrets.accessToken, 'access_token')
+        ? await provider.revokeToken(issuer, secrets.refreshToken, 'refresh_token')
+        : await provider.revokeToken(issuer, secrets.accessToken, 'access_token')
       result = {account, revocation: revoked ? 'revoked' : 'unsupported'}
     } catch (error) {
       if (!(error instanceof AuthError)) throw error

@@ -15,7 +15,8 @@ export async function provideToken(config: Interfaces.Config, requirement: 'requ
     const context = await authContext(config)
     const token = await currentToken(context)
     tokenHolder().token = token
-    process.env[context.envNames.accessToken] = token.accessToken
+    // The host may keep it out of child processes' environments (exportToken: false).
+    if (context.settings.exportToken) process.env[context.envNames.accessToken] = token.accessToken
     return undefined
   } catch (caught) {
     // Anything else (a folder we may not write, a hand-edited index) must stop the command too:

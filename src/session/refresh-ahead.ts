@@ -1,12 +1,72 @@
 /**
- * When to refresh ahead of time, decided from the metadata index alone: the init hook runs before
- * every command, so this file imports nothing and reads one small file.
+ * Refresh ahead of time, from the init hook before every command of the host: decided from the
+ * metadata index alone (one small file), with node built-ins and a few small modules of ours;
+ * everything that talks to the issuer or the keychain is loaded only when a refresh is due.
  */
+import type {Interfaces} from '@oclif/core'
+import {realpathSync} from 'node:fs'
 import {open, readFile, stat, unlink} from 'node:fs/promises'
 
+import {loadHookSettings} from '../settings/load.js'
 import {accountsNamed} from '../store/account-match.js'
 import {storePaths} from '../store/paths.js'
-import {DEFAULT_SKEW_SECONDS} from './freshness.js'
+import {refreshMarginSeconds} from './freshness.js'
+
+/**
+ * The init hook's work. When the account commands use (`ACME_AUTH_ACCOUNT`, else the default) is
+ * inside its refresh-ahead window, refresh it ahead of time: in a detached process by default, so
+ * no command waits (`refreshAhead: background`), or before the command (`inline`). Of N commands
+ * that start together one refreshes. Never throws, prints nothing: `debug` is for DEBUG output.
+ */
+export async function refreshAheadBeforeCommand(config: Interfaces.Config, commandId: string | undefined, debug: (message: string) => void): Promise<void> {
+  // The auth commands manage the login themselves; a refresh racing `auth logout` helps nobody.
+  if (commandId?.startsWith('auth:')) return
+  try {
+    await refreshAheadIfDue(config, debug)
+  } catch (error) {
+    debug(`refresh ahead skipped: ${(error as Error).message}`)
+  }
+}
+
+async function refreshAheadIfDue(config: Interfaces.Config, debug: (message: string) => void): Promise<void> {
+  // A bad value stops here (and the commands that need a token report it, exit 2).
+  const settings = loadHookSettings(config, ['refreshAhead', 'refreshAheadWindowSeconds', 'account'])
+  if (settings.refreshAhead === 'off' || config.scopedEnvVarKeys('TOKEN').some((name) => process.env[name])) return
+  const index = (await readIndexQuietly(config.dataDir)) ?? {}
+  const due = dueForRefresh(index, Date.now(), settings.refreshAheadWindowSeconds, settings.account)
+  if (!due) return
+  if (settings.refreshAhead === 'inline') {
+    // A claim left after a failure is the back-off that keeps every later command from trying again at once.
+    if (!(await claimRefreshAhead(config.dataDir, due.account))) return
+    const {refreshAheadNow} = await import('./refresh-if-due.js')
+    debug(`refresh ahead: ${await refreshAheadNow(config, due.account)}`)
+    return
+  }
+  // The host's own entry point, detached: it outlives this command if it has to, and its init hook
+  // does not start another one. Only when we know that entry point is the host's (not a test runner
+  // that loaded the host in-process).
+  const entry = hostEntryPoint(config.root)
+  if (!entry || !(await claimRefreshAhead(config.dataDir, due.account))) return
+  const {spawn} = await import('node:child_process')
+  // Not process.execArgv: a parent started with --inspect-brk would leave a detached child waiting.
+  const child = spawn(process.execPath, [entry, 'auth:refresh', '--ahead', '--account', due.account], {
+    detached: true,
+    stdio: 'ignore',
+    env: {...process.env, [config.scopedEnvVarKey('AUTH_REFRESH_AHEAD')]: 'off'},
+  })
+  child.on('error', (error) => debug(`refresh ahead could not start: ${error.message}`))
+  child.unref()
+  debug(`refreshing ${due.account} ahead of time in process ${child.pid}`)
+}
+
+function hostEntryPoint(root: string): string | undefined {
+  try {
+    const entry = realpathSync(process.argv[1])
+    return entry.startsWith(realpathSync(root)) ? entry : undefined
+  } catch {
+    return undefined
+  }
+}
 
 /** The fields of the index this decision needs; see store/account-index.ts for the whole shape. */
 interface IndexView {
@@ -19,11 +79,12 @@ const MAX_WINDOW_SECONDS = 300
 
 /**
  * How long before expiry to refresh in the background: a quarter of the token's lifetime, at least
- * the skew (or the command would refresh inline first) and at most five minutes.
+ * the margin a command would refresh inside (or the command would refresh first) and at most five
+ * minutes. A 20 s token is due in its last 5 s, not always.
  */
-export function refreshAheadWindowSeconds(obtainedAt: string, expiresAt: string, skewSeconds = DEFAULT_SKEW_SECONDS): number {
+export function refreshAheadWindowSeconds(obtainedAt: string, expiresAt: string): number {
   const lifetime = (Date.parse(expiresAt) - Date.parse(obtainedAt)) / 1000
-  return Math.min(MAX_WINDOW_SECONDS, Math.max(skewSeconds, lifetime / 4))
+  return Math.min(MAX_WINDOW_SECONDS, Math.max(refreshMarginSeconds(obtainedAt, expiresAt), lifetime / 4))
 }
 
 /**

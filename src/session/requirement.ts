@@ -4,20 +4,18 @@ export type AuthRequirement = 'required' | 'optional' | 'none'
 
 /**
  * Does this command need a token? Its class says so (`static auth = 'required'`), or the host's
- * `oclif.auth.commands.require` patterns match its id. Runs before every command: no I/O.
+ * `oclif.auth.commands.require` patterns (asked for only when the class says nothing) match its id.
+ * Runs before every command: no I/O.
  */
-export function authRequirement(command: {id?: string; auth?: unknown}, hostAuth: unknown): AuthRequirement {
+export function authRequirement(command: {id?: string; auth?: unknown}, requirePatterns: () => string[]): AuthRequirement {
   const declared = command.auth
   if (declared !== undefined) {
     if (declared === 'required' || declared === 'optional' || declared === 'none') return declared
     throw new AuthError('CONFIG_INVALID', `Command '${command.id}' declares static auth = ${JSON.stringify(declared)}; expected 'required', 'optional' or 'none'.`)
   }
-  const patterns = (hostAuth as {commands?: {require?: unknown}} | undefined)?.commands?.require
-  if (patterns === undefined || !command.id) return 'none'
-  if (!Array.isArray(patterns) || patterns.some((pattern) => typeof pattern !== 'string')) {
-    throw new AuthError('CONFIG_INVALID', 'Invalid oclif.auth.commands.require in the host\'s package.json: expected a list of command id patterns.')
-  }
-  return patterns.some((pattern: string) => matchesCommand(pattern, command.id!)) ? 'required' : 'none'
+  if (!command.id) return 'none'
+  const id = command.id
+  return requirePatterns().some((pattern) => matchesCommand(pattern, id)) ? 'required' : 'none'
 }
 
 /** `deploy*` matches `deploy` and `deploy:app`; topics may be written with spaces or colons. */

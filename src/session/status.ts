@@ -1,4 +1,5 @@
-import type {AccountRecord} from '../store/account-index.js'
+import {AuthError} from '../errors.js'
+import {pickAccount, type AccountRecord} from '../store/account-index.js'
 import {environmentToken, type AuthContext} from './context.js'
 
 /** The `auth status --json` document. Its shape is public: scripts parse it. */
@@ -42,5 +43,29 @@ function toStatus(account: AccountRecord, isDefault: boolean): AccountStatus {
     scopes: account.scopes,
     expiresAt: account.expiresAt,
     hasRefreshToken: account.hasRefreshToken,
+  }
+}
+
+/** When `ACME_AUTH_ACCOUNT` names an account, commands use it instead of the default: which one. */
+export interface AccountOverride {
+  /** Where the name came from: `ACME_AUTH_ACCOUNT`. */
+  source: string
+  wanted: string
+  /** The account it names, if exactly one. */
+  account?: AccountRecord
+  /** Why it names none: no match, or several. */
+  problem?: string
+}
+
+export async function accountOverride(context: AuthContext): Promise<AccountOverride | undefined> {
+  const wanted = context.settings.account
+  if (!wanted) return undefined
+  const source = context.settings.sources.account ?? 'the account setting'
+  try {
+    const account = pickAccount(await context.store.readIndex(), wanted)
+    return account ? {source, wanted, account} : {source, wanted, problem: `'${wanted}' matches no stored login: commands that need one will stop`}
+  } catch (error) {
+    if (error instanceof AuthError) return {source, wanted, problem: error.message}
+    throw error
   }
 }

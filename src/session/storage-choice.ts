@@ -1,7 +1,7 @@
 import {isAbsolute} from 'node:path'
 
 import {AuthError} from '../errors.js'
-import {splitCommand} from '../provider/open-browser.js'
+import {splitCommand} from '../split-command.js'
 import type {SignInUi} from '../provider/sign-in-ui.js'
 import type {BackendKind} from '../settings/settings.js'
 import type {AccountIndex, AccountRecord} from '../store/account-index.js'
@@ -17,7 +17,7 @@ export async function chooseBackend(context: AuthContext, ui: SignInUi): Promise
   if (setting.startsWith('exec:')) {
     // Ask the helper once before the user signs in: a broken vault found afterwards would waste
     // the sign-in (and drop its fresh refresh token).
-    await context.store.backend(setting).get(`probe|${context.bin}|${process.pid}`)
+    await context.store.backend(setting).get(`probe|${context.commands.bin}|${process.pid}`)
     // `exec:node ./vault.js` as much as `exec:./vault.js`: a relative path breaks in another folder.
     const relative = splitCommand(setting.slice('exec:'.length)).find((word) => /[/\\]/.test(word) && !word.startsWith('-') && !isAbsolute(word))
     if (relative) {
@@ -43,14 +43,15 @@ export async function chooseBackend(context: AuthContext, ui: SignInUi): Promise
 
 /**
  * When the configured storage names a backend other than the one an account is kept in, move the
- * account there (DESIGN.md, Migration); finish a move an earlier run left half done. `auto` and
- * `memory` never move anything, and an account pinned with `auth login --storage` stays put. Only a
- * failure for the account in use stops the command: the others are tried again next time.
+ * account there (DESIGN.md, Migration); finish a move an earlier run left half done (also the old
+ * copy a new login in another store could not remove). `auto` and `memory` move nothing, and an
+ * account pinned with `auth login --storage` stays put. Only a failure for the account in use stops
+ * the command: the others are tried again next time.
  */
 export async function migrateAccounts(context: AuthContext, index: AccountIndex, inUse: string): Promise<AccountIndex> {
   const target = context.settings.storage
-  if (target === 'auto' || target === 'memory') return index
-  const destination = (account: AccountRecord): BackendKind => (account.storagePinned ? (account.storage as BackendKind) : target)
+  const destination = (account: AccountRecord): BackendKind =>
+    account.storagePinned || target === 'auto' || target === 'memory' ? (account.storage as BackendKind) : target
   const pending = index.accounts.filter((account) => account.migratingFrom || account.storage !== destination(account))
   if (pending.length === 0) return index
   const moved = new Map<string, AccountRecord>()

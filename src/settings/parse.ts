@@ -110,3 +110,128 @@ export function parseBytes(raw: unknown): number {
   }
   return value
 }
+
+/** A loopback redirect's host: the issuer compares it as a string, so it is written as the issuer registered it. */
+export function parseRedirectHost(raw: unknown): string {
+  const text = parseText(raw)
+  const host = text === '::1' ? '[::1]' : text
+  if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) {
+    throw new ParseProblem(`'${text}' is not a loopback host; expected 127.0.0.1, localhost or [::1] (RFC 8252 §7.3)`)
+  }
+  return host
+}
+
+/** One port, or several tried in order (the first free one is used); env: separated by spaces. */
+export function parsePorts(raw: unknown): number[] {
+  const items = typeof raw === 'string' ? raw.split(/[\s,]+/).filter(Boolean) : Array.isArray(raw) ? raw : [raw]
+  if (items.length === 0) throw new ParseProblem('expected a port or a list of ports')
+  const ports = items.map((item) => (typeof item === 'string' && /^\d+$/.test(item) ? Number(item) : item))
+  for (const port of ports) {
+    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65_535) {
+      throw new ParseProblem(`${describe(port)} is not a port; expected whole numbers from 1 to 65535`)
+    }
+  }
+  return [...new Set(ports as number[])]
+}
+
+export function parseRedirectPath(raw: unknown): string {
+  const text = parseText(raw)
+  if (!/^\/[\w\-./~%]*$/.test(text) || text.includes('//')) throw new ParseProblem(`'${text}' is not a path; expected something like /callback`)
+  return text
+}
+
+/** RFC 8707 §2: each resource is an absolute URI without a fragment. */
+export function parseResources(raw: unknown): string[] {
+  const items = typeof raw === 'string' ? raw.split(/\s+/).filter(Boolean) : Array.isArray(raw) ? raw : undefined
+  if (!items || items.length === 0) throw new ParseProblem(`expected one or more absolute URIs, got ${describe(raw)}`)
+  for (const item of items) {
+    let url: URL | undefined
+    try {
+      url = typeof item === 'string' ? new URL(item) : undefined
+    } catch {}
+    if (!url || url.hash || (item as string).includes('#')) throw new ParseProblem(`${describe(item)} is not an absolute URI without a fragment (RFC 8707)`)
+  }
+  return [...new Set(items as string[])]
+}
+
+/** Never quoted in a message: it may be a real secret pasted into the wrong place. */
+export function parseSecret(raw: unknown): string {
+  if (typeof raw !== 'string') throw new ParseProblem(`expected a string, got ${typeof raw === 'object' ? describe(raw) : typeof raw}`)
+  const text = raw.trim()
+  if (text === '') throw new ParseProblem('must not be empty')
+  if (/[\u0000-\u001f\u007f]/.test(text)) throw new ParseProblem('contains control characters')
+  return text
+}
+
+/**
+ * Parameters the plugin sets itself may not be overridden: a host's `redirect_uri` or `state`
+ * would undo the protections of the flow.
+ */
+const RESERVED_PARAMETERS = new Set(['client_id', 'client_secret', 'redirect_uri', 'response_type', 'response_mode', 'state', 'nonce', 'code_challenge', 'code_challenge_method', 'scope', 'request', 'request_uri', 'resource', 'audience'])
+
+export function parseAuthorizationParams(raw: unknown): Record<string, string> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ParseProblem(`expected an object of parameter names and values, got ${describe(raw)}`)
+  const params: Record<string, string> = {}
+  for (const [name, value] of Object.entries(raw)) {
+    if (!/^[\w.\-~]+$/.test(name)) throw new ParseProblem(`'${name}' is not a parameter name`)
+    if (RESERVED_PARAMETERS.has(name)) throw new ParseProblem(`'${name}' is set by the plugin itself${name === 'scope' ? ' (use scopes)' : name === 'audience' || name === 'resource' ? ` (use the ${name} setting)` : ''}`)
+    if (typeof value !== 'string') throw new ParseProblem(`the value of '${name}' must be a string`)
+    params[name] = value
+  }
+  return params
+}
+
+/** Endpoints set by hand, for issuers that publish no metadata (GitHub OAuth apps). */
+export interface EndpointSettings {
+  authorization?: string
+  token: string
+  deviceAuthorization?: string
+  revocation?: string
+  userinfo?: string
+  jwks?: string
+}
+
+const ENDPOINT_NAMES = ['authorization', 'token', 'deviceAuthorization', 'revocation', 'userinfo', 'jwks'] as const
+
+export function parseEndpoints(raw: unknown): EndpointSettings {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ParseProblem(`expected an object of endpoint URLs, got ${describe(raw)}`)
+  const endpoints: Record<string, string> = {}
+  for (const [name, value] of Object.entries(raw)) {
+    if (!(ENDPOINT_NAMES as readonly string[]).includes(name)) throw new ParseProblem(`unknown endpoint '${name}'; expected ${ENDPOINT_NAMES.join(', ')}`)
+    endpoints[name] = parseEndpointUrl(value, name)
+  }
+  if (!endpoints.token) throw new ParseProblem('the token endpoint is needed')
+  if (!endpoints.authorization && !endpoints.deviceAuthorization) throw new ParseProblem('an authorization or deviceAuthorization endpoint is needed to sign in')
+  return endpoints as unknown as EndpointSettings
+}
+
+function parseEndpointUrl(raw: unknown, name: string): string {
+  let url: URL
+  try {
+    url = new URL(parseText(raw))
+  } catch {
+    throw new ParseProblem(`${name}: ${describe(raw)} is not a URL`)
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    throw new ParseProblem(`${name}: ${url.href} must use https (plain http only on a loopback address)`)
+  }
+  if (url.hash) throw new ParseProblem(`${name}: must not have a fragment`)
+  return url.href
+}
+
+/** Which claims of a userinfo or profile answer name the account, for issuers without ID tokens. */
+export interface IdentityClaims {
+  subject: string
+  name?: string
+  email?: string
+}
+
+export function parseIdentityClaims(raw: unknown): IdentityClaims {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ParseProblem(`expected an object such as {"subject": "id", "name": "login"}, got ${describe(raw)}`)
+  const claims: Record<string, string> = {subject: 'sub'}
+  for (const [name, value] of Object.entries(raw)) {
+    if (!['subject', 'name', 'email'].includes(name)) throw new ParseProblem(`unknown key '${name}'; expected subject, name, email`)
+    claims[name] = parseText(value)
+  }
+  return claims as unknown as IdentityClaims
+}

@@ -1,18 +1,7 @@
 import {AuthError} from '../errors.js'
-import {
-  ParseProblem,
-  isLoopbackHost,
-  parseBoolean,
-  parseBytes,
-  parseIssuer,
-  parsePatterns,
-  parseRefreshAhead,
-  parseScopes,
-  parseSeconds,
-  parseStorage,
-  parseText,
-} from './parse.js'
-import {DEFAULT_SCOPES, type AuthSettings, type SettingKey} from './settings.js'
+import {ParseProblem, isLoopbackHost} from './parse.js'
+import type {AuthSettings, SettingKey} from './settings.js'
+import {SETTING_KEYS, SETTING_SPECS, type SettingSpec} from './specs.js'
 
 /** One place settings come from. Earlier layers win. */
 export interface SettingsLayer {
@@ -23,53 +12,21 @@ export interface SettingsLayer {
   describe: (key: SettingKey) => string
 }
 
-interface SettingSpec {
-  parse: (raw: unknown) => unknown
-  fallback?: unknown
-  /** Suffix for the scoped env var: `AUTH_ISSUER` → `ACME_AUTH_ISSUER`. */
-  env?: string
-  /** Name in the host's `oclif.auth` block and the user settings file. */
-  fileKey: string
-  flag?: string
-  /**
-   * Only the host's package.json may set it: which commands need a token is the CLI's design,
-   * when to refresh ahead is read by the init hook (which reads no settings file), and plain http
-   * to a remote issuer is the author's decision, not something a user file or variable turns on.
-   */
-  hostOnly?: boolean
-  /**
-   * Only the environment (and flags) set it: a per-shell choice. The lasting choice is the default
-   * account, set by `auth switch`; and the init hook, which reads no settings file, must see it too.
-   */
-  envOnly?: boolean
-}
-
-export const SETTING_SPECS: Record<SettingKey, SettingSpec> = {
-  issuer: {parse: parseIssuer, env: 'AUTH_ISSUER', fileKey: 'issuer', flag: 'issuer'},
-  clientId: {parse: parseText, env: 'AUTH_CLIENT_ID', fileKey: 'clientId', flag: 'client-id'},
-  scopes: {parse: parseScopes, fallback: DEFAULT_SCOPES, env: 'AUTH_SCOPES', fileKey: 'scopes', flag: 'scopes'},
-  storage: {parse: parseStorage, fallback: 'auto', env: 'AUTH_STORAGE', fileKey: 'storage', flag: 'storage'},
-  requireAuth: {parse: parsePatterns, fallback: [], fileKey: 'commands.require', hostOnly: true},
-  refreshAhead: {parse: parseRefreshAhead, fallback: 'background', env: 'AUTH_REFRESH_AHEAD', fileKey: 'refreshAhead', hostOnly: true},
-  refreshAheadWindowSeconds: {parse: parseSeconds, env: 'AUTH_REFRESH_AHEAD_WINDOW', fileKey: 'refreshAheadWindow', hostOnly: true},
-  loginTimeoutSeconds: {parse: parseSeconds, fallback: 300, env: 'AUTH_LOGIN_TIMEOUT', fileKey: 'loginTimeout'},
-  requestTimeoutSeconds: {parse: parseSeconds, fallback: 20, env: 'AUTH_REQUEST_TIMEOUT', fileKey: 'requestTimeout'},
-  keyringTimeoutSeconds: {parse: parseSeconds, fallback: 3, env: 'AUTH_KEYRING_TIMEOUT', fileKey: 'keyringTimeout'},
-  keyringEntryLimit: {parse: parseBytes, env: 'AUTH_KEYRING_ENTRY_LIMIT', fileKey: 'keyringEntryLimit'},
-  allowInsecureIssuer: {parse: parseBoolean, fallback: false, fileKey: 'allowInsecureIssuer', hostOnly: true},
-  account: {parse: parseText, env: 'AUTH_ACCOUNT', fileKey: 'account', envOnly: true},
-}
-
-const SETTING_KEYS = Object.keys(SETTING_SPECS) as SettingKey[]
-
 /**
  * Merge the layers (first wins) and validate every value that is set, so a typo anywhere is
  * reported even when a higher layer overrides it: a broken config file should not lie in wait.
  */
 export function resolveSettings(layers: SettingsLayer[]): AuthSettings {
+  const result = resolveKeys(layers, SETTING_KEYS) as AuthSettings
+  if (result.issuer) checkTransport(result)
+  return result
+}
+
+/** The same merge for some keys only: what the hooks need, without reading what they do not. */
+export function resolveKeys<K extends SettingKey>(layers: SettingsLayer[], keys: readonly K[]): Pick<AuthSettings, K | 'sources'> {
   const settings: Record<string, unknown> = {sources: {}}
   const sources = settings.sources as Record<string, string>
-  for (const key of SETTING_KEYS) {
+  for (const key of keys) {
     const spec = SETTING_SPECS[key]
     for (const layer of [...layers].reverse()) {
       const raw = layer.values[key]
@@ -82,9 +39,7 @@ export function resolveSettings(layers: SettingsLayer[]): AuthSettings {
       sources[key] = 'default'
     }
   }
-  const result = settings as unknown as AuthSettings
-  if (result.issuer) checkTransport(result)
-  return result
+  return settings as Pick<AuthSettings, K | 'sources'>
 }
 
 function parseOrExplain(spec: SettingSpec, raw: unknown, where: string): unknown {
@@ -118,6 +73,7 @@ export function layerFromFileBlock(
   block: unknown,
   describeKey: (fileKey: string) => string,
   describeBlock: string,
+  options: {checkUnknownKeys: boolean} = {checkUnknownKeys: true},
 ): SettingsLayer {
   const values: Partial<Record<SettingKey, unknown>> = {}
   const describe = (key: SettingKey) => describeKey(SETTING_SPECS[key].fileKey)
@@ -126,6 +82,17 @@ export function layerFromFileBlock(
     throw new AuthError('CONFIG_INVALID', `Invalid ${describeBlock}: expected an object of auth settings.`)
   }
   const keys = SETTING_KEYS.filter((key) => !SETTING_SPECS[key].envOnly && (kind === 'host' || !SETTING_SPECS[key].hostOnly))
+  if (options.checkUnknownKeys) checkUnknownKeys(block as Record<string, unknown>, keys, describeBlock)
+  for (const key of keys) {
+    const value = SETTING_SPECS[key].fileKey
+      .split('.')
+      .reduce<unknown>((node, part) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined), block)
+    if (value !== undefined) values[key] = value
+  }
+  return {kind, values, describe}
+}
+
+function checkUnknownKeys(block: Record<string, unknown>, keys: SettingKey[], describeBlock: string): void {
   const known = new Set(keys.map((key) => SETTING_SPECS[key].fileKey.split('.')[0]))
   for (const name of Object.keys(block)) {
     if (!known.has(name)) {
@@ -134,14 +101,7 @@ export function layerFromFileBlock(
       })
     }
   }
-  checkNestedKeys(block as Record<string, unknown>, describeBlock)
-  for (const key of keys) {
-    const value = SETTING_SPECS[key].fileKey
-      .split('.')
-      .reduce<unknown>((node, part) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined), block)
-    if (value !== undefined) values[key] = value
-  }
-  return {kind, values, describe}
+  checkNestedKeys(block, describeBlock)
 }
 
 /** Nested blocks (`commands: {require}`) get the same typo check as the top level. */

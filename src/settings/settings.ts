@@ -1,3 +1,5 @@
+import type {EndpointSettings, IdentityClaims} from './parse.js'
+
 /**
  * The resolved, validated settings of the plugin. Each value remembers where it came from so a bad
  * one can be reported as "ACME_AUTH_STORAGE: unknown storage 'vault'", not as a mystery.
@@ -35,6 +37,24 @@ export interface AuthSettings {
   allowInsecureIssuer: boolean
   /** The account commands use instead of the default (subject, email, name or key), like `--account`. */
   account?: string
+  /** The loopback redirect of the browser flow: host as the issuer registered it, ports tried in order (none: any free port), path. */
+  redirectHost: string
+  redirectPorts?: number[]
+  redirectPath: string
+  /** Auth0's `audience`: the API the access token is for. */
+  audience?: string
+  /** RFC 8707 resource indicators, sent on the authorization, token and refresh requests. */
+  resource?: string[]
+  /** An installed app's client secret (Google, some Entra and Okta setups): not a real secret, never printed all the same. */
+  clientSecret?: string
+  /** Extra parameters of the authorization request, e.g. Google's `access_type`: host only. */
+  authorizationParams: Record<string, string>
+  /** Endpoints set by hand, used instead of discovery. */
+  endpoints?: EndpointSettings
+  /** Claims that name the account in a userinfo or profile answer, where there is no ID token. */
+  identityClaims?: IdentityClaims
+  /** Put the token in `ACME_ACCESS_TOKEN` for child processes of commands that need auth. */
+  exportToken: boolean
   /** Where each value came from, for error messages and `auth status`. */
   sources: Partial<Record<SettingKey, string>>
 }
@@ -53,5 +73,15 @@ export type SettingKey =
   | 'keyringTimeoutSeconds'
   | 'keyringEntryLimit'
   | 'account'
+  | 'redirectHost'
+  | 'redirectPorts'
+  | 'redirectPath'
+  | 'audience'
+  | 'resource'
+  | 'clientSecret'
+  | 'authorizationParams'
+  | 'endpoints'
+  | 'identityClaims'
+  | 'exportToken'
 
 export const DEFAULT_SCOPES = ['openid', 'profile', 'email', 'offline_access']

@@ -23,6 +23,10 @@ export interface AccountRecord {
   /** Chosen with `auth login --storage`: a change of the configured storage does not move it. */
   storagePinned?: boolean
   updatedAt: string
+  /** Endpoints set by hand at sign-in (an issuer without metadata): refreshes and logout use them. */
+  endpoints?: Record<string, string>
+  /** RFC 8707 resources the login was made for: sent again with every refresh. */
+  resource?: string[]
 }
 
 /** A refresh token the issuer rejected: not to be tried again in the background until `until`. */
@@ -37,7 +41,7 @@ export interface Tombstone {
  */
 export interface AccountIndex {
   version: 1
-  /** Bumped on every write: lets a process tell that someone else refreshed meanwhile. */
+  /** Bumped on every write: a count for people reading the file. Processes tell that someone else refreshed by comparing the secrets (see ensureFresh). */
   gen: number
   defaultAccount: string | null
   accounts: AccountRecord[]
@@ -46,6 +50,12 @@ export interface AccountIndex {
 
 export function accountKey(issuer: string, clientId: string, subject: string): string {
   return `${issuer}|${clientId}|${subject}`
+}
+
+/** An account as messages name it: `Alice (alice) at https://id.example.com`. */
+export function describeAccount(account: AccountRecord): string {
+  const who = account.name ? `${account.name} (${account.subject})` : account.subject
+  return `${who} at ${account.issuer}`
 }
 
 export function emptyIndex(): AccountIndex {
@@ -117,6 +127,15 @@ function parseAccount(value: unknown, what: string): AccountRecord {
   const email = optionalString(entry.email, `${what}: email`)
   if (name) record.name = name
   if (email) record.email = email
+  if (entry.endpoints !== undefined) {
+    const endpoints = expectObject(entry.endpoints, `${what}: endpoints`)
+    for (const [name, url] of Object.entries(endpoints)) expectString(url, `${what}: endpoints.${name}`)
+    record.endpoints = endpoints as Record<string, string>
+  }
+  if (entry.resource !== undefined) {
+    if (!Array.isArray(entry.resource) || entry.resource.some((item) => typeof item !== 'string')) throw new ShapeError(`${what}: resource is not a list`)
+    record.resource = entry.resource as string[]
+  }
   if (record.key !== accountKey(record.issuer, record.clientId, record.subject)) throw new ShapeError(`${what}: key does not match`)
   return record
 }

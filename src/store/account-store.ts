@@ -2,15 +2,18 @@ import {readdir, rm} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import {AuthError} from '../errors.js'
+import type {HostCommands} from '../host-commands.js'
 import type {BackendKind} from '../settings/settings.js'
-import {emptyIndex, readIndex, writeIndex, type AccountIndex, type AccountRecord} from './account-index.js'
-import type {CredentialStore, Secrets} from './credential-store.js'
+import {describeAccount, emptyIndex, readIndex, writeIndex, type AccountIndex, type AccountRecord} from './account-index.js'
+import type {CredentialStore} from './credential-store.js'
+import type {Secrets} from './secrets.js'
 import {ExecCredentialStore} from './exec-store.js'
 import {FileCredentialStore} from './file-store.js'
 import {sha256Hex} from './hash.js'
 import {KeyringCredentialStore} from './keyring-store.js'
 import {withLock} from './lock.js'
 import {MemoryCredentialStore} from './memory-store.js'
+import {MetadataCache} from './metadata-cache.js'
 import {accountLockPath} from './account-files.js'
 import {storePaths, type StorePaths} from './paths.js'
 
@@ -18,8 +21,8 @@ export interface AccountStoreOptions {
   dataDir: string
   /** The host's bin: the keychain service is `<bin>-auth`. */
   bin: string
-  /** How the host spells its auth commands, up to the subcommand: `acme auth ` (or `acme auth:`). */
-  authCommandPrefix: string
+  /** How the host spells its auth commands, for the next steps in messages. */
+  commands: HostCommands
   /** The variable that chooses the storage (`ACME_AUTH_STORAGE`), for "choose another" hints. */
   storageVariable: string
   keyringTimeoutMs: number
@@ -36,15 +39,20 @@ export interface AccountStoreOptions {
 export class AccountStore {
   readonly paths: StorePaths
   private readonly backends = new Map<string, CredentialStore>()
+  /** Issuers' discovery documents between commands; none when nothing is persisted. */
+  readonly metadataCache?: MetadataCache
   private memoryIndex?: AccountIndex
+  /** With nothing on disk, the account locks are this process's own: the tail of each account's queue. */
+  private readonly memoryLocks = new Map<string, Promise<unknown>>()
 
   constructor(private readonly options: AccountStoreOptions) {
     this.paths = storePaths(options.dataDir)
     if (options.inMemory) this.memoryIndex = emptyIndex()
+    else this.metadataCache = new MetadataCache(this.paths)
   }
 
   get loginHint(): string {
-    return `Run \`${this.options.authCommandPrefix}login\` to sign in again.`
+    return this.options.commands.signInAgain()
   }
 
   /** The keychain service name: a published constant, since users' stored logins depend on it. */
@@ -62,8 +70,7 @@ export class AccountStore {
   }
 
   private createBackend(kind: string): CredentialStore {
-    // Not "set storage=file": moving a login out of a store that does not answer means reading it first.
-    const switchHint = `Retry once it answers, or keep the login in a file: sign in again with \`${this.options.authCommandPrefix}login --storage file\` (${this.options.storageVariable}=file does it for every new login).`
+    const switchHint = this.options.commands.keepInFile(this.options.storageVariable)
     if (kind === 'file') return new FileCredentialStore(this.paths.credentials, this.loginHint)
     if (kind === 'memory') return new MemoryCredentialStore()
     if (kind === 'keyring') {
@@ -83,7 +90,7 @@ export class AccountStore {
 
   async readIndex(): Promise<AccountIndex> {
     if (this.memoryIndex) return structuredClone(this.memoryIndex)
-    return readIndex(this.paths.index, `${this.loginHint} (\`${this.options.authCommandPrefix}logout --all\` clears what is left.)`)
+    return readIndex(this.paths.index, `${this.loginHint} (\`${this.options.commands.auth('logout')} --all\` clears what is left.)`)
   }
 
   /**
@@ -95,12 +102,12 @@ export class AccountStore {
     const secrets = await backend.get(account.key)
     if (!secrets && account.storage === 'file') {
       throw new AuthError('STORE_UNAVAILABLE', `The login of ${describeAccount(account)} is missing from ${backend.location}: the file was removed, moved aside or edited.`, {
-        suggestion: `Run \`${this.options.authCommandPrefix}login\` to sign in again.`,
+        suggestion: this.loginHint,
       })
     }
     if (!secrets) {
       throw new AuthError('STORE_UNAVAILABLE', `The login of ${describeAccount(account)} is missing from where it was stored (${backend.location}); that store may be locked, stopped or emptied.`, {
-        suggestion: `If it is locked or stopped, unlock or start it and retry; else run \`${this.options.authCommandPrefix}login\` to sign in again.`,
+        suggestion: `If it is locked or stopped, unlock or start it and retry; else run \`${this.options.commands.auth('login')}\` to sign in again.`,
       })
     }
     return secrets
@@ -114,8 +121,13 @@ export class AccountStore {
       index.accounts = [...index.accounts.filter((account) => account.key !== record.key), record]
       if (options.makeDefault || !index.defaultAccount) index.defaultAccount = record.key
       delete index.tombstones[record.key]
-      // A new login in another backend must not leave the old copy behind.
-      if (previous && previous.storage !== record.storage) await this.backend(previous.storage).delete(record.key).catch(() => {})
+      // A new login in another backend must not leave the old copy behind. A store that does not
+      // answer now keeps it noted, the way a migration does, and a later command removes it.
+      const oldCopies = [...new Set([previous?.storage, previous?.migratingFrom])].filter((kind): kind is string => Boolean(kind) && kind !== record.storage)
+      for (const kind of oldCopies) {
+        const removed = await Promise.resolve().then(() => this.backend(kind).delete(record.key)).then(() => true, () => false)
+        if (!removed) index.accounts = index.accounts.map((entry) => (entry.key === record.key ? {...entry, migratingFrom: kind} : entry))
+      }
     })
   }
 
@@ -143,7 +155,7 @@ export class AccountStore {
       // Not "nothing was lost": the issuer has already replaced the stored refresh token.
       throw new AuthError(error.code, `The issuer renewed the login of ${describeAccount(account)}, but it could not be saved: ${error.message}`, {
         cause: error,
-        suggestion: `Retry; if the issuer then no longer accepts the login, run \`${this.options.authCommandPrefix}login\`.`,
+        suggestion: `Retry; if the issuer then no longer accepts the login, run \`${this.options.commands.auth('login')}\`.`,
       })
     })
     return saved
@@ -259,7 +271,12 @@ export class AccountStore {
 
   /** Run `fn` on the account's refresh lock, so only one process refreshes it at a time. */
   async withAccountLock<T>(account: AccountRecord, fn: () => Promise<T>): Promise<T> {
-    if (this.memoryIndex) return fn()
+    if (this.memoryIndex) {
+      const previous = this.memoryLocks.get(account.key) ?? Promise.resolve()
+      const run = previous.then(fn, fn)
+      this.memoryLocks.set(account.key, run.catch(() => {}))
+      return run
+    }
     return withLock(accountLockPath(this.paths, account.key), fn, {
       purpose: `refreshing the login of ${describeAccount(account)}`,
     })
@@ -293,8 +310,3 @@ const SAVE_REFRESHED_WAIT_MS = 2 * 60_000
 
 /** Tombstones name a refresh token without holding it. */
 export const hashToken = sha256Hex
-
-export function describeAccount(account: AccountRecord): string {
-  const who = account.name ? `${account.name} (${account.subject})` : account.subject
-  return `${who} at ${account.issuer}`
-}

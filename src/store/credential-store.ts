@@ -1,15 +1,4 @@
-/**
- * The secrets of one account. Everything else about an account lives in the metadata index,
- * which never holds a secret.
- */
-export interface Secrets {
-  accessToken: string
-  tokenType: string
-  refreshToken?: string
-  idToken?: string
-  /** ISO-8601; absent when the issuer did not say when the access token expires. */
-  expiresAt?: string
-}
+import type {Secrets} from './secrets.js'
 
 /**
  * A place that keeps secrets, keyed by account key. Backends differ in where the bytes go (a 0600

@@ -1,9 +1,10 @@
 import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process'
 
+import {formatDuration} from '../durations.js'
 import {AuthError} from '../errors.js'
-import {splitCommand} from '../provider/open-browser.js'
-import type {CredentialStore, Secrets} from './credential-store.js'
-import {parseSecrets} from './file-store.js'
+import {splitCommand} from '../split-command.js'
+import type {CredentialStore} from './credential-store.js'
+import {parseSecrets, type Secrets} from './secrets.js'
 import {ShapeError} from './stored-json.js'
 
 /**
@@ -89,7 +90,7 @@ export class ExecCredentialStore implements CredentialStore {
 
   async set(accountKey: string, secrets: Secrets): Promise<void> {
     const secret = JSON.stringify(secrets)
-    const tokens = [secrets.accessToken, secrets.refreshToken, secrets.idToken, secret]
+    const tokens = [secrets.accessToken, secrets.refreshToken, secrets.idToken, secrets.clientSecret, secret]
     await this.run('store', {service: this.service, account: accountKey, secret}, tokens)
   }
 
@@ -129,7 +130,7 @@ export class ExecCredentialStore implements CredentialStore {
       let killTimer: NodeJS.Timeout | undefined
       let drainTimer: NodeJS.Timeout | undefined
       const timer = setTimeout(() => {
-        stop(this.error(action, `did not answer \`${action}\` within ${formatMs(this.timeoutMs)} and was stopped`))
+        stop(this.error(action, `did not answer \`${action}\` within ${formatDuration(this.timeoutMs)} and was stopped`))
       }, this.timeoutMs)
 
       const settle = (error: AuthError | undefined, value?: Record<string, unknown>) => {
@@ -247,8 +248,4 @@ function firstLine(text: string, redact: Array<string | undefined>): string {
   line = line.replace(/\u001B\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/[\u0000-\u001F\u007F]/g, ' ').trim()
   line = line.replace(/[.\s]+$/, '')
   return line.length > MAX_STDERR_LINE ? `${line.slice(0, MAX_STDERR_LINE - 1)}…` : line
-}
-
-function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000} s` : `${ms} ms`
 }

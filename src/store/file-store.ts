@@ -1,7 +1,8 @@
 import {AuthError} from '../errors.js'
-import type {Secrets, CredentialStore} from './credential-store.js'
+import type {CredentialStore} from './credential-store.js'
+import {parseSecrets, type Secrets} from './secrets.js'
 import {writeFileAtomic} from './atomic-file.js'
-import {ShapeError, expectObject, expectString, expectVersion1, optionalString, readStoredJson} from './stored-json.js'
+import {ShapeError, expectObject, expectVersion1, readStoredJson} from './stored-json.js'
 
 interface CredentialsFile {
   version: 1
@@ -62,22 +63,4 @@ export function parseCredentialsFile(data: unknown, path = 'the credentials file
   const file = expectObject(data, 'the file')
   expectVersion1(file, path)
   return {version: 1, accounts: {...expectObject(file.accounts, 'accounts')}}
-}
-
-export function parseSecrets(value: unknown, what: string): Secrets {
-  const entry = expectObject(value, what)
-  const secrets: Secrets = {
-    accessToken: expectString(entry.accessToken, `${what}: accessToken`),
-    tokenType: expectString(entry.tokenType, `${what}: tokenType`),
-  }
-  const refreshToken = optionalString(entry.refreshToken, `${what}: refreshToken`)
-  const idToken = optionalString(entry.idToken, `${what}: idToken`)
-  const expiresAt = optionalString(entry.expiresAt, `${what}: expiresAt`)
-  if (refreshToken) secrets.refreshToken = refreshToken
-  if (idToken) secrets.idToken = idToken
-  if (expiresAt) {
-    if (Number.isNaN(Date.parse(expiresAt))) throw new ShapeError(`${what}: expiresAt is not a date`)
-    secrets.expiresAt = expiresAt
-  }
-  return secrets
 }

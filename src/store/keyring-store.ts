@@ -1,10 +1,10 @@
 import {randomBytes} from 'node:crypto'
 
 import {AuthError} from '../errors.js'
-import type {CredentialStore, Secrets} from './credential-store.js'
-import {parseSecrets} from './file-store.js'
-import {sha256Hex} from './hash.js'
-import {checkSecretService, seconds} from './secret-service-check.js'
+import type {CredentialStore} from './credential-store.js'
+import {Keychain, KeychainProblem, describeLibraryError, keychainName, type AsyncEntryLike} from './keychain.js'
+import {chunkHeader, readChunks, removeChunks, writeChunked} from './keyring-chunks.js'
+import {parseSecrets, type Secrets} from './secrets.js'
 import {ShapeError} from './stored-json.js'
 
 /**
@@ -60,16 +60,7 @@ const MIN_ENTRY_BYTES = 256
 const WINDOWS_ENTRY_BYTES = 1280
 const DEFAULT_SWITCH_HINT = 'Unlock or start the OS keychain, or choose another storage.'
 const DEFAULT_NEXT_STEP = 'Sign in again to replace it.'
-const CHUNK_SETS = ['a', 'b'] as const
-type ChunkSet = (typeof CHUNK_SETS)[number]
 
-/** What the main entry holds when the bundle is split: chunks live under `<key>#<set><n>`, n = 1..count. */
-interface ChunkHeader {
-  chunked: 1
-  count: number
-  set: ChunkSet
-  sha256: string
-}
 
 export class KeyringCredentialStore implements CredentialStore {
   readonly kind = 'keyring'
@@ -119,24 +110,15 @@ export class KeyringCredentialStore implements CredentialStore {
 
   async set(accountKey: string, secrets: Secrets): Promise<void> {
     // Only the fields of Secrets, in a fixed order: nothing else a caller's object carries.
-    const {accessToken, tokenType, refreshToken, idToken, expiresAt} = secrets
-    const text = JSON.stringify({accessToken, tokenType, refreshToken, idToken, expiresAt})
+    const {accessToken, tokenType, refreshToken, idToken, expiresAt, obtainedAt, clientSecret} = secrets
+    const text = JSON.stringify({accessToken, tokenType, refreshToken, idToken, expiresAt, obtainedAt, clientSecret})
     await this.operation('save', async (keychain) => {
       if (this.maxEntryBytes === undefined || Buffer.byteLength(text, 'utf8') <= this.maxEntryBytes) {
         await keychain.set(accountKey, text)
         await removeChunks(keychain, accountKey, {a: 0, b: 0})
         return
       }
-      // Write the new parts under the chunk set the current header does not use, then the header
-      // (the one write that switches), then remove the old set: interrupted anywhere, the previous
-      // login stays whole and readable until the new one is.
-      const current = await currentChunkSet(keychain, accountKey)
-      const set: ChunkSet = current === 'a' ? 'b' : 'a'
-      const chunks = splitUtf8(text, this.maxEntryBytes)
-      for (const [index, chunk] of chunks.entries()) await keychain.set(chunkAccount(accountKey, set, index + 1), chunk)
-      const header: ChunkHeader = {chunked: 1, count: chunks.length, set, sha256: sha256Hex(text)}
-      await keychain.set(accountKey, JSON.stringify(header))
-      await removeChunks(keychain, accountKey, set === 'a' ? {a: chunks.length, b: 0} : {a: 0, b: chunks.length})
+      await writeChunked(keychain, accountKey, text, this.maxEntryBytes)
     })
   }
 
@@ -219,212 +201,4 @@ export async function probeKeyring({service, timeoutMs = DEFAULT_TIMEOUT_MS}: {s
     // Best effort, not awaited beyond the time box: a test entry must not stay behind.
     if (written) keychain.delete(account).catch(() => {})
   }
-}
-
-// --- keychain calls, time-boxed ----------------------------------------------------------------
-
-/** The part of @napi-rs/keyring's AsyncEntry we use (UTF-8 text API). */
-interface AsyncEntryLike {
-  getPassword(signal?: AbortSignal | null): Promise<string | null>
-  setPassword(password: string, signal?: AbortSignal | null): Promise<void>
-  deletePassword(signal?: AbortSignal | null): Promise<boolean>
-}
-
-type KeyringModule = typeof import('@napi-rs/keyring')
-
-let keyringModule: Promise<KeyringModule> | undefined
-
-/** The native binding, loaded on first use only. */
-function loadKeyring(): Promise<KeyringModule> {
-  keyringModule ??= import('@napi-rs/keyring').catch((error: unknown) => {
-    keyringModule = undefined
-    throw new KeychainProblem(`the keychain library could not be loaded for ${process.platform}-${process.arch}`, error)
-  })
-  return keyringModule
-}
-
-/** A reason meant for the user, already phrased. */
-class KeychainProblem extends Error {
-  constructor(
-    readonly reason: string,
-    readonly original?: unknown,
-  ) {
-    super(reason)
-  }
-}
-
-class KeychainTimeout extends KeychainProblem {}
-
-/** Keychain calls, each in its own time box. */
-class Keychain {
-  constructor(
-    private readonly service: string,
-    private readonly entries: Map<string, AsyncEntryLike>,
-    private readonly timeoutMs: number,
-  ) {}
-
-  async preflight(): Promise<string | undefined> {
-    if (process.platform !== 'linux') return undefined
-    return checkSecretService(this.timeoutMs)
-  }
-
-  get(account: string): Promise<string | null> {
-    return this.call(account, (entry, signal) => entry.getPassword(signal))
-  }
-
-  set(account: string, text: string): Promise<void> {
-    return this.call(account, (entry, signal) => entry.setPassword(text, signal))
-  }
-
-  delete(account: string): Promise<boolean> {
-    return this.call(account, (entry, signal) => entry.deletePassword(signal))
-  }
-
-  private timeout(): KeychainTimeout {
-    return new KeychainTimeout(`it did not answer within ${seconds(this.timeoutMs)}`)
-  }
-
-  private async call<T>(account: string, run: (entry: AsyncEntryLike, signal: AbortSignal) => Promise<T>): Promise<T> {
-    const started = Date.now()
-    const keyring = await withDeadline(loadKeyring(), this.timeoutMs, () => this.timeout())
-    let entry = this.entries.get(account)
-    if (!entry) {
-      // Synchronous, and a D-Bus round trip on Linux: the preflight made sure someone answers.
-      entry = new keyring.AsyncEntry(this.service, account, {linux: {store: 'secret-service'}}) as AsyncEntryLike
-      this.entries.set(account, entry)
-    }
-    const left = this.timeoutMs - (Date.now() - started)
-    if (left <= 0) throw this.timeout()
-    const abort = new AbortController()
-    // A call that loses the race keeps running (it cannot be cancelled once started); the abort
-    // only keeps calls still queued behind busy worker threads from starting at all.
-    return withDeadline(run(entry, abort.signal), left, () => {
-      abort.abort()
-      return this.timeout()
-    })
-  }
-}
-
-function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(onTimeout()), ms)
-    promise.then(
-      (value) => {
-        clearTimeout(timer)
-        resolve(value)
-      },
-      (error: unknown) => {
-        clearTimeout(timer)
-        reject(error)
-      },
-    )
-  })
-}
-
-// --- chunks ------------------------------------------------------------------------------------
-
-function chunkAccount(accountKey: string, set: ChunkSet, index: number): string {
-  return `${accountKey}#${set}${index}`
-}
-
-/** The header when `value` is one, undefined when it is not, 'invalid' when it claims to be one but is not. */
-function chunkHeader(value: unknown): ChunkHeader | 'invalid' | undefined {
-  if (typeof value !== 'object' || value === null || !('chunked' in value)) return undefined
-  const {chunked, count, set, sha256: hash} = value as Record<string, unknown>
-  if (chunked !== 1) return 'invalid'
-  if (typeof count !== 'number' || !Number.isSafeInteger(count) || count < 1 || count > 10_000) return 'invalid'
-  if (set !== 'a' && set !== 'b') return 'invalid'
-  if (typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash)) return 'invalid'
-  return {chunked: 1, count, set, sha256: hash}
-}
-
-async function readChunks(keychain: Keychain, accountKey: string, header: ChunkHeader): Promise<{ok: true; text: string} | {ok: false; problem: string}> {
-  const parts: string[] = []
-  for (let index = 1; index <= header.count; index++) {
-    const part = await keychain.get(chunkAccount(accountKey, header.set, index))
-    if (part === null) return {ok: false, problem: `part ${index} is missing`}
-    parts.push(part)
-  }
-  const text = parts.join('')
-  if (sha256Hex(text) !== header.sha256) return {ok: false, problem: 'the parts do not add up to what was saved (checksum mismatch)'}
-  return {ok: true, text}
-}
-
-async function currentChunkSet(keychain: Keychain, accountKey: string): Promise<ChunkSet | undefined> {
-  const main = await keychain.get(accountKey)
-  if (main === null) return undefined
-  try {
-    const header = chunkHeader(JSON.parse(main))
-    return typeof header === 'object' ? header.set : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * Remove the chunks of both sets above `keep[set]`. Chunks are written bottom-up and removed
- * top-down, so the chunks present always form a run 1..n: probe upward to find its top, then delete
- * downward. Returns how many were removed.
- */
-async function removeChunks(keychain: Keychain, accountKey: string, keep: Record<ChunkSet, number>): Promise<number> {
-  let removed = 0
-  for (const set of CHUNK_SETS) {
-    let top = keep[set]
-    while ((await keychain.get(chunkAccount(accountKey, set, top + 1))) !== null) top++
-    for (let index = top; index > keep[set]; index--) {
-      if (await keychain.delete(chunkAccount(accountKey, set, index))) removed++
-    }
-  }
-  return removed
-}
-
-/** Split text into parts of at most `maxBytes` UTF-8 bytes each, never inside a character. */
-export function splitUtf8(text: string, maxBytes: number): string[] {
-  const parts: string[] = []
-  let current = ''
-  let bytes = 0
-  for (const char of text) {
-    const size = Buffer.byteLength(char, 'utf8')
-    if (bytes + size > maxBytes && current !== '') {
-      parts.push(current)
-      current = ''
-      bytes = 0
-    }
-    current += char
-    bytes += size
-  }
-  if (current !== '') parts.push(current)
-  return parts
-}
-
-// --- messages ----------------------------------------------------------------------------------
-
-function keychainName(): string {
-  switch (process.platform) {
-    case 'darwin':
-      return 'macOS Keychain'
-    case 'win32':
-      return 'Windows Credential Manager'
-    default:
-      return 'Secret Service'
-  }
-}
-
-
-/**
- * One short clause for an error of the binding. Its messages name the platform failure, never a
- * secret; still, only known shapes are rephrased and the rest is clipped to one line.
- */
-function describeLibraryError(error: unknown): string {
-  if (error instanceof KeychainProblem) return error.reason
-  const message = error instanceof Error ? error.message : String(error)
-  if (/Did not receive a reply|timed? ?out|NoReply/i.test(message)) return 'it did not answer (D-Bus gave up waiting for its reply)'
-  if (/prompt was dismissed|object locked|IsLocked|is locked/i.test(message)) return 'the keychain is locked'
-  if (/Failed to connect to socket|autolaunch|DBUS_SESSION_BUS_ADDRESS|No DBus session/i.test(message)) return 'no D-Bus session bus'
-  if (/ServiceUnknown|NameHasNoOwner|Secret Service provider/i.test(message)) return 'no Secret Service on D-Bus'
-  if (/Secret Service: no result found/i.test(message)) return 'the Secret Service has no default keyring'
-  if (/Ambiguous/i.test(message)) return 'several keychain entries match this account (another program wrote one)'
-  if (/TooLong|too long/i.test(message)) return 'the entry is too large for this keychain (lower the keychain entry limit)'
-  const line = message.split(/\r?\n/)[0]!.replace(/[\u0000-\u001f\u007f]/g, '').slice(0, 160)
-  return `the keychain reported: ${line || 'an unknown error'}`
 }

@@ -1,4 +1,5 @@
-import type {CredentialStore, Secrets} from './credential-store.js'
+import type {CredentialStore} from './credential-store.js'
+import type {Secrets} from './secrets.js'
 
 /** `storage=memory`: secrets live as long as the process (tests, one-shot scripts). */
 export class MemoryCredentialStore implements CredentialStore {

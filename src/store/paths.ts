@@ -9,6 +9,8 @@ export interface StorePaths {
   credentials: string
   /** One lock file per account (DESIGN.md, Lifecycle step 2); never the data file itself. */
   locks: string
+  /** Issuers' discovery documents, kept for a day at most (store/metadata-cache.ts). */
+  issuers: string
 }
 
 export function storePaths(dataDir: string): StorePaths {
@@ -18,6 +20,7 @@ export function storePaths(dataDir: string): StorePaths {
     index: join(dir, 'accounts.json'),
     credentials: join(dir, 'credentials.json'),
     locks: join(dir, 'locks'),
+    issuers: join(dir, 'issuers'),
   }
 }
 

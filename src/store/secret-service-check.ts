@@ -1,6 +1,8 @@
 import {statSync} from 'node:fs'
 import {connect, type Socket} from 'node:net'
 
+import {formatDuration} from '../durations.js'
+
 /*
  * Is the Secret Service there, answering and unlocked? Asked with a few D-Bus messages of our own,
  * asynchronous and time-boxed, before @napi-rs/keyring is used: its entry constructor blocks the
@@ -25,7 +27,7 @@ export async function checkSecretService(timeoutMs: number, env: NodeJS.ProcessE
   let lastProblem = 'no D-Bus session bus'
   for (const path of addresses) {
     const left = deadline - Date.now()
-    if (left <= 0) return `the D-Bus session bus did not answer within ${seconds(timeoutMs)}`
+    if (left <= 0) return `the D-Bus session bus did not answer within ${formatDuration(timeoutMs)}`
     const result = await askSecretService(path, left, timeoutMs)
     if (result.kind === 'answer') return result.problem
     lastProblem = result.problem
@@ -98,7 +100,7 @@ function askSecretService(path: string, ms: number, timeoutMs: number): Promise<
     }
     const timer = setTimeout(() => {
       const who = stage === 'secrets' ? 'the Secret Service' : 'the D-Bus session bus'
-      finish({kind: 'answer', problem: `${who} did not answer within ${seconds(timeoutMs)}`})
+      finish({kind: 'answer', problem: `${who} did not answer within ${formatDuration(timeoutMs)}`})
     }, ms)
     socket.on('error', (error: NodeJS.ErrnoException) => {
       if (stage === 'connect') finish({kind: 'no-bus', problem: `no D-Bus session bus at ${shown} (${error.code ?? error.message})`})
@@ -298,10 +300,4 @@ function readMessage(buffer: Buffer): {message: BusMessage; size: number} | unde
 
 function align(at: number, n: number): number {
   return Math.ceil(at / n) * n
-}
-
-/** `1 s`, `2.5 s`: for messages. */
-export function seconds(ms: number): string {
-  const value = ms / 1000
-  return `${Number.isInteger(value) ? value : value.toFixed(1)} s`
 }

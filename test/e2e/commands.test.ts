@@ -18,6 +18,7 @@ import {
   userinfo,
   type TempHome,
 } from '../helpers/acme.js'
+import {expireIn} from '../helpers/store-time.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
 
@@ -64,7 +65,7 @@ describe('e2e: commands of a signed-in user', () => {
     })
   })
 
-  it('auth token refreshes first when the token is within 60 s of expiry (exactly one refresh)', async () => {
+  it('auth token refreshes first when the token is due: a 30 s token in its last quarter (exactly one refresh)', async () => {
     const shortLived = await startIssuer({accessTokenTTL: 30})
     const shortHome = await makeTempHome()
     try {
@@ -72,6 +73,10 @@ describe('e2e: commands of a signed-in user', () => {
       await runAcmeExpecting(0, ['auth', 'login'], {home: shortHome, env: shortEnv})
       const before = await onlyStoredSecrets(shortHome)
       expect(shortLived.counts.refresh).to.equal(0)
+      // Just issued it is fresh: a 30 s token is due in its last 7.5 s, not from the start.
+      await runAcmeExpecting(0, ['auth', 'token'], {home: shortHome, env: shortEnv})
+      expect(shortLived.counts.refresh).to.equal(0)
+      await expireIn(shortHome, 5)
 
       const result = await runAcmeExpecting(0, ['auth', 'token'], {home: shortHome, env: shortEnv})
       const token = result.stdout.trim()

@@ -153,7 +153,7 @@ describe('e2e: failures', () => {
         expect(message).to.match(/not signed by an authority this machine trusts/).and.include('NODE_EXTRA_CA_CERTS')
         // Following the advice gets past TLS: this server has no discovery document, and says so.
         const trusted = await runAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_ISSUER: tls.url, NODE_EXTRA_CA_CERTS: SELF_SIGNED_CERT}})
-        expect(expectFailedLogin(trusted, 2)).to.match(/no OpenID Connect discovery document/)
+        expect(expectFailedLogin(trusted, 2)).to.match(/publishes no metadata: neither OpenID Connect discovery nor RFC 8414/)
       } finally {
         await tls.close()
       }

@@ -126,7 +126,8 @@ describe('e2e: token lifecycle', function () {
     const before = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).gen as number
     const worker = `
       import {AccountStore} from ${JSON.stringify(new URL('../../dist/store/account-store.js', import.meta.url).href)}
-      const store = new AccountStore({dataDir: process.argv[1], bin: 'acme', authCommandPrefix: 'acme auth ', storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 3000})
+      import {HostCommands} from ${JSON.stringify(new URL('../../dist/host-commands.js', import.meta.url).href)}
+      const store = new AccountStore({dataDir: process.argv[1], bin: 'acme', commands: new HostCommands('acme'), storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 3000})
       for (let i = 0; i < 50; i++) await store.update(async () => {})
     `
     const codes = await Promise.all(
@@ -242,7 +243,7 @@ describe('e2e: token lifecycle', function () {
   it('a rejected refresh token (invalid_grant) → exit 4, credentials kept, and the tombstone stops background retries', async () => {
     const stored = await onlyStoredSecrets(home)
     // Another party ends the grant (an admin, a password change): the refresh token dies.
-    const {revocation_endpoint: revocation} = await (await fetch(`${issuer.issuer}/.well-known/openid-configuration`)).json()
+    const {revocation_endpoint: revocation} = (await (await fetch(`${issuer.issuer}/.well-known/openid-configuration`)).json()) as {revocation_endpoint: string}
     await fetch(revocation, {method: 'POST', body: new URLSearchParams({token: stored.refreshToken!, client_id: issuer.clientId})})
     await expireIn(home, -10)
     const credentialsBefore = (await storeSnapshot(home)).credentials

@@ -13,7 +13,11 @@ export async function expireIn(home: TempHome, seconds: number): Promise<void> {
   const expiresAt = Date.now() + seconds * 1000
   const credentialsPath = join(home.authDir, 'credentials.json')
   const credentials = JSON.parse(await readFile(credentialsPath, 'utf8'))
-  for (const entry of Object.values<{expiresAt?: string}>(credentials.accounts)) entry.expiresAt = new Date(expiresAt).toISOString()
+  for (const entry of Object.values<{expiresAt?: string; obtainedAt?: string}>(credentials.accounts)) {
+    // Its lifetime stays what it was: it counts as due as early as it would have.
+    if (entry.obtainedAt && entry.expiresAt) entry.obtainedAt = new Date(Date.parse(entry.obtainedAt) + expiresAt - Date.parse(entry.expiresAt)).toISOString()
+    entry.expiresAt = new Date(expiresAt).toISOString()
+  }
   await writeFile(credentialsPath, JSON.stringify(credentials))
   const indexPath = join(home.authDir, 'accounts.json')
   const index = JSON.parse(await readFile(indexPath, 'utf8'))

@@ -21,8 +21,9 @@ import {join, resolve} from 'node:path'
 
 import {AuthError} from '../../src/errors.js'
 import {pidOf, whileStopped} from '../helpers/keyring.js'
-import type {Secrets} from '../../src/store/credential-store.js'
-import {KeyringCredentialStore, probeKeyring, splitUtf8, type KeyringCredentialStoreOptions} from '../../src/store/keyring-store.js'
+import type {Secrets} from '../../src/store/secrets.js'
+import {splitUtf8} from '../../src/store/keyring-chunks.js'
+import {KeyringCredentialStore, probeKeyring, type KeyringCredentialStoreOptions} from '../../src/store/keyring-store.js'
 
 const HOW_TO_RUN =
   'These tests need a real Secret Service on a D-Bus session bus. Run them as CI does, with private XDG dirs: ' +

@@ -9,7 +9,7 @@ import {tmpdir} from 'node:os'
 import {join, resolve} from 'node:path'
 
 import {AuthError} from '../../src/errors.js'
-import type {Secrets} from '../../src/store/credential-store.js'
+import type {Secrets} from '../../src/store/secrets.js'
 import {ExecCredentialStore, type ExecCredentialStoreOptions} from '../../src/store/exec-store.js'
 
 const EXAMPLE = resolve('examples/credential-helper/file-vault.js')
@@ -226,10 +226,12 @@ describe('ExecCredentialStore', function () {
 
   it('a hanging helper that ignores SIGTERM gets SIGKILL after the grace', async () => {
     const pidFile = join(dir, 'pid')
-    const command = await script(
-      'stubborn',
-      `import {writeFileSync} from 'node:fs'; process.on('SIGTERM', () => {}); writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setInterval(() => {}, 1e6)`,
-    )
+    // A shell ignores SIGTERM from its first instruction on (node would take longer to start than
+    // the time box on a busy machine, and die of the SIGTERM before its handler exists); an ignored
+    // signal stays ignored across exec.
+    const stubborn = join(dir, 'stubborn.sh')
+    await writeFile(stubborn, `trap '' TERM\necho $$ > ${JSON.stringify(pidFile)}\nexec sleep 1000\n`)
+    const command = `sh ${stubborn}`
     const started = Date.now()
     const error = await failure(store(command, {timeoutMs: 300, killGraceMs: 300}).set(KEY, SECRETS))
     const took = Date.now() - started

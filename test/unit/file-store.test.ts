@@ -5,8 +5,9 @@
 import {expect} from 'chai'
 import {chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
-import {basename, dirname, join} from 'node:path'
+import {basename, dirname, join, resolve} from 'node:path'
 
+import {HostCommands} from '../../src/host-commands.js'
 import {AuthError} from '../../src/errors.js'
 import {
   accountKey,
@@ -20,7 +21,7 @@ import {
 } from '../../src/store/account-index.js'
 import {AccountStore, hashToken} from '../../src/store/account-store.js'
 import {ensurePrivateDir, moveAside, readTextIfExists, writeFileAtomic} from '../../src/store/atomic-file.js'
-import type {Secrets} from '../../src/store/credential-store.js'
+import type {Secrets} from '../../src/store/secrets.js'
 import {FileCredentialStore} from '../../src/store/file-store.js'
 import {ShapeError} from '../../src/store/stored-json.js'
 import {authErrorFrom} from '../helpers/errors.js'
@@ -471,7 +472,7 @@ describe('store', () => {
     let store: AccountStore
 
     beforeEach(() => {
-      store = new AccountStore({dataDir: dir, bin: 'acme', authCommandPrefix: 'acme auth ', storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 3000})
+      store = new AccountStore({dataDir: dir, bin: 'acme', commands: new HostCommands('acme'), storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 3000})
     })
 
     it('paths live in <dataDir>/auth', () => {
@@ -517,6 +518,33 @@ describe('store', () => {
       expect(index.tombstones).to.deep.equal({})
       expect(index.gen).to.equal(3)
       expect(await store.readSecrets(again)).to.deep.equal(secrets(2))
+    })
+
+    it('a new login in another store removes the old copy; when that store does not answer, the copy is noted and removed later', async () => {
+      // A helper that keeps entries in a file, and refuses to erase while `refuse-erase` exists.
+      const vault = join(dir, 'vault.json')
+      const refuse = join(dir, 'refuse-erase')
+      const helper = join(dir, 'helper.mjs')
+      await writeFile(helper, `import {existsSync} from 'node:fs'
+if (process.argv[2] === 'erase' && existsSync(${JSON.stringify(refuse)})) { process.stderr.write('vault is sealed\\n'); process.exit(1) }
+process.env.FILE_VAULT_PATH = ${JSON.stringify(vault)}
+await import(${JSON.stringify(resolve('examples/credential-helper/file-vault.js'))})
+`)
+      const inHelper = record('alice', {storage: `exec:node ${helper}`})
+      await store.saveLogin(inHelper, secrets(1), {makeDefault: true})
+      await writeFile(refuse, '')
+      const inFile = record('alice', {storage: 'file'})
+      await store.saveLogin(inFile, secrets(2), {makeDefault: true})
+      const [noted] = (await store.readIndex()).accounts
+      expect(noted).to.include({storage: 'file', migratingFrom: inHelper.storage})
+      expect(JSON.parse(await readFile(vault, 'utf8'))['acme-auth']).to.have.property(inHelper.key)
+      expect(await store.readSecrets(noted)).to.deep.equal(secrets(2))
+
+      await rm(refuse)
+      const finished = await store.migrate(noted, 'file')
+      expect(finished).to.not.have.property('migratingFrom')
+      expect((await store.readIndex()).accounts).to.deep.equal([finished])
+      expect(JSON.parse(await readFile(vault, 'utf8'))['acme-auth'] ?? {}).to.not.have.property(inHelper.key)
     })
 
     it('saveRefreshed stores the new bundle and updates the record; gen increments', async () => {

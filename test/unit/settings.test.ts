@@ -9,7 +9,7 @@ import {join} from 'node:path'
 import type {Interfaces} from '@oclif/core'
 
 import {AuthError} from '../../src/errors.js'
-import {loadSettings, userSettingsPath, type SettingFlags} from '../../src/settings/load.js'
+import {loadHookSettings, loadSettings, userSettingsPath, type SettingFlags} from '../../src/settings/load.js'
 import {isLoopbackHost, parseIssuer, parseScopes, parseSeconds, parseBoolean, parseStorage, ParseProblem} from '../../src/settings/parse.js'
 import {layerFromFileBlock, resolveSettings, type SettingsLayer} from '../../src/settings/resolve.js'
 import {DEFAULT_SCOPES, type SettingKey} from '../../src/settings/settings.js'
@@ -516,6 +516,27 @@ describe('settings', () => {
       expect(() => parseBoolean('yes')).to.throw(ParseProblem)
     })
   })
+  describe('loadHookSettings: what the hooks read, through the same table', () => {
+    it('the hooks read commands.require through the same table: bad patterns are CONFIG_INVALID naming the source', async () => {
+      for (const require of ['deploy*', [1], [' ']]) {
+        const fx = await fixture({auth: {commands: {require}}})
+        expectConfigInvalid(await authErrorFrom(() => loadHookSettings(fx.config, ['requireAuth'])), 'oclif.auth.commands.require in')
+      }
+      const fx = await fixture({auth: {commands: {require: ['deploy*']}}})
+      expect(loadHookSettings(fx.config, ['requireAuth']).requireAuth).to.deep.equal(['deploy*'])
+      expect(loadHookSettings((await fixture()).config, ['requireAuth']).requireAuth).to.deep.equal([])
+    })
+
+    it('the hooks see refreshAhead, its window and the account from the environment first, then the host', async () => {
+      const fx = await fixture({auth: {refreshAhead: 'inline', refreshAheadWindow: 120, typoKeyTheHooksIgnore: true}})
+      expect(loadHookSettings(fx.config, ['refreshAhead', 'refreshAheadWindowSeconds', 'account'])).to.deep.include({refreshAhead: 'inline', refreshAheadWindowSeconds: 120})
+      process.env.ACME_AUTH_REFRESH_AHEAD = 'off'
+      process.env.ACME_AUTH_ACCOUNT = ' bob '
+      expect(loadHookSettings(fx.config, ['refreshAhead', 'account'])).to.deep.include({refreshAhead: 'off', account: 'bob'})
+      process.env.ACME_AUTH_REFRESH_AHEAD_WINDOW = '-5'
+      expectConfigInvalid(await authErrorFrom(() => loadHookSettings(fx.config, ['refreshAheadWindowSeconds'])), 'ACME_AUTH_REFRESH_AHEAD_WINDOW')
+    })
+  })
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -554,45 +575,45 @@ describe('session/requirement', () => {
   })
 
   describe('authRequirement', () => {
+    const patterns = (list: string[]) => () => list
+    const never = () => {
+      throw new Error('the host patterns were read although the command declares its requirement')
+    }
+
     it("a host's commands.require: ['*'] never locks the auth commands out", async () => {
       for (const name of ['login', 'logout', 'status', 'token', 'refresh', 'switch']) {
         const {default: command} = await import(`../../src/commands/auth/${name}.js`)
-        expect(authRequirement({...command, id: `auth:${name}`, auth: command.auth}, {commands: {require: ['*']}}), name).to.equal('none')
+        expect(authRequirement({...command, id: `auth:${name}`, auth: command.auth}, patterns(['*'])), name).to.equal('none')
       }
-      expect(authRequirement({id: 'deploy'}, {commands: {require: ['*']}})).to.equal('required')
+      expect(authRequirement({id: 'deploy'}, patterns(['*']))).to.equal('required')
     })
 
-    it('static auth values win', () => {
-      expect(authRequirement({id: 'x', auth: 'required'}, undefined)).to.equal('required')
-      expect(authRequirement({id: 'x', auth: 'optional'}, undefined)).to.equal('optional')
-      expect(authRequirement({id: 'deploy', auth: 'none'}, {commands: {require: ['deploy*']}})).to.equal('none')
+    it('static auth values win, and the host patterns are then not read', () => {
+      expect(authRequirement({id: 'x', auth: 'required'}, never)).to.equal('required')
+      expect(authRequirement({id: 'x', auth: 'optional'}, never)).to.equal('optional')
+      expect(authRequirement({id: 'deploy', auth: 'none'}, never)).to.equal('none')
     })
 
     it('an invalid static value is CONFIG_INVALID naming the command', async () => {
-      const error = await authErrorFrom(() => authRequirement({id: 'deploy:app', auth: 'yes'}, undefined))
+      const error = await authErrorFrom(() => authRequirement({id: 'deploy:app', auth: 'yes'}, never))
       expectConfigInvalid(error, 'deploy:app')
-      const error2 = await authErrorFrom(() => authRequirement({id: 'deploy', auth: true}, undefined))
+      const error2 = await authErrorFrom(() => authRequirement({id: 'deploy', auth: true}, never))
       expectConfigInvalid(error2, 'deploy')
     })
 
     it('host patterns make matching commands required', () => {
-      const host = {commands: {require: ['deploy*', 'db migrate']}}
+      const host = patterns(['deploy*', 'db migrate'])
       expect(authRequirement({id: 'deploy'}, host)).to.equal('required')
       expect(authRequirement({id: 'deploy:app'}, host)).to.equal('required')
       expect(authRequirement({id: 'db:migrate'}, host)).to.equal('required')
       expect(authRequirement({id: 'db:seed'}, host)).to.equal('none')
     })
 
-    it('no patterns, no id, or no host block → none', () => {
-      expect(authRequirement({id: 'deploy'}, undefined)).to.equal('none')
-      expect(authRequirement({id: 'deploy'}, {})).to.equal('none')
-      expect(authRequirement({}, {commands: {require: ['*']}})).to.equal('none')
+    it('no patterns or no id → none', () => {
+      expect(authRequirement({id: 'deploy'}, patterns([]))).to.equal('none')
+      expect(authRequirement({}, patterns(['*']))).to.equal('none')
     })
 
-    it('bad host patterns are CONFIG_INVALID', async () => {
-      expectConfigInvalid(await authErrorFrom(() => authRequirement({id: 'deploy'}, {commands: {require: 'deploy*'}})), 'commands.require')
-      expectConfigInvalid(await authErrorFrom(() => authRequirement({id: 'deploy'}, {commands: {require: [1]}})), 'commands.require')
-    })
   })
 })
 

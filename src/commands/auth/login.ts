@@ -4,9 +4,8 @@ import {text} from 'node:stream/consumers'
 import {AuthCommand} from '../../cli/auth-command.js'
 import {terminalUi} from '../../cli/terminal-ui.js'
 import {AuthError} from '../../errors.js'
-import {hostAuthCommand} from '../../session/context.js'
+import {describeAccount} from '../../session/accounts.js'
 import {login, type LoginMethod} from '../../session/login.js'
-import {describeAccount} from '../../store/account-store.js'
 
 export default class Login extends AuthCommand {
   static override summary = 'Sign in with your browser, a device code, or a token.'
@@ -44,7 +43,7 @@ The browser is started with the command in <%= config.scopedEnvVarKey('BROWSER')
     if (!flags['with-token']) return {kind: 'browser'}
     if (process.stdin.isTTY) {
       throw new AuthError('USAGE', '--with-token reads the token from standard input.', {
-        suggestion: `Pipe it in: echo "$TOKEN" | ${hostAuthCommand(this.config, 'login')} --with-token`,
+        suggestion: `Pipe it in: echo "$TOKEN" | ${this.commands.auth('login')} --with-token`,
       })
     }
     const accessToken = (await text(process.stdin)).trim()

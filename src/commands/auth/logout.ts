@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {AuthCommand, accountFlag} from '../../cli/auth-command.js'
 import {logout} from '../../session/logout.js'
-import {describeAccount} from '../../store/account-store.js'
+import {describeAccount} from '../../session/accounts.js'
 
 export default class Logout extends AuthCommand {
   static override summary = 'Sign out: revoke the login at the issuer and remove it from this machine.'

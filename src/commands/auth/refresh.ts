@@ -1,10 +1,9 @@
 import {Flags} from '@oclif/core'
 
 import {AuthCommand, accountFlag} from '../../cli/auth-command.js'
+import {describeAccount} from '../../session/accounts.js'
 import {currentToken} from '../../session/ensure-fresh.js'
-import {releaseRefreshAhead} from '../../session/refresh-ahead.js'
-import {refreshIfDue} from '../../session/refresh-if-due.js'
-import {describeAccount} from '../../store/account-store.js'
+import {refreshAheadNow} from '../../session/refresh-if-due.js'
 
 export default class Refresh extends AuthCommand {
   static override summary = 'Refresh the access token now.'
@@ -24,11 +23,7 @@ export default class Refresh extends AuthCommand {
   public async run(): Promise<{expiresAt: string | null} | void> {
     const {flags} = await this.parse(Refresh)
     if (flags.ahead) {
-      const {outcome, done} = await refreshIfDue(this.config, flags.account!)
-      this.debug(`refresh ahead: ${outcome}`)
-      // After any failure the claim stays as a one-minute back-off (see claimRefreshAhead): a
-      // keychain that does not answer or an issuer that refuses is not asked again by every command.
-      if (done) await releaseRefreshAhead(this.config.dataDir, flags.account!)
+      this.debug(`refresh ahead: ${await refreshAheadNow(this.config, flags.account!)}`)
       return
     }
     const token = await currentToken(await this.authContext(), {account: flags.account, force: true})

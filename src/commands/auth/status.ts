@@ -1,9 +1,6 @@
 import {AuthCommand} from '../../cli/auth-command.js'
-import {AuthError} from '../../errors.js'
-import {hostAuthCommand, type AuthContext} from '../../session/context.js'
-import {status, type AccountStatus, type StatusReport} from '../../session/status.js'
-import {pickAccount} from '../../store/account-index.js'
-import {describeAccount} from '../../store/account-store.js'
+import {describeAccount} from '../../session/accounts.js'
+import {accountOverride, status, type AccountOverride, type AccountStatus, type StatusReport} from '../../session/status.js'
 
 export default class Status extends AuthCommand {
   static override summary = 'Show who is signed in, to which issuer, and where the login is kept.'
@@ -24,27 +21,19 @@ export default class Status extends AuthCommand {
     if (report.source === 'env') {
       this.log(`Using the access token from ${context.envNames.token}; stored logins are ignored while it is set.`)
     } else if (!report.loggedIn) {
-      this.log(`Not signed in. Run \`${hostAuthCommand(this.config, 'login')}\` to sign in.`)
+      this.log(`Not signed in. ${context.commands.signIn()}`)
     } else {
       for (const account of report.accounts) this.log(describe(account, context.store.paths.credentials))
-      if (context.settings.account) this.log(await accountOverride(context))
+      const override = await accountOverride(context)
+      if (override) this.log(`\n${describeOverride(override)}`)
     }
     return report
   }
 }
 
 /** `ACME_AUTH_ACCOUNT` wins over the default marked with *: say which account commands will use. */
-async function accountOverride(context: AuthContext): Promise<string> {
-  const wanted = context.settings.account!
-  const source = context.settings.sources.account
-  try {
-    const chosen = pickAccount(await context.store.readIndex(), wanted)
-    if (chosen) return `\nCommands use ${describeAccount(chosen)}: ${source} names it.`
-    return `\n${source} is '${wanted}', which matches no stored login: commands that need one will stop.`
-  } catch (error) {
-    if (error instanceof AuthError) return `\n${source}: ${error.message}`
-    throw error
-  }
+function describeOverride({source, account, problem}: AccountOverride): string {
+  return account ? `Commands use ${describeAccount(account)}: ${source} names it.` : `${source}: ${problem}.`
 }
 
 function describe(account: AccountStatus, credentialsPath: string): string {

@@ -1,5 +1,7 @@
 import {spawn} from 'node:child_process'
 
+import {splitCommand} from '../split-command.js'
+
 export type OpenResult = {opened: true} | {opened: false; reason: string}
 
 /**
@@ -44,31 +46,4 @@ function systemOpener(): string[] | {reason: string} {
       if (!process.env.DISPLAY && !process.env.WAYLAND_DISPLAY) return {reason: 'no graphical display: DISPLAY is not set'}
       return ['xdg-open']
   }
-}
-
-/** Split a command line the way a POSIX shell would for words and quotes, without running a shell. */
-export function splitCommand(command: string): string[] {
-  const words: string[] = []
-  let word: string | undefined
-  let quote: '"' | "'" | undefined
-  for (let i = 0; i < command.length; i++) {
-    const char = command[i]
-    if (quote) {
-      if (char === quote) quote = undefined
-      else if (char === '\\' && quote === '"' && i + 1 < command.length) word = (word ?? '') + command[++i]
-      else word = (word ?? '') + char
-    } else if (char === '"' || char === "'") {
-      quote = char
-      word ??= ''
-    } else if (/\s/.test(char)) {
-      if (word !== undefined) words.push(word)
-      word = undefined
-    } else if (char === '\\' && i + 1 < command.length) {
-      word = (word ?? '') + command[++i]
-    } else {
-      word = (word ?? '') + char
-    }
-  }
-  if (word !== undefined) words.push(word)
-  return words
 }

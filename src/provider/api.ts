@@ -1,0 +1,10 @@
+/**
+ * Everything the session asks of the issuer, in one module the session loads on first use (see
+ * `AuthContext.provider`): a command with a fresh token never loads openid-client.
+ */
+export {browserSignIn} from './browser-flow.js'
+export {connect, type ClientOf, type ConnectOptions, type Issuer} from './connect.js'
+export {deviceSignIn} from './device-flow.js'
+export {refreshTokens, revokeToken} from './refresh.js'
+export {fetchIdentity, type Identity, type SignIn} from './tokens.js'
+export type {SignInUi} from './sign-in-ui.js'

@@ -1,0 +1,24 @@
+import type {Interfaces} from '@oclif/core'
+
+import {AuthError} from '../errors.js'
+import {loadHookSettings} from '../settings/load.js'
+import {authRequirement} from './requirement.js'
+import {tokenHolder} from './token-holder.js'
+
+/**
+ * The prerun hook's work, before every command of the host: a command that needs auth gets a fresh
+ * token (see provide-token.ts, loaded only then); any other pays a property lookup. Returns the
+ * error to stop the command with, if any.
+ */
+export async function prepareCommand(config: Interfaces.Config, command: {id?: string; auth?: unknown}): Promise<AuthError | undefined> {
+  tokenHolder().config = config
+  let requirement
+  try {
+    requirement = authRequirement(command, () => loadHookSettings(config, ['requireAuth']).requireAuth)
+  } catch (error) {
+    return error instanceof AuthError ? error : new AuthError('UNEXPECTED', String(error))
+  }
+  if (requirement === 'none') return undefined
+  const {provideToken} = await import('./provide-token.js')
+  return provideToken(config, requirement)
+}

@@ -1,0 +1,41 @@
+import {ShapeError, expectObject, expectString, optionalString} from './stored-json.js'
+
+/**
+ * The secrets of one account. Everything else about an account lives in the metadata index,
+ * which never holds a secret.
+ */
+export interface Secrets {
+  accessToken: string
+  tokenType: string
+  refreshToken?: string
+  idToken?: string
+  /** ISO-8601; absent when the issuer did not say when the access token expires. */
+  expiresAt?: string
+  /** When the access token was issued (ISO-8601): with expiresAt, its lifetime. */
+  obtainedAt?: string
+  /** The client secret this login was made with, when it came from the environment or stdin: refreshes need it too. */
+  clientSecret?: string
+}
+
+/** Read secrets as a backend stored them; a ShapeError names the field, never its value. */
+export function parseSecrets(value: unknown, what: string): Secrets {
+  const entry = expectObject(value, what)
+  const secrets: Secrets = {
+    accessToken: expectString(entry.accessToken, `${what}: accessToken`),
+    tokenType: expectString(entry.tokenType, `${what}: tokenType`),
+  }
+  const refreshToken = optionalString(entry.refreshToken, `${what}: refreshToken`)
+  const idToken = optionalString(entry.idToken, `${what}: idToken`)
+  const expiresAt = optionalString(entry.expiresAt, `${what}: expiresAt`)
+  const clientSecret = optionalString(entry.clientSecret, `${what}: clientSecret`)
+  const obtainedAt = optionalString(entry.obtainedAt, `${what}: obtainedAt`)
+  if (obtainedAt && !Number.isNaN(Date.parse(obtainedAt))) secrets.obtainedAt = obtainedAt
+  if (clientSecret) secrets.clientSecret = clientSecret
+  if (refreshToken) secrets.refreshToken = refreshToken
+  if (idToken) secrets.idToken = idToken
+  if (expiresAt) {
+    if (Number.isNaN(Date.parse(expiresAt))) throw new ShapeError(`${what}: expiresAt is not a date`)
+    secrets.expiresAt = expiresAt
+  }
+  return secrets
+}

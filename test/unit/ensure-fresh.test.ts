@@ -1,0 +1,198 @@
+// The token lifecycle of DESIGN.md, in-process: read → fresh? → lock → re-read → refresh → save,
+// with the memory store, a fake clock and an issuer whose refresh grant the test scripts. The same
+// story end to end, with a real issuer and real processes, is in test/e2e/lifecycle.test.ts.
+
+import {expect} from 'chai'
+
+import {currentToken, TOMBSTONE_COOLDOWN_MS} from '../../src/session/ensure-fresh.js'
+import type {Secrets} from '../../src/store/secrets.js'
+import {authErrorFrom} from '../helpers/errors.js'
+import {fakeClock, issued, rejected, scriptedIssuer, sessionContext, storeLogin, unreachable} from '../helpers/session.js'
+
+describe('ensureFresh: the refresh story (in-process, fake clock)', () => {
+  it('a fresh token is used as stored: no lock, no issuer, the provider is not even loaded', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => expect.fail('no refresh expected'))
+    const context = sessionContext({issuer, clock})
+    await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 3600})
+    const token = await currentToken(context)
+    expect(token).to.include({accessToken: 'at-0', source: 'store'})
+    expect(issuer.loads).to.equal(0)
+  })
+
+  it('a token inside the skew window is refreshed once with the stored refresh token, and the rotated bundle is stored', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => issued(clock, '1'))
+    const context = sessionContext({issuer, clock})
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 30})
+    const token = await currentToken(context)
+    expect(token.accessToken).to.equal('at-1')
+    expect(issuer.sent).to.deep.equal(['rt-0'])
+    expect(await context.store.readSecrets(account)).to.include({accessToken: 'at-1', refreshToken: 'rt-1'})
+    expect((await context.store.readIndex()).accounts[0]).to.include({expiresAt: new Date(clock.now() + 3600_000).toISOString(), hasRefreshToken: true})
+  })
+
+  it('N callers at once cost one refresh: the others wait on the account lock, re-read, and use the stored token', async () => {
+    const clock = fakeClock()
+    let answer!: () => void
+    const held = new Promise<void>((resolve) => (answer = resolve))
+    const issuer = scriptedIssuer(async () => {
+      await held
+      return issued(clock, '1')
+    })
+    const context = sessionContext({issuer, clock})
+    await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 10})
+    const callers = Array.from({length: 8}, () => currentToken(context))
+    await new Promise((resolve) => setImmediate(resolve))
+    answer()
+    const tokens = await Promise.all(callers)
+    expect(tokens.map((token) => token.accessToken)).to.deep.equal(Array(8).fill('at-1'))
+    expect(issuer.sent).to.deep.equal(['rt-0'])
+  })
+
+  it('a token that lives shorter than the skew window, just refreshed by another caller, is used rather than refreshed again', async () => {
+    const clock = fakeClock()
+    let answer!: () => void
+    const held = new Promise<void>((resolve) => (answer = resolve))
+    const issuer = scriptedIssuer(async () => {
+      await held
+      return issued(clock, '1', 20)
+    })
+    const context = sessionContext({issuer, clock})
+    await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 5})
+    const first = currentToken(context)
+    const second = currentToken(context)
+    answer()
+    expect((await first).accessToken).to.equal('at-1')
+    expect((await second).accessToken).to.equal('at-1')
+    expect(issuer.sent).to.have.length(1)
+  })
+
+  it('invalid_grant: the credentials are kept, the token tombstoned, exit 4; no caller sends it again during the cool-down', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => {
+      throw rejected()
+    })
+    const context = sessionContext({issuer, clock})
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 30})
+    const error = await authErrorFrom(() => currentToken(context))
+    expect(error).to.include({code: 'REAUTH_REQUIRED', exitCode: 4})
+    expect(error.message).to.include('the stored credentials were kept')
+    expect(error.suggestion).to.equal('Run `acme auth login` to sign in again.')
+    expect(await context.store.readSecrets(account)).to.include({accessToken: 'at-0', refreshToken: 'rt-0'})
+    expect((await context.store.readIndex()).tombstones).to.have.property(account.key)
+
+    // Still valid: commands go on using it, and nobody asks the issuer again.
+    expect((await currentToken(context)).accessToken).to.equal('at-0')
+    clock.advance(60)
+    expect((await authErrorFrom(() => currentToken(context))).code).to.equal('REAUTH_REQUIRED')
+    expect(issuer.sent).to.deep.equal(['rt-0'])
+    // After the cool-down one more attempt is allowed.
+    clock.advance(TOMBSTONE_COOLDOWN_MS / 1000)
+    await authErrorFrom(() => currentToken(context))
+    expect(issuer.sent).to.deep.equal(['rt-0', 'rt-0'])
+  })
+
+  it('a new login clears the tombstone', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer((sent) => {
+      if (sent.refreshToken === 'rt-0') throw rejected()
+      return issued(clock, '2')
+    })
+    const context = sessionContext({issuer, clock})
+    await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: -1})
+    await authErrorFrom(() => currentToken(context))
+    await storeLogin(context, {accessToken: 'at-1', refreshToken: 'rt-1', expiresIn: -1})
+    expect((await currentToken(context)).accessToken).to.equal('at-2')
+    expect(issuer.sent).to.deep.equal(['rt-0', 'rt-1'])
+  })
+
+  it('the retry branch: rejected because another process rotated meanwhile → its still-valid tokens are used, nothing tombstoned', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(async () => {
+      // Another CLI that does not take our lock rotated the grant while our request was in flight.
+      await context.store.saveRefreshed(account, issued(clock, 'elsewhere'))
+      throw rejected()
+    })
+    const context = sessionContext({issuer, clock})
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: -1})
+    expect((await currentToken(context)).accessToken).to.equal('at-elsewhere')
+    expect((await context.store.readIndex()).tombstones).to.deep.equal({})
+  })
+
+  it('the retry branch: rotated elsewhere but already expired → one retry with the newer refresh token', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(async (sent, attempt) => {
+      if (attempt === 1) {
+        await context.store.saveRefreshed(account, {...issued(clock, 'elsewhere'), expiresAt: new Date(clock.now() - 1000).toISOString()})
+        throw rejected()
+      }
+      expect(sent.refreshToken).to.equal('rt-elsewhere')
+      return issued(clock, '2')
+    })
+    const context = sessionContext({issuer, clock})
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: -1})
+    expect((await currentToken(context)).accessToken).to.equal('at-2')
+    expect(issuer.sent).to.deep.equal(['rt-0', 'rt-elsewhere'])
+  })
+
+  it('the retry happens once: a second rejection tombstones the newer token and keeps it stored', async () => {
+    const clock = fakeClock()
+    let rotations = 0
+    const issuer = scriptedIssuer(async () => {
+      rotations++
+      await context.store.saveRefreshed(account, {...issued(clock, `elsewhere-${rotations}`), expiresAt: new Date(clock.now() - 1000).toISOString()})
+      throw rejected()
+    })
+    const context = sessionContext({issuer, clock})
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: -1})
+    expect((await authErrorFrom(() => currentToken(context))).code).to.equal('REAUTH_REQUIRED')
+    expect(issuer.sent).to.deep.equal(['rt-0', 'rt-elsewhere-1'])
+    expect(await context.store.readSecrets(account)).to.include({refreshToken: 'rt-elsewhere-2'})
+  })
+
+  it('issuer unreachable: a still-valid token is used and nothing changes; an expired one is exit 75 with the store as it was', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => {
+      throw unreachable()
+    })
+    const context = sessionContext({issuer, clock})
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 30})
+    const before: Secrets = await context.store.readSecrets(account)
+    expect((await currentToken(context)).accessToken).to.equal('at-0')
+    clock.advance(31)
+    const error = await authErrorFrom(() => currentToken(context))
+    expect(error).to.include({code: 'TRANSIENT', exitCode: 75})
+    expect(await context.store.readSecrets(account)).to.deep.equal(before)
+    expect((await context.store.readIndex()).tombstones).to.deep.equal({})
+  })
+
+  it('no refresh token: used until it expires, then exit 4; --force says it cannot be refreshed', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => expect.fail('nothing to refresh with'))
+    const context = sessionContext({issuer, clock})
+    await storeLogin(context, {accessToken: 'at-0', expiresIn: 30})
+    expect((await currentToken(context)).accessToken).to.equal('at-0')
+    expect((await authErrorFrom(() => currentToken(context, {force: true}))).message).to.include('cannot be refreshed')
+    clock.advance(31)
+    expect((await authErrorFrom(() => currentToken(context))).code).to.equal('REAUTH_REQUIRED')
+  })
+
+  it('nobody signed in: NOT_LOGGED_IN (exit 4) with the sign-in command; an unknown --account is a usage error', async () => {
+    const context = sessionContext({issuer: scriptedIssuer(() => expect.fail()), clock: fakeClock()})
+    expect(await authErrorFrom(() => currentToken(context))).to.include({code: 'NOT_LOGGED_IN', exitCode: 4, suggestion: 'Run `acme auth login`.'})
+    await storeLogin(context, {accessToken: 'at-0', expiresIn: 30})
+    expect(await authErrorFrom(() => currentToken(context, {account: 'mallory'}))).to.include({code: 'USAGE', exitCode: 2})
+  })
+
+  it('an environment token wins and is never refreshed', async () => {
+    const context = sessionContext({issuer: scriptedIssuer(() => expect.fail()), clock: fakeClock()})
+    process.env.ACME_TOKEN = 'from-env'
+    try {
+      expect(await currentToken(context)).to.include({accessToken: 'from-env', source: 'env'})
+      expect((await authErrorFrom(() => currentToken(context, {force: true}))).code).to.equal('USAGE')
+    } finally {
+      delete process.env.ACME_TOKEN
+    }
+  })
+})
