@@ -1,3 +1,5 @@
+import {displaySafe} from './safe-text.js'
+
 /**
  * One error type for everything a user can meet. The `code` is stable (scripts match on it), the
  * exit code follows from it, and every message comes with the next step to take.
@@ -52,11 +54,13 @@ export class AuthError extends Error {
   readonly #cause: unknown
 
   constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {
-    super(message)
+    // Messages carry text from outside (an issuer's error description, a claim, a file name): no
+    // escape sequences and no secret of ours get into what users, logs and --json see.
+    super(displaySafe(message))
     this.code = code
     this.exitCode = EXIT_CODES[code]
     this.oclif = {exit: this.exitCode}
-    this.suggestion = options.suggestion
+    this.suggestion = options.suggestion === undefined ? undefined : displaySafe(options.suggestion)
     this.#cause = options.cause
   }
 

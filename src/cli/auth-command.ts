@@ -2,6 +2,7 @@ import {Command, Flags, ux} from '@oclif/core'
 
 import {AuthError} from '../errors.js'
 import {HostCommands} from '../host-commands.js'
+import {displaySafe} from '../safe-text.js'
 import {authContext, type AuthContext} from '../session/context.js'
 import type {SettingFlags} from '../settings/load.js'
 
@@ -22,6 +23,15 @@ export abstract class AuthCommand extends Command {
   /** Settings resolved from `flags` and the rest (DESIGN.md, Settings), and the store. */
   protected async authContext(flags: SettingFlags = {}): Promise<AuthContext> {
     return authContext(this.config, flags)
+  }
+
+  /** Every line a command prints may hold text from the issuer (names, emails, descriptions): made safe for a terminal. */
+  public override log(message = '', ...args: unknown[]): void {
+    super.log(displaySafe(message), ...args)
+  }
+
+  public override warn(input: string | Error): string | Error {
+    return super.warn(typeof input === 'string' ? displaySafe(input) : input)
   }
 
   /** How this host spells our commands, for suggestions. */

@@ -1,5 +1,7 @@
 import {ux} from '@oclif/core'
 
+import {displaySafe} from '../safe-text.js'
+
 import {browserUnavailableReason, openBrowser} from './open-browser.js'
 import type {SignInUi} from '../provider/sign-in-ui.js'
 
@@ -9,7 +11,8 @@ import type {SignInUi} from '../provider/sign-in-ui.js'
  * at a terminal, where a phone can read it.
  */
 export function terminalUi(options: {browserCommand?: string}): SignInUi {
-  const say = (line = '') => process.stderr.write(`${line}\n`)
+  // The issuer's text (URLs, codes, messages) reaches the terminal only through here.
+  const say = (line = '') => process.stderr.write(`${displaySafe(line)}\n`)
   const atTerminal = Boolean(process.stderr.isTTY)
   return {
     showAuthorizationUrl(url) {
@@ -43,6 +46,20 @@ export function terminalUi(options: {browserCommand?: string}): SignInUi {
     },
     notice(message) {
       say(message)
+    },
+    async confirm(question) {
+      if (!process.stdin.isTTY || !atTerminal) {
+        say(question.replace(/\?$/, '.'))
+        return true
+      }
+      const {createInterface} = await import('node:readline/promises')
+      const prompt = createInterface({input: process.stdin, output: process.stderr})
+      try {
+        const answer = (await prompt.question(`${displaySafe(question)} [Y/n] `)).trim().toLowerCase()
+        return answer === '' || answer === 'y' || answer === 'yes'
+      } finally {
+        prompt.close()
+      }
     },
     waiting(message) {
       ux.action.start(message, undefined, {stdout: false})

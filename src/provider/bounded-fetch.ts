@@ -1,11 +1,6 @@
 import {AuthError} from '../errors.js'
+import {MAX_RESPONSE_BYTES} from './limits.js'
 
-/**
- * The most an issuer's answer may hold. Metadata, token responses and userinfo are a few KB; a
- * token response with an ID token full of group claims stays well under 100 KB. A hostile or broken
- * issuer must not make us hold, store or export megabytes.
- */
-export const MAX_RESPONSE_BYTES = 1024 * 1024
 
 /**
  * `fetch` for openid-client (`config[customFetch]`): the same request, but the answer is read with

@@ -2,6 +2,7 @@ import * as oidc from 'openid-client'
 
 import {formatDuration} from '../durations.js'
 import {AuthError} from '../errors.js'
+import {rememberSecret} from '../safe-text.js'
 import type {IdentityClaims} from '../settings/parse.js'
 import type {Issuer} from './connect.js'
 import {toAuthError} from './errors.js'
@@ -30,6 +31,7 @@ export interface BrowserFlowOptions {
  */
 export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions): Promise<SignIn> {
   const verifier = oidc.randomPKCECodeVerifier()
+  rememberSecret(verifier)
   const state = oidc.randomState()
   // Only with an ID token to carry it back: an OAuth-only issuer (GitHub) never returns one.
   const openid = options.scopes.includes('openid')
@@ -61,6 +63,7 @@ export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions)
     let callback
     try {
       callback = await withTimeout(server.callback, options.timeoutSeconds)
+      rememberSecret(callback.url.searchParams.get('code') ?? undefined)
     } catch (error) {
       // oclif holds back all output while a spinner runs: stop it, or the error is never seen.
       options.ui.doneWaiting('timed out')

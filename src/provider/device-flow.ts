@@ -2,6 +2,7 @@ import * as oidc from 'openid-client'
 
 import {formatDuration} from '../durations.js'
 import {AuthError} from '../errors.js'
+import {rememberSecret} from '../safe-text.js'
 import type {IdentityClaims} from '../settings/parse.js'
 import type {Issuer} from './connect.js'
 import {toAuthError} from './errors.js'
@@ -36,6 +37,8 @@ export async function deviceSignIn(issuer: Issuer, options: DeviceFlowOptions): 
     const parameters = new URLSearchParams({...options.extraParams, scope: options.scopes.join(' ')})
     for (const resource of options.resource ?? []) parameters.append('resource', resource)
     device = await oidc.initiateDeviceAuthorization(issuer.config, parameters)
+    // The device code is the secret half; the user code is shown on purpose.
+    rememberSecret(device.device_code)
   } catch (error) {
     throw toAuthError(error, context)
   }

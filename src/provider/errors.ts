@@ -1,4 +1,5 @@
 import {AuthError} from '../errors.js'
+import {oneLineSafe, redactSecrets} from '../safe-text.js'
 
 /** What we were asking the issuer for: decides what a failure means, apart from how it is worded. */
 export type Operation = 'discovery' | 'authorization' | 'code-exchange' | 'device-authorization' | 'device-poll' | 'refresh' | 'revocation' | 'userinfo'
@@ -183,9 +184,12 @@ function networkReason(code: string | undefined): string {
   }
 }
 
-/** Server-chosen text goes into our one-line messages: keep it short and on one line. */
+/**
+ * Server-chosen text goes into our one-line messages: short, on one line, no control sequences,
+ * and never a secret it echoes (redacted before clipping, so no half of one survives).
+ */
 function clip(text: string): string {
-  const line = text.replaceAll(/\s+/g, ' ').trim()
+  const line = oneLineSafe(redactSecrets(text))
   return line.length > 160 ? `${line.slice(0, 157)}...` : line
 }
 

@@ -2,8 +2,9 @@ import * as oidc from 'openid-client'
 
 import {AuthError} from '../errors.js'
 import type {IdentityClaims} from '../settings/parse.js'
-import type {Secrets} from '../store/secrets.js'
+import {rememberSecrets, type Secrets} from '../store/secrets.js'
 import type {Issuer} from './connect.js'
+import {MAX_TOKEN_BYTES} from './limits.js'
 import {toAuthError} from './errors.js'
 
 /** Who signed in, from the ID token and, where it says little, the userinfo endpoint. */
@@ -27,15 +28,12 @@ export interface SignIn {
   issuedBy?: string
 }
 
-/**
- * The largest token we keep. A JWT with many group claims runs to a few KB; anything near this is
- * broken or hostile, and would break every child process it is exported to (E2BIG).
- */
-export const MAX_TOKEN_BYTES = 64 * 1024
+
 
 type TokenResponse = oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers
 
 export function toSecrets(response: TokenResponse, previous?: Secrets, now = Date.now(), issuer = 'the issuer'): Secrets {
+  rememberSecrets({accessToken: response.access_token, refreshToken: response.refresh_token, idToken: response.id_token})
   for (const [what, value] of [['access token', response.access_token], ['refresh token', response.refresh_token], ['ID token', response.id_token]] as const) {
     checkToken(issuer, what, value)
   }

@@ -1,6 +1,7 @@
 import type {Interfaces} from '@oclif/core'
 
 import {AuthError} from '../errors.js'
+import {rememberSecret} from '../safe-text.js'
 import {HostCommands} from '../host-commands.js'
 import {loadSettings, userSettingsPath, type SettingFlags} from '../settings/load.js'
 import type {AuthSettings} from '../settings/settings.js'
@@ -47,6 +48,9 @@ export async function authContext(config: Interfaces.Config, flags: SettingFlags
     keyringTimeoutMs: settings.keyringTimeoutSeconds * 1000,
     keyringEntryLimit: settings.keyringEntryLimit,
     inMemory: settings.storage === 'memory',
+    configuredStorage: settings.storage,
+    configuredStorageSource: settings.sources.storage,
+    dataDirVariable: config.scopedEnvVarKey('DATA_DIR'),
   })
   return {settings, commands, store, envNames, settingsFile: userSettingsPath(config), provider: loadProvider, now: Date.now}
 }
@@ -69,6 +73,7 @@ function loadProvider(): Promise<ProviderApi> {
 /** CI's way in (DESIGN.md, Lifecycle): a token in `ACME_TOKEN` wins and nothing else is consulted. */
 export function environmentToken(context: AuthContext): string | undefined {
   const value = process.env[context.envNames.token]?.trim()
+  rememberSecret(value)
   return value ? value : undefined
 }
 

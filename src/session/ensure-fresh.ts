@@ -76,10 +76,11 @@ export async function ensureFresh(
 
     const provider = await context.provider()
     for (let attempt = 1; ; attempt++) {
-      let refreshed: Secrets
+      let saved: {account: AccountRecord; secrets: Secrets}
       try {
         const issuer = await provider.connect(accountClient(context, account, current), connectOptions(context))
-        refreshed = await provider.refreshTokens(issuer, current, {resource: account.resource})
+        const sent = current
+        saved = await context.store.refreshAndSave(account, () => provider.refreshTokens(issuer, sent, {resource: account.resource}))
       } catch (caught) {
         const error = caught as AuthError
         if (error.code === 'REAUTH_REQUIRED') {
@@ -103,8 +104,7 @@ export async function ensureFresh(
         if (unreachable && !options.force && !isExpired(current.expiresAt, now())) return fromStore(account, current)
         throw error
       }
-      const saved = await context.store.saveRefreshed(account, refreshed)
-      return fromStore(saved, refreshed)
+      return fromStore(saved.account, saved.secrets)
     }
   })
 }

@@ -1,6 +1,8 @@
 import {AuthError} from '../errors.js'
+import {MAX_TOKEN_BYTES} from '../provider/limits.js'
+import {rememberSecret} from '../safe-text.js'
 import type {Issuer, SignIn, SignInUi} from '../provider/api.js'
-import {accountKey, type AccountRecord} from '../store/account-index.js'
+import {accountKey, describeAccount, pickAccount, type AccountRecord} from '../store/account-index.js'
 import {refuseWhileEnvironmentToken, type AuthContext, type ProviderApi} from './context.js'
 import {configuredClient, connectOptions} from './issuer-client.js'
 import {chooseBackend} from './storage-choice.js'
@@ -48,6 +50,7 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
     storage,
     updatedAt: new Date().toISOString(),
   }
+  await confirmOtherAccount(context, method, record, ui)
   if (settings.sources.storage === '--storage') record.storagePinned = true
   if (signIn.identity.name) record.name = signIn.identity.name
   if (signIn.identity.email) record.email = signIn.identity.email
@@ -61,6 +64,23 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   await context.store.withAccountLock(record, () => context.store.saveLogin(record, secrets, {makeDefault: true}))
   if (storage === 'memory') ui.warn(`${context.settings.sources.storage} says storage=memory: this login is not saved and ends with this command.`)
   return record
+}
+
+/**
+ * RFC 8252 §8.1: on a shared machine another user can read the authorization URL from the browser's
+ * command line and approve it as themselves; the code then comes back to us. A browser sign-in that
+ * returns another account than the default is shown, and at a terminal confirmed, before it is kept.
+ */
+async function confirmOtherAccount(context: AuthContext, method: LoginMethod, record: AccountRecord, ui: SignInUi): Promise<void> {
+  if (method.kind !== 'browser') return
+  const previous = pickAccount(await context.store.readIndex())
+  if (!previous || previous.key === record.key) return
+  const keep = await ui.confirm(`Signed in as ${describeAccount(record)}, not as ${describeAccount(previous)} like before: keep this login?`)
+  if (!keep) {
+    throw new AuthError('LOGIN_FAILED', 'The sign-in was not kept; nothing was stored and the earlier login is as it was.', {
+      suggestion: `Sign in again as the account you meant; on a shared machine \`${context.commands.auth('login')} --device\` is the safer way.`,
+    })
+  }
 }
 
 /**
@@ -107,6 +127,12 @@ async function signInWith(context: AuthContext, provider: ProviderApi, issuer: I
     }
     case 'token': {
       // A token made elsewhere: the issuer's userinfo tells us whose it is, and proves it works.
+      rememberSecret(method.accessToken)
+      if (Buffer.byteLength(method.accessToken, 'utf8') > MAX_TOKEN_BYTES) {
+        throw new AuthError('USAGE', `The token on standard input is larger than ${MAX_TOKEN_BYTES / 1024} KiB, more than any access token needs.`, {
+          suggestion: 'Pipe the access token itself into --with-token.',
+        })
+      }
       const identity = await provider.fetchIdentity(issuer, method.accessToken, {claims: settings.identityClaims})
       return {secrets: {accessToken: method.accessToken, tokenType: 'Bearer'}, identity, scopes: []}
     }

@@ -5,8 +5,9 @@
  */
 import type {Interfaces} from '@oclif/core'
 import {realpathSync} from 'node:fs'
-import {open, readFile, stat, unlink} from 'node:fs/promises'
+import {open, stat, unlink} from 'node:fs/promises'
 
+import {checkPrivateFolder, readPrivateFile} from '../private-files.js'
 import {loadHookSettings} from '../settings/load.js'
 import {accountsNamed} from '../store/account-match.js'
 import {storePaths} from '../store/paths.js'
@@ -112,7 +113,10 @@ function onlyMatch(index: IndexView, wanted: string): NonNullable<IndexView['acc
 /** Read the index without judging it: a damaged file is the next real command's business. */
 export async function readIndexQuietly(dataDir: string): Promise<IndexView | undefined> {
   try {
-    return JSON.parse(await readFile(storePaths(dataDir).index, 'utf8')) as IndexView
+    // A folder or file that is not the user's own is not read (the next real command reports it).
+    const paths = storePaths(dataDir)
+    if ((await checkPrivateFolder(paths.dir)) === 'missing') return undefined
+    return JSON.parse((await readPrivateFile(paths.index)) ?? 'null') ?? undefined
   } catch {
     return undefined
   }

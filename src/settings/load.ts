@@ -1,9 +1,9 @@
-import {readFile} from 'node:fs/promises'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 
 import type {Interfaces} from '@oclif/core'
 
 import {AuthError} from '../errors.js'
+import {checkPrivateFolder, readPrivateFile, UnsafePathError} from '../private-files.js'
 import {layerFromFileBlock, resolveKeys, resolveSettings, type SettingsLayer} from './resolve.js'
 import type {AuthSettings, SettingKey} from './settings.js'
 import {SETTING_KEYS, SETTING_SPECS} from './specs.js'
@@ -66,11 +66,13 @@ async function userFileLayer(config: Interfaces.Config): Promise<SettingsLayer> 
   const path = userSettingsPath(config)
   let text: string | undefined
   try {
-    text = await readFile(path, 'utf8')
+    // The user's settings name the issuer and the credential helper to run: only a file the user
+    // owns, that nobody else can write, is read (ACME_CONFIG_DIR=/tmp/x made by another user is not).
+    const variable = config.scopedEnvVarKey('CONFIG_DIR')
+    if ((await checkPrivateFolder(dirname(path), variable)) === 'ok') text = await readPrivateFile(path, variable)
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-      throw new AuthError('CONFIG_INVALID', `Could not read the settings file ${path}: ${(error as Error).message}.`)
-    }
+    if (error instanceof UnsafePathError) throw error
+    throw new AuthError('CONFIG_INVALID', `Could not read the settings file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`)
   }
   let block: unknown
   if (text !== undefined) {

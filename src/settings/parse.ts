@@ -1,5 +1,7 @@
 import {isIPv4} from 'node:net'
 
+import {rememberSecret} from '../safe-text.js'
+
 import {REFRESH_AHEAD_MODES, STORAGE_KINDS, type RefreshAheadMode, type StorageSetting} from './settings.js'
 
 /** A parser returns the value or throws a ParseProblem with a short reason ("expected …"). */
@@ -157,6 +159,7 @@ export function parseResources(raw: unknown): string[] {
 /** Never quoted in a message: it may be a real secret pasted into the wrong place. */
 export function parseSecret(raw: unknown): string {
   if (typeof raw !== 'string') throw new ParseProblem(`expected a string, got ${typeof raw === 'object' ? describe(raw) : typeof raw}`)
+  rememberSecret(raw.trim())
   const text = raw.trim()
   if (text === '') throw new ParseProblem('must not be empty')
   if (/[\u0000-\u001f\u007f]/.test(text)) throw new ParseProblem('contains control characters')

@@ -2,6 +2,7 @@ import {readdir, rm} from 'node:fs/promises'
 import {basename, dirname, join} from 'node:path'
 
 import {AuthError} from '../errors.js'
+import {checkPrivateFolder} from '../private-files.js'
 import type {HostCommands} from '../host-commands.js'
 import type {BackendKind} from '../settings/settings.js'
 import {describeAccount, emptyIndex, readIndex, writeIndex, type AccountIndex, type AccountRecord} from './account-index.js'
@@ -29,6 +30,16 @@ export interface AccountStoreOptions {
   keyringEntryLimit?: number
   /** `storage=memory`: nothing is persisted, the index included. */
   inMemory?: boolean
+  /**
+   * The storage the settings name (flag, environment, the user's file, the host). Only a credential
+   * helper named there is ever run: one an index names is data, and whoever can write the index
+   * must not choose a program for us.
+   */
+  configuredStorage?: string
+  /** Where the configured storage was set, for the message when an index names another helper. */
+  configuredStorageSource?: string
+  /** The variable that moves the data folder (`ACME_DATA_DIR`), named when the folder is not the user's own. */
+  dataDirVariable?: string
 }
 
 /**
@@ -82,14 +93,26 @@ export class AccountStore {
         nextStep: this.loginHint,
       })
     }
-    if (kind.startsWith('exec:')) return new ExecCredentialStore({command: kind.slice(5), service: this.service, switchHint})
+    if (kind.startsWith('exec:')) {
+      if (kind !== this.options.configuredStorage) throw this.helperNotConfigured(kind)
+      return new ExecCredentialStore({command: kind.slice(5), service: this.service, switchHint})
+    }
     throw new AuthError('STORE_UNAVAILABLE', `The login is kept in the '${kind}' store, which this version of the plugin does not know.`, {
       suggestion: this.loginHint,
     })
   }
 
+  private helperNotConfigured(kind: string): AuthError {
+    const now = this.options.configuredStorageSource ? ` (${this.options.configuredStorageSource} says '${this.options.configuredStorage}')` : ''
+    return new AuthError('STORE_UNAVAILABLE', `The login is kept by the credential helper '${kind.slice(5)}', which no setting of yours names${now}, so it is not run: the store's index is data, and a program named in data is never started.`, {
+      suggestion: `If that helper is yours, set ${this.options.storageVariable}='${kind}' (or storage in your auth.json); else ${this.options.commands.signInAgain().replace(/^Run/, 'run')}`,
+    })
+  }
+
   async readIndex(): Promise<AccountIndex> {
     if (this.memoryIndex) return structuredClone(this.memoryIndex)
+    // Nothing is read from a folder someone else prepared or can write (see private-files.ts).
+    await checkPrivateFolder(this.paths.dir, this.options.dataDirVariable)
     return readIndex(this.paths.index, `${this.loginHint} (\`${this.options.commands.auth('logout')} --all\` clears what is left.)`)
   }
 
@@ -132,33 +155,31 @@ export class AccountStore {
   }
 
   /**
-   * Store a refreshed bundle at once: a rotated refresh token exists nowhere else, so this waits
-   * longer than other writes for the store lock (its holder heartbeats; giving up loses the login).
+   * Refresh and store the result under one hold of the store lock, taken before the issuer is asked:
+   * a refresh token is sent only when what comes back can be saved. (Found taken after the issuer
+   * rotated, by a slow vault or a planted lock file, the store would lose the only copy of the new
+   * refresh token.) What `refresh` throws passes through; nothing is written then.
    */
-  async saveRefreshed(account: AccountRecord, secrets: Secrets): Promise<AccountRecord> {
+  async refreshAndSave(account: AccountRecord, refresh: () => Promise<Secrets>): Promise<{account: AccountRecord; secrets: Secrets}> {
     let saved = account
+    let secrets: Secrets | undefined
     await this.update(async (index) => {
       const current = index.accounts.find((entry) => entry.key === account.key)
-      // Signed out while the refresh was in flight: do not bring the secrets back.
       if (!current) throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {suggestion: this.loginHint})
+      secrets = await refresh()
       await this.backend(current.storage).set(account.key, secrets)
-      saved = {
-        ...current,
-        expiresAt: secrets.expiresAt ?? null,
-        hasRefreshToken: Boolean(secrets.refreshToken),
-        updatedAt: new Date().toISOString(),
-      }
+      saved = {...current, expiresAt: secrets.expiresAt ?? null, hasRefreshToken: Boolean(secrets.refreshToken), updatedAt: new Date().toISOString()}
       index.accounts = index.accounts.map((entry) => (entry.key === account.key ? saved : entry))
       delete index.tombstones[account.key]
-    }, {waitMs: SAVE_REFRESHED_WAIT_MS, purpose: 'saving a refreshed login'}).catch((error: unknown) => {
-      if (!(error instanceof AuthError) || error.code === 'NOT_LOGGED_IN') throw error
+    }, {purpose: 'refreshing a login'}).catch((error: unknown) => {
+      if (secrets === undefined || !(error instanceof AuthError)) throw error
       // Not "nothing was lost": the issuer has already replaced the stored refresh token.
       throw new AuthError(error.code, `The issuer renewed the login of ${describeAccount(account)}, but it could not be saved: ${error.message}`, {
         cause: error,
         suggestion: `Retry; if the issuer then no longer accepts the login, run \`${this.options.commands.auth('login')}\`.`,
       })
     })
-    return saved
+    return {account: saved, secrets: secrets!}
   }
 
   /**
@@ -304,9 +325,6 @@ export class AccountStore {
     else await writeIndex(this.paths.index, index)
   }
 }
-
-/** How long saving a refreshed login waits for the store lock (other writes: 30 s). */
-const SAVE_REFRESHED_WAIT_MS = 2 * 60_000
 
 /** Tombstones name a refresh token without holding it. */
 export const hashToken = sha256Hex

@@ -1,15 +1,8 @@
 import {randomBytes} from 'node:crypto'
-import {chmod, mkdir, open, readFile, rename, rm} from 'node:fs/promises'
+import {open, rename, rm} from 'node:fs/promises'
 import {dirname} from 'node:path'
 
-/**
- * Create a folder only its owner can enter. `mkdir`'s mode is filtered by the umask and does not
- * touch a folder that already exists, so set it explicitly.
- */
-export async function ensurePrivateDir(path: string): Promise<void> {
-  await mkdir(path, {recursive: true, mode: 0o700})
-  await chmod(path, 0o700)
-}
+import {ensurePrivateDir, readPrivateFile} from '../private-files.js'
 
 /**
  * Replace `path` with `contents` so that readers see the old file or the new one, never half of
@@ -38,14 +31,12 @@ export async function writeFileAtomic(path: string, contents: string): Promise<v
   }
 }
 
-/** The file's text, or undefined when it does not exist. Other failures are real errors. */
+/**
+ * The file's text, or undefined when it does not exist; refused when it is not ours (see
+ * private-files.ts). Other failures are real errors.
+ */
 export async function readTextIfExists(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw error
-  }
+  return readPrivateFile(path)
 }
 
 /**

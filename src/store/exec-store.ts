@@ -2,6 +2,7 @@ import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process'
 
 import {formatDuration} from '../durations.js'
 import {AuthError} from '../errors.js'
+import {oneLineSafe} from '../safe-text.js'
 import {splitCommand} from '../split-command.js'
 import type {CredentialStore} from './credential-store.js'
 import {parseSecrets, type Secrets} from './secrets.js'
@@ -244,8 +245,7 @@ function firstLine(text: string, redact: Array<string | undefined>): string {
   // Before clipping: a clipped secret would no longer match.
   for (const value of redact) if (value) line = line.replaceAll(value, '[redacted]')
   // Colours and other control characters have no place in our message.
-  // eslint-disable-next-line no-control-regex
-  line = line.replace(/\u001B\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/[\u0000-\u001F\u007F]/g, ' ').trim()
+  line = oneLineSafe(line)
   line = line.replace(/[.\s]+$/, '')
   return line.length > MAX_STDERR_LINE ? `${line.slice(0, MAX_STDERR_LINE - 1)}…` : line
 }

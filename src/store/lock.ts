@@ -1,11 +1,11 @@
 import {randomBytes} from 'node:crypto'
-import {readFileSync} from 'node:fs'
-import {open, readFile, stat, unlink, utimes} from 'node:fs/promises'
+import {lstat, open, unlink, utimes} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {dirname} from 'node:path'
 
 import {AuthError} from '../errors.js'
-import {ensurePrivateDir} from './atomic-file.js'
+import {ensurePrivateDir, readPrivateFile} from '../private-files.js'
+import {bootId, processStartTime, processUid} from './process-identity.js'
 
 export interface LockOptions {
   /** Give up after this long (DESIGN.md: bounded wait). */
@@ -33,6 +33,8 @@ interface LockOwner {
   host: string
   /** Linux's boot id: a pid recorded before a reboot means nothing after it. */
   boot?: string
+  /** Linux: the holder's start time (see process-identity.ts): a reused or planted pid does not match it. */
+  start?: string
   nonce: string
   since: string
 }
@@ -131,9 +133,11 @@ async function breakIfStale(path: string, settings: typeof DEFAULTS, watch: Watc
   const breaker = `${path}.break`
   const breakerOwner: LockOwner = newOwner()
   if (!(await tryCreate(breaker, breakerOwner))) {
-    // A breaker that died mid-break would block everyone: breaking takes milliseconds, so an old one is dead.
-    const info = await stat(breaker).catch(() => undefined)
-    if (info && Date.now() - info.mtimeMs > settings.staleMs) await unlink(breaker).catch(() => {})
+    // A breaker that died mid-break would block everyone: breaking takes milliseconds, so an old one
+    // is dead, and so is one dated in the future (a clock that jumped, or a planted file).
+    const info = await lstat(breaker).catch(() => undefined)
+    const age = info ? Date.now() - info.mtimeMs : 0
+    if (info && (age > settings.staleMs || age < -FUTURE_TOLERANCE_MS)) await unlink(breaker).catch(() => {})
     return
   }
   try {
@@ -144,28 +148,40 @@ async function breakIfStale(path: string, settings: typeof DEFAULTS, watch: Watc
 }
 
 async function isStale(path: string, settings: typeof DEFAULTS, watch: Watch): Promise<boolean> {
-  let text: string
+  let text: string | undefined
   let mtimeMs: number
   try {
-    ;[text, {mtimeMs}] = await Promise.all([readFile(path, 'utf8'), stat(path)])
-  } catch {
+    ;[text, {mtimeMs}] = await Promise.all([readPrivateFile(path), lstat(path)])
+  } catch (error) {
+    // Not ours (another user's, a symlink): no lock of ours; let the caller's next write report it.
+    if (error instanceof AuthError) throw error
     return false // gone: the next try takes it
   }
+  if (text === undefined) return false
   const owner = parseOwner(text)
   const now = performance.now()
   if (watch.movedAt === undefined || mtimeMs !== watch.mtimeMs || owner?.nonce !== watch.owner?.nonce) {
     Object.assign(watch, {owner, mtimeMs, movedAt: now})
   }
-  if (owner && owner.host === hostname()) {
-    if (!isAlive(owner)) return true
-    return now - watch.movedAt! >= settings.staleMs && Date.now() - mtimeMs > settings.liveHolderMs
+  const watched = now - watch.movedAt!
+  const holder = owner && owner.host === hostname() ? holderState(owner) : 'unverified'
+  if (holder === 'dead') return true
+  if (holder === 'alive') {
+    // An mtime in the future says nothing about how long the holder has been still: only our own
+    // watch counts then (a planted far-future mtime must not keep a lock forever).
+    const age = mtimeMs > Date.now() + FUTURE_TOLERANCE_MS ? watched : Math.max(watched, Date.now() - mtimeMs)
+    return watched >= settings.staleMs && age > settings.liveHolderMs
   }
-  // Another host (its pid means nothing here), or a lock file still being written: its heartbeat decides.
-  return now - watch.movedAt! >= settings.staleMs
+  // Another host (its pid means nothing here), a holder we cannot verify, or a lock file still being
+  // written: its heartbeat decides.
+  return watched >= settings.staleMs
 }
 
+/** Clocks of hosts sharing a home folder differ a little; more than this ahead is not a heartbeat. */
+const FUTURE_TOLERANCE_MS = 60_000
+
 async function release(path: string, owner: LockOwner): Promise<void> {
-  const text = await readFile(path, 'utf8').catch(() => '')
+  const text = (await readPrivateFile(path).catch(() => undefined)) ?? ''
   if (parseOwner(text)?.nonce === owner.nonce) await unlink(path).catch(() => {})
 }
 
@@ -180,36 +196,43 @@ function parseOwner(text: string): LockOwner | undefined {
 
 function newOwner(): LockOwner {
   const boot = bootId()
-  return {pid: process.pid, host: hostname(), ...(boot ? {boot} : {}), nonce: randomBytes(12).toString('hex'), since: new Date().toISOString()}
+  const start = ownStartTime()
+  return {pid: process.pid, host: hostname(), ...(boot ? {boot} : {}), ...(start ? {start} : {}), nonce: randomBytes(12).toString('hex'), since: new Date().toISOString()}
+}
+
+let cachedStart: string | null | undefined
+
+function ownStartTime(): string | undefined {
+  cachedStart ??= processStartTime(process.pid) ?? null
+  return cachedStart ?? undefined
 }
 
 /**
  * Is the holder, recorded on this host, still running? Its pid may have been reused: after a
- * reboot (then the boot id differs), or by this very process (a container's pid 1 after a restart).
+ * reboot (then the boot id differs), by this very process (a container's pid 1 after a restart), or
+ * by any other process since (then its start time differs). 'unverified': a live pid whose lock
+ * carries no start time (an older version of ours, or a planted file naming pid 1): not trusted to
+ * hold the lock for long, its heartbeat decides.
  */
-function isAlive(owner: LockOwner): boolean {
+function holderState(owner: LockOwner): 'alive' | 'dead' | 'unverified' {
   const boot = bootId()
-  if (owner.boot && boot && owner.boot !== boot) return false
-  if (owner.pid === process.pid) return heldHere.has(owner.nonce)
+  if (owner.boot && boot && owner.boot !== boot) return 'dead'
+  if (owner.pid === process.pid) return heldHere.has(owner.nonce) ? 'alive' : 'dead'
+  if (boot) {
+    const start = processStartTime(owner.pid)
+    if (start === undefined) return 'dead'
+    if (owner.start === undefined) return 'unverified'
+    if (owner.start !== start) return 'dead'
+    // Another user's process never holds a lock in our private folder.
+    const uid = processUid(owner.pid)
+    return uid === undefined || uid === process.getuid?.() ? 'alive' : 'dead'
+  }
   try {
     process.kill(owner.pid, 0)
-    return true
+    return 'alive'
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
+    return (error as NodeJS.ErrnoException).code === 'EPERM' ? 'alive' : 'dead'
   }
-}
-
-let cachedBootId: string | null | undefined
-
-function bootId(): string | undefined {
-  if (cachedBootId === undefined) {
-    try {
-      cachedBootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || null
-    } catch {
-      cachedBootId = null // not Linux
-    }
-  }
-  return cachedBootId ?? undefined
 }
 
 function sleep(ms: number): Promise<void> {

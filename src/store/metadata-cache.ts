@@ -1,5 +1,7 @@
-import {readFile, rm} from 'node:fs/promises'
+import {rm} from 'node:fs/promises'
 import {join} from 'node:path'
+
+import {readPrivateFile} from '../private-files.js'
 
 import {writeFileAtomic} from './atomic-file.js'
 import {sha256Hex} from './hash.js'
@@ -30,7 +32,7 @@ export class MetadataCache {
   async read(issuer: string): Promise<IssuerMetadata | undefined> {
     let file: CacheFile
     try {
-      file = JSON.parse(await readFile(this.pathOf(issuer), 'utf8')) as CacheFile
+      file = JSON.parse((await readPrivateFile(this.pathOf(issuer))) ?? 'null') as CacheFile
     } catch {
       return undefined
     }

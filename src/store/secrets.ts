@@ -1,3 +1,4 @@
+import {rememberSecret} from '../safe-text.js'
 import {ShapeError, expectObject, expectString, optionalString} from './stored-json.js'
 
 /**
@@ -37,5 +38,11 @@ export function parseSecrets(value: unknown, what: string): Secrets {
     if (Number.isNaN(Date.parse(expiresAt))) throw new ShapeError(`${what}: expiresAt is not a date`)
     secrets.expiresAt = expiresAt
   }
+  rememberSecrets(secrets)
   return secrets
+}
+
+/** Every secret of a bundle, kept out of any message this process shows (see safe-text.ts). */
+export function rememberSecrets(secrets: Partial<Secrets>): void {
+  for (const value of [secrets.accessToken, secrets.refreshToken, secrets.idToken, secrets.clientSecret]) rememberSecret(value)
 }

@@ -30,14 +30,20 @@ export function fakeClock(start = T0): FakeClock {
 export interface ScriptedIssuer {
   /** Answer one refresh grant: return the new secrets (or throw an AuthError). */
   refresh: (sent: Secrets, attempt: number) => Promise<Secrets> | Secrets
+  /**
+   * Runs when the session connects to the issuer, before it takes the store lock for the grant:
+   * where another process's save can still land (the window the re-read after a rejection covers).
+   */
+  onConnect?: (connection: number) => Promise<void> | void
+  connections: number
   /** The refresh tokens sent, in order. */
   sent: string[]
   /** How often the session loaded the provider at all. */
   loads: number
 }
 
-export function scriptedIssuer(refresh: ScriptedIssuer['refresh']): ScriptedIssuer {
-  return {refresh, sent: [], loads: 0}
+export function scriptedIssuer(refresh: ScriptedIssuer['refresh'], onConnect?: ScriptedIssuer['onConnect']): ScriptedIssuer {
+  return {refresh, onConnect, sent: [], loads: 0, connections: 0}
 }
 
 export function sessionContext(options: {issuer: ScriptedIssuer; clock: FakeClock; settings?: Partial<Record<SettingKey, unknown>>}): AuthContext {
@@ -46,7 +52,10 @@ export function sessionContext(options: {issuer: ScriptedIssuer; clock: FakeCloc
   const store = new AccountStore({dataDir: '/nonexistent', bin: 'acme', commands, storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 1000, inMemory: true})
   const {issuer} = options
   const provider = {
-    connect: async (client: {issuer: string; clientId: string}) => ({...client, config: undefined, fromCache: false, forgetMetadata: async () => {}}),
+    async connect(client: {issuer: string; clientId: string}) {
+      await issuer.onConnect?.(++issuer.connections)
+      return {...client, config: undefined, fromCache: false, forgetMetadata: async () => {}}
+    },
     async refreshTokens(_issuer: unknown, current: Secrets) {
       issuer.sent.push(current.refreshToken!)
       return issuer.refresh(current, issuer.sent.length)
@@ -99,3 +108,8 @@ export function issued(clock: FakeClock, name: string, lifetime = 3600, rotate =
 
 export const rejected = () => new AuthError('REAUTH_REQUIRED', 'The issuer rejected the stored refresh token (invalid_grant).')
 export const unreachable = () => new AuthError('TRANSIENT', 'Could not reach the issuer (connection refused).')
+
+/** What another process does when it refreshes and saves: the store as it would leave it. */
+export async function savedElsewhere(context: AuthContext, account: AccountRecord, secrets: Secrets): Promise<void> {
+  await context.store.refreshAndSave(account, async () => secrets)
+}

@@ -7,7 +7,7 @@ import {expect} from 'chai'
 import {currentToken, TOMBSTONE_COOLDOWN_MS} from '../../src/session/ensure-fresh.js'
 import type {Secrets} from '../../src/store/secrets.js'
 import {authErrorFrom} from '../helpers/errors.js'
-import {fakeClock, issued, rejected, scriptedIssuer, sessionContext, storeLogin, unreachable} from '../helpers/session.js'
+import {fakeClock, issued, rejected, savedElsewhere, scriptedIssuer, sessionContext, storeLogin, unreachable} from '../helpers/session.js'
 
 describe('ensureFresh: the refresh story (in-process, fake clock)', () => {
   it('a fresh token is used as stored: no lock, no issuer, the provider is not even loaded', async () => {
@@ -109,11 +109,13 @@ describe('ensureFresh: the refresh story (in-process, fake clock)', () => {
 
   it('the retry branch: rejected because another process rotated meanwhile → its still-valid tokens are used, nothing tombstoned', async () => {
     const clock = fakeClock()
-    const issuer = scriptedIssuer(async () => {
-      // Another CLI that does not take our lock rotated the grant while our request was in flight.
-      await context.store.saveRefreshed(account, issued(clock, 'elsewhere'))
-      throw rejected()
-    })
+    const issuer = scriptedIssuer(
+      () => {
+        throw rejected()
+      },
+      // Another CLI that does not take our account lock rotated the grant and saved while we connected.
+      (connection) => (connection === 1 ? savedElsewhere(context, account, issued(clock, 'elsewhere')) : undefined),
+    )
     const context = sessionContext({issuer, clock})
     const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: -1})
     expect((await currentToken(context)).accessToken).to.equal('at-elsewhere')
@@ -122,14 +124,13 @@ describe('ensureFresh: the refresh story (in-process, fake clock)', () => {
 
   it('the retry branch: rotated elsewhere but already expired → one retry with the newer refresh token', async () => {
     const clock = fakeClock()
-    const issuer = scriptedIssuer(async (sent, attempt) => {
-      if (attempt === 1) {
-        await context.store.saveRefreshed(account, {...issued(clock, 'elsewhere'), expiresAt: new Date(clock.now() - 1000).toISOString()})
-        throw rejected()
-      }
-      expect(sent.refreshToken).to.equal('rt-elsewhere')
-      return issued(clock, '2')
-    })
+    const issuer = scriptedIssuer(
+      (sent) => {
+        if (sent.refreshToken !== 'rt-elsewhere') throw rejected()
+        return issued(clock, '2')
+      },
+      (connection) => (connection === 1 ? savedElsewhere(context, account, {...issued(clock, 'elsewhere'), expiresAt: new Date(clock.now() - 1000).toISOString()}) : undefined),
+    )
     const context = sessionContext({issuer, clock})
     const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: -1})
     expect((await currentToken(context)).accessToken).to.equal('at-2')
@@ -138,12 +139,12 @@ describe('ensureFresh: the refresh story (in-process, fake clock)', () => {
 
   it('the retry happens once: a second rejection tombstones the newer token and keeps it stored', async () => {
     const clock = fakeClock()
-    let rotations = 0
-    const issuer = scriptedIssuer(async () => {
-      rotations++
-      await context.store.saveRefreshed(account, {...issued(clock, `elsewhere-${rotations}`), expiresAt: new Date(clock.now() - 1000).toISOString()})
-      throw rejected()
-    })
+    const issuer = scriptedIssuer(
+      () => {
+        throw rejected()
+      },
+      (connection) => savedElsewhere(context, account, {...issued(clock, `elsewhere-${connection}`), expiresAt: new Date(clock.now() - 1000).toISOString()}),
+    )
     const context = sessionContext({issuer, clock})
     const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: -1})
     expect((await authErrorFrom(() => currentToken(context))).code).to.equal('REAUTH_REQUIRED')

@@ -20,7 +20,8 @@ import {
   type AccountRecord,
 } from '../../src/store/account-index.js'
 import {AccountStore, hashToken} from '../../src/store/account-store.js'
-import {ensurePrivateDir, moveAside, readTextIfExists, writeFileAtomic} from '../../src/store/atomic-file.js'
+import {ensurePrivateDir} from '../../src/private-files.js'
+import {moveAside, readTextIfExists, writeFileAtomic} from '../../src/store/atomic-file.js'
 import type {Secrets} from '../../src/store/secrets.js'
 import {FileCredentialStore} from '../../src/store/file-store.js'
 import {ShapeError} from '../../src/store/stored-json.js'
@@ -254,13 +255,9 @@ describe('store', () => {
       expect(await readTextIfExists(join(dir, 'missing.json'))).to.equal(undefined)
       await writeFile(join(dir, 'f'), 'text')
       expect(await readTextIfExists(join(dir, 'f'))).to.equal('text')
-      let error: unknown
-      try {
-        await readTextIfExists(dir)
-      } catch (e) {
-        error = e
-      }
-      expect((error as NodeJS.ErrnoException)?.code).to.equal('EISDIR')
+      const error = await authErrorFrom(() => readTextIfExists(dir))
+      expect(error.code).to.equal('STORE_UNAVAILABLE')
+      expect(error.message).to.include('is not a regular file')
     })
 
     it('moveAside keeps the bytes in <file>.corrupt-<time>-<pid>', async () => {
@@ -531,6 +528,8 @@ process.env.FILE_VAULT_PATH = ${JSON.stringify(vault)}
 await import(${JSON.stringify(resolve('examples/credential-helper/file-vault.js'))})
 `)
       const inHelper = record('alice', {storage: `exec:node ${helper}`})
+      // Only a helper the settings name is ever run.
+      store = new AccountStore({dataDir: dir, bin: 'acme', commands: new HostCommands('acme'), storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 3000, configuredStorage: inHelper.storage})
       await store.saveLogin(inHelper, secrets(1), {makeDefault: true})
       await writeFile(refuse, '')
       const inFile = record('alice', {storage: 'file'})
@@ -547,12 +546,12 @@ await import(${JSON.stringify(resolve('examples/credential-helper/file-vault.js'
       expect(JSON.parse(await readFile(vault, 'utf8'))['acme-auth'] ?? {}).to.not.have.property(inHelper.key)
     })
 
-    it('saveRefreshed stores the new bundle and updates the record; gen increments', async () => {
+    it('refreshAndSave stores the new bundle and updates the record; gen increments', async () => {
       const alice = record('alice')
       await store.saveLogin(alice, secrets(1), {makeDefault: true})
       const before = Date.now()
       const refreshed: Secrets = {accessToken: 'new-access', tokenType: 'Bearer', expiresAt: '2031-01-01T00:00:00.000Z'}
-      const saved = await store.saveRefreshed(alice, refreshed)
+      const saved = (await store.refreshAndSave(alice, async () => refreshed)).account
       expect(saved.expiresAt).to.equal('2031-01-01T00:00:00.000Z')
       expect(saved.hasRefreshToken).to.equal(false)
       expect(Date.parse(saved.updatedAt)).to.be.at.least(before - 1)
@@ -563,11 +562,11 @@ await import(${JSON.stringify(resolve('examples/credential-helper/file-vault.js'
       expect(await store.readSecrets(alice)).to.deep.equal(refreshed)
     })
 
-    it('saveRefreshed without expiry records null, and clears a tombstone', async () => {
+    it('refreshAndSave without expiry records null, and clears a tombstone', async () => {
       const alice = record('alice')
       await store.saveLogin(alice, secrets(1), {makeDefault: true})
       await store.tombstone(alice, 'refresh-token-1', new Date('2030-01-01T00:00:00Z'))
-      const saved = await store.saveRefreshed(alice, {accessToken: 'x', tokenType: 'Bearer', refreshToken: 'r2'})
+      const saved = (await store.refreshAndSave(alice, async () => ({accessToken: 'x', tokenType: 'Bearer', refreshToken: 'r2'}))).account
       expect(saved.expiresAt).to.equal(null)
       expect(saved.hasRefreshToken).to.equal(true)
       const index = await store.readIndex()
@@ -592,7 +591,7 @@ await import(${JSON.stringify(resolve('examples/credential-helper/file-vault.js'
     it('accounts.json never holds a secret', async () => {
       const alice = record('alice')
       await store.saveLogin(alice, secrets(1), {makeDefault: true})
-      await store.saveRefreshed(alice, secrets(2))
+      await store.refreshAndSave(alice, async () => secrets(2))
       await store.tombstone(alice, 'refresh-token-2', new Date('2030-01-01T00:00:00Z'))
       const text = await readFile(store.paths.index, 'utf8')
       for (const secret of ['access-token-1', 'refresh-token-1', 'id-token-1', 'access-token-2', 'refresh-token-2', 'id-token-2']) {
@@ -672,7 +671,7 @@ await import(${JSON.stringify(resolve('examples/credential-helper/file-vault.js'
       const alice = record('alice')
       await withUmask(0o000, async () => {
         await store.saveLogin(alice, secrets(1), {makeDefault: true})
-        await store.saveRefreshed(alice, secrets(2))
+        await store.refreshAndSave(alice, async () => secrets(2))
         await store.tombstone(alice, 'refresh-token-2', new Date('2030-01-01T00:00:00Z'))
       })
       expect(await mode(store.paths.dir)).to.equal(0o700)
@@ -699,7 +698,7 @@ await import(${JSON.stringify(resolve('examples/credential-helper/file-vault.js'
       await store.saveLogin(alice, secrets(1), {makeDefault: true})
       await store.remove(alice)
       try {
-        await store.saveRefreshed(alice, secrets(2))
+        await store.refreshAndSave(alice, async () => secrets(2))
       } catch {
         // Refusing is an acceptable answer too.
       }

@@ -11,6 +11,7 @@ import {fileURLToPath, pathToFileURL} from 'node:url'
 
 import {AuthError} from '../../src/errors.js'
 import {withLock} from '../../src/store/lock.js'
+import {processStartTime} from '../../src/store/process-identity.js'
 import {authErrorFrom} from '../helpers/errors.js'
 
 const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url))
@@ -46,10 +47,10 @@ async function deadPid(): Promise<number> {
   return pid
 }
 
-/** A process that stays alive until the test ends: a holder that is running, but not us. */
-function livePid(): {pid: number; stop(): void} {
+/** A process that stays alive until the test ends: a holder that is running, but not us; `start` as its lock would record it. */
+function livePid(): {pid: number; start?: string; stop(): void} {
   const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 120000)'], {stdio: 'ignore'})
-  return {pid: child.pid!, stop: () => child.kill('SIGKILL')}
+  return {pid: child.pid!, start: processStartTime(child.pid!), stop: () => child.kill('SIGKILL')}
 }
 
 async function writeOwner(path: string, owner: Record<string, unknown>, mtime?: Date): Promise<void> {
@@ -185,7 +186,7 @@ process.stdout.write(JSON.stringify({overlaps}))
     try {
       // Untouched for a minute, far past staleMs: breaking it would let a second refresh through.
       const minuteAgo = new Date(Date.now() - 60_000)
-      await writeOwner(lockPath, {pid: holder.pid, host: hostname(), nonce: 'x', since: minuteAgo.toISOString()}, minuteAgo)
+      await writeOwner(lockPath, {pid: holder.pid, host: hostname(), start: holder.start, nonce: 'x', since: minuteAgo.toISOString()}, minuteAgo)
       const error = await authErrorFrom(() => withLock(lockPath, async () => 1, {staleMs: 100, waitMs: 500}))
       expect(error.code).to.equal('TRANSIENT')
       expect(error.message).to.include(`pid ${holder.pid}`)
@@ -199,7 +200,7 @@ process.stdout.write(JSON.stringify({overlaps}))
     const holder = livePid()
     try {
       const old = new Date(Date.now() - 60_000)
-      await writeOwner(lockPath, {pid: holder.pid, host: hostname(), nonce: 'x', since: old.toISOString()}, old)
+      await writeOwner(lockPath, {pid: holder.pid, host: hostname(), start: holder.start, nonce: 'x', since: old.toISOString()}, old)
       const started = Date.now()
       await withLock(lockPath, async () => {
         expect(JSON.parse(await readFile(lockPath, 'utf8')).nonce).to.not.equal('x')
@@ -259,6 +260,34 @@ process.stdout.write(JSON.stringify({overlaps}))
     expect(await exists(lockPath)).to.equal(true)
 
     expect(await withLock(lockPath, async () => 2, {staleMs: 300, waitMs: 3000})).to.equal(2)
+  })
+
+  it('a planted lock naming a live pid it does not describe (pid 1, no start time, far-future mtime) does not block: its heartbeat decides', async () => {
+    const future = new Date(Date.now() + 365 * 24 * 3600 * 1000)
+    await writeOwner(lockPath, {pid: 1, host: hostname(), nonce: 'planted', since: future.toISOString()}, future)
+    const started = Date.now()
+    expect(await withLock(lockPath, async () => 7, {staleMs: 300, waitMs: 5000})).to.equal(7)
+    expect(Date.now() - started, 'broken after staleMs of watching, not after waitMs').to.be.below(3000)
+  })
+
+  it('a lock whose pid is alive but started at another time (the pid was reused, or the file planted) is taken at once', async () => {
+    const holder = livePid()
+    try {
+      await writeOwner(lockPath, {pid: holder.pid, host: hostname(), start: '1', nonce: 'x', since: new Date().toISOString()})
+      const started = Date.now()
+      expect(await withLock(lockPath, async () => 8, {staleMs: 10_000, waitMs: 5000})).to.equal(8)
+      expect(Date.now() - started).to.be.below(1000)
+    } finally {
+      holder.stop()
+    }
+  })
+
+  it('a breaker file dated in the future (a planted one) does not block forever', async () => {
+    const pid = await deadPid()
+    await writeOwner(lockPath, {pid, host: hostname(), nonce: 'x', since: new Date().toISOString()})
+    const future = new Date(Date.now() + 3600_000)
+    await writeOwner(`${lockPath}.break`, {pid: 1, host: hostname(), nonce: 'y', since: future.toISOString()}, future)
+    expect(await withLock(lockPath, async () => 9, {staleMs: 2000, waitMs: 3000})).to.equal(9)
   })
 
   it('a leftover breaker file from a dead breaker does not block forever', async () => {

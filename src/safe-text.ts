@@ -1,0 +1,52 @@
+/**
+ * Text from outside (an issuer's claims and error descriptions, a credential helper's stderr, file
+ * contents) on its way to a terminal or a message: no control sequences, and no secret of ours.
+ *
+ * - `\e[2K\r` would rewrite the line above, `\e]0;…\a` the window title, U+202E reverse what
+ *   follows: C0 and C1 controls and the bidirectional overrides and isolates are removed.
+ * - An issuer that echoes the refresh token in its error text must not get it printed: every secret
+ *   this process has read, received or sent is replaced by `[redacted]` wherever it appears.
+ */
+
+// eslint-disable-next-line no-control-regex
+const ESCAPE_SEQUENCE = /\u001B(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001B]*(?:\u0007|\u001B\\)?|[@-Z\\-_])/g
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g
+
+/** Remove escape sequences, control characters and bidi controls; keep newlines and tabs. */
+export function terminalSafe(text: string): string {
+  return text.replace(ESCAPE_SEQUENCE, '').replace(CONTROL, '')
+}
+
+/** The same, on one line: for text that goes inside one of our one-line messages. */
+export function oneLineSafe(text: string): string {
+  return terminalSafe(text).replaceAll(/\s+/g, ' ').trim()
+}
+
+/** Secrets shorter than this are not redacted by value: "abc" would mangle ordinary words. */
+const MIN_SECRET_LENGTH = 8
+
+const secrets = new Set<string>()
+
+/**
+ * Remember a secret this process holds (a token read from the store or received, a code, a PKCE
+ * verifier, a client secret), so that no message of ours ever shows it.
+ */
+export function rememberSecret(value: string | undefined): void {
+  if (value && value.length >= MIN_SECRET_LENGTH) secrets.add(value)
+}
+
+/** Replace every remembered secret in `text` with `[redacted]`, longest first (one may contain another). */
+export function redactSecrets(text: string): string {
+  if (secrets.size === 0) return text
+  let result = text
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+    if (result.includes(secret)) result = result.replaceAll(secret, '[redacted]')
+  }
+  return result
+}
+
+/** Both: what any text from outside goes through before a person sees it. */
+export function displaySafe(text: string): string {
+  return terminalSafe(redactSecrets(text))
+}
