@@ -1,7 +1,7 @@
-import type {Interfaces} from '@oclif/core'
+import {ux, type Interfaces} from '@oclif/core'
 
 import {AuthError} from '../errors.js'
-import {rememberSecret} from '../safe-text.js'
+import {displaySafe, rememberSecret} from '../safe-text.js'
 import {HostCommands} from '../host-commands.js'
 import {loadSettings, userSettingsPath, type SettingFlags} from '../settings/load.js'
 import type {AuthSettings} from '../settings/settings.js'
@@ -33,6 +33,8 @@ export interface AuthContext {
   provider: () => Promise<ProviderApi>
   /** The token lifecycle's clock (ms since the epoch); tests pass a fake one. */
   now: () => number
+  /** One line for the person at the terminal that does not stop the command (on stderr, never in --json output). */
+  notify: (message: string) => void
 }
 
 /** Settings resolved and validated once, and the store they describe. */
@@ -40,6 +42,7 @@ export async function authContext(config: Interfaces.Config, flags: SettingFlags
   const settings = await loadSettings(config, flags)
   const envNames = hostEnvNames(config)
   const commands = new HostCommands(config.bin, config.topicSeparator)
+  const notify = (message: string) => ux.warn(displaySafe(message))
   const store = new AccountStore({
     dataDir: config.dataDir,
     bin: config.bin,
@@ -51,8 +54,9 @@ export async function authContext(config: Interfaces.Config, flags: SettingFlags
     configuredStorage: settings.storage,
     configuredStorageSource: settings.sources.storage,
     dataDirVariable: config.scopedEnvVarKey('DATA_DIR'),
+    notify,
   })
-  return {settings, commands, store, envNames, settingsFile: userSettingsPath(config), provider: loadProvider, now: Date.now}
+  return {settings, commands, store, envNames, settingsFile: userSettingsPath(config), provider: loadProvider, now: Date.now, notify}
 }
 
 export function hostEnvNames(config: Interfaces.Config): EnvNames {

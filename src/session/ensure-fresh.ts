@@ -1,10 +1,12 @@
 import {AuthError} from '../errors.js'
-import {describeAccount, type AccountRecord, type Tombstone} from '../store/account-index.js'
+import {formatDuration} from '../durations.js'
+import {describeAccount, type AccountRecord, type RefreshFailure, type Tombstone} from '../store/account-index.js'
 import {hashToken} from '../store/account-store.js'
 import type {Secrets} from '../store/secrets.js'
 import {notSignedIn, requestedAccount} from './accounts.js'
 import {environmentToken, type AuthContext} from './context.js'
 import {accountClient, connectOptions} from './issuer-client.js'
+import {foregroundDeadlineMs, isBackingOff, nextRefreshFailure, usingCurrentToken} from './outage.js'
 import {isExpired, isFresh, refreshMarginSeconds} from './freshness.js'
 import {migrateAccounts} from './storage-choice.js'
 
@@ -42,7 +44,22 @@ export async function currentToken(context: AuthContext, request: TokenRequest =
   if (!picked) throw notSignedIn(context)
   const index = await migrateAccounts(context, stored, picked.key)
   const account = index.accounts.find((entry) => entry.key === picked.key) ?? picked
-  return ensureFresh(context, account, {force: request.force, tombstone: index.tombstones[account.key]})
+  return ensureFresh(context, account, {force: request.force, tombstone: index.tombstones[account.key], refreshFailure: index.refreshFailures[account.key]})
+}
+
+export interface EnsureFreshOptions {
+  /** Refresh even when the token looks fresh (the API said 401, or `auth refresh`): no fallback to it then. */
+  force?: boolean
+  /** Refresh when it expires within this long, instead of the margin its lifetime gives. */
+  skewSeconds?: number
+  tombstone?: Tombstone
+  /** The issuer did not answer lately (session/outage.ts): a still-valid token is used without asking it. */
+  refreshFailure?: RefreshFailure
+  /**
+   * A command waits for the issuer only briefly while its token still works (default). The refresh
+   * ahead of time, which no one waits for, gives the issuer its full request time instead.
+   */
+  foreground?: boolean
 }
 
 /**
@@ -50,11 +67,7 @@ export async function currentToken(context: AuthContext, request: TokenRequest =
  * and the re-read are what make N parallel commands cost one refresh, and what keeps a process
  * holding a stale refresh token from wiping the fresh one another process just stored.
  */
-export async function ensureFresh(
-  context: AuthContext,
-  account: AccountRecord,
-  options: {force?: boolean; skewSeconds?: number; tombstone?: Tombstone} = {},
-): Promise<FreshToken> {
+export async function ensureFresh(context: AuthContext, account: AccountRecord, options: EnsureFreshOptions = {}): Promise<FreshToken> {
   const {now} = context
   const seen = await context.store.readSecrets(account)
   const margin = options.skewSeconds ?? refreshMarginSeconds(seen.obtainedAt, seen.expiresAt)
@@ -65,6 +78,9 @@ export async function ensureFresh(
     if (!options.force && !isExpired(seen.expiresAt, now())) return fromStore(account, seen)
     throw reauthRequired(context, account)
   }
+  if (!options.force && isBackingOff(options.refreshFailure, now()) && !isExpired(seen.expiresAt, now())) {
+    return currentTokenDuringOutage(context, account, seen, options.refreshFailure!.reason)
+  }
 
   return context.store.withAccountLock(account, async () => {
     let current = await context.store.readSecrets(account)
@@ -73,14 +89,20 @@ export async function ensureFresh(
     if (changedSince(seen, current) && !isExpired(current.expiresAt, now())) return fromStore(account, current)
     // A new login without a refresh token replaced the one we read.
     if (!current.refreshToken) return withoutRefreshToken(context, account, current, {force: options.force, now: now()})
+    // The process we waited for may just have found the issuer down: do not ask it again at once.
+    const failure = options.force ? undefined : (await context.store.readIndex()).refreshFailures[account.key]
+    const stillValid = !options.force && !isExpired(current.expiresAt, now())
+    if (stillValid && isBackingOff(failure, now())) return currentTokenDuringOutage(context, account, current, failure!.reason)
+    // With a token that still works, the issuer gets a moment, not the full request time.
+    const deadlineMs = stillValid && options.foreground !== false && current.expiresAt ? foregroundDeadlineMs(current.expiresAt, now()) : undefined
 
     const provider = await context.provider()
     for (let attempt = 1; ; attempt++) {
       let saved: {account: AccountRecord; secrets: Secrets}
       try {
-        const issuer = await provider.connect(accountClient(context, account, current), connectOptions(context))
+        const issuer = await provider.connect(accountClient(context, account, current), connectOptions(context, {deadlineMs}))
         const sent = current
-        saved = await context.store.refreshAndSave(account, () => provider.refreshTokens(issuer, sent, {resource: account.resource}))
+        saved = await context.store.refreshAndSave(account, () => provider.refreshTokens(issuer, sent, {resource: account.resource}), {waitMs: deadlineMs})
       } catch (caught) {
         const error = caught as AuthError
         if (error.code === 'REAUTH_REQUIRED') {
@@ -98,15 +120,32 @@ export async function ensureFresh(
           await context.store.tombstone(account, current.refreshToken!, new Date(now() + TOMBSTONE_COOLDOWN_MS))
           throw reauthRequired(context, account, error)
         }
-        // Network, 5xx, timeouts, a certificate this network does not trust: nothing was changed.
-        // A token that still works beats an error.
+        // Network, 5xx, timeouts, a certificate this network does not trust, a store lock held
+        // longer than we wait: nothing was changed. Later commands should not wait for it too, and a
+        // token that still works beats an error.
         const unreachable = error.code === 'TRANSIENT' || error.code === 'TLS_FAILED'
-        if (unreachable && !options.force && !isExpired(current.expiresAt, now())) return fromStore(account, current)
+        if (!unreachable) throw error
+        const reason = outageReason(error, deadlineMs)
+        await context.store.recordRefreshFailure(account, (previous) => nextRefreshFailure(previous, reason, now())).catch(() => {})
+        if (!options.force && !isExpired(current.expiresAt, now())) return currentTokenDuringOutage(context, account, current, reason)
         throw error
       }
       return fromStore(saved.account, saved.secrets)
     }
   })
+}
+
+/** The valid token we have, with the one line that says why it was not renewed. */
+function currentTokenDuringOutage(context: AuthContext, account: AccountRecord, secrets: Secrets, reason: string): FreshToken {
+  if (secrets.expiresAt) context.notify(usingCurrentToken(account.issuer, reason, secrets.expiresAt, context.now()))
+  return fromStore(account, secrets)
+}
+
+/** A short clause for the back-off record and the warning line: never a whole message. */
+function outageReason(error: AuthError, deadlineMs: number | undefined): string {
+  if (/did not answer in time/.test(error.message)) return deadlineMs === undefined ? 'no answer in time' : `no answer within ${formatDuration(deadlineMs)}`
+  const inParentheses = /\(([^()]{1,80})\)\.?$/.exec(error.message)?.[1]
+  return inParentheses ?? error.code.toLowerCase()
 }
 
 /** A rejected refresh token is not sent again (in the background or not) for this long. */

@@ -74,6 +74,7 @@ interface IndexView {
   defaultAccount?: string | null
   accounts?: Array<{key: string; subject?: string; email?: string; name?: string; expiresAt: string | null; hasRefreshToken: boolean; updatedAt: string}>
   tombstones?: Record<string, {until: string}>
+  refreshFailures?: Record<string, {until: string}>
 }
 
 const MAX_WINDOW_SECONDS = 300
@@ -99,6 +100,9 @@ export function dueForRefresh(index: IndexView, now: number, windowSeconds?: num
   const tombstone = index.tombstones?.[account.key]
   // The issuer rejected this refresh token not long ago: leave it alone until the user signs in.
   if (tombstone && Date.parse(tombstone.until) > now) return undefined
+  // The issuer did not answer lately: no process to start until the back-off ends (outage.ts).
+  const failure = index.refreshFailures?.[account.key]
+  if (failure && Date.parse(failure.until) > now) return undefined
   const window = windowSeconds ?? refreshAheadWindowSeconds(account.updatedAt, account.expiresAt)
   const left = (Date.parse(account.expiresAt) - now) / 1000
   return left <= window ? {account: account.key, windowSeconds: window} : undefined

@@ -27,13 +27,19 @@ export async function refreshAheadNow(config: Interfaces.Config, accountKey: str
  */
 async function refreshIfDue(config: Interfaces.Config, accountKey: string): Promise<{outcome: string; done: boolean}> {
   try {
-    const context = await authContext(config)
+    // Nobody waits for a refresh ahead of time: an issuer that does not answer is not worth a line.
+    const context = {...(await authContext(config)), notify: () => {}}
     const index = await context.store.readIndex()
     const account = pickAccount(index, accountKey)
     if (!account) return {outcome: 'the account is gone', done: true}
     const due = dueForRefresh({...index, defaultAccount: account.key}, context.now(), context.settings.refreshAheadWindowSeconds)
     if (!due) return {outcome: 'not due any more', done: true}
-    const token = await ensureFresh(context, account, {skewSeconds: due.windowSeconds, tombstone: index.tombstones[account.key]})
+    const token = await ensureFresh(context, account, {
+      skewSeconds: due.windowSeconds,
+      tombstone: index.tombstones[account.key],
+      refreshFailure: index.refreshFailures[account.key],
+      foreground: false,
+    })
     // ensureFresh hands back the current token when the issuer cannot be reached and it still works:
     // fine for a command, but for refreshing ahead it is a failure, and the back-off must hold.
     if (!isFresh(token.expiresAt, context.now(), due.windowSeconds)) return {outcome: 'the issuer could not be reached; still due', done: false}

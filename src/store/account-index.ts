@@ -35,6 +35,16 @@ export interface Tombstone {
   until: string
 }
 
+/** A refresh that failed because the issuer could not be reached: later commands skip it until `until`. */
+export interface RefreshFailure {
+  /** The first failure of this run of them (ISO-8601). */
+  since: string
+  until: string
+  failures: number
+  /** One short clause: "connection refused", "no answer in 2.5 s". */
+  reason: string
+}
+
 /**
  * The metadata index, `dataDir/auth/accounts.json`. Small and secret-free, so the hooks can decide
  * from it alone whether there is work to do before every command.
@@ -46,6 +56,8 @@ export interface AccountIndex {
   defaultAccount: string | null
   accounts: AccountRecord[]
   tombstones: Record<string, Tombstone>
+  /** Accounts whose issuer did not answer lately (session/outage.ts). */
+  refreshFailures: Record<string, RefreshFailure>
 }
 
 export function accountKey(issuer: string, clientId: string, subject: string): string {
@@ -59,7 +71,7 @@ export function describeAccount(account: AccountRecord): string {
 }
 
 export function emptyIndex(): AccountIndex {
-  return {version: 1, gen: 0, defaultAccount: null, accounts: [], tombstones: {}}
+  return {version: 1, gen: 0, defaultAccount: null, accounts: [], tombstones: {}, refreshFailures: {}}
 }
 
 export async function readIndex(path: string, nextStep: string): Promise<AccountIndex> {
@@ -100,7 +112,18 @@ export function parseIndex(data: unknown, path = 'the index'): AccountIndex {
       until: expectDate(entry.until, `tombstone ${key}: until`),
     }
   }
-  return {version: 1, gen: file.gen, defaultAccount, accounts, tombstones}
+  const refreshFailures: Record<string, RefreshFailure> = {}
+  for (const [key, value] of Object.entries(expectObject(file.refreshFailures ?? {}, 'refreshFailures'))) {
+    const entry = expectObject(value, `refreshFailures ${key}`)
+    if (typeof entry.failures !== 'number' || !Number.isSafeInteger(entry.failures) || entry.failures < 1) throw new ShapeError(`refreshFailures ${key}: failures is not a count`)
+    refreshFailures[key] = {
+      since: expectDate(entry.since, `refreshFailures ${key}: since`),
+      until: expectDate(entry.until, `refreshFailures ${key}: until`),
+      failures: entry.failures,
+      reason: expectString(entry.reason, `refreshFailures ${key}: reason`).slice(0, 200),
+    }
+  }
+  return {version: 1, gen: file.gen, defaultAccount, accounts, tombstones, refreshFailures}
 }
 
 function parseAccount(value: unknown, what: string): AccountRecord {

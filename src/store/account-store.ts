@@ -5,7 +5,7 @@ import {AuthError} from '../errors.js'
 import {checkPrivateFolder} from '../private-files.js'
 import type {HostCommands} from '../host-commands.js'
 import type {BackendKind} from '../settings/settings.js'
-import {describeAccount, emptyIndex, readIndex, writeIndex, type AccountIndex, type AccountRecord} from './account-index.js'
+import {describeAccount, emptyIndex, readIndex, writeIndex, type AccountIndex, type AccountRecord, type RefreshFailure} from './account-index.js'
 import type {CredentialStore} from './credential-store.js'
 import type {Secrets} from './secrets.js'
 import {ExecCredentialStore} from './exec-store.js'
@@ -40,6 +40,8 @@ export interface AccountStoreOptions {
   configuredStorageSource?: string
   /** The variable that moves the data folder (`ACME_DATA_DIR`), named when the folder is not the user's own. */
   dataDirVariable?: string
+  /** One line for the person at the terminal that does not stop the command. */
+  notify?: (message: string) => void
 }
 
 /**
@@ -82,7 +84,7 @@ export class AccountStore {
 
   private createBackend(kind: string): CredentialStore {
     const switchHint = this.options.commands.keepInFile(this.options.storageVariable)
-    if (kind === 'file') return new FileCredentialStore(this.paths.credentials, this.loginHint)
+    if (kind === 'file') return new FileCredentialStore(this.paths.credentials, this.loginHint, this.options.notify)
     if (kind === 'memory') return new MemoryCredentialStore()
     if (kind === 'keyring') {
       return new KeyringCredentialStore({
@@ -144,6 +146,7 @@ export class AccountStore {
       index.accounts = [...index.accounts.filter((account) => account.key !== record.key), record]
       if (options.makeDefault || !index.defaultAccount) index.defaultAccount = record.key
       delete index.tombstones[record.key]
+      delete index.refreshFailures[record.key]
       // A new login in another backend must not leave the old copy behind. A store that does not
       // answer now keeps it noted, the way a migration does, and a later command removes it.
       const oldCopies = [...new Set([previous?.storage, previous?.migratingFrom])].filter((kind): kind is string => Boolean(kind) && kind !== record.storage)
@@ -160,7 +163,7 @@ export class AccountStore {
    * rotated, by a slow vault or a planted lock file, the store would lose the only copy of the new
    * refresh token.) What `refresh` throws passes through; nothing is written then.
    */
-  async refreshAndSave(account: AccountRecord, refresh: () => Promise<Secrets>): Promise<{account: AccountRecord; secrets: Secrets}> {
+  async refreshAndSave(account: AccountRecord, refresh: () => Promise<Secrets>, lock: {waitMs?: number} = {}): Promise<{account: AccountRecord; secrets: Secrets}> {
     let saved = account
     let secrets: Secrets | undefined
     await this.update(async (index) => {
@@ -171,7 +174,8 @@ export class AccountStore {
       saved = {...current, expiresAt: secrets.expiresAt ?? null, hasRefreshToken: Boolean(secrets.refreshToken), updatedAt: new Date().toISOString()}
       index.accounts = index.accounts.map((entry) => (entry.key === account.key ? saved : entry))
       delete index.tombstones[account.key]
-    }, {purpose: 'refreshing a login'}).catch((error: unknown) => {
+      delete index.refreshFailures[account.key]
+    }, {purpose: 'refreshing a login', ...lock}).catch((error: unknown) => {
       if (secrets === undefined || !(error instanceof AuthError)) throw error
       // Not "nothing was lost": the issuer has already replaced the stored refresh token.
       throw new AuthError(error.code, `The issuer renewed the login of ${describeAccount(account)}, but it could not be saved: ${error.message}`, {
@@ -192,6 +196,14 @@ export class AccountStore {
     if (!lags((await this.readIndex()).accounts.find((entry) => entry.key === account.key))) return
     await this.update(async (index) => {
       index.accounts = index.accounts.map((entry) => (entry.key === account.key && lags(entry) ? {...entry, expiresAt} : entry))
+    })
+  }
+
+  /** Remember that the issuer could not be reached, so later commands with a valid token do not wait for it again. */
+  async recordRefreshFailure(account: AccountRecord, next: (previous: RefreshFailure | undefined) => RefreshFailure): Promise<void> {
+    await this.update(async (index) => {
+      if (!index.accounts.some((entry) => entry.key === account.key)) return
+      index.refreshFailures[account.key] = next(index.refreshFailures[account.key])
     })
   }
 
@@ -232,6 +244,7 @@ export class AccountStore {
       }
       index.accounts = index.accounts.filter((entry) => entry.key !== account.key)
       delete index.tombstones[account.key]
+      delete index.refreshFailures[account.key]
       if (index.defaultAccount === account.key) index.defaultAccount = index.accounts[0]?.key ?? null
     })
     return leftBehind

@@ -1,7 +1,7 @@
 import {AuthError} from '../errors.js'
 import type {CredentialStore} from './credential-store.js'
 import {parseSecrets, type Secrets} from './secrets.js'
-import {writeFileAtomic} from './atomic-file.js'
+import {readTextIfExists, writeFileAtomic} from './atomic-file.js'
 import {ShapeError, expectObject, expectVersion1, readStoredJson} from './stored-json.js'
 
 interface CredentialsFile {
@@ -20,6 +20,8 @@ export class FileCredentialStore implements CredentialStore {
   constructor(
     readonly location: string,
     private readonly nextStep: string,
+    /** Told when a damaged file was set aside to save a new login in a fresh one. */
+    private readonly notify: (message: string) => void = () => {},
   ) {}
 
   async get(accountKey: string): Promise<Secrets | undefined> {
@@ -36,8 +38,20 @@ export class FileCredentialStore implements CredentialStore {
     }
   }
 
+  /**
+   * A damaged file does not stop a save: a login the user just completed is worth more than the
+   * bytes of one we cannot read, which readStoredJson has moved aside (never deleted). Only when it
+   * could not be moved is the save refused, so those bytes are never overwritten.
+   */
   async set(accountKey: string, secrets: Secrets): Promise<void> {
-    const file = await this.read()
+    let file: CredentialsFile
+    try {
+      file = await this.read()
+    } catch (error) {
+      if (!(error instanceof AuthError) || error.code !== 'STORE_CORRUPT' || (await readTextIfExists(this.location).catch(() => '')) !== undefined) throw error
+      this.notify(`${error.message} The new login is saved in a fresh file.`)
+      file = {version: 1, accounts: {}}
+    }
     file.accounts[accountKey] = secrets
     await this.write(file)
   }

@@ -2,7 +2,7 @@
 // through the example host, as users meet them. (The keychain backend has its own suite.)
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
-import {chmod, mkdir, readdir, readFile, stat, writeFile} from 'node:fs/promises'
+import {chmod, mkdir, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises'
 import {join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -16,6 +16,7 @@ import {
   runAcmeExpecting,
   statusJson,
   type TempHome,
+  warningMessages,
 } from '../helpers/acme.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
@@ -163,8 +164,14 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
     it('auth login --storage pins the account: a different configured storage does not move it', async () => {
       const vault = {FILE_VAULT_PATH: join(home.root, 'vault.json')}
       await runAcmeExpecting(0, ['auth', 'login', '--storage', `exec:${FILE_VAULT}`], {home, env: {...env, ...vault}})
-      // acme's package.json says storage: file; the pinned login stays with the helper.
-      await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ...vault}})
+      // acme's package.json says storage: file; the pinned login stays with the helper, which runs
+      // only while a setting of the user's names it (the index naming it is not enough).
+      const unnamed = await runAcmeExpecting(1, ['whoami'], {home, env: {...env, ...vault}})
+      const message = errorMessage(unnamed.stderr)
+      expect(message).to.include('which no setting of yours names')
+      // oclif wraps long words anywhere: compare without the spaces its wrapping leaves.
+      expect(message.replaceAll(/\s/g, '')).to.include(`ACME_AUTH_STORAGE='exec:${FILE_VAULT}'`)
+      await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ...vault, ACME_AUTH_STORAGE: `exec:${FILE_VAULT}`}})
       expect((await statusJson(home, env)).accounts[0].storage).to.equal(`exec:${FILE_VAULT}`)
       const unknown = await runAcmeExpecting(2, ['auth', 'token', '--account', 'nobody'], {home, env: {...env, ...vault}})
       expect(errorMessage(unknown.stderr)).to.include("No stored login matches 'nobody'")
@@ -209,12 +216,20 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
       expect(await readFile(join(home.root, 'vault.json'), 'utf8')).to.include(token)
       expect(await readFile(join(home.authDir, 'credentials.json'), 'utf8')).to.not.include(token)
 
-      // Moving back reads from the helper, so it needs the helper's settings too.
-      await runAcmeExpecting(0, ['whoami'], {home, env: {...vaultEnv(), ACME_AUTH_STORAGE: 'file'}})
-      expect((await statusJson(home, env)).accounts[0].storage).to.equal('file')
-      expect(await readFile(join(home.authDir, 'credentials.json'), 'utf8')).to.include(token)
-      expect(await readFile(join(home.root, 'vault.json'), 'utf8')).to.not.include(token)
       expect(issuer.counts.refresh, 'moving is not refreshing').to.equal(0)
+
+      // Back to the file: the helper is no longer named, so it is not run, and nothing moves by itself
+      // (a helper named only by the index never runs). Signing in again with --storage file is the way.
+      const stuck = await runAcmeExpecting(1, ['whoami'], {home, env: {...vaultEnv(), ACME_AUTH_STORAGE: 'file'}})
+      expect(errorMessage(stuck.stderr)).to.include('which no setting of yours names')
+      await runAcmeExpecting(0, ['auth', 'login', '--storage', 'file'], {home, env: {...vaultEnv(), ACME_AUTH_STORAGE: 'file'}})
+      const [account] = (await statusJson(home, env)).accounts
+      expect(account.storage).to.equal('file')
+      // The copy in the helper is noted and removed once the helper is named again.
+      expect(JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).accounts[0].migratingFrom).to.match(/^exec:/)
+      await runAcmeExpecting(0, ['whoami'], {home, env: vaultEnv()})
+      expect(JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).accounts[0].migratingFrom).to.equal(undefined)
+      expect(await readFile(join(home.root, 'vault.json'), 'utf8')).to.not.include(token)
     })
 
     it('killed at any point of a move, it loses nothing and finishes next time', async () => {
@@ -225,9 +240,10 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
       await writeFile(slowVault, `#!/bin/sh\nsleep 0.15\nexec "${process.execPath}" "${FILE_VAULT}" "$@"\n`)
       await chmod(slowVault, 0o755)
       const moving = {...vaultEnv(), ACME_AUTH_STORAGE: `exec:${slowVault}`}
+      // Every round starts from the login in the file: a move out of a helper is not automatic.
+      const inFile = await snapshotAuth(home)
       for (const killAfter of [150, 300, 450, 600, 750]) {
-        // Back to the file first, so every round is a real move.
-        await runAcmeExpecting(0, ['auth', 'token'], {home, env: {...moving, ACME_AUTH_STORAGE: 'file'}})
+        await restoreAuth(home, inFile)
         const child = spawn(process.execPath, [ACME_BIN, 'auth', 'token'], {env: cleanEnv(home, moving), stdio: 'ignore'})
         // Listen at once: a command that finishes before the kill must still count as closed.
         const closed = new Promise((resolve) => child.on('close', resolve))
@@ -262,19 +278,42 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
     }
 
     it('a damaged credentials file: exit 1 naming it; a login stored elsewhere keeps working', async () => {
+      // The helper has to stay named in the settings: an index naming it is never enough (issue 10).
       const vault = {ACME_AUTH_STORAGE: `exec:${FILE_VAULT}`, FILE_VAULT_PATH: join(home.root, 'vault.json')}
       await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ...vault, FAKE_BROWSER_LOGIN: 'bob'}})
-      await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, FAKE_BROWSER_LOGIN: 'alice'}})
-      await mkdir(home.authDir, {recursive: true})
+      await runAcmeExpecting(0, ['auth', 'login', '--storage', 'file'], {home, env: {...env, ...vault, FAKE_BROWSER_LOGIN: 'alice'}})
       await writeFile(join(home.authDir, 'credentials.json'), '{"version":1,"accounts":{"x":')
-      // storage=auto moves nothing: each account stays where it is recorded.
-      const asRecorded = {...env, ...vault, ACME_AUTH_STORAGE: 'auto'}
-      const run = await runAcmeExpecting(1, ['whoami'], {home, env: asRecorded})
+      const run = await runAcmeExpecting(1, ['whoami'], {home, env: {...env, ...vault}})
       expect(errorMessage(run.stderr)).to.include(join(home.authDir, 'credentials.json'))
-      expect((await runAcmeExpecting(0, ['auth', 'token', '--account', 'bob'], {home, env: asRecorded})).stdout).to.match(/\S/)
+      expect((await runAcmeExpecting(0, ['auth', 'token', '--account', 'bob'], {home, env: {...env, ...vault}})).stdout).to.match(/\S/)
       // Once the damaged file is set aside, alice's login is gone from it: said as such, not as a keychain problem.
-      const again = errorMessage((await runAcmeExpecting(1, ['whoami'], {home, env: asRecorded})).stderr)
+      const again = errorMessage((await runAcmeExpecting(1, ['whoami'], {home, env: {...env, ...vault}})).stderr)
       expect(again).to.include('the file was removed, moved aside or edited').and.include('acme auth login').and.not.match(/unlock/i)
+    })
+
+    it('a damaged credentials file does not throw away a completed sign-in: it is set aside and the login saved in a fresh file', async () => {
+      await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+      const damaged = '{"version":1,"accounts":{"x":'
+      await writeFile(join(home.authDir, 'credentials.json'), damaged)
+      const login = await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+      const [warning] = warningMessages(login.stderr)
+      expect(warning).to.include(`${join(home.authDir, 'credentials.json')} is damaged`).and.include('The new login is saved in a fresh file.')
+      const kept = (await readdir(home.authDir)).filter((file) => file.startsWith('credentials.json.corrupt-'))
+      expect(kept).to.have.length(1)
+      expect(await readFile(join(home.authDir, kept[0]), 'utf8')).to.equal(damaged)
+      await runAcmeExpecting(0, ['whoami'], {home, env})
     })
   })
 })
+
+/** The auth folder's files (and the vault), to start a round of a test from the same state. */
+async function snapshotAuth(home: TempHome): Promise<Map<string, string>> {
+  const files = new Map<string, string>()
+  for (const name of ['accounts.json', 'credentials.json']) files.set(join(home.authDir, name), await readFile(join(home.authDir, name), 'utf8'))
+  return files
+}
+
+async function restoreAuth(home: TempHome, files: Map<string, string>): Promise<void> {
+  for (const [path, text] of files) await writeFile(path, text, {mode: 0o600})
+  await rm(join(home.root, 'vault.json'), {force: true})
+}

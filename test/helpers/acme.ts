@@ -347,3 +347,16 @@ export function onlyErrorMessage(stderr: string): string {
   expect(leftover, `stderr holds more than the error:\n${stderr}`).to.deep.equal([])
   return message
 }
+
+/** The warnings oclif printed (` ›   Warning: …`, wrapped onto ` ›   ` lines), each unwrapped to one line. */
+export function warningMessages(stderr: string): string[] {
+  const lines = stderr.split('\n')
+  const warnings: string[] = []
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i].startsWith(' ›   Warning: ')) continue
+    const parts = [lines[i].slice(' ›   Warning: '.length)]
+    for (let j = i + 1; j < lines.length && lines[j].startsWith(' ›   ') && !/^ › {3}(Warning|Error): /.test(lines[j]); j++) parts.push(lines[j].slice(' ›   '.length))
+    warnings.push(parts.map((part) => part.trim()).join(' '))
+  }
+  return warnings
+}

@@ -46,7 +46,7 @@ export function scriptedIssuer(refresh: ScriptedIssuer['refresh'], onConnect?: S
   return {refresh, onConnect, sent: [], loads: 0, connections: 0}
 }
 
-export function sessionContext(options: {issuer: ScriptedIssuer; clock: FakeClock; settings?: Partial<Record<SettingKey, unknown>>}): AuthContext {
+export function sessionContext(options: {issuer: ScriptedIssuer; clock: FakeClock; settings?: Partial<Record<SettingKey, unknown>>; notices?: string[]}): AuthContext {
   const settings = resolveSettings([{kind: 'host', values: {issuer: ISSUER, clientId: CLIENT_ID, storage: 'memory', ...options.settings}, describe: (key) => key}])
   const commands = new HostCommands('acme')
   const store = new AccountStore({dataDir: '/nonexistent', bin: 'acme', commands, storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 1000, inMemory: true})
@@ -72,6 +72,7 @@ export function sessionContext(options: {issuer: ScriptedIssuer; clock: FakeCloc
       return provider
     },
     now: options.clock.now,
+    notify: (message) => options.notices?.push(message),
   }
 }
 

@@ -197,3 +197,58 @@ describe('ensureFresh: the refresh story (in-process, fake clock)', () => {
     }
   })
 })
+
+describe('ensureFresh: an issuer that does not answer (in-process, fake clock)', () => {
+  it('a valid token is used with one line saying why; the failure is remembered, and later commands do not ask again until the back-off ends', async () => {
+    const clock = fakeClock()
+    let down = true
+    const issuer = scriptedIssuer(() => {
+      if (down) throw unreachable()
+      return issued(clock, '1')
+    })
+    const notices: string[] = []
+    const context = sessionContext({issuer, clock, notices})
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 50})
+
+    expect((await currentToken(context)).accessToken).to.equal('at-0')
+    expect(issuer.sent).to.have.length(1)
+    expect(notices).to.have.length(1)
+    expect(notices[0]).to.match(/^The issuer at https:\/\/id\.example\.com did not answer \(connection refused\); using the current token, valid for 50 s more\.$/)
+    const failure = (await context.store.readIndex()).refreshFailures[account.key]
+    expect(failure).to.include({failures: 1, reason: 'connection refused', until: new Date(clock.now() + 30_000).toISOString()})
+
+    // Inside the back-off: no request at all, the same line.
+    clock.advance(10)
+    expect((await currentToken(context)).accessToken).to.equal('at-0')
+    expect(issuer.sent).to.have.length(1)
+    expect(notices).to.have.length(2)
+
+    // After it: asked again; a second failure doubles the back-off.
+    clock.advance(25)
+    await currentToken(context)
+    expect(issuer.sent).to.have.length(2)
+    expect((await context.store.readIndex()).refreshFailures[account.key]).to.include({failures: 2, until: new Date(clock.now() + 60_000).toISOString()})
+
+    // Once the token has expired there is nothing to fall back on: ask, and say it is temporary.
+    clock.advance(20)
+    expect((await authErrorFrom(() => currentToken(context))).code).to.equal('TRANSIENT')
+    expect(issuer.sent).to.have.length(3)
+
+    // A refresh that works ends the back-off at once.
+    down = false
+    expect((await currentToken(context)).accessToken).to.equal('at-1')
+    expect((await context.store.readIndex()).refreshFailures).to.deep.equal({})
+  })
+
+  it('--force (auth refresh, a 401 from the API) ignores the back-off and never falls back', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => {
+      throw unreachable()
+    })
+    const context = sessionContext({issuer, clock})
+    await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 50})
+    await currentToken(context)
+    expect((await authErrorFrom(() => currentToken(context, {force: true}))).code).to.equal('TRANSIENT')
+    expect(issuer.sent).to.have.length(2)
+  })
+})

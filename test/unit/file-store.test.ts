@@ -6,6 +6,9 @@ import {expect} from 'chai'
 import {chmod, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {basename, dirname, join, resolve} from 'node:path'
+import {pathToFileURL} from 'node:url'
+import {execFile} from 'node:child_process'
+import {promisify} from 'node:util'
 
 import {HostCommands} from '../../src/host-commands.js'
 import {AuthError} from '../../src/errors.js'
@@ -44,6 +47,8 @@ function secrets(n = 1, extra: Partial<Secrets> = {}): Secrets {
     ...extra,
   }
 }
+
+const execFileAsync = promisify(execFile)
 
 function record(subject: string, extra: Partial<AccountRecord> = {}): AccountRecord {
   return {
@@ -129,7 +134,7 @@ const DAMAGED_ENTRIES: Record<string, unknown> = {
 
 function validIndex(): AccountIndex {
   const a = record('alice')
-  return {version: 1, gen: 3, defaultAccount: a.key, accounts: [a], tombstones: {}}
+  return {version: 1, gen: 3, defaultAccount: a.key, accounts: [a], tombstones: {}, refreshFailures: {}}
 }
 
 function mutate(fn: (data: Record<string, any>) => void): string {
@@ -357,23 +362,48 @@ describe('store', () => {
       })
     }
 
-    it('after a corrupt file was moved aside, the store carries on and the copy stays', async () => {
+    it('a write to a damaged file moves it aside, keeps its bytes, says so, and saves into a fresh file', async () => {
+      const notices: string[] = []
+      const noticing = new FileCredentialStore(path, NEXT_STEP, (message) => notices.push(message))
       await mkdir(dirname(path), {recursive: true})
       await writeFile(path, '{"version":1,"accounts":{"a":')
-      await expectCorrupt(path, '{"version":1,"accounts":{"a":', () => store.set('a', secrets(1)))
-      // The write that hit the corrupt file did not overwrite anything; the next one starts fresh.
-      expect(await store.get('a')).to.equal(undefined)
-      await store.set('a', secrets(2))
-      expect(await store.get('a')).to.deep.equal(secrets(2))
-      const names = await readdir(dirname(path))
-      expect(names.filter((n) => n.startsWith('credentials.json.corrupt-'))).to.have.length(1)
+      await noticing.set('a', secrets(1))
+      expect(await noticing.get('a')).to.deep.equal(secrets(1))
+      const kept = (await readdir(dirname(path))).filter((n) => n.startsWith('credentials.json.corrupt-'))
+      expect(kept).to.have.length(1)
+      expect(await readFile(join(dirname(path), kept[0]), 'utf8')).to.equal('{"version":1,"accounts":{"a":')
+      expect(notices).to.have.length(1)
+      expect(notices[0]).to.include(path).and.include(kept[0]).and.include('saved in a fresh file')
     })
 
-    it('a write never overwrites a corrupt file blindly', async () => {
-      await mkdir(dirname(path), {recursive: true})
-      await writeFile(path, 'garbage')
-      await expectCorrupt(path, 'garbage', () => store.set('a', secrets(1)))
-      expect(await exists(path), 'set must not have written a new file over it').to.equal(false)
+    it('a damaged file that could not be moved aside is never overwritten: the write fails', async () => {
+      // A folder its owner may read but not change: the damaged file cannot be moved aside. Root may
+      // change any folder, so as root the write runs as another user (nobody), who owns the folder.
+      const folder = await mkdtemp(join(tmpdir(), 'plugin-auth-readonly-'))
+      const damaged = join(folder, 'auth', 'credentials.json')
+      await mkdir(dirname(damaged), {recursive: true})
+      await writeFile(damaged, 'garbage')
+      const script = `
+        import {FileCredentialStore} from ${JSON.stringify(pathToFileURL(resolve('src/store/file-store.ts')).href)}
+        const store = new FileCredentialStore(process.argv[1], 'next step')
+        try {
+          await store.set('a', {accessToken: 'access-token-1', tokenType: 'Bearer'})
+          console.log('written')
+        } catch (error) {
+          console.log(error.code)
+        }`
+      const asUser = process.getuid?.() === 0 ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'] : []
+      if (asUser.length) await execFileAsync('chown', ['-R', '65534:65534', folder])
+      await chmod(dirname(damaged), 0o500)
+      try {
+        const [command, ...args] = [...asUser, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script, damaged]
+        const {stdout} = await execFileAsync(command, args, {cwd: process.cwd()})
+        expect(stdout.trim()).to.equal('STORE_CORRUPT')
+        expect(await readFile(damaged, 'utf8')).to.equal('garbage')
+      } finally {
+        await chmod(dirname(damaged), 0o700)
+        await rm(folder, {recursive: true, force: true})
+      }
     })
   })
 
@@ -387,7 +417,7 @@ describe('store', () => {
 
     it('a missing index reads as empty', async () => {
       expect(await readIndex(path, NEXT_STEP)).to.deep.equal(emptyIndex())
-      expect(emptyIndex()).to.deep.equal({version: 1, gen: 0, defaultAccount: null, accounts: [], tombstones: {}})
+      expect(emptyIndex()).to.deep.equal({version: 1, gen: 0, defaultAccount: null, accounts: [], tombstones: {}, refreshFailures: {}})
     })
 
     it('round-trips, 0600 in a 0700 folder under umask 000, no temp files', async () => {
@@ -397,6 +427,7 @@ describe('store', () => {
         defaultAccount: record('bob').key,
         accounts: [record('alice'), record('bob', {expiresAt: null, hasRefreshToken: false, name: undefined, email: undefined})],
         tombstones: {[record('alice').key]: {refreshTokenHash: 'abc', until: '2030-01-01T00:00:00.000Z'}},
+        refreshFailures: {[record('bob').key]: {since: '2029-12-31T00:00:00.000Z', until: '2030-01-01T00:00:00.000Z', failures: 2, reason: 'connection refused'}},
       }
       delete index.accounts[1].name
       delete index.accounts[1].email
@@ -440,7 +471,7 @@ describe('store', () => {
     describe('pickAccount', () => {
       const alice = record('alice')
       const bob = record('bob')
-      const index: AccountIndex = {version: 1, gen: 1, defaultAccount: bob.key, accounts: [alice, bob], tombstones: {}}
+      const index: AccountIndex = {version: 1, gen: 1, defaultAccount: bob.key, accounts: [alice, bob], tombstones: {}, refreshFailures: {}}
 
       it('the default account', () => {
         expect(pickAccount(index)).to.equal(bob)
