@@ -26,7 +26,11 @@ export function oneLineSafe(text: string): string {
 /** Secrets shorter than this are not redacted by value: "abc" would mangle ordinary words. */
 const MIN_SECRET_LENGTH = 8
 
-const secrets = new Set<string>()
+// On globalThis under a registered symbol, like the token holder (session/token-holder.ts): the hooks
+// run from a bundle with its own copy of this module, and a host may load a second copy of the
+// package. A secret any copy has seen is redacted by all of them.
+const SECRETS_KEY = Symbol.for('@tokenwise/plugin-auth:secrets')
+const secrets = ((globalThis as {[SECRETS_KEY]?: Set<string>})[SECRETS_KEY] ??= new Set<string>())
 
 /**
  * Remember a secret this process holds (a token read from the store or received, a code, a PKCE

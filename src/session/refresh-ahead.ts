@@ -1,11 +1,10 @@
 /**
  * Refresh ahead of time, from the init hook before every command of the host: decided from the
  * metadata index alone (one small file), with node built-ins and a few small modules of ours;
- * everything that talks to the issuer or the keychain is loaded only when a refresh is due.
+ * starting the refresh, and everything that talks to the issuer or the keychain, is loaded only when
+ * a refresh is due (start-refresh-ahead.ts).
  */
 import type {Interfaces} from '@oclif/core'
-import {realpathSync} from 'node:fs'
-import {open, stat, unlink} from 'node:fs/promises'
 
 import {checkPrivateFolder, readPrivateFile} from '../private-files.js'
 import {loadHookSettings} from '../settings/load.js'
@@ -36,37 +35,8 @@ async function refreshAheadIfDue(config: Interfaces.Config, debug: (message: str
   const index = (await readIndexQuietly(config.dataDir)) ?? {}
   const due = dueForRefresh(index, Date.now(), settings.refreshAheadWindowSeconds, settings.account)
   if (!due) return
-  if (settings.refreshAhead === 'inline') {
-    // A claim left after a failure is the back-off that keeps every later command from trying again at once.
-    if (!(await claimRefreshAhead(config.dataDir, due.account))) return
-    const {refreshAheadNow} = await import('./refresh-if-due.js')
-    debug(`refresh ahead: ${await refreshAheadNow(config, due.account)}`)
-    return
-  }
-  // The host's own entry point, detached: it outlives this command if it has to, and its init hook
-  // does not start another one. Only when we know that entry point is the host's (not a test runner
-  // that loaded the host in-process).
-  const entry = hostEntryPoint(config.root)
-  if (!entry || !(await claimRefreshAhead(config.dataDir, due.account))) return
-  const {spawn} = await import('node:child_process')
-  // Not process.execArgv: a parent started with --inspect-brk would leave a detached child waiting.
-  const child = spawn(process.execPath, [entry, 'auth:refresh', '--ahead', '--account', due.account], {
-    detached: true,
-    stdio: 'ignore',
-    env: {...process.env, [config.scopedEnvVarKey('AUTH_REFRESH_AHEAD')]: 'off'},
-  })
-  child.on('error', (error) => debug(`refresh ahead could not start: ${error.message}`))
-  child.unref()
-  debug(`refreshing ${due.account} ahead of time in process ${child.pid}`)
-}
-
-function hostEntryPoint(root: string): string | undefined {
-  try {
-    const entry = realpathSync(process.argv[1])
-    return entry.startsWith(realpathSync(root)) ? entry : undefined
-  } catch {
-    return undefined
-  }
+  const {startRefreshAhead} = await import('./start-refresh-ahead.js')
+  await startRefreshAhead(config, due.account, settings.refreshAhead, debug)
 }
 
 /** The fields of the index this decision needs; see store/account-index.ts for the whole shape. */
@@ -124,36 +94,4 @@ export async function readIndexQuietly(dataDir: string): Promise<IndexView | und
   } catch {
     return undefined
   }
-}
-
-/** A started background refresh that has not finished within this long has died. */
-const MARKER_STALE_MS = 60_000
-
-/**
- * Claim the right to start the background refresh of an account: the first of N commands that
- * start together wins, the others leave it be. A claim that is not released (the refresh failed
- * for a reason that may pass, or the process died) expires after a minute: a back-off, so an issuer
- * that is down is not asked again by every command. Any failure just means "do not start one".
- */
-export async function claimRefreshAhead(dataDir: string, accountKey: string): Promise<boolean> {
-  const {refreshAheadMarkerPath} = await import('../store/account-files.js')
-  const marker = refreshAheadMarkerPath(storePaths(dataDir), accountKey)
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await (await open(marker, 'wx', 0o600)).close()
-      return true
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return false
-      const age = Date.now() - ((await stat(marker).catch(() => undefined))?.mtimeMs ?? Date.now())
-      if (age < MARKER_STALE_MS) return false
-      await unlink(marker).catch(() => {})
-    }
-  }
-  return false
-}
-
-/** The background process lets go of its claim once the refresh succeeded or can never succeed. */
-export async function releaseRefreshAhead(dataDir: string, accountKey: string): Promise<void> {
-  const {refreshAheadMarkerPath} = await import('../store/account-files.js')
-  await unlink(refreshAheadMarkerPath(storePaths(dataDir), accountKey)).catch(() => {})
 }

@@ -5,7 +5,8 @@ import {pickAccount} from '../store/account-index.js'
 import {authContext} from './context.js'
 import {ensureFresh} from './ensure-fresh.js'
 import {isFresh} from './freshness.js'
-import {dueForRefresh, releaseRefreshAhead} from './refresh-ahead.js'
+import {dueForRefresh} from './refresh-ahead.js'
+import {releaseRefreshAhead} from './start-refresh-ahead.js'
 
 /**
  * The refresh ahead of time itself, once claimed (see claimRefreshAhead): in the detached process

@@ -4,9 +4,10 @@ import type {Interfaces} from '@oclif/core'
 
 import {AuthError} from '../errors.js'
 import {checkPrivateFolder, readPrivateFile, UnsafePathError} from '../private-files.js'
-import {layerFromFileBlock, resolveKeys, resolveSettings, type SettingsLayer} from './resolve.js'
+import {HOOK_SETTING_SPECS, type HookSettingKey} from './hook-specs.js'
+import {layerFromBlockRows, layerFromFileBlock, resolveKeys, resolveSettings, type SettingsLayer} from './resolve.js'
 import type {AuthSettings, SettingKey} from './settings.js'
-import {SETTING_KEYS, SETTING_SPECS} from './specs.js'
+import {SETTING_KEYS, SETTING_SPECS, type SettingSpec} from './specs.js'
 
 /** Settings a command may take as flags; named as the flags are. */
 export interface SettingFlags {
@@ -23,20 +24,20 @@ export function userSettingsPath(config: Interfaces.Config): string {
 
 /** flags > env > user settings file > host package.json > defaults (DESIGN.md, Settings). */
 export async function loadSettings(config: Interfaces.Config, flags: SettingFlags = {}): Promise<AuthSettings> {
-  return resolveSettings([flagLayer(flags), envLayer(config, SETTING_KEYS), await userFileLayer(config), hostLayer(config, {checkUnknownKeys: true})])
+  return resolveSettings([flagLayer(flags), envLayer(config, SETTING_KEYS, SETTING_SPECS), await userFileLayer(config), hostLayer(config)])
 }
 
-/** What the hooks read before every command: settings only the environment or the host can set. */
-export type HookSettingKey = 'refreshAhead' | 'refreshAheadWindowSeconds' | 'account' | 'requireAuth'
-
 /**
- * The hooks' settings, resolved by the same table and parsers as every other setting but from the
- * environment and the host's package.json only: these keys are host-only or environment-only, so
- * the user's file cannot hold them, and the hooks never read a file for them. Throws CONFIG_INVALID
- * for a bad value; a typo elsewhere in `oclif.auth` is left to the commands that read it all.
+ * The hooks' settings, resolved by the same table and parsers as every other setting (the table's
+ * rows for these keys, HOOK_SETTING_SPECS) but from the environment and the host's package.json
+ * only: these keys are host-only or environment-only, so the user's file cannot hold them, and the
+ * hooks never read a file for them. Throws CONFIG_INVALID for a bad value; a typo elsewhere in
+ * `oclif.auth` is left to the commands that read it all.
  */
 export function loadHookSettings<K extends HookSettingKey>(config: Interfaces.Config, keys: readonly K[]): Pick<AuthSettings, K | 'sources'> {
-  return resolveKeys([envLayer(config, keys), hostLayer(config, {checkUnknownKeys: false})], keys)
+  const {block, describeKey, describeBlock} = hostSource(config)
+  const host = layerFromBlockRows('host', block, HOOK_SETTING_SPECS, describeKey, describeBlock)
+  return resolveKeys([envLayer(config, keys, HOOK_SETTING_SPECS), host], keys, HOOK_SETTING_SPECS)
 }
 
 function flagLayer(flags: SettingFlags): SettingsLayer {
@@ -48,11 +49,11 @@ function flagLayer(flags: SettingFlags): SettingsLayer {
   return {kind: 'flag', values, describe: (key) => `--${SETTING_SPECS[key].flag}`}
 }
 
-function envLayer(config: Interfaces.Config, keys: readonly SettingKey[]): SettingsLayer {
+function envLayer<K extends SettingKey>(config: Interfaces.Config, keys: readonly K[], specs: Record<K, SettingSpec>): SettingsLayer {
   const values: Partial<Record<SettingKey, unknown>> = {}
   const names: Partial<Record<SettingKey, string>> = {}
   for (const key of keys) {
-    const {env} = SETTING_SPECS[key]
+    const {env} = specs[key]
     if (!env) continue
     const candidates = config.scopedEnvVarKeys(env)
     const name = candidates.find((candidate) => process.env[candidate] !== undefined && process.env[candidate] !== '')
@@ -87,8 +88,17 @@ async function userFileLayer(config: Interfaces.Config): Promise<SettingsLayer> 
   return layerFromFileBlock('user-file', block, (key) => `${key} in ${path}`, `settings file ${path}`)
 }
 
-function hostLayer(config: Interfaces.Config, options: {checkUnknownKeys: boolean}): SettingsLayer {
+function hostLayer(config: Interfaces.Config): SettingsLayer {
+  const {block, describeKey, describeBlock} = hostSource(config)
+  return layerFromFileBlock('host', block, describeKey, describeBlock)
+}
+
+/** The host's `oclif.auth` block as its author wrote it in package.json, and how to name it and its keys. */
+function hostSource(config: Interfaces.Config): {block: unknown; describeKey: (fileKey: string) => string; describeBlock: string} {
   const pjsonPath = join(config.root, 'package.json')
-  const block = (config.pjson.oclif as {auth?: unknown}).auth
-  return layerFromFileBlock('host', block, (key) => `oclif.auth.${key} in ${pjsonPath}`, `oclif.auth in ${pjsonPath}`, options)
+  return {
+    block: (config.pjson.oclif as {auth?: unknown}).auth,
+    describeKey: (fileKey) => `oclif.auth.${fileKey} in ${pjsonPath}`,
+    describeBlock: `oclif.auth in ${pjsonPath}`,
+  }
 }

@@ -17,17 +17,20 @@ export interface SettingsLayer {
  * reported even when a higher layer overrides it: a broken config file should not lie in wait.
  */
 export function resolveSettings(layers: SettingsLayer[]): AuthSettings {
-  const result = resolveKeys(layers, SETTING_KEYS) as AuthSettings
+  const result = resolveKeys(layers, SETTING_KEYS, SETTING_SPECS) as AuthSettings
   if (result.issuer) checkTransport(result)
   return result
 }
 
-/** The same merge for some keys only: what the hooks need, without reading what they do not. */
-export function resolveKeys<K extends SettingKey>(layers: SettingsLayer[], keys: readonly K[]): Pick<AuthSettings, K | 'sources'> {
+/**
+ * The same merge for some keys only, by their rows of the table (`specs`: SETTING_SPECS, or the
+ * hooks' HOOK_SETTING_SPECS): what the hooks need, without reading what they do not.
+ */
+export function resolveKeys<K extends SettingKey>(layers: SettingsLayer[], keys: readonly K[], specs: Record<K, SettingSpec>): Pick<AuthSettings, K | 'sources'> {
   const settings: Record<string, unknown> = {sources: {}}
   const sources = settings.sources as Record<string, string>
   for (const key of keys) {
-    const spec = SETTING_SPECS[key]
+    const spec = specs[key]
     for (const layer of [...layers].reverse()) {
       const raw = layer.values[key]
       if (raw === undefined) continue
@@ -73,23 +76,43 @@ export function layerFromFileBlock(
   block: unknown,
   describeKey: (fileKey: string) => string,
   describeBlock: string,
-  options: {checkUnknownKeys: boolean} = {checkUnknownKeys: true},
+): SettingsLayer {
+  const layer = layerFromBlockRows(kind, block, SETTING_SPECS, describeKey, describeBlock)
+  // By now the block is an object, or null or undefined (an empty layer): anything else has thrown.
+  if (block) checkUnknownKeys(block as Record<string, unknown>, fileKeysOf(SETTING_SPECS, kind), describeBlock)
+  return layer
+}
+
+/**
+ * The values of a settings block for the rows `specs` names, without judging the rest of the
+ * block: the hooks read their few rows of the host's block this way, and leave a typo elsewhere to
+ * the commands, which read it all.
+ */
+export function layerFromBlockRows<K extends SettingKey>(
+  kind: 'user-file' | 'host',
+  block: unknown,
+  specs: Record<K, SettingSpec>,
+  describeKey: (fileKey: string) => string,
+  describeBlock: string,
 ): SettingsLayer {
   const values: Partial<Record<SettingKey, unknown>> = {}
-  const describe = (key: SettingKey) => describeKey(SETTING_SPECS[key].fileKey)
+  const describe = (key: SettingKey) => describeKey(specs[key as K].fileKey)
   if (block === undefined || block === null) return {kind, values, describe}
   if (typeof block !== 'object' || Array.isArray(block)) {
     throw new AuthError('CONFIG_INVALID', `Invalid ${describeBlock}: expected an object of auth settings.`)
   }
-  const keys = SETTING_KEYS.filter((key) => !SETTING_SPECS[key].envOnly && (kind === 'host' || !SETTING_SPECS[key].hostOnly))
-  if (options.checkUnknownKeys) checkUnknownKeys(block as Record<string, unknown>, keys, describeBlock)
-  for (const key of keys) {
-    const value = SETTING_SPECS[key].fileKey
+  for (const key of fileKeysOf(specs, kind)) {
+    const value = specs[key].fileKey
       .split('.')
       .reduce<unknown>((node, part) => (node && typeof node === 'object' ? (node as Record<string, unknown>)[part] : undefined), block)
     if (value !== undefined) values[key] = value
   }
   return {kind, values, describe}
+}
+
+/** The keys a block of this kind may set: a user's file no host-only key, no block an environment-only one. */
+function fileKeysOf<K extends SettingKey>(specs: Record<K, SettingSpec>, kind: 'user-file' | 'host'): K[] {
+  return (Object.keys(specs) as K[]).filter((key) => !specs[key].envOnly && (kind === 'host' || !specs[key].hostOnly))
 }
 
 function checkUnknownKeys(block: Record<string, unknown>, keys: SettingKey[], describeBlock: string): void {

@@ -1,3 +1,4 @@
+import {HOOK_SETTING_SPECS} from './hook-specs.js'
 import {
   parseAuthorizationParams,
   parseBoolean,
@@ -5,11 +6,9 @@ import {
   parseEndpoints,
   parseIdentityClaims,
   parseIssuer,
-  parsePatterns,
   parsePorts,
   parseRedirectHost,
   parseRedirectPath,
-  parseRefreshAhead,
   parseResources,
   parseScopes,
   parseSeconds,
@@ -41,21 +40,24 @@ export interface SettingSpec {
   envOnly?: boolean
 }
 
-/** Every setting of the plugin: the one table the commands and the hooks resolve from. */
+/**
+ * Every setting of the plugin: the one table the commands and the hooks resolve from. The hooks'
+ * four rows are defined in hook-specs.ts and resolved from there by the hooks.
+ */
 export const SETTING_SPECS: Record<SettingKey, SettingSpec> = {
   issuer: {parse: parseIssuer, env: 'AUTH_ISSUER', fileKey: 'issuer', flag: 'issuer'},
   clientId: {parse: parseText, env: 'AUTH_CLIENT_ID', fileKey: 'clientId', flag: 'client-id'},
   scopes: {parse: parseScopes, fallback: DEFAULT_SCOPES, env: 'AUTH_SCOPES', fileKey: 'scopes', flag: 'scopes'},
   storage: {parse: parseStorage, fallback: 'auto', env: 'AUTH_STORAGE', fileKey: 'storage', flag: 'storage'},
-  requireAuth: {parse: parsePatterns, fallback: [], fileKey: 'commands.require', hostOnly: true},
-  refreshAhead: {parse: parseRefreshAhead, fallback: 'background', env: 'AUTH_REFRESH_AHEAD', fileKey: 'refreshAhead', hostOnly: true},
-  refreshAheadWindowSeconds: {parse: parseSeconds, env: 'AUTH_REFRESH_AHEAD_WINDOW', fileKey: 'refreshAheadWindow', hostOnly: true},
+  requireAuth: HOOK_SETTING_SPECS.requireAuth,
+  refreshAhead: HOOK_SETTING_SPECS.refreshAhead,
+  refreshAheadWindowSeconds: HOOK_SETTING_SPECS.refreshAheadWindowSeconds,
   loginTimeoutSeconds: {parse: parseSeconds, fallback: 300, env: 'AUTH_LOGIN_TIMEOUT', fileKey: 'loginTimeout'},
   requestTimeoutSeconds: {parse: parseSeconds, fallback: 20, env: 'AUTH_REQUEST_TIMEOUT', fileKey: 'requestTimeout'},
   keyringTimeoutSeconds: {parse: parseSeconds, fallback: 3, env: 'AUTH_KEYRING_TIMEOUT', fileKey: 'keyringTimeout'},
   keyringEntryLimit: {parse: parseBytes, env: 'AUTH_KEYRING_ENTRY_LIMIT', fileKey: 'keyringEntryLimit'},
   allowInsecureIssuer: {parse: parseBoolean, fallback: false, fileKey: 'allowInsecureIssuer', hostOnly: true},
-  account: {parse: parseText, env: 'AUTH_ACCOUNT', fileKey: 'account', envOnly: true},
+  account: HOOK_SETTING_SPECS.account,
   redirectHost: {parse: parseRedirectHost, fallback: '127.0.0.1', env: 'AUTH_REDIRECT_HOST', fileKey: 'redirectHost'},
   redirectPorts: {parse: parsePorts, env: 'AUTH_REDIRECT_PORT', fileKey: 'redirectPort'},
   redirectPath: {parse: parseRedirectPath, fallback: '/callback', env: 'AUTH_REDIRECT_PATH', fileKey: 'redirectPath'},

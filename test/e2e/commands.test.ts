@@ -2,6 +2,8 @@
 // what the issuer saw while they ran. Every test signs in afresh in its own home.
 
 import {expect} from 'chai'
+import {readFile} from 'node:fs/promises'
+import {join} from 'node:path'
 
 import {startIssuer} from '../fixtures/issuer.js'
 import {
@@ -21,6 +23,9 @@ import {
 import {expireIn} from '../helpers/store-time.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
+
+const DIST_URL = new URL('../../dist/', import.meta.url).href
+const MODULE_RECORDER = new URL('../fixtures/module-recorder.mjs', import.meta.url).href
 
 describe('e2e: commands of a signed-in user', () => {
   let issuer: Issuer
@@ -117,6 +122,18 @@ describe('e2e: commands of a signed-in user', () => {
     const replay = await refreshAtIssuer(issuer, before.refreshToken!)
     expect(replay.status).to.equal(400)
     expect(replay.body.error).to.equal('invalid_grant')
+  })
+
+  // The hooks run before every command of the host: the hot path is one bundled file
+  // (scripts/bundle-hooks.js); the session, store and provider code load only when there is work.
+  it('a command that needs nothing (signed in, no refresh due) loads one file of ours: the hooks', async () => {
+    const list = join(home.root, 'modules.txt')
+    const recorded = {NODE_OPTIONS: `--import=${MODULE_RECORDER}`, RECORD_MODULES: list}
+    const result = await runAcmeExpecting(0, ['hello'], {home, env: {...env, ...recorded}})
+    expect(result.stdout).to.equal('hello from acme\n')
+    const ours = new Set((await readFile(list, 'utf8')).split('\n').filter((url) => url.startsWith(DIST_URL)))
+    expect([...ours].map((url) => url.slice(DIST_URL.length))).to.deep.equal(['hooks/index.js'])
+    expect(issuer.counts.refresh).to.equal(0)
   })
 
   it('whoami prints the subject from the issuer, exit 0', async () => {

@@ -80,7 +80,7 @@ describe('e2e: the plugin linked into a host that does not bundle it (bare plugi
   let home: TempHome
 
   before(async () => {
-    for (const built of ['oclif.manifest.json', 'dist/hooks/prerun.js', 'dist/commands/auth/login.js']) {
+    for (const built of ['oclif.manifest.json', 'dist/hooks/index.js', 'dist/commands/auth/login.js']) {
       await access(join(REPO, built)).catch(() => {
         throw new Error(`${built} is missing: run \`npm run build\` before this test (npm test does).`)
       })
@@ -122,7 +122,7 @@ describe('e2e: the plugin linked into a host that does not bundle it (bare plugi
     const traced = await runBare(['deploy'], home, {...env, DEBUG: 'oclif:config:*,oclif:@tokenwise/plugin-auth:*'})
     expect(traced.code).to.equal(4)
     expect(traced.stderr).to.include(`using manifest from ${join(REPO, 'oclif.manifest.json')}`)
-    expect(traced.stderr).to.include(join(REPO, 'dist', 'hooks', 'prerun.js'))
+    expect(traced.stderr).to.include(join(REPO, 'dist', 'hooks', 'index.js'))
     expect(traced.stderr).not.to.include(join(REPO, 'src'))
     expect(traced.stderr).not.to.match(/registering tsx|ts-node/)
 
