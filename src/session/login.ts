@@ -32,7 +32,7 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   })
   // Where the login will be kept is settled first: a store that does not answer should be found
   // before the user signs in, not after.
-  const storage = await chooseBackend(context, ui)
+  const {backend: storage, why: storageWhy} = await chooseBackend(context, ui)
   // So is the index: one that is damaged or from a newer version would throw the sign-in away.
   await context.store.readIndex()
   const signIn = await signInWith(context, provider, issuer, method, ui)
@@ -62,6 +62,7 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   // Under the account's lock: a refresh of an older login of the same account, in flight in another
   // process, must not overwrite this one.
   await context.store.withAccountLock(record, () => context.store.saveLogin(record, secrets, {makeDefault: true}))
+  if (storageWhy) ui.warn(storageWhy)
   if (storage === 'memory') ui.warn(`${context.settings.sources.storage} says storage=memory: this login is not saved and ends with this command.`)
   return record
 }

@@ -12,7 +12,9 @@ export default class Login extends AuthCommand {
 
   static override description = `Opens the issuer's sign-in page in your browser and waits for you on a one-time address on 127.0.0.1. On a machine without a browser use --device and approve the sign-in on another device. The login is stored and becomes the default account; any earlier login is kept until the new one succeeds.
 
-The browser is started with the command in <%= config.scopedEnvVarKey('BROWSER') %> (then BROWSER) if set, with the URL as its one argument.`
+The browser is started with the command in <%= config.scopedEnvVarKey('BROWSER') %> (then BROWSER) if set, with the URL as its one argument.
+
+Where sign-in is configured, first found wins: these flags; the environment (<%= config.scopedEnvVarKey('AUTH_ISSUER') %>, <%= config.scopedEnvVarKey('AUTH_CLIENT_ID') %>, <%= config.scopedEnvVarKey('AUTH_SCOPES') %>, <%= config.scopedEnvVarKey('AUTH_STORAGE') %>, …); your settings file auth.json in <%= config.bin %>'s config folder (on Linux ~/.config/<%= config.dirname %>; <%= config.scopedEnvVarKey('CONFIG_DIR') %> moves it), e.g. {"issuer": "https://id.example.com", "clientId": "my-cli"}; the CLI's own package.json (oclif.auth).`
 
   static override examples = [
     {description: 'Sign in with your browser', command: '<%= config.bin %> <%= command.id %>'},

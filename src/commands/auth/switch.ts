@@ -7,11 +7,11 @@ export default class Switch extends AuthCommand {
   static override summary = 'Choose the default account.'
 
   static override description =
-    'The default account is the one every command uses unless --account (or <%= config.scopedEnvVarKey(\'AUTH_ACCOUNT\') %>) says otherwise. `<%= config.bin %> auth<%= config.topicSeparator %>status` lists the accounts and marks the default with *. Without an argument and with two accounts, switches to the other one (as `gh auth switch` does).'
+    'The default account is the one every command uses unless <%= config.scopedEnvVarKey(\'AUTH_ACCOUNT\') %>, or the --account flag of a command that has one, says otherwise. `<%= config.bin %> auth<%= config.topicSeparator %>status` lists the accounts and marks the default with *. Without an argument and with two accounts, switches to the other one (as `gh auth switch` does).'
 
   static override examples = [
     '<%= config.bin %> <%= command.id %> bob',
-    '<%= config.bin %> <%= command.id %> "https://id.example.com|acme-cli|bob"',
+    {description: 'By its full key, when a name fits several accounts', command: '<%= config.bin %> <%= command.id %> "<issuer>|<client id>|<subject>"'},
     {description: 'With two accounts: switch to the other one', command: '<%= config.bin %> <%= command.id %>'},
   ]
 
