@@ -120,13 +120,10 @@ if $can_install && [ ${#packages[@]} -gt 0 ]; then
   packages=($(apt_packages))
   [ ${#packages[@]} -eq 0 ] || say "still missing after apt-get install: ${packages[*]}"
 else
-  for package in "${missing[@]}"; do
-    if [ "$package" = chromium ] && $ubuntu; then
-      say "missing $(part_of "$package")"
-    else
-      say "missing $(part_of "$package") (Debian package $package)"
-    fi
+  for package in "${packages[@]}"; do
+    say "missing $(part_of "$package") (Debian package $package)"
   done
+  case " ${missing[*]} " in *' chromium '*) $ubuntu && say "missing $(part_of chromium)" ;; esac
   if ! command -v apt-get >/dev/null; then
     say "this machine has no apt-get: install those with its package manager, then run npm test again."
     exit 1
@@ -145,7 +142,7 @@ case " ${missing[*]} " in
     if $ubuntu; then
       say "Ubuntu's chromium package is a snap, which npm test does not install and browser drivers fail to connect to"
       say "(snap confinement). Playwright's own Chromium build, with the libraries it needs, linked to $chromium works:"
-      executable=$(node -p "require('playwright-core').chromium.executablePath()" 2>/dev/null) ||
+      executable=$(cd "$(dirname "$0")/.." && node -p "require('playwright-core').chromium.executablePath()" 2>/dev/null) ||
         executable="\$(node -p \"require('playwright-core').chromium.executablePath()\")"
       commands+=("npx playwright-core install --with-deps chromium && ${sudo}ln -sf $executable $chromium")
     fi
