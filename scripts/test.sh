@@ -1,20 +1,16 @@
 #!/usr/bin/env bash
-# `npm test`: build, then run every suite. The keychain suites need a real Secret Service: unless
-# the caller already provides one (TOKENWISE_TEST_KEYRING=1), start a private, unlocked
-# gnome-keyring on a private D-Bus session with throwaway XDG folders, as on a desktop.
+# `npm test`: check (and where it can, install) the system parts the tests drive, build, then run
+# every suite. The keychain suites need a real Secret Service: unless the caller already provides one
+# (TOKENWISE_TEST_KEYRING=1), start a private, unlocked gnome-keyring on a private D-Bus session with
+# throwaway XDG folders, as on a desktop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+bash scripts/test-parts.sh
 npm run build --silent
 
 if [ "${TOKENWISE_TEST_KEYRING:-}" = 1 ]; then
   exec npx mocha "$@"
 fi
-for command in dbus-run-session gnome-keyring-daemon; do
-  if ! command -v "$command" >/dev/null; then
-    echo "npm test needs '$command' for the keychain tests: apt-get install gnome-keyring dbus-x11 (see README)." >&2
-    exit 1
-  fi
-done
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/runtime" "$scratch/data"
