@@ -60,7 +60,8 @@ export function missingSettings(context: AuthContext): string[] {
   return [context.settings.issuer ? undefined : 'issuer', context.settings.clientId ? undefined : 'clientId'].filter((key): key is string => Boolean(key))
 }
 
-function toStatus(account: AccountRecord, isDefault: boolean): AccountStatus {
+/** An account as `--json` shows it: the `auth status --json` account shape. */
+export function toStatus(account: AccountRecord, isDefault: boolean): AccountStatus {
   return {
     issuer: account.issuer,
     clientId: account.clientId,

@@ -218,13 +218,20 @@ describe('e2e: failures', () => {
   })
 
   describe('refresh failures keep the stored login', () => {
-    it('the issuer answers 503: auth refresh exits 75 and changes nothing', async () => {
+    it('the issuer answers 503: auth refresh exits 75, the credentials byte for byte, only the outage noted in the index', async () => {
       issuer.setTokenFailure(503)
       const result = await runAcmeExpecting(75, ['auth', 'refresh'], {home, env})
       expect(result.stdout).to.equal('')
       expect(errorMessage(result.stderr)).to.match(/503|unavailable/)
       issuer.setTokenFailure(null)
-      await expectEarlierLoginIntact()
+      const after = await storeSnapshot(home)
+      expect(after.credentials, 'credentials.json').to.equal(filesBefore.credentials)
+      // The outage is remembered (later commands with a valid token do not wait for it again); nothing else changed.
+      const {refreshFailures, gen: _gen, ...index} = JSON.parse(after.index!)
+      const {gen: _before, refreshFailures: _none, ...indexBefore} = JSON.parse(filesBefore.index!)
+      expect(index).to.deep.equal(indexBefore)
+      expect(Object.values<{reason: string}>(refreshFailures)).to.have.length(1)
+      expect(await statusJson(home)).to.deep.equal(statusBefore)
     })
 
     it('the issuer rejects the refresh token (invalid_grant): exit 4, names acme auth login, keeps the credentials', async () => {

@@ -6,6 +6,7 @@ import {terminalUi} from '../../cli/terminal-ui.js'
 import {AuthError} from '../../errors.js'
 import {describeAccount} from '../../session/accounts.js'
 import {login, type LoginMethod} from '../../session/login.js'
+import {toStatus, type AccountStatus} from '../../session/status.js'
 
 export default class Login extends AuthCommand {
   static override summary = 'Sign in with your browser, a device code, or a token.'
@@ -29,15 +30,19 @@ Where sign-in is configured, first found wins: these flags; the environment (<%=
     'client-id': Flags.string({description: 'OAuth client id (overrides the configured one).'}),
     scopes: Flags.string({description: 'Scopes to request, separated by spaces.'}),
     storage: Flags.string({description: 'Where to keep this login: auto, keyring, file, memory or exec:<command>. Pins this account there.'}),
+    clipboard: Flags.boolean({description: 'With a device code: copy it to the clipboard (pbcopy, clip, wl-copy, xclip or xsel).'}),
   }
 
-  public async run(): Promise<void> {
+  static override enableJsonFlag = true
+
+  public async run(): Promise<{account: AccountStatus}> {
     const {flags} = await this.parse(Login)
     const context = await this.authContext(flags)
     const method = await this.method(flags)
-    const ui = terminalUi({browserCommand: browserCommand(context.envNames.browser)})
+    const ui = terminalUi({browserCommand: browserCommand(context.envNames.browser), clipboard: flags.clipboard})
     const account = await login(context, method, ui)
     this.log(`Signed in as ${describeAccount(account)}.`)
+    return {account: toStatus(account, true)}
   }
 
   private async method(flags: {device: boolean; 'with-token': boolean}): Promise<LoginMethod> {

@@ -2,6 +2,7 @@ import {Args} from '@oclif/core'
 
 import {AuthCommand} from '../../cli/auth-command.js'
 import {describeAccount, switchAccount} from '../../session/accounts.js'
+import {toStatus, type AccountStatus} from '../../session/status.js'
 
 export default class Switch extends AuthCommand {
   static override summary = 'Choose the default account.'
@@ -19,9 +20,12 @@ export default class Switch extends AuthCommand {
     account: Args.string({description: 'Subject, email, name or full key of a signed-in account.'}),
   }
 
-  public async run(): Promise<void> {
+  static override enableJsonFlag = true
+
+  public async run(): Promise<{account: AccountStatus; changed: boolean}> {
     const {args} = await this.parse(Switch)
     const {account, changed} = await switchAccount(await this.authContext(), args.account)
     this.log(`${describeAccount(account)} ${changed ? 'is now' : 'is already'} the default account.`)
+    return {account: toStatus(account, true), changed}
   }
 }
