@@ -6,6 +6,7 @@ import {HostCommands} from '../host-commands.js'
 import {loadSettings, userSettingsPath, type SettingFlags} from '../settings/load.js'
 import type {AuthSettings} from '../settings/settings.js'
 import {AccountStore} from '../store/account-store.js'
+import {startBackgroundRefresh} from './refresh-ahead.js'
 
 /** What the session asks of the issuer: provider/api.ts. */
 export type ProviderApi = typeof import('../provider/api.js')
@@ -18,6 +19,9 @@ export interface EnvNames {
   storage: string
   issuer: string
   clientId: string
+  clientSecret: string
+  federatedTokenFile: string
+  federatedTokenCommand: string
 }
 
 /** What the session layer works with: settings, the store, the issuer, the clock. */
@@ -35,6 +39,11 @@ export interface AuthContext {
   now: () => number
   /** One line for the person at the terminal that does not stop the command (on stderr, never in --json output). */
   notify: (message: string) => void
+  /**
+   * Refresh this account in a detached process (see startBackgroundRefresh): when it started, or
+   * undefined when no such process can be started here (then the refresh runs in this one).
+   */
+  refreshElsewhere?: (accountKey: string) => Promise<{since: number} | undefined>
 }
 
 /** Settings resolved and validated once, and the store they describe. */
@@ -56,7 +65,8 @@ export async function authContext(config: Interfaces.Config, flags: SettingFlags
     dataDirVariable: config.scopedEnvVarKey('DATA_DIR'),
     notify,
   })
-  return {settings, commands, store, envNames, settingsFile: userSettingsPath(config), provider: loadProvider, now: Date.now, notify}
+  const refreshElsewhere = (accountKey: string) => startBackgroundRefresh(config, accountKey, () => {})
+  return {settings, commands, store, envNames, settingsFile: userSettingsPath(config), provider: loadProvider, now: Date.now, notify, refreshElsewhere}
 }
 
 export function hostEnvNames(config: Interfaces.Config): EnvNames {
@@ -67,6 +77,9 @@ export function hostEnvNames(config: Interfaces.Config): EnvNames {
     storage: config.scopedEnvVarKey('AUTH_STORAGE'),
     issuer: config.scopedEnvVarKey('AUTH_ISSUER'),
     clientId: config.scopedEnvVarKey('AUTH_CLIENT_ID'),
+    clientSecret: config.scopedEnvVarKey('AUTH_CLIENT_SECRET'),
+    federatedTokenFile: config.scopedEnvVarKey('AUTH_FEDERATED_TOKEN_FILE'),
+    federatedTokenCommand: config.scopedEnvVarKey('AUTH_FEDERATED_TOKEN_COMMAND'),
   }
 }
 

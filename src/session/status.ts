@@ -13,6 +13,10 @@ export interface StatusReport {
 export interface AccountStatus {
   /** Only with --show-token: read from the store (the keychain, a helper) on purpose. */
   accessToken?: string
+  /** A person, or a machine signed in as the client itself (client_credentials). */
+  kind: 'user' | 'client'
+  /** For a machine: how it proves it is the client ('client_secret', 'private_key_jwt', 'federated'); null for a person. */
+  clientAuthentication: string | null
   issuer: string
   clientId: string
   subject: string
@@ -63,6 +67,8 @@ export function missingSettings(context: AuthContext): string[] {
 /** An account as `--json` shows it: the `auth status --json` account shape. */
 export function toStatus(account: AccountRecord, isDefault: boolean): AccountStatus {
   return {
+    kind: account.clientAuth ? 'client' : 'user',
+    clientAuthentication: account.clientAuth ?? null,
     issuer: account.issuer,
     clientId: account.clientId,
     subject: account.subject,

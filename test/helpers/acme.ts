@@ -260,9 +260,11 @@ export async function storeSnapshot(home: TempHome): Promise<{index?: string; cr
 // What the user sees
 
 export const STATUS_KEYS = ['loggedIn', 'source', 'accounts']
-export const ACCOUNT_KEYS = ['issuer', 'clientId', 'subject', 'name', 'email', 'default', 'storage', 'scopes', 'expiresAt', 'hasRefreshToken']
+export const ACCOUNT_KEYS = ['kind', 'clientAuthentication', 'issuer', 'clientId', 'subject', 'name', 'email', 'default', 'storage', 'scopes', 'expiresAt', 'hasRefreshToken']
 
 export interface AccountStatus {
+  kind: 'user' | 'client'
+  clientAuthentication: string | null
   issuer: string
   clientId: string
   subject: string
@@ -291,7 +293,9 @@ export function parseStatus(stdout: string): StatusReport {
   expect(report.source).to.be.oneOf(['env', 'store', null])
   expect(report.accounts).to.be.an('array')
   for (const account of report.accounts) {
-    expect(Object.keys(account).sort(), 'account keys').to.deep.equal([...ACCOUNT_KEYS].sort())
+    // accessToken only with --show-token.
+    expect(Object.keys(account).filter((key) => key !== 'accessToken').sort(), 'account keys').to.deep.equal([...ACCOUNT_KEYS].sort())
+    expect(account.kind).to.be.oneOf(['user', 'client'])
     for (const key of ['issuer', 'clientId', 'subject', 'storage'] as const) expect(account[key], key).to.be.a('string')
     for (const key of ['name', 'email'] as const) if (account[key] !== null) expect(account[key], key).to.be.a('string')
     expect(account.default).to.be.a('boolean')

@@ -58,17 +58,26 @@ function describeOverride({source, account, problem}: AccountOverride): string {
 }
 
 function describe(account: AccountStatus, credentialsPath: string): string {
-  const who = [account.name, `(${account.subject})`, account.email ? `<${account.email}>` : undefined].filter(Boolean).join(' ')
+  const who =
+    account.kind === 'client'
+      ? `client ${account.clientId} (signs in as itself with ${CLIENT_AUTH[account.clientAuthentication ?? ''] ?? account.clientAuthentication})`
+      : [account.name, `(${account.subject})`, account.email ? `<${account.email}>` : undefined].filter(Boolean).join(' ')
   const lines = [
     `${account.default ? '*' : ' '} ${who}`,
     `    Issuer:        ${account.issuer}`,
     `    Client:        ${account.clientId}`,
     `    Token expires: ${expiry(account.expiresAt)}`,
-    `    Refreshable:   ${account.hasRefreshToken ? 'yes' : 'no (sign in again when it expires)'}`,
+    `    Refreshable:   ${account.kind === 'client' ? 'yes (a new token from its own credentials)' : account.hasRefreshToken ? 'yes' : 'no (sign in again when it expires)'}`,
     `    Scopes:        ${account.scopes.join(' ') || '(unknown)'}`,
     `    Stored in:     ${account.storage}${account.storage === 'file' ? ` (${credentialsPath})` : ''}`,
   ]
   return lines.join('\n')
+}
+
+const CLIENT_AUTH: Record<string, string> = {
+  client_secret: 'its client secret',
+  private_key_jwt: 'its private key (private_key_jwt)',
+  federated: 'a federated token from its CI system',
 }
 
 function expiry(expiresAt: string | null): string {
