@@ -184,7 +184,10 @@ describe('e2e: the core story against Glewlwyd, an independent OpenID Provider',
       const token = result.stdout.trim()
       expect(result.stdout).to.equal(`${token}\n`)
       expect(result.stderr).to.equal('')
-      expect(token).to.equal((await onlyStoredSecrets(home)).accessToken)
+      const stored = await onlyStoredSecrets(home)
+      expect(token).to.equal(stored.accessToken)
+      // Glewlwyd says token_type "bearer" (case-insensitive, RFC 6749 §5.1); APIs get "Bearer".
+      expect(stored.tokenType).to.equal('Bearer')
       expect(server.counts.tokenRequests, 'a fresh token: no refresh').to.equal(0)
 
       const me = await userinfo(server, token)
