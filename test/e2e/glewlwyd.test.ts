@@ -10,6 +10,9 @@
 
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
+import {readFile} from 'node:fs/promises'
+import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
 import {fileURLToPath} from 'node:url'
 
 import {startGlewlwyd} from '../fixtures/glewlwyd.js'
@@ -44,6 +47,17 @@ async function refreshAtServer(server: Glewlwyd, refreshToken: string): Promise<
     body: new URLSearchParams({grant_type: 'refresh_token', refresh_token: refreshToken, client_id: server.clientId}),
   })
   return {status: response.status, body: await response.text()}
+}
+
+/** What the scripted browser met (GLEWLWYD_BROWSER_LOG): the CLI neither waits for it nor shows its output. */
+async function browserOutcome(log: string, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const text = await readFile(log, 'utf8').catch(() => '')
+    if (text.includes('\n')) return text.trim()
+    if (Date.now() > deadline) return `(the browser reported nothing within ${timeoutMs} ms)`
+    await sleep(100)
+  }
 }
 
 /** The one warning oclif printed (` ›   Warning: …`, wrapped onto ` ›   ` lines), as one line. */
@@ -162,10 +176,14 @@ describe('e2e: the core story against Glewlwyd, an independent OpenID Provider',
     // What a host that leaves redirectPort unset meets: the CLI picks a free port, Glewlwyd answers
     // the authorization request with a bare 403 (no error page, no redirect), and only the
     // login timeout ends the wait. redirectPort is the way out (see the suite's `before`).
-    const result = await runAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_REDIRECT_PORT: undefined, ACME_AUTH_LOGIN_TIMEOUT: '3'}})
+    const log = join(home.root, 'browser.log')
+    const result = await runAcme(['auth', 'login'], {
+      home,
+      env: {...env, ACME_AUTH_REDIRECT_PORT: undefined, ACME_AUTH_LOGIN_TIMEOUT: '3', GLEWLWYD_BROWSER_LOG: log},
+    })
     expect(result.code, result.stderr).to.equal(1)
-    expect(result.stderr).to.match(/Could not open a browser \('.*glewlwyd-browser\.js' exited with status 1\)/)
     expect(errorMessage(result.stderr)).to.include('Timed out after 3 s waiting for the sign-in in the browser.')
+    expect(await browserOutcome(log)).to.equal('the server answered 403 at /api/oidc/auth, not a redirect')
     expect(server.counts.tokenRequests).to.equal(0)
     expect(await statusJson(home, env)).to.deep.equal({loggedIn: false, source: null, accounts: []})
   })
