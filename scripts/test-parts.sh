@@ -5,6 +5,10 @@
 #   dbus-run-session       the private D-Bus session it runs on                  (dbus-x11)
 #   /usr/bin/chromium      the browser playwright-core drives in the login test  (chromium)
 #   Liberation fonts       text for the pages that browser renders               (fonts-liberation)
+#   glewlwyd, sqlite3      the second test issuer, written apart from the first  (glewlwyd, sqlite3)
+#
+# Glewlwyd's package asks debconf which database to set up; the preseed below answers "none" (the
+# tests give it a private sqlite file), and dbconfig-no-thanks keeps dbconfig from asking again.
 #
 # All present: nothing is printed, nothing is run (a few file tests; no apt, no dpkg).
 # Some missing, and this machine can install them (root, or passwordless sudo, and apt-get): one
@@ -46,7 +50,11 @@ check() {
   command -v dbus-run-session >/dev/null || missing+=(dbus-x11)
   chromium_usable || missing+=(chromium)
   [ -f "$font" ] || missing+=(fonts-liberation)
+  command -v glewlwyd >/dev/null || [ -x "$root/usr/bin/glewlwyd" ] || missing+=(glewlwyd)
+  command -v sqlite3 >/dev/null || missing+=(sqlite3)
 }
+
+GLEWLWYD_PRESEED='glewlwyd glewlwyd/config_type select No configuration'
 
 check
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -67,6 +75,8 @@ part_of() {
       fi
       ;;
     fonts-liberation) echo 'Liberation fonts, for the pages that browser renders' ;;
+    glewlwyd) echo 'glewlwyd, the second issuer the tests sign in at' ;;
+    sqlite3) echo 'sqlite3, which sets up the database of that issuer' ;;
   esac
 }
 
@@ -83,6 +93,7 @@ apt_packages() {
     if [ "$package" = chromium ] && $ubuntu; then continue; fi
     [ "$package" = dbus-x11 ] && with_bus=true
     echo "$package"
+    [ "$package" != glewlwyd ] || echo dbconfig-no-thanks
   done
   case " ${missing[*]} " in
     *' gnome-keyring '*)
@@ -108,10 +119,12 @@ if $can_install && [ ${#packages[@]} -gt 0 ]; then
   log=$logs/apt.log
   apt=(env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300)
   [ -z "$sudo" ] || apt=(sudo -n "${apt[@]}")
-  if ! { "${apt[@]}" update -qq && "${apt[@]}" install -y -qq --no-install-recommends "${packages[@]}"; } </dev/null >"$log" 2>&1; then
+  preseed=(debconf-set-selections)
+  [ -z "$sudo" ] || preseed=(sudo -n debconf-set-selections)
+  if ! { echo "$GLEWLWYD_PRESEED" | "${preseed[@]}" && "${apt[@]}" update -qq && "${apt[@]}" install -y -qq --no-install-recommends "${packages[@]}"; } </dev/null >"$log" 2>&1; then
     say "apt-get failed; the end of its log ($log):"
     tail -n 20 "$log" | sed 's/^/  /' >&2
-    say "to try again by hand: ${sudo}apt-get update && ${sudo}apt-get install -y --no-install-recommends ${packages[*]}"
+    say "to try again by hand: echo '$GLEWLWYD_PRESEED' | ${sudo}debconf-set-selections && ${sudo}apt-get update && ${sudo}apt-get install -y --no-install-recommends ${packages[*]}"
     exit 1
   fi
   rm -rf "$logs"
@@ -135,7 +148,9 @@ fi
 
 commands=()
 if [ ${#packages[@]} -gt 0 ]; then
-  commands+=("${sudo}apt-get update && ${sudo}apt-get install -y --no-install-recommends ${packages[*]}")
+  preseed=
+  case " ${packages[*]} " in *' glewlwyd '*) preseed="echo '$GLEWLWYD_PRESEED' | ${sudo}debconf-set-selections && " ;; esac
+  commands+=("${preseed}${sudo}apt-get update && ${sudo}apt-get install -y --no-install-recommends ${packages[*]}")
 fi
 case " ${missing[*]} " in
   *' chromium '*)
