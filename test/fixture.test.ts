@@ -229,6 +229,39 @@ describe('test fixtures: issuer.js and browser.js', () => {
   })
 })
 
+describe('test fixtures: issuer.js options for issuers that differ', () => {
+  it('a metadata shim (RFC 8414 only), bare error answers, and a record of requests without their secrets', async () => {
+    const shimmed = await startIssuer({path: '/realms/acme', metadata: {openid: false, oauth: true}, bareErrors: {token: 400}})
+    try {
+      const origin = new URL(shimmed.issuer).origin
+      expect((await fetch(`${shimmed.issuer}/.well-known/openid-configuration`)).status).to.equal(404)
+      const shimConfig = await client.discovery(new URL(shimmed.issuer), shimmed.clientId, undefined, client.None(), {
+        algorithm: 'oauth2',
+        execute: [client.allowInsecureRequests],
+      })
+      expect(shimConfig.serverMetadata()).to.include({issuer: shimmed.issuer, token_endpoint: `${shimmed.issuer}/token`})
+      expect((await fetch(`${origin}/.well-known/oauth-authorization-server/realms/acme`)).status).to.equal(200)
+
+      const tokens = await login(shimConfig)
+      const [authorization, token] = shimmed.requests
+      expect(authorization).to.deep.include({route: 'authorization', clientAuthentication: 'none'})
+      expect(authorization.params).to.deep.include({scope: [SCOPE], prompt: ['consent'], client_id: ['acme-cli']})
+      expect(token).to.deep.include({route: 'token', clientAuthentication: 'none', status: 200})
+      expect(token.params).to.deep.include({grant_type: ['authorization_code'], code: ['[redacted]'], code_verifier: ['[redacted]']})
+
+      // invalid_grant, with its body and challenge taken away.
+      const refused = await fetch(`${shimmed.issuer}/token`, {
+        method: 'POST',
+        body: new URLSearchParams({grant_type: 'refresh_token', refresh_token: `${tokens.refresh_token}x`, client_id: 'acme-cli'}),
+      })
+      expect([refused.status, await refused.text()]).to.deep.equal([400, ''])
+      expect(shimmed.requests.at(-1)).to.deep.include({status: 400, params: {grant_type: ['refresh_token'], refresh_token: ['[redacted]'], client_id: ['acme-cli']}})
+    } finally {
+      await shimmed.close()
+    }
+  })
+})
+
 describe('npm run issuer (scripts/issuer.js)', () => {
   it('serves discovery until stopped, and says where and how to use it', async function () {
     this.timeout(30_000)

@@ -4,7 +4,7 @@
 
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
-import {mkdir, mkdtemp, readFile, rm} from 'node:fs/promises'
+import {cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile} from 'node:fs/promises'
 import {createServer as createHttpServer} from 'node:http'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
@@ -55,6 +55,8 @@ export interface RunOptions {
   /** Written to stdin, which is then closed. Without it stdin is 'ignore'. */
   input?: string
   timeoutMs?: number
+  /** Another host's entry point (see makeHostVariant); examples/acme's by default. */
+  bin?: string
 }
 
 export interface RunResult {
@@ -112,7 +114,7 @@ export function cleanEnv(home: TempHome, extra: Record<string, string | undefine
 export function runAcme(args: string[], options: RunOptions): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ACME_BIN, ...args], {
+    const child = spawn(process.execPath, [options.bin ?? ACME_BIN, ...args], {
       cwd: options.home.root,
       env: cleanEnv(options.home, options.env),
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -156,6 +158,33 @@ export async function runAcmeExpecting(code: number, args: string[], options: Ru
   const result = await runAcme(args, options)
   expect(result.code, describeRun(args, result)).to.equal(code)
   return result
+}
+
+export interface HostVariant {
+  /** Its bin/run.js: pass as RunOptions.bin. */
+  bin: string
+  cleanup(): Promise<void>
+}
+
+/**
+ * A copy of examples/acme whose package.json has `oclif.auth` changed by `edit` (settings only a
+ * host's author can set: authorizationParams, allowInsecureIssuer, …). Same bin name, same commands
+ * and manifest; it finds @oclif/core and the plugin through a node_modules link to this repository's.
+ */
+export async function makeHostVariant(edit: (auth: Record<string, unknown>) => Record<string, unknown>): Promise<HostVariant> {
+  const source = fileURLToPath(new URL('../../examples/acme/', import.meta.url))
+  const root = await mkdtemp(join(tmpdir(), 'acme-host-'))
+  for (const entry of ['bin', 'src', 'oclif.manifest.json']) await cp(join(source, entry), join(root, entry), {recursive: true})
+  const pjson = JSON.parse(await readFile(join(source, 'package.json'), 'utf8'))
+  pjson.oclif.auth = edit(structuredClone(pjson.oclif.auth))
+  await writeFile(join(root, 'package.json'), `${JSON.stringify(pjson, null, 2)}\n`)
+  await symlink(fileURLToPath(new URL('../../node_modules', import.meta.url)), join(root, 'node_modules'), 'dir')
+  return {
+    bin: join(root, 'bin', 'run.js'),
+    async cleanup() {
+      await rm(root, {recursive: true, force: true})
+    },
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
