@@ -57,11 +57,12 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
     storage,
     updatedAt: new Date().toISOString(),
   }
-  await confirmOtherAccount(context, method, record, ui)
   if (settings.sources.storage === '--storage') record.storagePinned = true
   if (signIn.identity.name) record.name = signIn.identity.name
   if (signIn.identity.email) record.email = signIn.identity.email
   if (method.kind === 'client') record.clientAuth = method.credential.kind
+  // After the name is known: "Signed in as Bob (bob)", as the earlier login is described.
+  await confirmOtherAccount(context, method, record, ui)
   if (settings.endpoints) record.endpoints = {...settings.endpoints}
   if (settings.resource) record.resource = settings.resource
   // A secret given for this sign-in only (environment, user file) is needed by every refresh too;

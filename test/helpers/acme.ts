@@ -50,6 +50,8 @@ export async function makeTempHome(): Promise<TempHome> {
 
 export interface RunOptions {
   home: TempHome
+  /** Another host's entry point (a variant of examples/acme); acme's own by default. */
+  bin?: string
   /** Added to the clean environment; `undefined` removes a variable. */
   env?: Record<string, string | undefined>
   /** Written to stdin, which is then closed. Without it stdin is 'ignore'. */
@@ -237,17 +239,18 @@ export async function closedPort(): Promise<number> {
 /**
  * An HTTP server that answers 404 to everything and records what was asked. Point ACME_AUTH_ISSUER
  * at it to prove a command never started its own work (whoami's first step is a discovery fetch).
+ * `host`: the address it listens on (another than loopback stands for another machine).
  */
-export async function startRequestRecorder(): Promise<{url: string; requests: string[]; close(): Promise<void>}> {
+export async function startRequestRecorder(host = '127.0.0.1'): Promise<{url: string; requests: string[]; close(): Promise<void>}> {
   const requests: string[] = []
   const server = createHttpServer((request, response) => {
     requests.push(`${request.method} ${request.url}`)
     response.writeHead(404).end()
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(0, host, resolve))
   const {port} = server.address() as {port: number}
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     requests,
     async close() {
       server.closeAllConnections()
