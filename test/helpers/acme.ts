@@ -50,15 +50,13 @@ export async function makeTempHome(): Promise<TempHome> {
 
 export interface RunOptions {
   home: TempHome
-  /** Another host's entry point (a variant of examples/acme); acme's own by default. */
+  /** Another host's entry point (a variant of examples/acme, see makeHostVariant); acme's own by default. */
   bin?: string
   /** Added to the clean environment; `undefined` removes a variable. */
   env?: Record<string, string | undefined>
   /** Written to stdin, which is then closed. Without it stdin is 'ignore'. */
   input?: string
   timeoutMs?: number
-  /** Another host's entry point (see makeHostVariant); examples/acme's by default. */
-  bin?: string
 }
 
 export interface RunResult {
