@@ -2,7 +2,7 @@
 // Glewlwyd 2.7.5 (C; Debian package `glewlwyd`), started on 127.0.0.1 by test/fixtures/glewlwyd.js.
 // The example host runs as a user runs it; the sign-in is played by test/fixtures/glewlwyd-browser.js.
 //
-// Where Glewlwyd departs from a standard, the test says so (D-numbers as in docs/providers-glewlwyd.md)
+// Where Glewlwyd departs from a standard, the test says so (D-numbers as in the Glewlwyd section of docs/providers.md)
 // and asserts what the plugin does about it; the plugin has no Glewlwyd-specific code.
 //
 // Glewlwyd is a system package. Without it this suite fails with one line naming the install command
