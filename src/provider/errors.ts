@@ -84,7 +84,13 @@ export function toAuthError(error: unknown, context: FailureContext): AuthError 
       case 'temporarily_unavailable':
         return transient(`${capitalize(server)} is temporarily unavailable.`, error)
       default:
-        return new AuthError('LOGIN_FAILED', `${capitalize(server)} refused to ${doing} (${e.error}${detail}).`, {cause: error})
+        return new AuthError('LOGIN_FAILED', `${capitalize(server)} refused to ${doing} (${e.error}${detail}).`, {
+          cause: error,
+          // The usual reason an issuer refuses to start a sign-in it otherwise would: the redirect.
+          suggestion: context.operation === 'authorization' && context.redirectUri
+            ? `Check that the issuer has ${context.redirectUri} registered for client '${context.clientId ?? '?'}' (some accept only the exact port: set redirectPort to a registered one).`
+            : undefined,
+        })
     }
   }
   const response = e?.cause instanceof Response ? e.cause : undefined

@@ -40,8 +40,10 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   // Where the login will be kept is settled first: a store that does not answer should be found
   // before the user signs in, not after.
   const {backend: storage, why: storageWhy} = await chooseBackend(context, ui)
-  // So is the index: one that is damaged or from a newer version would throw the sign-in away.
+  // So is the index: one that is damaged or from a newer version would throw the sign-in away; and so
+  // are the folders the sign-in writes to.
   await context.store.readIndex()
+  await context.store.checkFolders()
   const signIn = await signInWith(context, provider, issuer, method, ui)
   // Entra ID's `/common`: the account belongs to the user's tenant, whose issuer the ID token names.
   const accountIssuer = signIn.issuedBy ?? issuer.issuer

@@ -5,6 +5,7 @@ import {splitCommand} from '../split-command.js'
 import type {SignInUi} from '../provider/sign-in-ui.js'
 import type {BackendKind} from '../settings/settings.js'
 import type {AccountIndex, AccountRecord} from '../store/account-index.js'
+import {HelperNotConfiguredError} from '../store/account-store.js'
 import type {AuthContext} from './context.js'
 
 /**
@@ -61,6 +62,7 @@ export async function migrateAccounts(context: AuthContext, index: AccountIndex,
     } catch (error) {
       if (!(error instanceof AuthError)) throw error
       if (account.key !== inUse) continue
+      if (error instanceof HelperNotConfiguredError) throw error
       throw new AuthError(error.code, `Could not move the stored login to the configured storage '${target}' (${context.settings.sources.storage}): ${error.message}`, {
         cause: error,
         suggestion: error.suggestion,

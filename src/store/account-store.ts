@@ -106,9 +106,18 @@ export class AccountStore {
 
   private helperNotConfigured(kind: string): AuthError {
     const now = this.options.configuredStorageSource ? ` (${this.options.configuredStorageSource} says '${this.options.configuredStorage}')` : ''
-    return new AuthError('STORE_UNAVAILABLE', `The login is kept by the credential helper '${kind.slice(5)}', which no setting of yours names${now}, so it is not run: the store's index is data, and a program named in data is never started.`, {
+    return new HelperNotConfiguredError('STORE_UNAVAILABLE', `The login is kept by the credential helper '${kind.slice(5)}', which no setting of yours names${now}, so it is not run: the store's index is data, and a program named in data is never started.`, {
       suggestion: `If that helper is yours, set ${this.options.storageVariable}='${kind}' (or storage in your auth.json); else ${this.options.commands.signInAgain().replace(/^Run/, 'run')}`,
     })
+  }
+
+  /**
+   * Check the folders a sign-in will write to before the person signs in: one that is not theirs
+   * would throw the sign-in away afterwards.
+   */
+  async checkFolders(): Promise<void> {
+    if (this.memoryIndex) return
+    for (const dir of [this.paths.dir, this.paths.locks, this.paths.issuers]) await checkPrivateFolder(dir, this.options.dataDirVariable)
   }
 
   async readIndex(): Promise<AccountIndex> {
@@ -338,6 +347,9 @@ export class AccountStore {
     else await writeIndex(this.paths.index, index)
   }
 }
+
+/** An index names a credential helper no setting names: said as it is, whatever the store was doing. */
+export class HelperNotConfiguredError extends AuthError {}
 
 /** Tombstones name a refresh token without holding it. */
 export const hashToken = sha256Hex
