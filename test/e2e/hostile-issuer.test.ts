@@ -25,7 +25,6 @@ import {
 } from '../helpers/acme.js'
 import {fakeToken, nonLoopbackAddress, runAcmeAtTerminal, unsafeCharacters, writeLogin} from '../helpers/hostile.js'
 import {startScriptedIssuer, type ScriptedIssuer} from '../helpers/scripted-issuer.js'
-import {expireIn} from '../helpers/store-time.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
 

@@ -15,6 +15,7 @@ import {
   describeRun,
   errorMessage,
   issuerEnv,
+  makeHostVariant,
   makeTempHome,
   runAcme,
   runAcmeExpecting,
@@ -24,7 +25,6 @@ import {
   type TempHome,
 } from '../helpers/acme.js'
 import {
-  acmeVariant,
   asOtherUser,
   baitLogin,
   exists,
@@ -289,9 +289,7 @@ describe('e2e: a hostile machine (issue 10)', function () {
 
   it('10. exportToken: false in the host: a child process does not see ACME_ACCESS_TOKEN, getAccessToken() still works', async () => {
     await signIn()
-    const variant = await acmeVariant((pjson) => {
-      pjson.oclif.auth.exportToken = false
-    })
+    const variant = await makeHostVariant((auth) => ({...auth, exportToken: false}))
     try {
       // The check can see a token: acme itself exports it.
       const exported = await runAcmeExpecting(0, ['env'], {home, env})

@@ -2,7 +2,7 @@
 // through the example host, as users meet them. (The keychain backend has its own suite.)
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
-import {chmod, mkdir, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises'
+import {chmod, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises'
 import {join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 

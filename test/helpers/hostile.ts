@@ -4,15 +4,12 @@
 
 import {execFile, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, symlink, writeFile} from 'node:fs/promises'
+import {lstat, mkdir, readdir, readFile, readlink, stat, writeFile} from 'node:fs/promises'
 import {networkInterfaces, tmpdir} from 'node:os'
-import {dirname, join, resolve} from 'node:path'
-import {fileURLToPath} from 'node:url'
+import {join} from 'node:path'
 
 import {ACME_BIN, DEFAULT_TIMEOUT_MS, cleanEnv, type RunOptions, type RunResult} from './acme.js'
 
-const REPO = resolve(fileURLToPath(new URL('../../', import.meta.url)))
-const ACME_DIR = join(REPO, 'examples', 'acme')
 
 // ---------------------------------------------------------------------------------------------
 // Another user on this machine
@@ -241,37 +238,6 @@ export function runAcmeAtTerminal(args: string[], options: RunOptions & {prompt:
       else resolvePromise({code, stdout, stderr, prompted})
     })
   })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Another host
-
-/**
- * A copy of examples/acme in a temp folder with `change` applied to its package.json, linked to
- * this plugin and @oclif/core the way the original resolves them (node_modules symlinks). Its
- * entry point is `bin`; runAcme takes it as `bin`.
- */
-export async function acmeVariant(change: (pjson: {oclif: {auth: Record<string, unknown>}}) => void): Promise<{bin: string; cleanup(): Promise<void>}> {
-  const root = await mkdtemp(join(tmpdir(), 'acme-variant-'))
-  for (const part of ['bin', 'src']) await cp(join(ACME_DIR, part), join(root, part), {recursive: true})
-  await cp(join(ACME_DIR, 'oclif.manifest.json'), join(root, 'oclif.manifest.json')).catch(() => {})
-  const pjson = JSON.parse(await readFile(join(ACME_DIR, 'package.json'), 'utf8'))
-  change(pjson)
-  await writeFile(join(root, 'package.json'), `${JSON.stringify(pjson, null, 2)}\n`)
-  for (const [name, target] of [
-    ['@tokenwise/plugin-auth', REPO],
-    ['@oclif/core', join(REPO, 'node_modules', '@oclif', 'core')],
-  ]) {
-    const link = join(root, 'node_modules', name)
-    await mkdir(dirname(link), {recursive: true})
-    await symlink(target, link)
-  }
-  return {
-    bin: join(root, 'bin', 'run.js'),
-    async cleanup() {
-      await rm(root, {recursive: true, force: true})
-    },
-  }
 }
 
 /** Wait until `check` is true, polling; fails with `what` after `timeoutMs`. */
