@@ -2,6 +2,7 @@ import type {Interfaces} from '@oclif/core'
 
 import {AuthError} from '../errors.js'
 import {loadSettings, type SettingFlags} from '../settings/load.js'
+import {ParseProblem, parseSeconds} from '../settings/parse.js'
 import type {AuthSettings} from '../settings/settings.js'
 import {AccountStore} from '../store/account-store.js'
 
@@ -33,8 +34,27 @@ export async function authContext(config: Interfaces.Config, flags: SettingFlags
     keyringTimeoutMs: settings.keyringTimeoutSeconds * 1000,
     keyringEntryLimit: settings.keyringEntryLimit,
     inMemory: settings.storage === 'memory',
+    lockWaitMs: lockWaitMs(config),
   })
   return {config, settings, bin: config.bin, store, envNames}
+}
+
+/**
+ * How long a command waits for another process's store or refresh lock: `ACME_AUTH_LOCK_WAIT` seconds,
+ * else the lock's default (30 s). Hidden on purpose, not one of the documented settings: it lets the
+ * tests of "waits, then gives up with exit 75" take seconds instead of 30 s each. Saving a refreshed
+ * login keeps its own, longer wait.
+ */
+function lockWaitMs(config: Interfaces.Config): number | undefined {
+  const variable = config.scopedEnvVarKey('AUTH_LOCK_WAIT')
+  const raw = process.env[variable]
+  if (raw === undefined || raw === '') return undefined
+  try {
+    return parseSeconds(raw) * 1000
+  } catch (error) {
+    if (error instanceof ParseProblem) throw new AuthError('CONFIG_INVALID', `Invalid ${variable}: ${error.message}.`)
+    throw error
+  }
 }
 
 /** CI's way in (DESIGN.md, Lifecycle): a token in `ACME_TOKEN` wins and nothing else is consulted. */

@@ -26,6 +26,8 @@ export interface AccountStoreOptions {
   keyringEntryLimit?: number
   /** `storage=memory`: nothing is persisted, the index included. */
   inMemory?: boolean
+  /** How long to wait for another process's lock (the lock's default, 30 s, when absent). */
+  lockWaitMs?: number
 }
 
 /**
@@ -261,6 +263,7 @@ export class AccountStore {
   async withAccountLock<T>(account: AccountRecord, fn: () => Promise<T>): Promise<T> {
     if (this.memoryIndex) return fn()
     return withLock(accountLockPath(this.paths, account.key), fn, {
+      ...this.lockWait,
       purpose: `refreshing the login of ${describeAccount(account)}`,
     })
   }
@@ -278,7 +281,12 @@ export class AccountStore {
       const index = await this.readIndex()
       await change(index)
       await this.writeIndexNow(index)
-    }, {purpose: 'writing the login store', ...lock})
+    }, {...this.lockWait, purpose: 'writing the login store', ...lock})
+  }
+
+  /** The configured lock wait, if any (an undefined waitMs would override the lock's default). */
+  private get lockWait(): {waitMs?: number} {
+    return this.options.lockWaitMs === undefined ? {} : {waitMs: this.options.lockWaitMs}
   }
 
   private async writeIndexNow(index: AccountIndex): Promise<void> {
