@@ -9,6 +9,7 @@ import {fileURLToPath} from 'node:url'
 import * as client from 'openid-client'
 
 import {startIssuer} from './fixtures/issuer.js'
+import {waitFor} from './helpers/wait.js'
 
 const BROWSER = fileURLToPath(new URL('fixtures/browser.js', import.meta.url))
 const SCOPE = 'openid profile email offline_access'
@@ -205,9 +206,23 @@ describe('test fixtures: issuer.js and browser.js', () => {
 
     issuer.setTokenDelay(300)
     const started = Date.now()
-    await client.refreshTokenGrant(config, tokens.refresh_token!)
+    const rotated = await client.refreshTokenGrant(config, tokens.refresh_token!)
     expect(Date.now() - started).to.be.at.least(300)
     issuer.setTokenDelay(0)
+
+    // Held: counted on arrival, answered only once released.
+    const release = issuer.holdTokenRequests()
+    const arrived = issuer.counts.tokenRequests + 1
+    let answered = false
+    const held = client.refreshTokenGrant(config, rotated.refresh_token!).then((response) => {
+      answered = true
+      return response
+    })
+    await waitFor(() => issuer.counts.tokenRequests === arrived, 10_000, 'the held request to arrive')
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(answered, 'answered while held').to.equal(false)
+    release()
+    expect((await held).access_token).to.be.a('string')
   })
 
   it('serves an issuer mounted under a path', async () => {
