@@ -25,72 +25,117 @@ import {
   storeSnapshot,
   type TempHome,
 } from '../helpers/acme.js'
+import {copyOfHome, signInOnce} from '../helpers/signed-in.js'
 import {expireIn, replaceAccessToken} from '../helpers/store-time.js'
+import {refreshAheadProcesses, refreshAheadSettled, waitFor} from '../helpers/wait.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
 
 async function lockFiles(home: TempHome): Promise<string[]> {
   return (await readdir(join(home.authDir, 'locks')).catch(() => [])).filter((name) => name.endsWith('.lock') && name !== 'store.lock')
 }
 
+/** A process's state letter from /proc (R running, S sleeping, T stopped, …). */
+async function processState(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
+  return stat?.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+}
+
 describe('e2e: token lifecycle', function () {
   this.timeout(120_000)
   let issuer: Issuer
-  let home: TempHome
   let env: Record<string, string | undefined>
+  /** One real login at `issuer`, copied by the tests in which the issuer rotates and revokes nothing. */
+  let signedIn: TempHome
+  /** The homes of the running test, settled and removed after it. */
+  let homes: TempHome[] = []
 
-  beforeEach(async () => {
+  before(async () => {
     issuer = await startIssuer()
     env = issuerEnv(issuer)
-    home = await makeTempHome()
-    await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+    signedIn = await signInOnce(env)
+  })
+  after(async () => {
+    await issuer?.close()
+    await signedIn?.cleanup()
+  })
+  beforeEach(() => {
+    homes = []
     issuer.resetCounts()
   })
   afterEach(async () => {
-    await issuer?.close()
-    await home?.cleanup()
+    // A background refresh a test started ends before the issuer is back to normal service: one that
+    // got through afterwards would rotate a grant that later tests share.
+    for (const home of homes) await refreshAheadSettled(home)
+    issuer.setTokenFailure(null)
+    issuer.setTokenDelay(0)
+    issuer.releaseTokenRequests()
+    for (const home of homes) await home.cleanup()
   })
 
-  for (const refreshAhead of ['off', 'background', 'inline']) {
-    it(`32 parallel commands inside the expiry skew cost exactly one refresh (refreshAhead=${refreshAhead})`, async () => {
+  /** A home with its own `auth login` (its own grant): for tests whose commands make the issuer rotate or revoke. */
+  async function signInHere(at: Issuer = issuer): Promise<TempHome> {
+    const home = await makeTempHome()
+    homes.push(home)
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env: issuerEnv(at)})
+    at.resetCounts()
+    return home
+  }
+
+  /** A copy of the shared login: for tests in which the issuer rotates and revokes nothing. */
+  async function sharedSignIn(): Promise<TempHome> {
+    const home = await copyOfHome(signedIn)
+    homes.push(home)
+    return home
+  }
+
+  // Every command refreshes in its prerun hook when the token is inside the skew, whatever
+  // refreshAhead says; background and inline add one more refresher each (the init hook's, claimed by
+  // one command of N). Each batch mixes commands with refreshAhead=off and with one of those two, so
+  // the three modes are all covered in two batches of 32 instead of three.
+  for (const refreshAhead of ['background', 'inline']) {
+    it(`32 parallel commands inside the expiry skew cost exactly one refresh (refreshAhead=${refreshAhead} for half of them, off for the others)`, async () => {
+      const home = await signInHere()
       await expireIn(home, 30)
+      const modes = Array.from({length: 32}, (_, i) => (i % 2 === 0 ? refreshAhead : 'off'))
       const runs = await Promise.all(
-        Array.from({length: 32}, () => runAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: refreshAhead}, timeoutMs: 90_000})),
+        modes.map((mode) => runAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: mode}, timeoutMs: 90_000})),
       )
-      for (const run of runs) {
-        expect(run.code, describeRun(['whoami'], run)).to.equal(0)
-        expect(run.stdout).to.equal('alice (Alice)\n')
-      }
-      // A background refresh may still be finishing: give it the time it would take, then count.
-      await sleep(1500)
+      runs.forEach((run, i) => {
+        expect(run.code, `refreshAhead=${modes[i]}: ${describeRun(['whoami'], run)}`).to.equal(0)
+        expect(run.stdout, `refreshAhead=${modes[i]}`).to.equal('alice (Alice)\n')
+      })
+      // The background refresh is detached and may outlive every command: count once it has exited,
+      // so a late second refresh is counted too.
+      await refreshAheadSettled(home)
       expect(issuer.counts.refresh, 'refreshes the issuer saw').to.equal(1)
       expect(issuer.counts.refreshReuse, 'reused refresh tokens').to.equal(0)
     })
   }
 
   it('refreshes ahead of time in the background: the command does not wait, the next one finds a fresh token', async () => {
+    const home = await signInHere()
     await expireIn(home, 200) // inside the refresh-ahead window (5 min for a 1 h token), outside the 60 s skew
     const before = await onlyStoredSecrets(home)
+    // The issuer holds the refresh: hello exits while it is still in flight, so it did not wait for it.
+    issuer.holdTokenRequests()
     const run = await runAcmeExpecting(0, ['hello'], {home, env})
     expect(run.stderr).to.equal('')
-    await waitFor(async () => (await onlyStoredSecrets(home)).accessToken !== before.accessToken, 10_000, 'the background refresh')
+    await waitFor(() => issuer.counts.tokenRequests === 1, 20_000, 'the background refresh at the issuer')
+    // The other tests wait for background refreshes by finding them this way: it must see this one.
+    expect(await refreshAheadProcesses(home), 'background refreshes of this home').to.have.length(1)
+    issuer.releaseTokenRequests()
+    await waitFor(async () => (await onlyStoredSecrets(home)).accessToken !== before.accessToken, 20_000, 'the background refresh')
+    await refreshAheadSettled(home)
     expect(issuer.counts.refresh).to.equal(1)
     await runAcmeExpecting(0, ['whoami'], {home, env})
+    await refreshAheadSettled(home)
     expect(issuer.counts.refresh).to.equal(1)
   })
 
   for (const [refreshAhead, failure] of [['background', 400], ['inline', 400], ['background', 503], ['inline', 503]] as const) {
     it(`a refresh ahead that fails (${failure}) is not tried again by every command: a one-minute back-off (refreshAhead=${refreshAhead})`, async () => {
+      const home = await sharedSignIn() // the issuer refuses every refresh: nothing rotates
       await expireIn(home, 200) // inside the refresh-ahead window, outside the skew
       // 400 invalid_request does not pass by itself; 503 does, but not within seconds.
       issuer.setTokenFailure(failure)
@@ -98,7 +143,8 @@ describe('e2e: token lifecycle', function () {
       for (let run = 0; run < 3; run++) {
         const result = await runAcmeExpecting(0, ['hello'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: refreshAhead}})
         expect(result.stderr).to.equal('')
-        await sleep(1500) // a background refresh has ended by now
+        // Whatever this command started has reached the issuer (and been counted) before the next one.
+        await refreshAheadSettled(home)
       }
       expect(issuer.counts.tokenRequests, 'token requests the issuer saw').to.equal(1)
       expect(await storeSnapshot(home)).to.deep.equal(before)
@@ -108,6 +154,7 @@ describe('e2e: token lifecycle', function () {
   }
 
   it('an index that lags the stored token (a process died between the two writes) is brought in line, not refreshed again and again', async () => {
+    const home = await sharedSignIn() // the token is fresh: nothing is refreshed
     const stored = await onlyStoredSecrets(home)
     const indexPath = join(home.authDir, 'accounts.json')
     const index = JSON.parse(await readFile(indexPath, 'utf8'))
@@ -118,11 +165,12 @@ describe('e2e: token lifecycle', function () {
     await runAcmeExpecting(0, ['hello'], {home, env})
     await waitFor(async () => JSON.parse(await readFile(indexPath, 'utf8')).accounts[0].expiresAt === stored.expiresAt, 10_000, 'the index to catch up')
     await runAcmeExpecting(0, ['hello'], {home, env})
-    await sleep(1500)
+    await refreshAheadSettled(home)
     expect(issuer.counts.tokenRequests, 'the token was fresh: nothing to ask the issuer').to.equal(0)
   })
 
   it('20 processes × 50 read-modify-write updates of the index under the lock lose none', async () => {
+    const home = await sharedSignIn()
     const before = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).gen as number
     const worker = `
       import {AccountStore} from ${JSON.stringify(new URL('../../dist/store/account-store.js', import.meta.url).href)}
@@ -141,42 +189,53 @@ describe('e2e: token lifecycle', function () {
   })
 
   it('a command killed (SIGKILL) in the middle of a refresh does not block the next one, and the login still works', async () => {
+    const home = await signInHere()
     await expireIn(home, 30)
+    // The killed request waits at the issuer, which then finds its client gone and drops it (the
+    // delay, not holdTokenRequests: by then the issuer has certainly seen the connection close).
     issuer.setTokenDelay(5000)
-    const killed = spawn(process.execPath, [ACME_BIN, 'whoami'], {env: cleanEnv(home, env), stdio: 'ignore'})
+    // No refresh ahead: the killed command is the one refresher, so the lock left behind is its own.
+    const killed = spawn(process.execPath, [ACME_BIN, 'whoami'], {env: cleanEnv(home, {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}), stdio: 'ignore'})
     const killedClosed = new Promise((resolve) => killed.on('close', resolve))
-    await waitFor(async () => (await lockFiles(home)).length > 0, 10_000, 'the refresh lock')
-    await sleep(300) // the request is at the issuer now
+    // Its refresh request is at the issuer: it holds the account's lock, mid-refresh.
+    await waitFor(() => issuer.counts.tokenRequests === 1, 20_000, 'the refresh request at the issuer')
     killed.kill('SIGKILL')
     await killedClosed
-    expect(await lockFiles(home), 'the dead holder left its lock').to.have.length(1)
+    const locks = await lockFiles(home)
+    expect(locks, 'the dead holder left its lock').to.have.length(1)
+    expect(JSON.parse(await readFile(join(home.authDir, 'locks', locks[0]), 'utf8')).pid, 'the lock\'s holder').to.equal(killed.pid)
     issuer.setTokenDelay(0)
 
-    const started = Date.now()
-    const run = await runAcmeExpecting(0, ['whoami'], {home, env})
+    // A dead holder on this host is noticed at once, by its pid: the next command gets the lock within
+    // a wait (ACME_AUTH_LOCK_WAIT) shorter than the lock's stale time (10 s), so not by staleness.
+    const run = await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ACME_AUTH_LOCK_WAIT: '5'}})
     expect(run.stdout).to.equal('alice (Alice)\n')
-    // The lock's stale time is 10 s; a dead holder on this host is noticed at once.
-    expect(Date.now() - started).to.be.lessThan(10_000)
     expect(issuer.counts.refreshReuse).to.equal(0)
   })
 
   it('a command stopped (Ctrl-Z) in the middle of a refresh keeps its lock: the next one waits, exits 75, and the grant survives', async () => {
+    const home = await signInHere()
     await expireIn(home, -10)
     // The stopped command's own request timer must not fire before its answer is read on resume.
     const patient = {...env, ACME_AUTH_REQUEST_TIMEOUT: '120', ACME_AUTH_REFRESH_AHEAD: 'off'}
-    issuer.setTokenDelay(1000)
+    issuer.holdTokenRequests()
     const stopped = spawn(process.execPath, [ACME_BIN, 'whoami'], {env: cleanEnv(home, patient), stdio: ['ignore', 'pipe', 'pipe']})
     let stoppedOut = ''
     stopped.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stoppedOut += chunk))
     const stoppedExit = new Promise<number | null>((resolve) => stopped.on('close', resolve))
-    await waitFor(async () => issuer.counts.tokenRequests === 1, 20_000, 'the refresh request at the issuer')
+    await waitFor(() => issuer.counts.tokenRequests === 1, 20_000, 'the refresh request at the issuer')
     stopped.kill('SIGSTOP')
     try {
-      await sleep(2000) // the issuer has rotated the refresh token; its answer waits in a stopped process
-      expect(issuer.counts.refresh).to.equal(1)
+      await waitFor(async () => (await processState(stopped.pid!)) === 'T', 10_000, 'the command to stop')
+      // The issuer rotates the refresh token now; its answer waits in a stopped process.
+      issuer.releaseTokenRequests()
+      await waitFor(() => issuer.counts.refresh === 1, 20_000, 'the issuer to answer the stopped command')
       // Breaking the lock would send the rotated-away refresh token: the issuer would revoke the grant.
-      const waiter = await runAcmeExpecting(75, ['whoami'], {home, env: patient, timeoutMs: 60_000})
-      expect(errorMessage(waiter.stderr)).to.match(/waiting for another process \(pid \d+\)/).and.match(/nothing was lost/i)
+      // The waiter's wait (ACME_AUTH_LOCK_WAIT, 30 s by default) must outlast the lock's stale time
+      // (10 s): then it has watched the stopped holder's heartbeat stand still long enough that only the
+      // live-holder rule keeps it from breaking the lock. 12 s leaves 2 s over, on the waiter's own clock.
+      const waiter = await runAcmeExpecting(75, ['whoami'], {home, env: {...patient, ACME_AUTH_LOCK_WAIT: '12'}, timeoutMs: 60_000})
+      expect(errorMessage(waiter.stderr)).to.match(new RegExp(`waiting for another process \\(pid ${stopped.pid}\\)`)).and.match(/nothing was lost/i)
       expect(issuer.counts.refreshReuse, 'no refresh token was sent twice').to.equal(0)
     } finally {
       stopped.kill('SIGCONT')
@@ -191,15 +250,18 @@ describe('e2e: token lifecycle', function () {
 
   describe('outages leave the store byte for byte as it was', () => {
     it('issuer unreachable and the token expired → exit 75, temporary, nothing lost', async () => {
+      const down = await startIssuer()
+      const home = await signInHere(down)
       await expireIn(home, -10)
       const before = await storeSnapshot(home)
-      await issuer.close()
-      const run = await runAcmeExpecting(75, ['whoami'], {home, env})
+      await down.close()
+      const run = await runAcmeExpecting(75, ['whoami'], {home, env: issuerEnv(down)})
       expect(errorMessage(run.stderr)).to.match(/could not reach the issuer/i).and.match(/nothing was lost/i)
       expect(await storeSnapshot(home)).to.deep.equal(before)
     })
 
     it('the token endpoint answers 503 → exit 75, store unchanged', async () => {
+      const home = await sharedSignIn() // no refresh gets through: nothing rotates
       await expireIn(home, -10)
       const before = await storeSnapshot(home)
       issuer.setTokenFailure(503)
@@ -210,17 +272,21 @@ describe('e2e: token lifecycle', function () {
     })
 
     it('the token endpoint is slower than the request timeout → exit 75, store unchanged', async () => {
+      // Its own login: the held request is answered once the test is over.
+      const home = await signInHere()
       await expireIn(home, -10)
       const before = await storeSnapshot(home)
-      issuer.setTokenDelay(4000)
-      const started = Date.now()
+      // The issuer holds the refresh until the test ends: the command can only end by giving up on it.
+      issuer.holdTokenRequests()
       const run = await runAcmeExpecting(75, ['whoami'], {home, env: {...env, ACME_AUTH_REQUEST_TIMEOUT: '1'}})
-      expect(Date.now() - started).to.be.lessThan(4000)
+      expect(issuer.counts.tokenRequests, 'the refresh reached the issuer').to.be.at.least(1)
+      expect(issuer.counts.refresh, 'and was not answered').to.equal(0)
       expect(errorMessage(run.stderr)).to.match(/did not answer in time/i)
       expect(await storeSnapshot(home)).to.deep.equal(before)
     })
 
     it('the token endpoint answers 429 with an OAuth error body → exit 75, store unchanged', async () => {
+      const home = await sharedSignIn() // no refresh gets through: nothing rotates
       await expireIn(home, -10)
       const before = await storeSnapshot(home)
       issuer.setTokenFailure(429)
@@ -230,6 +296,7 @@ describe('e2e: token lifecycle', function () {
     })
 
     it('a 503 while the current token is still valid → the command runs with it', async () => {
+      const home = await sharedSignIn() // no refresh gets through: nothing rotates
       await expireIn(home, 30) // inside the skew: a refresh is attempted, but the token still works
       const before = await storeSnapshot(home)
       issuer.setTokenFailure(503)
@@ -240,6 +307,7 @@ describe('e2e: token lifecycle', function () {
   })
 
   it('a rejected refresh token (invalid_grant) → exit 4, credentials kept, and the tombstone stops background retries', async () => {
+    const home = await signInHere()
     const stored = await onlyStoredSecrets(home)
     // Another party ends the grant (an admin, a password change): the refresh token dies.
     const {revocation_endpoint: revocation} = await (await fetch(`${issuer.issuer}/.well-known/openid-configuration`)).json()
@@ -260,7 +328,7 @@ describe('e2e: token lifecycle', function () {
     // A command that needs the token says "sign in again" at once, without asking the issuer again.
     const again = await runAcmeExpecting(4, ['whoami'], {home, env})
     expect(errorMessage(again.stderr)).to.include('acme auth login')
-    await sleep(1000)
+    await refreshAheadSettled(home)
     expect(issuer.counts.refreshReuse, 'no retry with the tombstoned refresh token').to.equal(1)
 
     // Signing in again clears the tombstone and works.
@@ -269,13 +337,20 @@ describe('e2e: token lifecycle', function () {
   })
 
   it('a refreshed login waits for a store lock held longer than usual (a slow vault), instead of dropping the rotated token', async () => {
+    const home = await signInHere()
     await expireIn(home, -10)
     const storeLock = join(home.authDir, 'locks', 'store.lock')
-    // Another process writes the store for 35 s: longer than any other write waits (30 s).
+    // "Another process" (this one: a live pid on this host, so no waiter may break its lock) writes the
+    // store for longer than other writes wait. They wait 3 s here (ACME_AUTH_LOCK_WAIT; 30 s by
+    // default); saving a refreshed login waits longer, whatever that setting says.
     await writeFile(storeLock, JSON.stringify({pid: process.pid, host: hostname(), nonce: 'test', since: new Date().toISOString()}))
-    const waiting = runAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}, timeoutMs: 90_000})
-    await waitFor(async () => issuer.counts.refresh === 1, 10_000, 'the refresh')
-    await sleep(35_000)
+    const shortWaits = {...env, ACME_AUTH_REFRESH_AHEAD: 'off', ACME_AUTH_LOCK_WAIT: '3'}
+    const waiting = runAcme(['whoami'], {home, env: shortWaits, timeoutMs: 90_000})
+    await waitFor(() => issuer.counts.refresh === 1, 20_000, 'the refresh')
+    // Meanwhile an ordinary write (bob signing in: his own account lock, then the store lock) gives up:
+    // the store lock is held longer than usual, and the refreshed login is still waiting for it.
+    const ordinary = await runAcmeExpecting(75, ['auth', 'login'], {home, env: {...shortWaits, FAKE_BROWSER_LOGIN: 'bob'}})
+    expect(errorMessage(ordinary.stderr)).to.include(`waiting for another process (pid ${process.pid})`).and.include('writing the login store')
     await unlink(storeLock)
     const run = await waiting
     expect(run.code, describeRun(['whoami'], run)).to.equal(0)
@@ -286,6 +361,7 @@ describe('e2e: token lifecycle', function () {
   })
 
   it('a login without a refresh token that replaced ours while we waited for the lock → exit 4, not a refresh with nothing', async () => {
+    const home = await sharedSignIn() // nothing is refreshed
     await expireIn(home, -10)
     const index = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8'))
     const lock = accountLockPath(storePaths(home.dataDir), index.accounts[0].key)
@@ -315,47 +391,48 @@ describe('e2e: token lifecycle', function () {
 
   it('the race behind story 1: A reads, B rotates, A is rejected → A re-reads and succeeds with B\'s tokens, nothing deleted', async () => {
     // An issuer that rejects a reused refresh token without ending the grant, as the one in story 1 did.
-    await issuer.close()
-    await home.cleanup()
-    issuer = await startIssuer({revokeGrantOnRefreshReuse: false})
-    env = issuerEnv(issuer)
-    home = await makeTempHome()
-    await runAcmeExpecting(0, ['auth', 'login'], {home, env})
-    await expireIn(home, -10)
-    const original = await onlyStoredSecrets(home)
+    const story1 = await startIssuer({revokeGrantOnRefreshReuse: false})
+    try {
+      const env = issuerEnv(story1)
+      const home = await signInHere(story1)
+      await expireIn(home, -10)
+      const original = await onlyStoredSecrets(home)
 
-    // B: another program rotates the refresh token at the issuer (it does not take our lock).
-    const rotated = await refreshAtIssuer(issuer, original.refreshToken!)
-    expect(rotated.status).to.equal(200)
-    issuer.resetCounts()
+      // B: another program rotates the refresh token at the issuer (it does not take our lock).
+      const rotated = await refreshAtIssuer(story1, original.refreshToken!)
+      expect(rotated.status).to.equal(200)
+      story1.resetCounts()
 
-    // A: starts with the old refresh token in the store; its refresh is slow at the issuer.
-    issuer.setTokenDelay(1500)
-    const a = runAcme(['auth', 'token'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}})
-    await waitFor(async () => (await lockFiles(home)).length > 0, 10_000, 'A to take the refresh lock')
-    await sleep(300)
-    // B writes its tokens while A's request is in flight.
-    const path = join(home.authDir, 'credentials.json')
-    const file = JSON.parse(await readFile(path, 'utf8'))
-    const key = Object.keys(file.accounts)[0]
-    const bTokens = {
-      accessToken: rotated.body.access_token,
-      tokenType: 'Bearer',
-      refreshToken: rotated.body.refresh_token,
-      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      // A: starts with the old refresh token in the store; the issuer holds its refresh.
+      story1.holdTokenRequests()
+      const a = runAcme(['auth', 'token'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}})
+      await waitFor(() => story1.counts.tokenRequests === 1, 20_000, 'A\'s refresh at the issuer')
+      // B writes its tokens while A's request is in flight.
+      const path = join(home.authDir, 'credentials.json')
+      const file = JSON.parse(await readFile(path, 'utf8'))
+      const key = Object.keys(file.accounts)[0]
+      const bTokens = {
+        accessToken: rotated.body.access_token,
+        tokenType: 'Bearer',
+        refreshToken: rotated.body.refresh_token,
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      }
+      file.accounts[key] = bTokens
+      await writeFile(path, JSON.stringify(file))
+      story1.releaseTokenRequests()
+
+      const result = await a
+      expect(result.code, describeRun(['auth', 'token'], result)).to.equal(0)
+      expect(result.stdout).to.equal(`${bTokens.accessToken}\n`)
+      expect(story1.counts.refreshReuse, 'A\'s stale refresh was rejected').to.equal(1)
+      expect(await onlyStoredSecrets(home), 'B\'s tokens are still stored').to.deep.include({refreshToken: bTokens.refreshToken})
+    } finally {
+      await story1.close()
     }
-    file.accounts[key] = bTokens
-    const {writeFile} = await import('node:fs/promises')
-    await writeFile(path, JSON.stringify(file))
-
-    const result = await a
-    expect(result.code, describeRun(['auth', 'token'], result)).to.equal(0)
-    expect(result.stdout).to.equal(`${bTokens.accessToken}\n`)
-    expect(issuer.counts.refreshReuse, 'A\'s stale refresh was rejected').to.equal(1)
-    expect(await onlyStoredSecrets(home), 'B\'s tokens are still stored').to.deep.include({refreshToken: bTokens.refreshToken})
   })
 
   it('authFetch refreshes once and retries when the API answers 401', async () => {
+    const home = await signInHere()
     await replaceAccessToken(home, 'revoked-by-the-server')
     const run = await runAcmeExpecting(0, ['whoami'], {home, env})
     expect(run.stdout).to.equal('alice (Alice)\n')
@@ -363,6 +440,7 @@ describe('e2e: token lifecycle', function () {
   })
 
   it('ACME_TOKEN overrides the store: every command uses it, status says so, login, logout and switch refuse', async () => {
+    const home = await sharedSignIn() // the token is fresh, and the refusals change nothing
     const token = (await runAcmeExpecting(0, ['auth', 'token'], {home, env})).stdout.trim()
     const empty = await makeTempHome()
     try {
