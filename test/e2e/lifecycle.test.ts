@@ -1,6 +1,7 @@
-// The token lifecycle under the conditions that broke other CLIs (DESIGN.md, the four stories):
-// parallel commands against a rotating issuer, a killed refresher, outages, a rejected refresh
-// token, and the race that deleted a valid login. Everything is counted at the real issuer.
+// The token lifecycle under the conditions that broke other CLIs (DESIGN.md, the four stories): a
+// killed or stopped refresher, outages, a rejected refresh token, a slow store, and the race that
+// deleted a valid login. Everything is counted at the real issuer. Many commands at once:
+// lifecycle-parallel.test.ts; refreshing ahead of time: refresh-ahead.test.ts.
 
 import {expect} from 'chai'
 import {execFileSync, spawn} from 'node:child_process'
@@ -25,11 +26,9 @@ import {
   storeSnapshot,
   type TempHome,
 } from '../helpers/acme.js'
-import {copyOfHome, signInOnce} from '../helpers/signed-in.js'
+import {lifecycleSuite, type Issuer} from '../helpers/lifecycle-suite.js'
 import {expireIn, replaceAccessToken} from '../helpers/store-time.js'
-import {refreshAheadProcesses, refreshAheadSettled, waitFor} from '../helpers/wait.js'
-
-type Issuer = Awaited<ReturnType<typeof startIssuer>>
+import {refreshAheadSettled, waitFor} from '../helpers/wait.js'
 
 async function lockFiles(home: TempHome): Promise<string[]> {
   return (await readdir(join(home.authDir, 'locks')).catch(() => [])).filter((name) => name.endsWith('.lock') && name !== 'store.lock')
@@ -42,169 +41,31 @@ async function processState(pid: number): Promise<string | undefined> {
 }
 
 describe('e2e: token lifecycle', function () {
-  this.timeout(120_000)
+  this.timeout(180_000)
+  const suite = lifecycleSuite()
+  const {signInHere, sharedSignIn} = suite
   let issuer: Issuer
   let env: Record<string, string | undefined>
-  /** One real login at `issuer`, copied by the tests in which the issuer rotates and revokes nothing. */
-  let signedIn: TempHome
-  /** The homes of the running test, settled and removed after it. */
-  let homes: TempHome[] = []
-
-  before(async () => {
-    issuer = await startIssuer()
-    env = issuerEnv(issuer)
-    signedIn = await signInOnce(env)
-  })
-  after(async () => {
-    await issuer?.close()
-    await signedIn?.cleanup()
-  })
-  beforeEach(() => {
-    homes = []
-    issuer.resetCounts()
-  })
-  afterEach(async () => {
-    // A background refresh a test started ends before the issuer is back to normal service: one that
-    // got through afterwards would rotate a grant that later tests share.
-    for (const home of homes) await refreshAheadSettled(home)
-    issuer.setTokenFailure(null)
-    issuer.setTokenDelay(0)
-    issuer.releaseTokenRequests()
-    for (const home of homes) await home.cleanup()
-  })
-
-  /** A home with its own `auth login` (its own grant): for tests whose commands make the issuer rotate or revoke. */
-  async function signInHere(at: Issuer = issuer): Promise<TempHome> {
-    const home = await makeTempHome()
-    homes.push(home)
-    await runAcmeExpecting(0, ['auth', 'login'], {home, env: issuerEnv(at)})
-    at.resetCounts()
-    return home
-  }
-
-  /** A copy of the shared login: for tests in which the issuer rotates and revokes nothing. */
-  async function sharedSignIn(): Promise<TempHome> {
-    const home = await copyOfHome(signedIn)
-    homes.push(home)
-    return home
-  }
-
-  // Every command refreshes in its prerun hook when the token is inside the skew, whatever
-  // refreshAhead says; background and inline add one more refresher each (the init hook's, claimed by
-  // one command of N). Each batch mixes commands with refreshAhead=off and with one of those two, so
-  // the three modes are all covered in two batches of 32 instead of three.
-  for (const refreshAhead of ['background', 'inline']) {
-    it(`32 parallel commands inside the expiry skew cost exactly one refresh (refreshAhead=${refreshAhead} for half of them, off for the others)`, async () => {
-      const home = await signInHere()
-      await expireIn(home, 30)
-      const modes = Array.from({length: 32}, (_, i) => (i % 2 === 0 ? refreshAhead : 'off'))
-      const runs = await Promise.all(
-        modes.map((mode) => runAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: mode}, timeoutMs: 90_000})),
-      )
-      runs.forEach((run, i) => {
-        expect(run.code, `refreshAhead=${modes[i]}: ${describeRun(['whoami'], run)}`).to.equal(0)
-        expect(run.stdout, `refreshAhead=${modes[i]}`).to.equal('alice (Alice)\n')
-      })
-      // The background refresh is detached and may outlive every command: count once it has exited,
-      // so a late second refresh is counted too.
-      await refreshAheadSettled(home)
-      expect(issuer.counts.refresh, 'refreshes the issuer saw').to.equal(1)
-      expect(issuer.counts.refreshReuse, 'reused refresh tokens').to.equal(0)
-    })
-  }
-
-  it('refreshes ahead of time in the background: the command does not wait, the next one finds a fresh token', async () => {
-    const home = await signInHere()
-    await expireIn(home, 200) // inside the refresh-ahead window (5 min for a 1 h token), outside the 60 s skew
-    const before = await onlyStoredSecrets(home)
-    // The issuer holds the refresh: hello exits while it is still in flight, so it did not wait for it.
-    issuer.holdTokenRequests()
-    const run = await runAcmeExpecting(0, ['hello'], {home, env})
-    expect(run.stderr).to.equal('')
-    await waitFor(() => issuer.counts.tokenRequests === 1, 20_000, 'the background refresh at the issuer')
-    // The other tests wait for background refreshes by finding them this way: it must see this one.
-    expect(await refreshAheadProcesses(home), 'background refreshes of this home').to.have.length(1)
-    issuer.releaseTokenRequests()
-    await waitFor(async () => (await onlyStoredSecrets(home)).accessToken !== before.accessToken, 20_000, 'the background refresh')
-    await refreshAheadSettled(home)
-    expect(issuer.counts.refresh).to.equal(1)
-    await runAcmeExpecting(0, ['whoami'], {home, env})
-    await refreshAheadSettled(home)
-    expect(issuer.counts.refresh).to.equal(1)
-  })
-
-  for (const [refreshAhead, failure] of [['background', 400], ['inline', 400], ['background', 503], ['inline', 503]] as const) {
-    it(`a refresh ahead that fails (${failure}) is not tried again by every command: a one-minute back-off (refreshAhead=${refreshAhead})`, async () => {
-      const home = await sharedSignIn() // the issuer refuses every refresh: nothing rotates
-      await expireIn(home, 200) // inside the refresh-ahead window, outside the skew
-      // 400 invalid_request does not pass by itself; 503 does, but not within seconds.
-      issuer.setTokenFailure(failure)
-      const before = await storeSnapshot(home)
-      for (let run = 0; run < 3; run++) {
-        const result = await runAcmeExpecting(0, ['hello'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: refreshAhead}})
-        expect(result.stderr).to.equal('')
-        // Whatever this command started has reached the issuer (and been counted) before the next one.
-        await refreshAheadSettled(home)
-      }
-      expect(issuer.counts.tokenRequests, 'token requests the issuer saw').to.equal(1)
-      expect(await storeSnapshot(home)).to.deep.equal(before)
-      // A command that needs the token still runs with the one it has.
-      await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: refreshAhead}})
-    })
-  }
-
-  it('an index that lags the stored token (a process died between the two writes) is brought in line, not refreshed again and again', async () => {
-    const home = await sharedSignIn() // the token is fresh: nothing is refreshed
-    const stored = await onlyStoredSecrets(home)
-    const indexPath = join(home.authDir, 'accounts.json')
-    const index = JSON.parse(await readFile(indexPath, 'utf8'))
-    // "Due" by the index alone: 200 s left of a one-hour token.
-    index.accounts[0].expiresAt = new Date(Date.now() + 200_000).toISOString()
-    index.accounts[0].updatedAt = new Date(Date.now() + 200_000 - 3_600_000).toISOString()
-    await writeFile(indexPath, JSON.stringify(index))
-    await runAcmeExpecting(0, ['hello'], {home, env})
-    await waitFor(async () => JSON.parse(await readFile(indexPath, 'utf8')).accounts[0].expiresAt === stored.expiresAt, 10_000, 'the index to catch up')
-    await runAcmeExpecting(0, ['hello'], {home, env})
-    await refreshAheadSettled(home)
-    expect(issuer.counts.tokenRequests, 'the token was fresh: nothing to ask the issuer').to.equal(0)
-  })
-
-  it('20 processes × 50 read-modify-write updates of the index under the lock lose none', async () => {
-    const home = await sharedSignIn()
-    const before = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).gen as number
-    const worker = `
-      import {AccountStore} from ${JSON.stringify(new URL('../../dist/store/account-store.js', import.meta.url).href)}
-      const store = new AccountStore({dataDir: process.argv[1], bin: 'acme', authCommandPrefix: 'acme auth ', storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 3000})
-      for (let i = 0; i < 50; i++) await store.update(async () => {})
-    `
-    const codes = await Promise.all(
-      Array.from({length: 20}, () => new Promise<number | null>((resolve) => {
-        const child = spawn(process.execPath, ['--input-type=module', '-e', worker, home.dataDir], {stdio: 'inherit'})
-        child.on('close', resolve)
-      })),
-    )
-    expect(codes).to.deep.equal(Array.from({length: 20}, () => 0))
-    const after = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).gen as number
-    expect(after - before).to.equal(1000)
-  })
+  before(() => ({issuer, env} = suite))
 
   it('a command killed (SIGKILL) in the middle of a refresh does not block the next one, and the login still works', async () => {
     const home = await signInHere()
     await expireIn(home, 30)
-    // The killed request waits at the issuer, which then finds its client gone and drops it (the
-    // delay, not holdTokenRequests: by then the issuer has certainly seen the connection close).
-    issuer.setTokenDelay(5000)
+    // The issuer holds the refresh; once the killed client is gone it drops it unprocessed, as if it
+    // had never arrived (so it rotates nothing).
+    issuer.holdTokenRequests()
     // No refresh ahead: the killed command is the one refresher, so the lock left behind is its own.
     const killed = spawn(process.execPath, [ACME_BIN, 'whoami'], {env: cleanEnv(home, {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}), stdio: 'ignore'})
     const killedClosed = new Promise((resolve) => killed.on('close', resolve))
     // Its refresh request is at the issuer: it holds the account's lock, mid-refresh.
-    await waitFor(() => issuer.counts.tokenRequests === 1, 20_000, 'the refresh request at the issuer')
+    await waitFor(() => issuer.counts.tokenRequests === 1, 30_000, 'the refresh request at the issuer')
     killed.kill('SIGKILL')
     await killedClosed
     const locks = await lockFiles(home)
     expect(locks, 'the dead holder left its lock').to.have.length(1)
     expect(JSON.parse(await readFile(join(home.authDir, 'locks', locks[0]), 'utf8')).pid, 'the lock\'s holder').to.equal(killed.pid)
-    issuer.setTokenDelay(0)
+    await waitFor(() => issuer.counts.droppedTokenRequests === 1, 30_000, 'the issuer to drop the killed command\'s request')
+    issuer.releaseTokenRequests()
 
     // A dead holder on this host is noticed at once, by its pid: the next command gets the lock within
     // a wait (ACME_AUTH_LOCK_WAIT) shorter than the lock's stale time (10 s), so not by staleness.
