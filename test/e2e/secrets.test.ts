@@ -152,7 +152,9 @@ async function everything(issuer: Issuer, transcript: Transcript, home: TempHome
   expect(new Set(issuer.secretKinds.values()), 'kinds of secrets the issuer recorded').to.include.all.keys(...ALL_KINDS)
 }
 
-describe('e2e: secrets never leak into output', () => {
+describe('e2e: secrets never leak into output', function () {
+  // One test runs some thirty commands with every debug channel on.
+  this.timeout(180_000)
   let issuer: Issuer
   let home: TempHome
   let second: TempHome

