@@ -2,12 +2,31 @@
 # `npm test`: build, then run every suite. The keychain suites need a real Secret Service: unless
 # the caller already provides one (TOKENWISE_TEST_KEYRING=1), start a private, unlocked
 # gnome-keyring on a private D-Bus session with throwaway XDG folders, as on a desktop.
+#
+# The suites run as two groups at the same time, each in its own mocha:
+#  - the keychain suites stop the Secret Service, and even the D-Bus daemon, for seconds at a time,
+#    and Chromium talks to that bus: these run one after another, and their report is printed once
+#    the other group is done;
+#  - everything else uses no D-Bus and runs in a pool of TOKENWISE_TEST_JOBS (2) mocha workers.
+# Extra arguments go to both mochas (e.g. `npm test -- --grep keychain`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npm run build --silent
+if [ "${TOKENWISE_TEST_BUILT:-}" != 1 ]; then npm run build --silent; fi
+
+DBUS_SUITES=(test/keyring/keyring-store.test.ts test/keyring/acme-keyring.test.ts test/e2e/chromium.test.ts)
 
 if [ "${TOKENWISE_TEST_KEYRING:-}" = 1 ]; then
-  exec npx mocha "$@"
+  dbus_report=$(mktemp)
+  trap 'rm -f "$dbus_report"' EXIT
+  npx mocha --no-config --node-option import=tsx --timeout 60000 "${DBUS_SUITES[@]}" "$@" >"$dbus_report" 2>&1 &
+  dbus_group=$!
+  ignore=()
+  for suite in "${DBUS_SUITES[@]}"; do ignore+=(--ignore "$suite"); done
+  status=0
+  npx mocha --parallel --jobs "${TOKENWISE_TEST_JOBS:-2}" "${ignore[@]}" "$@" || status=$?
+  wait "$dbus_group" || status=$?
+  cat "$dbus_report"
+  exit "$status"
 fi
 for command in dbus-run-session gnome-keyring-daemon; do
   if ! command -v "$command" >/dev/null; then
@@ -21,11 +40,12 @@ mkdir -p "$scratch/runtime" "$scratch/data"
 chmod 700 "$scratch/runtime" "$scratch/data"
 export XDG_RUNTIME_DIR="$scratch/runtime" XDG_DATA_HOME="$scratch/data" TOKENWISE_TEST_KEYRING=1
 # gnome-keyring aborts when a client vanishes in the middle of opening a session (GNOME
-# gnome-keyring#196), which the tests that SIGKILL the CLI at random points can trigger. A desktop
+# gnome-keyring#196), which the tests that SIGKILL the CLI in the middle of a command can trigger. A desktop
 # session restarts it, unlocked by PAM; D-Bus activation does the same here (same keyring, same
 # password), so one abort does not leave a locked keychain to every later test.
 mkdir -p "$scratch/data/dbus-1/services"
 printf '%s\n' '[D-BUS Service]' 'Name=org.freedesktop.secrets' \
   "Exec=/bin/sh -c 'printf tokenwise-test | exec $(command -v gnome-keyring-daemon) --unlock --components=secrets --foreground >/dev/null'" \
   >"$scratch/data/dbus-1/services/org.freedesktop.secrets.service"
-dbus-run-session -- sh -c 'printf tokenwise-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec npx mocha "$@"' sh "$@"
+export TOKENWISE_TEST_BUILT=1
+dbus-run-session -- sh -c 'printf tokenwise-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec bash scripts/test.sh "$@"' sh "$@"
