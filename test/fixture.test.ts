@@ -253,7 +253,8 @@ describe('npm run issuer (scripts/issuer.js)', () => {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
     const deadline = Date.now() + 20_000
-    while (!/Issuer running at (\S+) /.test(out)) {
+    // Until the last line of its banner: the lines may arrive in separate chunks.
+    while (!/Issuer running at (\S+) [\s\S]*configured for port 4010\)\n/.test(out)) {
       if (Date.now() > deadline) throw new Error(`no start line:\n${out}`)
       await new Promise((resolve) => setTimeout(resolve, 50))
     }

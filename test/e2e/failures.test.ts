@@ -197,7 +197,7 @@ describe('e2e: failures', () => {
       const result = await runAcme(['auth', 'login'], {
         home,
         env: {...env, FAKE_BROWSER_MODE: 'ignore', ACME_AUTH_LOGIN_TIMEOUT: '2'},
-        timeoutMs: 15_000,
+        timeoutMs: 60_000,
       })
       expect(Date.now() - started, 'waited for the login timeout').to.be.at.least(2000)
       expect(expectFailedLogin(result, 1)).to.match(/timed out/i)
@@ -208,7 +208,7 @@ describe('e2e: failures', () => {
       const result = await runAcme(['auth', 'login', '--device'], {
         home,
         env: {...env, FAKE_BROWSER_MODE: 'ignore', ACME_AUTH_LOGIN_TIMEOUT: '2'},
-        timeoutMs: 15_000,
+        timeoutMs: 60_000,
       })
       expect(expectFailedLogin(result, 1)).to.match(/timed out/i)
       await expectEarlierLoginIntact()
