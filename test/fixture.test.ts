@@ -218,7 +218,7 @@ describe('test fixtures: issuer.js and browser.js', () => {
       answered = true
       return response
     })
-    await waitFor(() => issuer.counts.tokenRequests === arrived, 10_000, 'the held request to arrive')
+    await waitFor(() => issuer.counts.tokenRequests === arrived, 60_000, 'the held request to arrive')
     await new Promise((resolve) => setImmediate(resolve))
     expect(answered, 'answered while held').to.equal(false)
     release()

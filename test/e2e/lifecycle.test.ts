@@ -58,13 +58,13 @@ describe('e2e: token lifecycle', function () {
     const killed = spawn(process.execPath, [ACME_BIN, 'whoami'], {env: cleanEnv(home, {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}), stdio: 'ignore'})
     const killedClosed = new Promise((resolve) => killed.on('close', resolve))
     // Its refresh request is at the issuer: it holds the account's lock, mid-refresh.
-    await waitFor(() => issuer.counts.tokenRequests === 1, 30_000, 'the refresh request at the issuer')
+    await waitFor(() => issuer.counts.tokenRequests === 1, 60_000, 'the refresh request at the issuer')
     killed.kill('SIGKILL')
     await killedClosed
     const locks = await lockFiles(home)
     expect(locks, 'the dead holder left its lock').to.have.length(1)
     expect(JSON.parse(await readFile(join(home.authDir, 'locks', locks[0]), 'utf8')).pid, 'the lock\'s holder').to.equal(killed.pid)
-    await waitFor(() => issuer.counts.droppedTokenRequests === 1, 30_000, 'the issuer to drop the killed command\'s request')
+    await waitFor(() => issuer.counts.droppedTokenRequests === 1, 60_000, 'the issuer to drop the killed command\'s request')
     issuer.releaseTokenRequests()
 
     // A dead holder on this host is noticed at once, by its pid: the next command gets the lock within
@@ -84,13 +84,13 @@ describe('e2e: token lifecycle', function () {
     let stoppedOut = ''
     stopped.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stoppedOut += chunk))
     const stoppedExit = new Promise<number | null>((resolve) => stopped.on('close', resolve))
-    await waitFor(() => issuer.counts.tokenRequests === 1, 20_000, 'the refresh request at the issuer')
+    await waitFor(() => issuer.counts.tokenRequests === 1, 60_000, 'the refresh request at the issuer')
     stopped.kill('SIGSTOP')
     try {
-      await waitFor(async () => (await processState(stopped.pid!)) === 'T', 10_000, 'the command to stop')
+      await waitFor(async () => (await processState(stopped.pid!)) === 'T', 60_000, 'the command to stop')
       // The issuer rotates the refresh token now; its answer waits in a stopped process.
       issuer.releaseTokenRequests()
-      await waitFor(() => issuer.counts.refresh === 1, 20_000, 'the issuer to answer the stopped command')
+      await waitFor(() => issuer.counts.refresh === 1, 60_000, 'the issuer to answer the stopped command')
       // Breaking the lock would send the rotated-away refresh token: the issuer would revoke the grant.
       // The waiter's wait (ACME_AUTH_LOCK_WAIT, 30 s by default) must outlast the lock's stale time
       // (10 s): then it has watched the stopped holder's heartbeat stand still long enough that only the
@@ -210,7 +210,7 @@ describe('e2e: token lifecycle', function () {
     await writeFile(storeLock, JSON.stringify({pid: process.pid, host: hostname(), nonce: 'test', since: new Date().toISOString()}))
     const shortWaits = {...env, ACME_AUTH_REFRESH_AHEAD: 'off', ACME_AUTH_LOCK_WAIT: '3'}
     const waiting = runAcme(['whoami'], {home, env: shortWaits, timeoutMs: 90_000})
-    await waitFor(() => issuer.counts.refresh === 1, 20_000, 'the refresh')
+    await waitFor(() => issuer.counts.refresh === 1, 60_000, 'the refresh')
     // Meanwhile an ordinary write (bob signing in: his own account lock, then the store lock) gives up:
     // the store lock is held longer than usual, and the refreshed login is still waiting for it.
     const ordinary = await runAcmeExpecting(75, ['auth', 'login'], {home, env: {...shortWaits, FAKE_BROWSER_LOGIN: 'bob'}})
@@ -270,7 +270,7 @@ describe('e2e: token lifecycle', function () {
       // A: starts with the old refresh token in the store; the issuer holds its refresh.
       story1.holdTokenRequests()
       const a = runAcme(['auth', 'token'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}})
-      await waitFor(() => story1.counts.tokenRequests === 1, 20_000, 'A\'s refresh at the issuer')
+      await waitFor(() => story1.counts.tokenRequests === 1, 60_000, 'A\'s refresh at the issuer')
       // B writes its tokens while A's request is in flight.
       const path = join(home.authDir, 'credentials.json')
       const file = JSON.parse(await readFile(path, 'utf8'))

@@ -37,7 +37,7 @@ export async function killAtStep(step: string, args: string[], home: TempHome, e
     }),
   )
   try {
-    await waitFor(async () => exit !== undefined || (await readFile(marker, 'utf8').catch(() => '')) === String(child.pid), 30_000, `acme ${args.join(' ')} to reach ${step}`)
+    await waitFor(async () => exit !== undefined || (await readFile(marker, 'utf8').catch(() => '')) === String(child.pid), 60_000, `acme ${args.join(' ')} to reach ${step}`)
     if (exit !== undefined) throw new Error(`acme ${args.join(' ')} exited ${exit} before it reached ${step}:\n${stderr}`)
   } finally {
     child.kill('SIGKILL')

@@ -4,7 +4,10 @@ import {readdir, readFile, stat} from 'node:fs/promises'
 
 import type {TempHome} from './acme.js'
 
-/** Poll `condition` until it holds; fail naming `what` after `timeoutMs` (generous: a deadline, not a pace). */
+/**
+ * Poll `condition` until it holds; fail naming `what` after `timeoutMs`. Give generous deadlines (a
+ * minute for what takes a second): they only matter when something is wrong or the machine is busy.
+ */
 export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!(await condition())) {
@@ -49,6 +52,6 @@ export async function refreshAheadProcesses(home: TempHome): Promise<number[]> {
  * started has reached the issuer or never will, and the issuer's counts are final. A late second
  * refresh is counted, instead of landing after the assertion.
  */
-export async function refreshAheadSettled(home: TempHome, timeoutMs = 30_000): Promise<void> {
+export async function refreshAheadSettled(home: TempHome, timeoutMs = 120_000): Promise<void> {
   await waitFor(async () => (await refreshAheadProcesses(home)).length === 0, timeoutMs, 'the background refresh (auth:refresh --ahead) to exit')
 }
