@@ -9,6 +9,7 @@ import {fileURLToPath} from 'node:url'
 import * as client from 'openid-client'
 
 import {startIssuer} from './fixtures/issuer.js'
+import {waitFor} from './helpers/wait.js'
 
 const BROWSER = fileURLToPath(new URL('fixtures/browser.js', import.meta.url))
 const SCOPE = 'openid profile email offline_access'
@@ -205,9 +206,23 @@ describe('test fixtures: issuer.js and browser.js', () => {
 
     issuer.setTokenDelay(300)
     const started = Date.now()
-    await client.refreshTokenGrant(config, tokens.refresh_token!)
+    const rotated = await client.refreshTokenGrant(config, tokens.refresh_token!)
     expect(Date.now() - started).to.be.at.least(300)
     issuer.setTokenDelay(0)
+
+    // Held: counted on arrival, answered only once released.
+    const release = issuer.holdTokenRequests()
+    const arrived = issuer.counts.tokenRequests + 1
+    let answered = false
+    const held = client.refreshTokenGrant(config, rotated.refresh_token!).then((response) => {
+      answered = true
+      return response
+    })
+    await waitFor(() => issuer.counts.tokenRequests === arrived, 60_000, 'the held request to arrive')
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(answered, 'answered while held').to.equal(false)
+    release()
+    expect((await held).access_token).to.be.a('string')
   })
 
   it('serves an issuer mounted under a path', async () => {
@@ -271,7 +286,8 @@ describe('npm run issuer (scripts/issuer.js)', () => {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
     const deadline = Date.now() + 20_000
-    while (!/Issuer running at (\S+) /.test(out)) {
+    // Until the last line of its banner: the lines may arrive in separate chunks.
+    while (!/Issuer running at (\S+) [\s\S]*configured for port 4010\)\n/.test(out)) {
       if (Date.now() > deadline) throw new Error(`no start line:\n${out}`)
       await new Promise((resolve) => setTimeout(resolve, 50))
     }

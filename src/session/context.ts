@@ -4,6 +4,7 @@ import {AuthError} from '../errors.js'
 import {displaySafe, rememberSecret} from '../safe-text.js'
 import {HostCommands} from '../host-commands.js'
 import {loadSettings, userSettingsPath, type SettingFlags} from '../settings/load.js'
+import {ParseProblem, parseSeconds} from '../settings/parse.js'
 import type {AuthSettings} from '../settings/settings.js'
 import {AccountStore} from '../store/account-store.js'
 import {startBackgroundRefresh} from './refresh-ahead.js'
@@ -64,6 +65,7 @@ export async function authContext(config: Interfaces.Config, flags: SettingFlags
     configuredStorageSource: settings.sources.storage,
     dataDirVariable: config.scopedEnvVarKey('DATA_DIR'),
     notify,
+    lockWaitMs: lockWaitMs(config),
   })
   const refreshElsewhere = (accountKey: string) => startBackgroundRefresh(config, accountKey, () => {})
   return {settings, commands, store, envNames, settingsFile: userSettingsPath(config), provider: loadProvider, now: Date.now, notify, refreshElsewhere}
@@ -85,6 +87,24 @@ export function hostEnvNames(config: Interfaces.Config): EnvNames {
 
 function loadProvider(): Promise<ProviderApi> {
   return import('../provider/api.js')
+}
+
+/**
+ * How long a command waits for another process's store or refresh lock: `ACME_AUTH_LOCK_WAIT` seconds,
+ * else the lock's default (30 s). Hidden on purpose, not one of the documented settings: it lets the
+ * tests of "waits, then gives up with exit 75" take seconds instead of 30 s each. Saving a refreshed
+ * login keeps its own, longer wait.
+ */
+function lockWaitMs(config: Interfaces.Config): number | undefined {
+  const variable = config.scopedEnvVarKey('AUTH_LOCK_WAIT')
+  const raw = process.env[variable]
+  if (raw === undefined || raw === '') return undefined
+  try {
+    return parseSeconds(raw) * 1000
+  } catch (error) {
+    if (error instanceof ParseProblem) throw new AuthError('CONFIG_INVALID', `Invalid ${variable}: ${error.message}.`)
+    throw error
+  }
 }
 
 /** CI's way in (DESIGN.md, Lifecycle): a token in `ACME_TOKEN` wins and nothing else is consulted. */

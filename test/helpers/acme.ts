@@ -14,8 +14,11 @@ import {fileURLToPath} from 'node:url'
 export const ACME_BIN = fileURLToPath(new URL('../../examples/acme/bin/run.js', import.meta.url))
 export const BROWSER = fileURLToPath(new URL('../fixtures/browser.js', import.meta.url))
 
-/** A hung CLI fails its test after this long instead of hanging the run. */
-export const DEFAULT_TIMEOUT_MS = 30_000
+/**
+ * A hung CLI fails its test after this long instead of hanging the run. Generous: on a shared,
+ * loaded machine one command has been seen to take over 30 s.
+ */
+export const DEFAULT_TIMEOUT_MS = 60_000
 
 export interface TempHome {
   /** The temp folder; HOME points here. */
@@ -225,13 +228,26 @@ export async function refreshAtIssuer(issuer: IssuerLike, refreshToken: string):
   return {status: response.status, body: (await response.json()) as Record<string, unknown>}
 }
 
-/** A loopback port nothing listens on: bind one, then let it go. */
+/**
+ * A loopback port nothing listens on. Not one the kernel hands out for port 0 (every test issuer
+ * listens on port 0): a suite running in parallel could be given it between our check and our use.
+ * So a port below the ephemeral range, checked free by binding it once.
+ */
 export async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const {port} = server.address() as {port: number}
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
+  const [ephemeralStart] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768')).trim().split(/\s+/).map(Number)
+  const low = 10_000
+  const high = Math.max(low + 1000, ephemeralStart)
+  for (;;) {
+    const port = low + Math.floor(Math.random() * (high - low))
+    const server = createServer()
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => resolve(true))
+    })
+    if (!bound) continue
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    return port
+  }
 }
 
 /**
