@@ -35,7 +35,7 @@ const steps = [
   ['whoami'],
 ]
 
-console.log(`Local issuer: ${issuer.issuer} (state in ${home})`)
+console.log(`A local OpenID Connect issuer runs at ${issuer.issuer}; the example CLI keeps its login in a temporary folder, removed at the end.`)
 if (!interactive) console.log('The sign-in is approved by a scripted browser; run `npm run demo -- --interactive` to approve it yourself.')
 let failed = false
 try {
@@ -46,7 +46,8 @@ try {
     console.log(`(exit ${code}${code === expected ? '' : `, expected ${expected}`})`)
     if (code !== expected) failed = true
   }
-  console.log(`\nThe issuer saw: ${JSON.stringify(issuer.counts)}`)
+  console.log(`\n${summary(issuer.counts)}`)
+  console.log(failed ? 'Some step did not end as expected (see above).' : 'Every step ended as expected.')
 } finally {
   await issuer.close()
   rmSync(home, {recursive: true, force: true})
@@ -59,4 +60,16 @@ function run(args) {
     const child = spawn(process.execPath, [acme, ...args], {env, stdio: ['inherit', 'inherit', 'inherit']})
     child.on('exit', (code) => resolve(code))
   })
+}
+
+/** What the issuer saw, in words: one sign-in, one refresh, one revocation. */
+function summary(counts) {
+  const said = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`
+  const parts = [
+    said(counts.authorizationCode + counts.deviceCode, 'sign-in'),
+    said(counts.refresh, 'refresh', 'refreshes'),
+    said(counts.revocations, 'revocation'),
+    said(counts.userinfo, 'userinfo request'),
+  ]
+  return `The issuer saw ${parts.slice(0, -1).join(', ')} and ${parts.at(-1)}.`
 }

@@ -1,31 +1,63 @@
 #!/usr/bin/env bash
-# `npm test`: build, then run every suite. The keychain suites need a real Secret Service: unless
-# the caller already provides one (TOKENWISE_TEST_KEYRING=1), start a private, unlocked
-# gnome-keyring on a private D-Bus session with throwaway XDG folders, as on a desktop.
+# `npm test`: check (and where it can, install) the system parts the tests drive, build, type-check the
+# tests, then run every suite. The keychain suites need a real Secret Service: unless the caller
+# already provides one (TOKENWISE_TEST_KEYRING=1), start a private, unlocked gnome-keyring on a
+# private D-Bus session with throwaway XDG folders, as on a desktop.
+#
+# The suites run in three groups, each in its own mocha:
+#  - the keychain suites stop the Secret Service, and even the D-Bus daemon, for seconds at a time,
+#    and Chromium talks to that bus: these run one after another, and their report is printed once
+#    the next group is done;
+#  - at the same time, everything else but the last group runs in a pool of TOKENWISE_TEST_JOBS (2)
+#    mocha workers: none of it uses D-Bus;
+#  - then, alone, the suite that starts 32 commands at once: it keeps both cores busy by itself, and
+#    beside it any other test's commands would crawl.
+# Extra arguments go to every mocha (e.g. `npm test -- --grep keychain`). A test's deadline is 3 min
+# (.mocharc.json): generous, since the machine running the tests may be shared and busy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npm run build --silent
+
+DBUS_SUITES=(test/keyring/keyring-store.test.ts test/keyring/acme-keyring.test.ts test/e2e/chromium.test.ts)
+ALONE_SUITES=(test/e2e/many-commands.test.ts)
+
+if [ "${TOKENWISE_TEST_BUILT:-}" != 1 ]; then
+  bash scripts/test-parts.sh
+  npm run build --silent
+  # Type-check the tests too: a test that no longer compiles against the sources fails here, at once.
+  npx tsc -p test/tsconfig.json
+  export TOKENWISE_TEST_BUILT=1
+fi
 
 if [ "${TOKENWISE_TEST_KEYRING:-}" = 1 ]; then
-  exec npx mocha "$@"
+  dbus_report=$(mktemp)
+  trap 'rm -f "$dbus_report"' EXIT
+  npx mocha --no-config --node-option import=tsx --timeout 180000 "${DBUS_SUITES[@]}" "$@" >"$dbus_report" 2>&1 &
+  dbus_group=$!
+  ignore=()
+  for suite in "${DBUS_SUITES[@]}" "${ALONE_SUITES[@]}"; do ignore+=(--ignore "$suite"); done
+  status=0
+  npx mocha --parallel --jobs "${TOKENWISE_TEST_JOBS:-2}" "${ignore[@]}" "$@" || status=$?
+  wait "$dbus_group" || status=$?
+  cat "$dbus_report"
+  npx mocha --no-config --node-option import=tsx --timeout 180000 "${ALONE_SUITES[@]}" "$@" || status=$?
+  exit "$status"
 fi
-for command in dbus-run-session gnome-keyring-daemon; do
-  if ! command -v "$command" >/dev/null; then
-    echo "npm test needs '$command' for the keychain tests: apt-get install gnome-keyring dbus-x11 (see README)." >&2
-    exit 1
-  fi
-done
+
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 mkdir -p "$scratch/runtime" "$scratch/data"
 chmod 700 "$scratch/runtime" "$scratch/data"
 export XDG_RUNTIME_DIR="$scratch/runtime" XDG_DATA_HOME="$scratch/data" TOKENWISE_TEST_KEYRING=1
 # gnome-keyring aborts when a client vanishes in the middle of opening a session (GNOME
-# gnome-keyring#196), which the tests that SIGKILL the CLI at random points can trigger. A desktop
+# gnome-keyring#196), which the tests that SIGKILL the CLI in the middle of a command can trigger. A desktop
 # session restarts it, unlocked by PAM; D-Bus activation does the same here (same keyring, same
 # password), so one abort does not leave a locked keychain to every later test.
 mkdir -p "$scratch/data/dbus-1/services"
 printf '%s\n' '[D-BUS Service]' 'Name=org.freedesktop.secrets' \
   "Exec=/bin/sh -c 'printf tokenwise-test | exec $(command -v gnome-keyring-daemon) --unlock --components=secrets --foreground >/dev/null'" \
   >"$scratch/data/dbus-1/services/org.freedesktop.secrets.service"
-dbus-run-session -- sh -c 'printf tokenwise-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec npx mocha "$@"' sh "$@"
+# The session's dbus-daemon says harmless things on stderr when run as root in a container ("Failed
+# to set fd limit", activation of services a desktop would have): keep them out of the test output.
+printf '#!/bin/sh\nexec %s "$@" 2>/dev/null\n' "$(command -v dbus-daemon)" >"$scratch/dbus-daemon"
+chmod 755 "$scratch/dbus-daemon"
+dbus-run-session --dbus-daemon="$scratch/dbus-daemon" -- sh -c 'printf tokenwise-test | gnome-keyring-daemon --unlock --components=secrets >/dev/null && exec bash scripts/test.sh "$@"' sh "$@"

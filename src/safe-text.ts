@@ -23,6 +23,19 @@ export function oneLineSafe(text: string): string {
   return terminalSafe(text).replaceAll(/\s+/g, ' ').trim()
 }
 
+// What JSON.stringify leaves raw that a terminal acts on: DEL, the C1 controls, bidi controls (and the
+// line and paragraph separators some readers take for newlines). C0 controls it escapes already.
+const RAW_IN_JSON = /[\u007F-\u009F\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g
+
+/**
+ * JSON text, safe for a terminal: every character above written as a `\uXXXX` escape. They occur
+ * only inside strings, so the document parses to the same values (a subject is kept as the issuer
+ * sent it, and still matches `--account`), while a terminal showing `--json` output acts on none.
+ */
+export function jsonTerminalSafe(json: string): string {
+  return json.replace(RAW_IN_JSON, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
 /** Secrets shorter than this are not redacted by value: "abc" would mangle ordinary words. */
 const MIN_SECRET_LENGTH = 8
 

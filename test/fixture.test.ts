@@ -9,6 +9,7 @@ import {fileURLToPath} from 'node:url'
 import * as client from 'openid-client'
 
 import {startIssuer} from './fixtures/issuer.js'
+import {waitFor} from './helpers/wait.js'
 
 const BROWSER = fileURLToPath(new URL('fixtures/browser.js', import.meta.url))
 const SCOPE = 'openid profile email offline_access'
@@ -205,9 +206,23 @@ describe('test fixtures: issuer.js and browser.js', () => {
 
     issuer.setTokenDelay(300)
     const started = Date.now()
-    await client.refreshTokenGrant(config, tokens.refresh_token!)
+    const rotated = await client.refreshTokenGrant(config, tokens.refresh_token!)
     expect(Date.now() - started).to.be.at.least(300)
     issuer.setTokenDelay(0)
+
+    // Held: counted on arrival, answered only once released.
+    const release = issuer.holdTokenRequests()
+    const arrived = issuer.counts.tokenRequests + 1
+    let answered = false
+    const held = client.refreshTokenGrant(config, rotated.refresh_token!).then((response) => {
+      answered = true
+      return response
+    })
+    await waitFor(() => issuer.counts.tokenRequests === arrived, 60_000, 'the held request to arrive')
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(answered, 'answered while held').to.equal(false)
+    release()
+    expect((await held).access_token).to.be.a('string')
   })
 
   it('serves an issuer mounted under a path', async () => {
@@ -229,6 +244,39 @@ describe('test fixtures: issuer.js and browser.js', () => {
   })
 })
 
+describe('test fixtures: issuer.js options for issuers that differ', () => {
+  it('a metadata shim (RFC 8414 only), bare error answers, and a record of requests without their secrets', async () => {
+    const shimmed = await startIssuer({path: '/realms/acme', metadata: {openid: false, oauth: true}, bareErrors: {token: 400}})
+    try {
+      const origin = new URL(shimmed.issuer).origin
+      expect((await fetch(`${shimmed.issuer}/.well-known/openid-configuration`)).status).to.equal(404)
+      const shimConfig = await client.discovery(new URL(shimmed.issuer), shimmed.clientId, undefined, client.None(), {
+        algorithm: 'oauth2',
+        execute: [client.allowInsecureRequests],
+      })
+      expect(shimConfig.serverMetadata()).to.include({issuer: shimmed.issuer, token_endpoint: `${shimmed.issuer}/token`})
+      expect((await fetch(`${origin}/.well-known/oauth-authorization-server/realms/acme`)).status).to.equal(200)
+
+      const tokens = await login(shimConfig)
+      const [authorization, token] = shimmed.requests
+      expect(authorization).to.deep.include({route: 'authorization', clientAuthentication: 'none'})
+      expect(authorization.params).to.deep.include({scope: [SCOPE], prompt: ['consent'], client_id: ['acme-cli']})
+      expect(token).to.deep.include({route: 'token', clientAuthentication: 'none', status: 200})
+      expect(token.params).to.deep.include({grant_type: ['authorization_code'], code: ['[redacted]'], code_verifier: ['[redacted]']})
+
+      // invalid_grant, with its body and challenge taken away.
+      const refused = await fetch(`${shimmed.issuer}/token`, {
+        method: 'POST',
+        body: new URLSearchParams({grant_type: 'refresh_token', refresh_token: `${tokens.refresh_token}x`, client_id: 'acme-cli'}),
+      })
+      expect([refused.status, await refused.text()]).to.deep.equal([400, ''])
+      expect(shimmed.requests.at(-1)).to.deep.include({status: 400, params: {grant_type: ['refresh_token'], refresh_token: ['[redacted]'], client_id: ['acme-cli']}})
+    } finally {
+      await shimmed.close()
+    }
+  })
+})
+
 describe('npm run issuer (scripts/issuer.js)', () => {
   it('serves discovery until stopped, and says where and how to use it', async function () {
     this.timeout(30_000)
@@ -238,7 +286,8 @@ describe('npm run issuer (scripts/issuer.js)', () => {
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve))
     const deadline = Date.now() + 20_000
-    while (!/Issuer running at (\S+) /.test(out)) {
+    // Until the last line of its banner: the lines may arrive in separate chunks.
+    while (!/Issuer running at (\S+) [\s\S]*configured for port 4010\)\n/.test(out)) {
       if (Date.now() > deadline) throw new Error(`no start line:\n${out}`)
       await new Promise((resolve) => setTimeout(resolve, 50))
     }

@@ -2,7 +2,7 @@ import {Command, Flags, ux} from '@oclif/core'
 
 import {AuthError} from '../errors.js'
 import {HostCommands} from '../host-commands.js'
-import {displaySafe} from '../safe-text.js'
+import {displaySafe, jsonTerminalSafe, terminalSafe} from '../safe-text.js'
 import {authContext, type AuthContext} from '../session/context.js'
 import type {SettingFlags} from '../settings/load.js'
 
@@ -28,6 +28,16 @@ export abstract class AuthCommand extends Command {
   /** Every line a command prints may hold text from the issuer (names, emails, descriptions): made safe for a terminal. */
   public override log(message = '', ...args: unknown[]): void {
     super.log(displaySafe(message), ...args)
+  }
+
+  /** For the one line that shows a secret on purpose (`status --show-token`): made safe for a terminal, not redacted. */
+  protected logSecret(message: string): void {
+    super.log(terminalSafe(message))
+  }
+
+  /** `--json` output keeps the issuer's values exact, with nothing in it a terminal would act on. */
+  public override logJson(json: unknown): void {
+    ux.stdout(jsonTerminalSafe(ux.colorizeJson(json, {pretty: true, theme: this.config.theme?.json})))
   }
 
   public override warn(input: string | Error): string | Error {

@@ -1,19 +1,32 @@
 import {ux} from '@oclif/core'
 
+import type {SignInUi} from '../session/login.js'
 import {displaySafe} from '../safe-text.js'
-
+import {copyToClipboard} from './clipboard.js'
 import {browserUnavailableReason, openBrowser} from './open-browser.js'
-import type {SignInUi} from '../provider/sign-in-ui.js'
+
+export interface TerminalUiOptions {
+  browserCommand?: string
+  /** Copy the device code to the clipboard (`--clipboard`). */
+  clipboard?: boolean
+}
 
 /**
  * The sign-in conversation, on stderr so stdout stays clean for scripts. oclif's `ux.action` spins
- * on a terminal and prints plain lines elsewhere (CI, pipes); the QR code is drawn only for a person
- * at a terminal, where a phone can read it.
+ * on a terminal and prints plain lines elsewhere (CI, pipes); the QR code and the "press Enter"
+ * offer are for a person at a terminal only.
  */
-export function terminalUi(options: {browserCommand?: string}): SignInUi {
-  // The issuer's text (URLs, codes, messages) reaches the terminal only through here.
+export function terminalUi(options: TerminalUiOptions): SignInUi {
+  // The issuer's text (URLs, codes, messages) reaches the terminal only through here, made safe.
   const say = (line = '') => process.stderr.write(`${displaySafe(line)}\n`)
   const atTerminal = Boolean(process.stderr.isTTY)
+  const interactive = atTerminal && Boolean(process.stdin.isTTY)
+  const open = async (url: string) => {
+    const result = await openBrowser(url, options.browserCommand, (reason) => {
+      say(`Could not open a browser (${reason}); open the URL above yourself.`)
+    })
+    if (!result.opened) say(`Could not open a browser (${result.reason}); open the URL above yourself.`)
+  }
   return {
     showAuthorizationUrl(url) {
       say('Opening the sign-in page in your browser. If it does not open, visit:')
@@ -22,33 +35,57 @@ export function terminalUi(options: {browserCommand?: string}): SignInUi {
     async showDeviceCode({userCode, verificationUri, verificationUriComplete}) {
       say(`To sign in, open ${verificationUri} on any device and enter the code:`)
       say()
-      // Bold on its own line, never letter-spaced: a copied code must be the code.
-      say(`    ${ux.colorize('bold', userCode)}`)
+      // Bold on its own line, never letter-spaced: a copied code must be the code. Made safe first,
+      // so that only our own styling reaches the terminal.
+      process.stderr.write(`    ${ux.colorize('bold', displaySafe(userCode))}\n`)
       say()
+      if (options.clipboard) {
+        const copy = await copyToClipboard(userCode)
+        say(copy.copied ? `The code is on the clipboard (${copy.tool}).` : `Could not copy the code to the clipboard: ${copy.reason}.`)
+      }
+      if (verificationUriComplete) say(`Or open this address, which carries the code: ${verificationUriComplete}`)
       if (atTerminal) {
         // Loaded only here: nothing on a command's hot path pays for it.
         const {renderUnicodeCompact} = await import('uqr')
         say('Or scan this with your phone:')
-        say(renderUnicodeCompact(verificationUriComplete ?? verificationUri, {border: 2}))
+        process.stderr.write(`${renderUnicodeCompact(verificationUriComplete ?? verificationUri, {border: 2})}\n`)
       }
     },
     browserUnavailableReason() {
       return browserUnavailableReason(options.browserCommand)
     },
-    async open(url) {
-      const result = await openBrowser(url, options.browserCommand, (reason) => {
-        say(`Could not open a browser (${reason}); open the URL above yourself.`)
-      })
-      if (!result.opened) say(`Could not open a browser (${result.reason}); open the URL above yourself.`)
+    open,
+    offerBrowser(url) {
+      if (browserUnavailableReason(options.browserCommand)) return () => {}
+      // Without a person at the terminal, open at once (a configured ACME_BROWSER, CI, a pipe).
+      if (!interactive) {
+        void open(url)
+        return () => {}
+      }
+      // As gh does: the person chooses whether this machine's browser is the device to use, while
+      // the sign-in goes on waiting for an approval from anywhere.
+      say(`Press Enter to open ${new URL(url).host} in your browser...`)
+      const onData = (chunk: Buffer) => {
+        if (!chunk.includes(0x0a) && !chunk.includes(0x0d)) return
+        stop()
+        void open(url)
+      }
+      const stop = () => {
+        process.stdin.off('data', onData)
+        process.stdin.pause()
+      }
+      process.stdin.on('data', onData)
+      process.stdin.resume()
+      return stop
     },
     warn(message) {
-      say(`${ux.colorize('yellow', 'Warning:')} ${message}`)
+      process.stderr.write(`${ux.colorize('yellow', 'Warning:')} ${displaySafe(message)}\n`)
     },
     notice(message) {
       say(message)
     },
     async confirm(question) {
-      if (!process.stdin.isTTY || !atTerminal) {
+      if (!interactive) {
         say(question.replace(/\?$/, '.'))
         return true
       }

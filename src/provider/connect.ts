@@ -3,6 +3,7 @@ import * as oidc from 'openid-client'
 import {AuthError} from '../errors.js'
 import {isLoopbackHost, type EndpointSettings} from '../settings/parse.js'
 import {boundedFetch} from './bounded-fetch.js'
+import {machineAuthentication, type ClientCredential} from './client-credentials.js'
 import {toAuthError} from './errors.js'
 import {discoverMetadata, type DiscoveredMetadata} from './metadata.js'
 
@@ -25,6 +26,8 @@ export interface ClientOf {
   clientSecret?: string
   /** Endpoints set by hand: no discovery at all. */
   endpoints?: EndpointSettings
+  /** A machine signing in as the client itself (client_credentials): how it authenticates. */
+  credential?: ClientCredential
 }
 
 /** Server metadata kept between commands (store/metadata-cache.ts), so a refresh is one round trip. */
@@ -55,7 +58,7 @@ export async function connect(client: ClientOf, options: ConnectOptions): Promis
   const url = new URL(client.issuer)
   // openid-client refuses plain http; settings already limited it to loopback or an explicit opt-in.
   const insecure = url.protocol === 'http:' && (isLoopbackHost(url.hostname) || options.allowInsecureIssuer)
-  const auth = client.clientSecret ? secretAuthentication(client.clientSecret) : oidc.None()
+  const auth = client.credential ? await machineAuthentication(client.credential) : client.clientSecret ? secretAuthentication(client.clientSecret) : oidc.None()
   const finish = (config: oidc.Configuration, fromCache: boolean): Issuer => {
     if (insecure) oidc.allowInsecureRequests(config)
     config.timeout = options.requestTimeoutSeconds

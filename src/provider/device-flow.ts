@@ -48,17 +48,19 @@ export async function deviceSignIn(issuer: Issuer, options: DeviceFlowOptions): 
     verificationUriComplete: device.verification_uri_complete,
   })
   // Where no browser can be opened (the usual reason to use this flow), the code above is enough.
-  if (!options.ui.browserUnavailableReason()) await options.ui.open(device.verification_uri_complete ?? device.verification_uri)
+  const withdraw = options.ui.offerBrowser(device.verification_uri_complete ?? device.verification_uri)
   options.ui.waiting('Waiting for the sign-in to be approved')
 
   const seconds = Math.min(options.timeoutSeconds, device.expires_in)
   const signal = AbortSignal.timeout(seconds * 1000)
   try {
     const response = await oidc.pollDeviceAuthorizationGrant(issuer.config, device, resourceParameters(options.resource), {signal})
+    withdraw()
     const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims})
     options.ui.doneWaiting('done')
     return signIn
   } catch (error) {
+    withdraw()
     options.ui.doneWaiting('failed')
     if (signal.aborted) {
       throw new AuthError('LOGIN_TIMEOUT', `Timed out after ${formatDuration(seconds * 1000)} waiting for the device sign-in to be approved.`, {

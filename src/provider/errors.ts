@@ -2,7 +2,7 @@ import {AuthError} from '../errors.js'
 import {oneLineSafe, redactSecrets} from '../safe-text.js'
 
 /** What we were asking the issuer for: decides what a failure means, apart from how it is worded. */
-export type Operation = 'discovery' | 'authorization' | 'code-exchange' | 'device-authorization' | 'device-poll' | 'refresh' | 'revocation' | 'userinfo'
+export type Operation = 'discovery' | 'authorization' | 'code-exchange' | 'device-authorization' | 'device-poll' | 'refresh' | 'client-credentials' | 'revocation' | 'userinfo'
 
 /** How each operation reads in a message: "while trying to <doing>". */
 const DOING: Record<Operation, string> = {
@@ -12,6 +12,7 @@ const DOING: Record<Operation, string> = {
   'device-authorization': 'start a device sign-in',
   'device-poll': 'complete the device sign-in',
   refresh: 'refresh the access token',
+  'client-credentials': "get a token with the client's own credentials",
   revocation: 'revoke the token',
   userinfo: 'read the signed-in user from userinfo',
 }
@@ -56,6 +57,11 @@ export function toAuthError(error: unknown, context: FailureContext): AuthError 
       return transient(`${capitalize(server)} answered with ${what} while trying to ${doing}.`, error)
     }
     const detail = e.error_description ? `: ${clip(e.error_description)}` : ''
+    // A machine's credentials refused (a revoked client, a deleted key, a rotated secret): like a
+    // refresh token the issuer no longer takes, the sign-in has to be done again.
+    if (context.operation === 'client-credentials' && ['invalid_client', 'unauthorized_client', 'invalid_grant'].includes(e.error)) {
+      return new AuthError('REAUTH_REQUIRED', `${capitalize(server)} no longer accepts the credentials of client '${context.clientId ?? '?'}' (${e.error}${detail}).`, {cause: error})
+    }
     switch (e.error) {
       case 'access_denied':
         return new AuthError('ACCESS_DENIED', `The sign-in was denied at ${server} (access_denied${detail}).`, {
@@ -78,7 +84,13 @@ export function toAuthError(error: unknown, context: FailureContext): AuthError 
       case 'temporarily_unavailable':
         return transient(`${capitalize(server)} is temporarily unavailable.`, error)
       default:
-        return new AuthError('LOGIN_FAILED', `${capitalize(server)} refused to ${doing} (${e.error}${detail}).`, {cause: error})
+        return new AuthError('LOGIN_FAILED', `${capitalize(server)} refused to ${doing} (${e.error}${detail}).`, {
+          cause: error,
+          // The usual reason an issuer refuses to start a sign-in it otherwise would: the redirect.
+          suggestion: context.operation === 'authorization' && context.redirectUri
+            ? `Check that the issuer has ${context.redirectUri} registered for client '${context.clientId ?? '?'}' (some accept only the exact port: set redirectPort to a registered one).`
+            : undefined,
+        })
     }
   }
   const response = e?.cause instanceof Response ? e.cause : undefined
@@ -88,6 +100,9 @@ export function toAuthError(error: unknown, context: FailureContext): AuthError 
     }
     // RFC 6749 §5.2 says invalid_grant; some servers send a bare 400 or 401 (Glewlwyd does). On a
     // refresh that can only mean the refresh token was refused: the same rules as invalid_grant.
+    if (context.operation === 'client-credentials' && (response.status === 400 || response.status === 401)) {
+      return new AuthError('REAUTH_REQUIRED', `${capitalize(server)} refused the credentials of client '${context.clientId ?? '?'}' (HTTP ${response.status} without an OAuth error).`, {cause: error})
+    }
     if (context.operation === 'refresh' && (response.status === 400 || response.status === 401)) {
       return new AuthError('REAUTH_REQUIRED', `${capitalize(server)} refused the stored refresh token (HTTP ${response.status} without an OAuth error, taken as invalid_grant).`, {cause: error})
     }

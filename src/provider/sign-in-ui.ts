@@ -8,6 +8,12 @@ export interface SignInUi {
   browserUnavailableReason(): string | undefined
   /** Open a URL in the user's browser; resolves once the browser was started or could not be. */
   open(url: string): Promise<void>
+  /**
+   * The device flow's page, offered rather than opened: at a terminal on Enter (the person may
+   * approve on a phone instead), elsewhere opened at once where a browser can be. Returns a function
+   * that withdraws the offer once the sign-in is over.
+   */
+  offerBrowser(url: string): () => void
   /** Something the user should know that does not stop the sign-in. */
   warn(message: string): void
   /** One line of information (why we chose a flow, where the login is kept). */

@@ -51,7 +51,10 @@ export function toSecrets(response: TokenResponse, previous?: Secrets, now = Dat
     secrets.expiresAt = new Date(now + response.expires_in * 1000).toISOString()
     secrets.obtainedAt = new Date(now).toISOString()
   }
+  // What a login keeps besides tokens (a client secret, a key or its path) outlives every refresh.
   if (previous?.clientSecret) secrets.clientSecret = previous.clientSecret
+  if (previous?.clientAssertionKey) secrets.clientAssertionKey = previous.clientAssertionKey
+  if (previous?.clientAssertionKeyPath) secrets.clientAssertionKeyPath = previous.clientAssertionKeyPath
   return secrets
 }
 

@@ -26,6 +26,28 @@ export function notSignedIn(context: AuthContext): AuthError {
   return new AuthError('NOT_LOGGED_IN', 'You are not signed in.', {suggestion: context.commands.signIn()})
 }
 
+/** The account a command acts on (see requestedAccount), or NOT_LOGGED_IN when there is none. */
+export async function signedInAccount(context: AuthContext, flag: string | undefined): Promise<AccountRecord> {
+  const account = requestedAccount(context, await context.store.readIndex(), flag)
+  if (!account) throw notSignedIn(context)
+  return account
+}
+
+/**
+ * The scopes after `auth refresh --scopes a --remove-scopes b` (as `gh auth refresh -s/-r`): the
+ * account's own, plus those added, less those removed. New scopes need a new sign-in.
+ */
+export function changedScopes(current: string[], add: string[], remove: string[]): string[] {
+  const removed = new Set(remove)
+  return [...new Set([...current, ...add])].filter((scope) => !removed.has(scope))
+}
+
+/** The stored accounts and the default, for a command that lets a person choose among them. */
+export async function storedAccounts(context: AuthContext): Promise<{accounts: AccountRecord[]; defaultKey: string | null}> {
+  const index = await context.store.readIndex()
+  return {accounts: index.accounts, defaultKey: index.defaultAccount ?? index.accounts[0]?.key ?? null}
+}
+
 export interface SwitchResult {
   account: AccountRecord
   /** false: it already was the default. */

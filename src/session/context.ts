@@ -4,8 +4,10 @@ import {AuthError} from '../errors.js'
 import {displaySafe, rememberSecret} from '../safe-text.js'
 import {HostCommands} from '../host-commands.js'
 import {loadSettings, userSettingsPath, type SettingFlags} from '../settings/load.js'
+import {ParseProblem, parseSeconds} from '../settings/parse.js'
 import type {AuthSettings} from '../settings/settings.js'
 import {AccountStore} from '../store/account-store.js'
+import {startBackgroundRefresh} from './start-refresh-ahead.js'
 
 /** What the session asks of the issuer: provider/api.ts. */
 export type ProviderApi = typeof import('../provider/api.js')
@@ -18,6 +20,9 @@ export interface EnvNames {
   storage: string
   issuer: string
   clientId: string
+  clientSecret: string
+  federatedTokenFile: string
+  federatedTokenCommand: string
 }
 
 /** What the session layer works with: settings, the store, the issuer, the clock. */
@@ -35,6 +40,11 @@ export interface AuthContext {
   now: () => number
   /** One line for the person at the terminal that does not stop the command (on stderr, never in --json output). */
   notify: (message: string) => void
+  /**
+   * Refresh this account in a detached process (see startBackgroundRefresh): when it started, or
+   * undefined when no such process can be started here (then the refresh runs in this one).
+   */
+  refreshElsewhere?: (accountKey: string) => Promise<{since: number} | undefined>
 }
 
 /** Settings resolved and validated once, and the store they describe. */
@@ -55,8 +65,10 @@ export async function authContext(config: Interfaces.Config, flags: SettingFlags
     configuredStorageSource: settings.sources.storage,
     dataDirVariable: config.scopedEnvVarKey('DATA_DIR'),
     notify,
+    lockWaitMs: lockWaitMs(config),
   })
-  return {settings, commands, store, envNames, settingsFile: userSettingsPath(config), provider: loadProvider, now: Date.now, notify}
+  const refreshElsewhere = (accountKey: string) => startBackgroundRefresh(config, accountKey, () => {})
+  return {settings, commands, store, envNames, settingsFile: userSettingsPath(config), provider: loadProvider, now: Date.now, notify, refreshElsewhere}
 }
 
 export function hostEnvNames(config: Interfaces.Config): EnvNames {
@@ -67,11 +79,32 @@ export function hostEnvNames(config: Interfaces.Config): EnvNames {
     storage: config.scopedEnvVarKey('AUTH_STORAGE'),
     issuer: config.scopedEnvVarKey('AUTH_ISSUER'),
     clientId: config.scopedEnvVarKey('AUTH_CLIENT_ID'),
+    clientSecret: config.scopedEnvVarKey('AUTH_CLIENT_SECRET'),
+    federatedTokenFile: config.scopedEnvVarKey('AUTH_FEDERATED_TOKEN_FILE'),
+    federatedTokenCommand: config.scopedEnvVarKey('AUTH_FEDERATED_TOKEN_COMMAND'),
   }
 }
 
 function loadProvider(): Promise<ProviderApi> {
   return import('../provider/api.js')
+}
+
+/**
+ * How long a command waits for another process's store or refresh lock: `ACME_AUTH_LOCK_WAIT` seconds,
+ * else the lock's default (30 s). Hidden on purpose, not one of the documented settings: it lets the
+ * tests of "waits, then gives up with exit 75" take seconds instead of 30 s each. Saving a refreshed
+ * login keeps its own, longer wait.
+ */
+function lockWaitMs(config: Interfaces.Config): number | undefined {
+  const variable = config.scopedEnvVarKey('AUTH_LOCK_WAIT')
+  const raw = process.env[variable]
+  if (raw === undefined || raw === '') return undefined
+  try {
+    return parseSeconds(raw) * 1000
+  } catch (error) {
+    if (error instanceof ParseProblem) throw new AuthError('CONFIG_INVALID', `Invalid ${variable}: ${error.message}.`)
+    throw error
+  }
 }
 
 /** CI's way in (DESIGN.md, Lifecycle): a token in `ACME_TOKEN` wins and nothing else is consulted. */

@@ -6,6 +6,7 @@ import type {Secrets} from '../store/secrets.js'
 import {notSignedIn, requestedAccount} from './accounts.js'
 import {environmentToken, type AuthContext} from './context.js'
 import {accountClient, connectOptions} from './issuer-client.js'
+import {machineCredential} from './machine.js'
 import {foregroundDeadlineMs, isBackingOff, nextRefreshFailure, usingCurrentToken} from './outage.js'
 import {isExpired, isFresh, refreshMarginSeconds} from './freshness.js'
 import {migrateAccounts} from './storage-choice.js'
@@ -72,14 +73,21 @@ export async function ensureFresh(context: AuthContext, account: AccountRecord, 
   const seen = await context.store.readSecrets(account)
   const margin = options.skewSeconds ?? refreshMarginSeconds(seen.obtainedAt, seen.expiresAt)
   if (!options.force && isFresh(seen.expiresAt, now(), margin)) return fromStore(account, seen)
-  if (!seen.refreshToken) return withoutRefreshToken(context, account, seen, {force: options.force, now: now()})
-  if (isTombstoned(options.tombstone, seen.refreshToken, now())) {
+  // A machine (client_credentials) renews with its own credentials; anyone else needs a refresh token.
+  if (!seen.refreshToken && !account.clientAuth) return withoutRefreshToken(context, account, seen, {force: options.force, now: now()})
+  if (seen.refreshToken && isTombstoned(options.tombstone, seen.refreshToken, now())) {
     // The issuer rejected this very token minutes ago: asking again would only add to its count.
     if (!options.force && !isExpired(seen.expiresAt, now())) return fromStore(account, seen)
     throw reauthRequired(context, account)
   }
-  if (!options.force && isBackingOff(options.refreshFailure, now()) && !isExpired(seen.expiresAt, now())) {
-    return currentTokenDuringOutage(context, account, seen, options.refreshFailure!.reason)
+  const stillValid = !options.force && Boolean(seen.expiresAt) && !isExpired(seen.expiresAt, now())
+  if (stillValid && isBackingOff(options.refreshFailure, now())) return currentTokenDuringOutage(context, account, seen, options.refreshFailure!.reason)
+  // With a token that still works, a command waits for the issuer only briefly. The refresh itself
+  // runs in a process of its own, which sees it through however long the issuer takes: a request
+  // abandoned after the issuer rotated the refresh token would lose the login.
+  if (stillValid && options.foreground !== false && context.refreshElsewhere) {
+    const running = await context.refreshElsewhere(account.key)
+    if (running) return waitForBackgroundRefresh(context, account, seen, running.since, options.refreshFailure)
   }
 
   return context.store.withAccountLock(account, async () => {
@@ -88,21 +96,23 @@ export async function ensureFresh(context: AuthContext, account: AccountRecord, 
     // hands out tokens that live shorter than our skew window.
     if (changedSince(seen, current) && !isExpired(current.expiresAt, now())) return fromStore(account, current)
     // A new login without a refresh token replaced the one we read.
-    if (!current.refreshToken) return withoutRefreshToken(context, account, current, {force: options.force, now: now()})
+    if (!current.refreshToken && !account.clientAuth) return withoutRefreshToken(context, account, current, {force: options.force, now: now()})
     // The process we waited for may just have found the issuer down: do not ask it again at once.
     const failure = options.force ? undefined : (await context.store.readIndex()).refreshFailures[account.key]
-    const stillValid = !options.force && !isExpired(current.expiresAt, now())
-    if (stillValid && isBackingOff(failure, now())) return currentTokenDuringOutage(context, account, current, failure!.reason)
-    // With a token that still works, the issuer gets a moment, not the full request time.
-    const deadlineMs = stillValid && options.foreground !== false && current.expiresAt ? foregroundDeadlineMs(current.expiresAt, now()) : undefined
+    if (!options.force && !isExpired(current.expiresAt, now()) && isBackingOff(failure, now())) return currentTokenDuringOutage(context, account, current, failure!.reason)
 
     const provider = await context.provider()
     for (let attempt = 1; ; attempt++) {
       let saved: {account: AccountRecord; secrets: Secrets}
       try {
-        const issuer = await provider.connect(accountClient(context, account, current), connectOptions(context, {deadlineMs}))
+        const client = accountClient(context, account, current)
+        if (account.clientAuth) client.credential = await machineCredential(context, account, current)
+        const issuer = await provider.connect(client, connectOptions(context))
         const sent = current
-        saved = await context.store.refreshAndSave(account, () => provider.refreshTokens(issuer, sent, {resource: account.resource}), {waitMs: deadlineMs})
+        const renew = account.clientAuth
+          ? () => provider.clientCredentialsGrant(issuer, {scopes: account.scopes, resource: account.resource}, sent)
+          : () => provider.refreshTokens(issuer, sent, {resource: account.resource})
+        saved = await context.store.refreshAndSave(account, renew)
       } catch (caught) {
         const error = caught as AuthError
         if (error.code === 'REAUTH_REQUIRED') {
@@ -117,7 +127,7 @@ export async function ensureFresh(context: AuthContext, account: AccountRecord, 
               continue
             }
           }
-          await context.store.tombstone(account, current.refreshToken!, new Date(now() + TOMBSTONE_COOLDOWN_MS))
+          if (current.refreshToken) await context.store.tombstone(account, current.refreshToken, new Date(now() + TOMBSTONE_COOLDOWN_MS))
           throw reauthRequired(context, account, error)
         }
         // Network, 5xx, timeouts, a certificate this network does not trust, a store lock held
@@ -125,7 +135,7 @@ export async function ensureFresh(context: AuthContext, account: AccountRecord, 
         // token that still works beats an error.
         const unreachable = error.code === 'TRANSIENT' || error.code === 'TLS_FAILED'
         if (!unreachable) throw error
-        const reason = outageReason(error, deadlineMs)
+        const reason = outageReason(error)
         await context.store.recordRefreshFailure(account, (previous) => nextRefreshFailure(previous, reason, now())).catch(() => {})
         if (!options.force && !isExpired(current.expiresAt, now())) return currentTokenDuringOutage(context, account, current, reason)
         throw error
@@ -141,9 +151,33 @@ function currentTokenDuringOutage(context: AuthContext, account: AccountRecord, 
   return fromStore(account, secrets)
 }
 
+/**
+ * Wait a moment for the refresh running in the background: its new token if it comes in time (the
+ * usual case: a refresh takes a fraction of a second), else the current one with a line saying why.
+ */
+async function waitForBackgroundRefresh(context: AuthContext, account: AccountRecord, seen: Secrets, since: number, failureBefore: RefreshFailure | undefined): Promise<FreshToken> {
+  const deadline = since + foregroundDeadlineMs(seen.expiresAt!, since)
+  for (;;) {
+    const index = await context.store.readIndex()
+    const entry = index.accounts.find((candidate) => candidate.key === account.key)
+    if (!entry) throw notSignedIn(context)
+    if (entry.updatedAt !== account.updatedAt || entry.expiresAt !== account.expiresAt) {
+      const current = await context.store.readSecrets(entry)
+      if (changedSince(seen, current)) return fromStore(entry, current)
+    }
+    const failure = index.refreshFailures[account.key]
+    if (failure && failure.until !== failureBefore?.until) return currentTokenDuringOutage(context, account, seen, failure.reason)
+    if (Date.now() >= deadline || isExpired(seen.expiresAt, context.now())) {
+      const waited = formatDuration(Math.max(0, Math.round((Date.now() - since) / 100) * 100))
+      return currentTokenDuringOutage(context, account, seen, `not within ${waited}; the refresh goes on in the background`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
 /** A short clause for the back-off record and the warning line: never a whole message. */
-function outageReason(error: AuthError, deadlineMs: number | undefined): string {
-  if (/did not answer in time/.test(error.message)) return deadlineMs === undefined ? 'no answer in time' : `no answer within ${formatDuration(deadlineMs)}`
+function outageReason(error: AuthError): string {
+  if (/did not answer in time/.test(error.message)) return 'no answer in time'
   const inParentheses = /\(([^()]{1,80})\)\.?$/.exec(error.message)?.[1]
   return inParentheses ?? error.code.toLowerCase()
 }
@@ -155,7 +189,13 @@ export function isTombstoned(tombstone: Tombstone | undefined, refreshToken: str
   return Boolean(tombstone && tombstone.refreshTokenHash === hashToken(refreshToken) && Date.parse(tombstone.until) > now)
 }
 
-function reauthRequired(context: AuthContext, account: AccountRecord, cause?: unknown): AuthError {
+function reauthRequired(context: AuthContext, account: AccountRecord, cause?: AuthError): AuthError {
+  if (account.clientAuth) {
+    return new AuthError('REAUTH_REQUIRED', `${cause?.message ?? `The issuer no longer accepts client '${account.clientId}'.`} The stored login was kept.`, {
+      cause,
+      suggestion: cause?.suggestion ?? `Sign the client in again: \`${context.commands.auth('login')} --client-credentials\` with its secret, key or federated token.`,
+    })
+  }
   return new AuthError('REAUTH_REQUIRED', `The issuer no longer accepts the stored login of ${describeAccount(account)}; the stored credentials were kept.`, {
     cause,
     suggestion: context.commands.signInAgain(),

@@ -25,9 +25,7 @@ export function accountClient(context: AuthContext, account: AccountRecord, secr
   }
 }
 
-/** `deadlineMs`: each request waits no longer than this (a command with a token that still works). */
-export function connectOptions(context: AuthContext, options: {fresh?: boolean; deadlineMs?: number} = {}): ConnectOptions {
-  const {allowInsecureIssuer} = context.settings
-  const requestTimeoutSeconds = Math.min(context.settings.requestTimeoutSeconds, (options.deadlineMs ?? Infinity) / 1000)
+export function connectOptions(context: AuthContext, options: {fresh?: boolean} = {}): ConnectOptions {
+  const {requestTimeoutSeconds, allowInsecureIssuer} = context.settings
   return {requestTimeoutSeconds, allowInsecureIssuer, cache: context.store.metadataCache, fresh: options.fresh}
 }

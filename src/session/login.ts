@@ -1,7 +1,8 @@
 import {AuthError} from '../errors.js'
 import {MAX_TOKEN_BYTES} from '../provider/limits.js'
 import {rememberSecret} from '../safe-text.js'
-import type {Issuer, SignIn, SignInUi} from '../provider/api.js'
+import type {ClientCredential, Issuer, SignIn, SignInUi} from '../provider/api.js'
+import type {Secrets} from '../store/secrets.js'
 import {accountKey, describeAccount, pickAccount, type AccountRecord} from '../store/account-index.js'
 import {refuseWhileEnvironmentToken, type AuthContext, type ProviderApi} from './context.js'
 import {configuredClient, connectOptions} from './issuer-client.js'
@@ -9,7 +10,12 @@ import {chooseBackend} from './storage-choice.js'
 
 export type {SignInUi} from '../provider/api.js'
 
-export type LoginMethod = {kind: 'browser'} | {kind: 'device'} | {kind: 'token'; accessToken: string}
+export type LoginMethod =
+  | {kind: 'browser'}
+  | {kind: 'device'}
+  | {kind: 'token'; accessToken: string}
+  /** A machine signing in as the client itself; `keep` is what the store keeps for the next token (a secret, a key or its path). */
+  | {kind: 'client'; credential: ClientCredential; keep: Pick<Secrets, 'clientSecret' | 'clientAssertionKey' | 'clientAssertionKeyPath'>}
 
 /**
  * Sign in and store the account as the default. Nothing is written until the issuer has handed
@@ -22,7 +28,8 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   const {issuer: issuerUrl, clientId} = settings
   if (!issuerUrl || !clientId) throw notConfigured(context)
   const provider = await context.provider()
-  const issuer = await provider.connect(configuredClient(context), connectOptions(context, {fresh: true})).catch((error: unknown) => {
+  const client = method.kind === 'client' ? {...configuredClient(context), credential: method.credential} : configuredClient(context)
+  const issuer = await provider.connect(client, connectOptions(context, {fresh: true})).catch((error: unknown) => {
     // At sign-in an issuer that cannot be reached is as often a wrong address as an outage.
     if (!(error instanceof AuthError) || error.code !== 'TRANSIENT') throw error
     throw new AuthError('TRANSIENT', error.message, {
@@ -32,9 +39,11 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   })
   // Where the login will be kept is settled first: a store that does not answer should be found
   // before the user signs in, not after.
-  const storage = await chooseBackend(context, ui)
-  // So is the index: one that is damaged or from a newer version would throw the sign-in away.
+  const {backend: storage, why: storageWhy} = await chooseBackend(context, ui)
+  // So is the index: one that is damaged or from a newer version would throw the sign-in away; and so
+  // are the folders the sign-in writes to.
   await context.store.readIndex()
+  await context.store.checkFolders()
   const signIn = await signInWith(context, provider, issuer, method, ui)
   // Entra ID's `/common`: the account belongs to the user's tenant, whose issuer the ID token names.
   const accountIssuer = signIn.issuedBy ?? issuer.issuer
@@ -50,18 +59,26 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
     storage,
     updatedAt: new Date().toISOString(),
   }
-  await confirmOtherAccount(context, method, record, ui)
   if (settings.sources.storage === '--storage') record.storagePinned = true
   if (signIn.identity.name) record.name = signIn.identity.name
   if (signIn.identity.email) record.email = signIn.identity.email
+  if (method.kind === 'client') record.clientAuth = method.credential.kind
+  // After the name is known: "Signed in as Bob (bob)", as the earlier login is described.
+  await confirmOtherAccount(context, method, record, ui)
   if (settings.endpoints) record.endpoints = {...settings.endpoints}
   if (settings.resource) record.resource = settings.resource
   // A secret given for this sign-in only (environment, user file) is needed by every refresh too;
   // the host's own is in its package.json whenever the CLI runs.
-  const secrets = settings.clientSecret && settings.sources.clientSecret?.startsWith('oclif.auth') !== true ? {...signIn.secrets, clientSecret: settings.clientSecret} : signIn.secrets
+  const secrets =
+    method.kind === 'client'
+      ? {...signIn.secrets, ...method.keep}
+      : settings.clientSecret && settings.sources.clientSecret?.startsWith('oclif.auth') !== true
+        ? {...signIn.secrets, clientSecret: settings.clientSecret}
+        : signIn.secrets
   // Under the account's lock: a refresh of an older login of the same account, in flight in another
   // process, must not overwrite this one.
   await context.store.withAccountLock(record, () => context.store.saveLogin(record, secrets, {makeDefault: true}))
+  if (storageWhy) ui.warn(storageWhy)
   if (storage === 'memory') ui.warn(`${context.settings.sources.storage} says storage=memory: this login is not saved and ends with this command.`)
   return record
 }
@@ -124,6 +141,17 @@ async function signInWith(context: AuthContext, provider: ProviderApi, issuer: I
     }
     case 'device': {
       return provider.deviceSignIn(issuer, options)
+    }
+    case 'client': {
+      // The default scopes are a person's (openid, offline_access…): a machine asks for the ones
+      // configured for it, or none and gets what its registration allows.
+      const scopes = settings.sources.scopes === 'default' ? [] : settings.scopes
+      const secrets = await provider.clientCredentialsGrant(issuer, {scopes, resource: settings.resource, audience: settings.audience}).catch((error: unknown) => {
+        if (!(error instanceof AuthError) || error.code !== 'REAUTH_REQUIRED') throw error
+        // At sign-in a refused credential is a failed sign-in, as a wrong password is.
+        throw new AuthError('LOGIN_FAILED', error.message, {cause: error, suggestion: `Check the client id (${settings.sources.clientId}) and its secret, key or federated token with the issuer's administrators.`})
+      })
+      return {secrets, identity: {subject: issuer.clientId}, scopes}
     }
     case 'token': {
       // A token made elsewhere: the issuer's userinfo tells us whose it is, and proves it works.

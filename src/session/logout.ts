@@ -3,6 +3,7 @@ import type {AccountRecord} from '../store/account-index.js'
 import {requestedAccount} from './accounts.js'
 import {refuseWhileEnvironmentToken, type AuthContext} from './context.js'
 import {accountClient, connectOptions} from './issuer-client.js'
+import {machineCredential} from './machine.js'
 
 export interface LogoutResult {
   account: AccountRecord
@@ -43,7 +44,10 @@ async function logoutAccount(context: AuthContext, account: AccountRecord): Prom
     try {
       const secrets = await context.store.readSecrets(account)
       const provider = await context.provider()
-      const issuer = await provider.connect(accountClient(context, account, secrets), connectOptions(context))
+      const client = accountClient(context, account, secrets)
+      // A confidential client authenticates its revocation request too (RFC 7009 §2.1).
+      if (account.clientAuth) client.credential = await machineCredential(context, account, secrets)
+      const issuer = await provider.connect(client, connectOptions(context))
       const revoked = secrets.refreshToken
         ? await provider.revokeToken(issuer, secrets.refreshToken, 'refresh_token')
         : await provider.revokeToken(issuer, secrets.accessToken, 'access_token')

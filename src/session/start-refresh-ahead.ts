@@ -1,13 +1,15 @@
 /**
- * Starting a refresh ahead of time, once the init hook has found the account due: a step most
- * commands never take (once in a token's lifetime), so it is loaded only then and the code every
- * command loads stays small (refresh-ahead.ts).
+ * Starting a refresh ahead of time, once the init hook has found the account due, and the claim
+ * that makes one of N commands do it: a step most commands never take (once in a token's
+ * lifetime), so it is loaded only then and the code every command loads stays small
+ * (refresh-ahead.ts).
  */
 import type {Interfaces} from '@oclif/core'
 import {realpathSync} from 'node:fs'
 import {open, stat, unlink} from 'node:fs/promises'
 
 import type {RefreshAheadMode} from '../settings/settings.js'
+import {refreshAheadMarkerPath} from '../store/account-files.js'
 import {storePaths} from '../store/paths.js'
 
 /**
@@ -17,26 +19,37 @@ import {storePaths} from '../store/paths.js'
 export async function startRefreshAhead(config: Interfaces.Config, account: string, mode: Exclude<RefreshAheadMode, 'off'>, debug: (message: string) => void): Promise<void> {
   if (mode === 'inline') {
     // A claim left after a failure is the back-off that keeps every later command from trying again at once.
-    if (!(await claimRefreshAhead(config.dataDir, account))) return
+    if (!(await claimRefreshAhead(config.dataDir, account)).claimed) return
     const {refreshAheadNow} = await import('./refresh-if-due.js')
     debug(`refresh ahead: ${await refreshAheadNow(config, account)}`)
     return
   }
-  // The host's own entry point, detached: it outlives this command if it has to, and its init hook
-  // does not start another one. Only when we know that entry point is the host's (not a test runner
-  // that loaded the host in-process).
+  await startBackgroundRefresh(config, account, debug)
+}
+
+/**
+ * Refresh an account in a detached process of the host (`auth refresh --ahead`), unless one runs
+ * already: it outlives this command if it has to (a slow issuer), and so a refresh request, once
+ * sent, is always seen through and its answer saved; abandoning one could lose a rotated refresh
+ * token. Only when we know the host's entry point (not a test runner that loaded the host
+ * in-process); undefined then. Otherwise when the refresh that is running now started.
+ */
+export async function startBackgroundRefresh(config: Interfaces.Config, accountKey: string, debug: (message: string) => void): Promise<{since: number} | undefined> {
   const entry = hostEntryPoint(config.root)
-  if (!entry || !(await claimRefreshAhead(config.dataDir, account))) return
+  if (!entry) return undefined
+  const claim = await claimRefreshAhead(config.dataDir, accountKey)
+  if (!claim.claimed) return claim.since === undefined ? undefined : {since: claim.since}
   const {spawn} = await import('node:child_process')
   // Not process.execArgv: a parent started with --inspect-brk would leave a detached child waiting.
-  const child = spawn(process.execPath, [entry, 'auth:refresh', '--ahead', '--account', account], {
+  const child = spawn(process.execPath, [entry, 'auth:refresh', '--ahead', '--account', accountKey], {
     detached: true,
     stdio: 'ignore',
     env: {...process.env, [config.scopedEnvVarKey('AUTH_REFRESH_AHEAD')]: 'off'},
   })
   child.on('error', (error) => debug(`refresh ahead could not start: ${error.message}`))
   child.unref()
-  debug(`refreshing ${account} ahead of time in process ${child.pid}`)
+  debug(`refreshing ${accountKey} in the background in process ${child.pid}`)
+  return {since: Date.now()}
 }
 
 function hostEntryPoint(root: string): string | undefined {
@@ -57,25 +70,24 @@ const MARKER_STALE_MS = 60_000
  * for a reason that may pass, or the process died) expires after a minute: a back-off, so an issuer
  * that is down is not asked again by every command. Any failure just means "do not start one".
  */
-export async function claimRefreshAhead(dataDir: string, accountKey: string): Promise<boolean> {
-  const {refreshAheadMarkerPath} = await import('../store/account-files.js')
+export async function claimRefreshAhead(dataDir: string, accountKey: string): Promise<{claimed: true} | {claimed: false; since?: number}> {
   const marker = refreshAheadMarkerPath(storePaths(dataDir), accountKey)
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await (await open(marker, 'wx', 0o600)).close()
-      return true
+      return {claimed: true}
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return false
-      const age = Date.now() - ((await stat(marker).catch(() => undefined))?.mtimeMs ?? Date.now())
-      if (age < MARKER_STALE_MS) return false
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return {claimed: false}
+      const since = (await stat(marker).catch(() => undefined))?.mtimeMs
+      // A marker dated in the future (a clock that jumped, a planted file) proves nothing: stale.
+      if (since !== undefined && since <= Date.now() + 1000 && Date.now() - since < MARKER_STALE_MS) return {claimed: false, since}
       await unlink(marker).catch(() => {})
     }
   }
-  return false
+  return {claimed: false}
 }
 
 /** The background process lets go of its claim once the refresh succeeded or can never succeed. */
 export async function releaseRefreshAhead(dataDir: string, accountKey: string): Promise<void> {
-  const {refreshAheadMarkerPath} = await import('../store/account-files.js')
   await unlink(refreshAheadMarkerPath(storePaths(dataDir), accountKey)).catch(() => {})
 }

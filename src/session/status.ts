@@ -1,5 +1,6 @@
 import {AuthError} from '../errors.js'
 import {pickAccount, type AccountRecord} from '../store/account-index.js'
+import {noSuchAccount} from './accounts.js'
 import {environmentToken, type AuthContext} from './context.js'
 
 /** The `auth status --json` document. Its shape is public: scripts parse it. */
@@ -10,6 +11,12 @@ export interface StatusReport {
 }
 
 export interface AccountStatus {
+  /** Only with --show-token: read from the store (the keychain, a helper) on purpose. */
+  accessToken?: string
+  /** A person, or a machine signed in as the client itself (client_credentials). */
+  kind: 'user' | 'client'
+  /** For a machine: how it proves it is the client ('client_secret', 'private_key_jwt', 'federated'); null for a person. */
+  clientAuthentication: string | null
   issuer: string
   clientId: string
   subject: string
@@ -22,17 +29,46 @@ export interface AccountStatus {
   hasRefreshToken: boolean
 }
 
-/** Read from the metadata index only: status never touches secrets or the network. */
-export async function status(context: AuthContext): Promise<StatusReport> {
+export interface StatusRequest {
+  /** Only this account (subject, email, name or key). */
+  account?: string
+  /** Read each account's access token from its store (gh's --show-token); otherwise no secret is touched. */
+  showToken?: boolean
+}
+
+/**
+ * Read from the metadata index only: status never touches the network, and touches secrets only
+ * when asked to show the token.
+ */
+export async function status(context: AuthContext, request: StatusRequest = {}): Promise<StatusReport> {
   if (environmentToken(context)) return {loggedIn: true, source: 'env', accounts: []}
   const index = await context.store.readIndex()
   const defaultKey = index.defaultAccount ?? index.accounts[0]?.key
-  const accounts = index.accounts.map((account) => toStatus(account, account.key === defaultKey))
-  return {loggedIn: accounts.length > 0, source: accounts.length > 0 ? 'store' : null, accounts}
+  let records = index.accounts
+  if (request.account) {
+    const only = pickAccount(index, request.account)
+    if (!only) throw noSuchAccount(context, request.account)
+    records = [only]
+  }
+  const accounts: AccountStatus[] = []
+  for (const account of records) {
+    const shown = toStatus(account, account.key === defaultKey)
+    if (request.showToken) shown.accessToken = (await context.store.readSecrets(account)).accessToken
+    accounts.push(shown)
+  }
+  return {loggedIn: index.accounts.length > 0, source: index.accounts.length > 0 ? 'store' : null, accounts}
 }
 
-function toStatus(account: AccountRecord, isDefault: boolean): AccountStatus {
+/** What signing in still needs, when the settings name no issuer or no client id. */
+export function missingSettings(context: AuthContext): string[] {
+  return [context.settings.issuer ? undefined : 'issuer', context.settings.clientId ? undefined : 'clientId'].filter((key): key is string => Boolean(key))
+}
+
+/** An account as `--json` shows it: the `auth status --json` account shape. */
+export function toStatus(account: AccountRecord, isDefault: boolean): AccountStatus {
   return {
+    kind: account.clientAuth ? 'client' : 'user',
+    clientAuthentication: account.clientAuth ?? null,
     issuer: account.issuer,
     clientId: account.clientId,
     subject: account.subject,

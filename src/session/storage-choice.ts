@@ -5,6 +5,7 @@ import {splitCommand} from '../split-command.js'
 import type {SignInUi} from '../provider/sign-in-ui.js'
 import type {BackendKind} from '../settings/settings.js'
 import type {AccountIndex, AccountRecord} from '../store/account-index.js'
+import {HelperNotConfiguredError} from '../store/account-store.js'
 import type {AuthContext} from './context.js'
 
 /**
@@ -12,7 +13,7 @@ import type {AuthContext} from './context.js'
  * write-read-delete probe within its time box, else the 0600 file, with one warning that says why
  * and how to choose. The choice is recorded per account; later commands never switch silently.
  */
-export async function chooseBackend(context: AuthContext, ui: SignInUi): Promise<BackendKind> {
+export async function chooseBackend(context: AuthContext, ui: SignInUi): Promise<{backend: BackendKind; why?: string}> {
   const setting = context.settings.storage
   if (setting.startsWith('exec:')) {
     // Ask the helper once before the user signs in: a broken vault found afterwards would waste
@@ -23,22 +24,22 @@ export async function chooseBackend(context: AuthContext, ui: SignInUi): Promise
     if (relative) {
       ui.warn(`The credential helper's '${relative}' is a relative path: later commands run it from the folder they start in. Use an absolute path in ${context.settings.sources.storage}.`)
     }
-    return setting as BackendKind
+    return {backend: setting as BackendKind}
   }
-  if (setting !== 'auto' && setting !== 'keyring') return setting
+  if (setting !== 'auto' && setting !== 'keyring') return {backend: setting}
   const {probeKeyring} = await import('../store/keyring-store.js')
   const probe = await probeKeyring({service: context.store.service, timeoutMs: context.settings.keyringTimeoutSeconds * 1000})
-  if (probe.ok) return 'keyring'
+  if (probe.ok) return {backend: 'keyring'}
   if (setting === 'keyring') {
     throw new AuthError('STORE_UNAVAILABLE', `The OS keychain, where ${context.settings.sources.storage} says to keep the login, does not answer: ${probe.reason}.`, {
       suggestion: `Unlock or start it, or keep the login in a file: ${context.settings.sources.storage === '--storage' ? 'use --storage file' : `set ${context.envNames.storage}=file`}.`,
     })
   }
-  ui.warn(
+  // Said once the login is saved: a sign-in that fails stored nothing, and has nothing to say about where.
+  const why =
     `No OS keychain answered (${probe.reason}), so the login is kept in ${context.store.paths.credentials} (readable only by you). ` +
-      `Set ${context.envNames.storage}=file to choose the file without this check, or =keyring to require the keychain.`,
-  )
-  return 'file'
+    `Set ${context.envNames.storage}=file to choose the file without this check, or =keyring to require the keychain.`
+  return {backend: 'file', why}
 }
 
 /**
@@ -61,6 +62,7 @@ export async function migrateAccounts(context: AuthContext, index: AccountIndex,
     } catch (error) {
       if (!(error instanceof AuthError)) throw error
       if (account.key !== inUse) continue
+      if (error instanceof HelperNotConfiguredError) throw error
       throw new AuthError(error.code, `Could not move the stored login to the configured storage '${target}' (${context.settings.sources.storage}): ${error.message}`, {
         cause: error,
         suggestion: error.suggestion,

@@ -15,6 +15,7 @@ export interface SettingFlags {
   'client-id'?: string
   scopes?: string
   storage?: string
+  'client-assertion-key'?: string
 }
 
 /** The user's own settings file, beside the host's other config (honours `ACME_CONFIG_DIR`). */

@@ -55,6 +55,12 @@ export interface AuthSettings {
   identityClaims?: IdentityClaims
   /** Put the token in `ACME_ACCESS_TOKEN` for child processes of commands that need auth. */
   exportToken: boolean
+  /** A machine's private key (PEM or JWK file) for `private_key_jwt` (RFC 7523). */
+  clientAssertionKey?: string
+  /** A file holding a JWT from another issuer (a CI system), re-read for every new token: workload identity federation. */
+  federatedTokenFile?: string
+  /** A command that prints such a JWT (GitHub Actions' ACTIONS_ID_TOKEN_REQUEST_URL, say), run for every new token. */
+  federatedTokenCommand?: string
   /** Where each value came from, for error messages and `auth status`. */
   sources: Partial<Record<SettingKey, string>>
 }
@@ -83,5 +89,8 @@ export type SettingKey =
   | 'endpoints'
   | 'identityClaims'
   | 'exportToken'
+  | 'clientAssertionKey'
+  | 'federatedTokenFile'
+  | 'federatedTokenCommand'
 
 export const DEFAULT_SCOPES = ['openid', 'profile', 'email', 'offline_access']

@@ -68,6 +68,9 @@ export const SETTING_SPECS: Record<SettingKey, SettingSpec> = {
   endpoints: {parse: parseEndpoints, fileKey: 'endpoints'},
   identityClaims: {parse: parseIdentityClaims, fileKey: 'claims'},
   exportToken: {parse: parseBoolean, fallback: true, fileKey: 'exportToken', hostOnly: true},
+  clientAssertionKey: {parse: parseText, env: 'AUTH_CLIENT_ASSERTION_KEY', fileKey: 'clientAssertionKey', flag: 'client-assertion-key'},
+  federatedTokenFile: {parse: parseText, env: 'AUTH_FEDERATED_TOKEN_FILE', fileKey: 'federatedTokenFile'},
+  federatedTokenCommand: {parse: parseText, env: 'AUTH_FEDERATED_TOKEN_COMMAND', fileKey: 'federatedTokenCommand'},
 }
 
 export const SETTING_KEYS = Object.keys(SETTING_SPECS) as SettingKey[]

@@ -27,6 +27,8 @@ export interface AccountRecord {
   endpoints?: Record<string, string>
   /** RFC 8707 resources the login was made for: sent again with every refresh. */
   resource?: string[]
+  /** A machine signed in as the client itself (client_credentials), and how it authenticates. */
+  clientAuth?: 'client_secret' | 'private_key_jwt' | 'federated'
 }
 
 /** A refresh token the issuer rejected: not to be tried again in the background until `until`. */
@@ -154,6 +156,10 @@ function parseAccount(value: unknown, what: string): AccountRecord {
     const endpoints = expectObject(entry.endpoints, `${what}: endpoints`)
     for (const [name, url] of Object.entries(endpoints)) expectString(url, `${what}: endpoints.${name}`)
     record.endpoints = endpoints as Record<string, string>
+  }
+  if (entry.clientAuth !== undefined) {
+    if (!['client_secret', 'private_key_jwt', 'federated'].includes(entry.clientAuth as string)) throw new ShapeError(`${what}: clientAuth is not known`)
+    record.clientAuth = entry.clientAuth as AccountRecord['clientAuth']
   }
   if (entry.resource !== undefined) {
     if (!Array.isArray(entry.resource) || entry.resource.some((item) => typeof item !== 'string')) throw new ShapeError(`${what}: resource is not a list`)

@@ -17,6 +17,7 @@ import {MemoryCredentialStore} from './memory-store.js'
 import {MetadataCache} from './metadata-cache.js'
 import {accountLockPath} from './account-files.js'
 import {storePaths, type StorePaths} from './paths.js'
+import {pauseHereInTests} from './test-pause.js'
 
 export interface AccountStoreOptions {
   dataDir: string
@@ -42,6 +43,8 @@ export interface AccountStoreOptions {
   dataDirVariable?: string
   /** One line for the person at the terminal that does not stop the command. */
   notify?: (message: string) => void
+  /** How long to wait for another process's lock (the lock's default, 30 s, when absent). */
+  lockWaitMs?: number
 }
 
 /**
@@ -106,9 +109,18 @@ export class AccountStore {
 
   private helperNotConfigured(kind: string): AuthError {
     const now = this.options.configuredStorageSource ? ` (${this.options.configuredStorageSource} says '${this.options.configuredStorage}')` : ''
-    return new AuthError('STORE_UNAVAILABLE', `The login is kept by the credential helper '${kind.slice(5)}', which no setting of yours names${now}, so it is not run: the store's index is data, and a program named in data is never started.`, {
+    return new HelperNotConfiguredError('STORE_UNAVAILABLE', `The login is kept by the credential helper '${kind.slice(5)}', which no setting of yours names${now}, so it is not run: the store's index is data, and a program named in data is never started.`, {
       suggestion: `If that helper is yours, set ${this.options.storageVariable}='${kind}' (or storage in your auth.json); else ${this.options.commands.signInAgain().replace(/^Run/, 'run')}`,
     })
+  }
+
+  /**
+   * Check the folders a sign-in will write to before the person signs in: one that is not theirs
+   * would throw the sign-in away afterwards.
+   */
+  async checkFolders(): Promise<void> {
+    if (this.memoryIndex) return
+    for (const dir of [this.paths.dir, this.paths.locks, this.paths.issuers]) await checkPrivateFolder(dir, this.options.dataDirVariable)
   }
 
   async readIndex(): Promise<AccountIndex> {
@@ -279,6 +291,7 @@ export class AccountStore {
       if (!current) return
       result = current
       if (current.storage === to && !current.migratingFrom) return
+      await pauseHereInTests('migrate:locked')
       if (current.storage !== to) {
         const secrets = await this.readSecrets(current)
         const target = this.backend(to)
@@ -287,15 +300,18 @@ export class AccountStore {
         if (!copy || copy.accessToken !== secrets.accessToken || copy.refreshToken !== secrets.refreshToken) {
           throw new AuthError('STORE_UNAVAILABLE', `Moving the login of ${describeAccount(current)} to the ${target.location} failed: it did not read back what was written. Nothing was lost; it is still in the ${this.backend(current.storage).location}.`)
         }
+        await pauseHereInTests('migrate:copied')
         result = {...current, storage: to, migratingFrom: current.storage}
         index.accounts = index.accounts.map((entry) => (entry.key === current.key ? result : entry))
         await this.writeIndexNow(index)
+        await pauseHereInTests('migrate:switched')
       }
       try {
         await this.backend(result.migratingFrom!).delete(result.key)
       } catch {
         return // The old copy stays noted in the index; the next run removes it.
       }
+      await pauseHereInTests('migrate:deleted')
       const {migratingFrom: _, ...done} = result
       result = done
       index.accounts = index.accounts.map((entry) => (entry.key === current.key ? result : entry))
@@ -312,6 +328,7 @@ export class AccountStore {
       return run
     }
     return withLock(accountLockPath(this.paths, account.key), fn, {
+      ...this.lockWait,
       purpose: `refreshing the login of ${describeAccount(account)}`,
     })
   }
@@ -329,7 +346,12 @@ export class AccountStore {
       const index = await this.readIndex()
       await change(index)
       await this.writeIndexNow(index)
-    }, {purpose: 'writing the login store', ...lock})
+    }, {...this.lockWait, purpose: 'writing the login store', ...lock})
+  }
+
+  /** The configured lock wait, if any (an undefined waitMs would override the lock's default). */
+  private get lockWait(): {waitMs?: number} {
+    return this.options.lockWaitMs === undefined ? {} : {waitMs: this.options.lockWaitMs}
   }
 
   private async writeIndexNow(index: AccountIndex): Promise<void> {
@@ -338,6 +360,9 @@ export class AccountStore {
     else await writeIndex(this.paths.index, index)
   }
 }
+
+/** An index names a credential helper no setting names: said as it is, whatever the store was doing. */
+export class HelperNotConfiguredError extends AuthError {}
 
 /** Tombstones name a refresh token without holding it. */
 export const hashToken = sha256Hex

@@ -110,8 +110,8 @@ export class KeyringCredentialStore implements CredentialStore {
 
   async set(accountKey: string, secrets: Secrets): Promise<void> {
     // Only the fields of Secrets, in a fixed order: nothing else a caller's object carries.
-    const {accessToken, tokenType, refreshToken, idToken, expiresAt, obtainedAt, clientSecret} = secrets
-    const text = JSON.stringify({accessToken, tokenType, refreshToken, idToken, expiresAt, obtainedAt, clientSecret})
+    const {accessToken, tokenType, refreshToken, idToken, expiresAt, obtainedAt, clientSecret, clientAssertionKey, clientAssertionKeyPath} = secrets
+    const text = JSON.stringify({accessToken, tokenType, refreshToken, idToken, expiresAt, obtainedAt, clientSecret, clientAssertionKey, clientAssertionKeyPath})
     await this.operation('save', async (keychain) => {
       if (this.maxEntryBytes === undefined || Buffer.byteLength(text, 'utf8') <= this.maxEntryBytes) {
         await keychain.set(accountKey, text)

@@ -16,6 +16,10 @@ export interface Secrets {
   obtainedAt?: string
   /** The client secret this login was made with, when it came from the environment or stdin: refreshes need it too. */
   clientSecret?: string
+  /** A machine's private key (PEM or JWK text), when it was given on stdin and kept here. */
+  clientAssertionKey?: string
+  /** Where a machine's private key file is: read again for every new token. */
+  clientAssertionKeyPath?: string
 }
 
 /** Read secrets as a backend stored them; a ShapeError names the field, never its value. */
@@ -30,6 +34,10 @@ export function parseSecrets(value: unknown, what: string): Secrets {
   const expiresAt = optionalString(entry.expiresAt, `${what}: expiresAt`)
   const clientSecret = optionalString(entry.clientSecret, `${what}: clientSecret`)
   const obtainedAt = optionalString(entry.obtainedAt, `${what}: obtainedAt`)
+  const clientAssertionKey = optionalString(entry.clientAssertionKey, `${what}: clientAssertionKey`)
+  const clientAssertionKeyPath = optionalString(entry.clientAssertionKeyPath, `${what}: clientAssertionKeyPath`)
+  if (clientAssertionKey) secrets.clientAssertionKey = clientAssertionKey
+  if (clientAssertionKeyPath) secrets.clientAssertionKeyPath = clientAssertionKeyPath
   if (obtainedAt && !Number.isNaN(Date.parse(obtainedAt))) secrets.obtainedAt = obtainedAt
   if (clientSecret) secrets.clientSecret = clientSecret
   if (refreshToken) secrets.refreshToken = refreshToken
@@ -44,5 +52,5 @@ export function parseSecrets(value: unknown, what: string): Secrets {
 
 /** Every secret of a bundle, kept out of any message this process shows (see safe-text.ts). */
 export function rememberSecrets(secrets: Partial<Secrets>): void {
-  for (const value of [secrets.accessToken, secrets.refreshToken, secrets.idToken, secrets.clientSecret]) rememberSecret(value)
+  for (const value of [secrets.accessToken, secrets.refreshToken, secrets.idToken, secrets.clientSecret, secrets.clientAssertionKey]) rememberSecret(value)
 }

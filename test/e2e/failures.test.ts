@@ -24,6 +24,7 @@ import {
   type StatusReport,
   type TempHome,
 } from '../helpers/acme.js'
+import {copyOfHome, signInOnce} from '../helpers/signed-in.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
 
@@ -50,6 +51,8 @@ describe('e2e: failures', () => {
   let issuer: Issuer
   let home: TempHome
   let env: Record<string, string | undefined>
+  /** alice, signed in by browser once; each test starts from a copy of this home. */
+  let signedIn: TempHome
   /** What the user had before the failing command: alice, signed in by browser. */
   let statusBefore: StatusReport
   let filesBefore: {index?: string; credentials?: string}
@@ -57,21 +60,36 @@ describe('e2e: failures', () => {
   before(async () => {
     issuer = await startIssuer()
     env = issuerEnv(issuer)
+    signedIn = await signInOnce(env)
+    // Every copy holds the same bytes, so it says the same.
+    statusBefore = await statusJson(signedIn)
+    expect(statusBefore.accounts.map((account) => account.subject)).to.deep.equal(['alice'])
   })
-  after(() => issuer?.close())
+  after(async () => {
+    await issuer?.close()
+    await signedIn?.cleanup()
+  })
   beforeEach(async () => {
     issuer.setTokenFailure(null)
-    home = await makeTempHome()
-    await runAcmeExpecting(0, ['auth', 'login'], {home, env})
-    statusBefore = await statusJson(home)
-    expect(statusBefore.accounts.map((account) => account.subject)).to.deep.equal(['alice'])
+    // A copy of the shared login: the failing commands below neither refresh nor revoke it.
+    home = await copyOfHome(signedIn)
     filesBefore = await storeSnapshot(home)
+    expect(filesBefore, 'the copy of the login').to.deep.equal(await storeSnapshot(signedIn))
     issuer.resetCounts()
   })
   afterEach(async () => {
     issuer.setTokenFailure(null)
     await home?.cleanup()
   })
+
+  /** For the tests that end alice's grant at the issuer: a login of this test's own, not a copy. */
+  async function signInHere(): Promise<void> {
+    await home.cleanup()
+    home = await makeTempHome()
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+    filesBefore = await storeSnapshot(home)
+    issuer.resetCounts()
+  }
 
   /** The earlier login is untouched: same status, same bytes on disk, and it still works. */
   async function expectEarlierLoginIntact(): Promise<void> {
@@ -179,7 +197,7 @@ describe('e2e: failures', () => {
       const result = await runAcme(['auth', 'login'], {
         home,
         env: {...env, FAKE_BROWSER_MODE: 'ignore', ACME_AUTH_LOGIN_TIMEOUT: '2'},
-        timeoutMs: 15_000,
+        timeoutMs: 60_000,
       })
       expect(Date.now() - started, 'waited for the login timeout').to.be.at.least(2000)
       expect(expectFailedLogin(result, 1)).to.match(/timed out/i)
@@ -190,7 +208,7 @@ describe('e2e: failures', () => {
       const result = await runAcme(['auth', 'login', '--device'], {
         home,
         env: {...env, FAKE_BROWSER_MODE: 'ignore', ACME_AUTH_LOGIN_TIMEOUT: '2'},
-        timeoutMs: 15_000,
+        timeoutMs: 60_000,
       })
       expect(expectFailedLogin(result, 1)).to.match(/timed out/i)
       await expectEarlierLoginIntact()
@@ -203,6 +221,7 @@ describe('e2e: failures', () => {
       ['ACME_AUTH_STORAGE', 'vault'],
       ['ACME_AUTH_LOGIN_TIMEOUT', 'soon'],
       ['ACME_AUTH_SCOPES', 'openid "profile"'],
+      ['ACME_AUTH_LOCK_WAIT', 'soon'],
     ]) {
       it(`${name}=${value}`, async () => {
         const result = await runAcme(['auth', 'login'], {home, env: {...env, [name]: value}})
@@ -218,16 +237,24 @@ describe('e2e: failures', () => {
   })
 
   describe('refresh failures keep the stored login', () => {
-    it('the issuer answers 503: auth refresh exits 75 and changes nothing', async () => {
+    it('the issuer answers 503: auth refresh exits 75, the credentials byte for byte, only the outage noted in the index', async () => {
       issuer.setTokenFailure(503)
       const result = await runAcmeExpecting(75, ['auth', 'refresh'], {home, env})
       expect(result.stdout).to.equal('')
       expect(errorMessage(result.stderr)).to.match(/503|unavailable/)
       issuer.setTokenFailure(null)
-      await expectEarlierLoginIntact()
+      const after = await storeSnapshot(home)
+      expect(after.credentials, 'credentials.json').to.equal(filesBefore.credentials)
+      // The outage is remembered (later commands with a valid token do not wait for it again); nothing else changed.
+      const {refreshFailures, gen: _gen, ...index} = JSON.parse(after.index!)
+      const {gen: _before, refreshFailures: _none, ...indexBefore} = JSON.parse(filesBefore.index!)
+      expect(index).to.deep.equal(indexBefore)
+      expect(Object.values<{reason: string}>(refreshFailures)).to.have.length(1)
+      expect(await statusJson(home)).to.deep.equal(statusBefore)
     })
 
     it('the issuer rejects the refresh token (invalid_grant): exit 4, names acme auth login, keeps the credentials', async () => {
+      await signInHere()
       // Replaying a rotated refresh token makes oidc-provider revoke the whole grant: the stored
       // refresh token dies without the CLI knowing.
       const stored = await onlyStoredSecrets(home)
@@ -250,6 +277,7 @@ describe('e2e: failures', () => {
     })
 
     it('whoami after the issuer revoked the login: exit 4, one message naming acme auth login', async () => {
+      await signInHere()
       // The stored access token still looks fresh, but the issuer killed the grant: userinfo says 401,
       // authFetch refreshes once, and the refresh is invalid_grant.
       const stored = await onlyStoredSecrets(home)

@@ -1,6 +1,7 @@
-// The token lifecycle under the conditions that broke other CLIs (DESIGN.md, the four stories):
-// parallel commands against a rotating issuer, a killed refresher, outages, a rejected refresh
-// token, and the race that deleted a valid login. Everything is counted at the real issuer.
+// The token lifecycle under the conditions that broke other CLIs (DESIGN.md, the four stories): a
+// killed or stopped refresher, outages, a rejected refresh token, a slow store, and the race that
+// deleted a valid login. Everything is counted at the real issuer. Many commands at once:
+// many-commands.test.ts; refreshing ahead of time: refresh-ahead.test.ts.
 
 import {expect} from 'chai'
 import {execFileSync, spawn} from 'node:child_process'
@@ -25,159 +26,77 @@ import {
   storeSnapshot,
   type TempHome,
 } from '../helpers/acme.js'
+import {lifecycleSuite, type Issuer} from '../helpers/lifecycle-suite.js'
 import {expireIn, replaceAccessToken} from '../helpers/store-time.js'
-
-type Issuer = Awaited<ReturnType<typeof startIssuer>>
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(20)
-  }
-}
+import {refreshAheadSettled, waitFor} from '../helpers/wait.js'
 
 async function lockFiles(home: TempHome): Promise<string[]> {
   return (await readdir(join(home.authDir, 'locks')).catch(() => [])).filter((name) => name.endsWith('.lock') && name !== 'store.lock')
 }
 
+/** A process's state letter from /proc (R running, S sleeping, T stopped, …). */
+async function processState(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
+  return stat?.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+}
+
 describe('e2e: token lifecycle', function () {
-  this.timeout(120_000)
+  this.timeout(180_000)
+  const suite = lifecycleSuite()
+  const {signInHere, sharedSignIn} = suite
   let issuer: Issuer
-  let home: TempHome
   let env: Record<string, string | undefined>
-
-  beforeEach(async () => {
-    issuer = await startIssuer()
-    env = issuerEnv(issuer)
-    home = await makeTempHome()
-    await runAcmeExpecting(0, ['auth', 'login'], {home, env})
-    issuer.resetCounts()
-  })
-  afterEach(async () => {
-    await issuer?.close()
-    await home?.cleanup()
-  })
-
-  for (const refreshAhead of ['off', 'background', 'inline']) {
-    it(`32 parallel commands inside the expiry skew cost exactly one refresh (refreshAhead=${refreshAhead})`, async () => {
-      await expireIn(home, 30)
-      const runs = await Promise.all(
-        Array.from({length: 32}, () => runAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: refreshAhead}, timeoutMs: 90_000})),
-      )
-      for (const run of runs) {
-        expect(run.code, describeRun(['whoami'], run)).to.equal(0)
-        expect(run.stdout).to.equal('alice (Alice)\n')
-      }
-      // A background refresh may still be finishing: give it the time it would take, then count.
-      await sleep(1500)
-      expect(issuer.counts.refresh, 'refreshes the issuer saw').to.equal(1)
-      expect(issuer.counts.refreshReuse, 'reused refresh tokens').to.equal(0)
-    })
-  }
-
-  it('refreshes ahead of time in the background: the command does not wait, the next one finds a fresh token', async () => {
-    await expireIn(home, 200) // inside the refresh-ahead window (5 min for a 1 h token), outside the 60 s skew
-    const before = await onlyStoredSecrets(home)
-    const run = await runAcmeExpecting(0, ['hello'], {home, env})
-    expect(run.stderr).to.equal('')
-    await waitFor(async () => (await onlyStoredSecrets(home)).accessToken !== before.accessToken, 10_000, 'the background refresh')
-    expect(issuer.counts.refresh).to.equal(1)
-    await runAcmeExpecting(0, ['whoami'], {home, env})
-    expect(issuer.counts.refresh).to.equal(1)
-  })
-
-  for (const [refreshAhead, failure] of [['background', 400], ['inline', 400], ['background', 503], ['inline', 503]] as const) {
-    it(`a refresh ahead that fails (${failure}) is not tried again by every command: a one-minute back-off (refreshAhead=${refreshAhead})`, async () => {
-      await expireIn(home, 200) // inside the refresh-ahead window, outside the skew
-      // 400 invalid_request does not pass by itself; 503 does, but not within seconds.
-      issuer.setTokenFailure(failure)
-      const before = await storeSnapshot(home)
-      for (let run = 0; run < 3; run++) {
-        const result = await runAcmeExpecting(0, ['hello'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: refreshAhead}})
-        expect(result.stderr).to.equal('')
-        await sleep(1500) // a background refresh has ended by now
-      }
-      expect(issuer.counts.tokenRequests, 'token requests the issuer saw').to.equal(1)
-      expect(await storeSnapshot(home)).to.deep.equal(before)
-      // A command that needs the token still runs with the one it has.
-      await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: refreshAhead}})
-    })
-  }
-
-  it('an index that lags the stored token (a process died between the two writes) is brought in line, not refreshed again and again', async () => {
-    const stored = await onlyStoredSecrets(home)
-    const indexPath = join(home.authDir, 'accounts.json')
-    const index = JSON.parse(await readFile(indexPath, 'utf8'))
-    // "Due" by the index alone: 200 s left of a one-hour token.
-    index.accounts[0].expiresAt = new Date(Date.now() + 200_000).toISOString()
-    index.accounts[0].updatedAt = new Date(Date.now() + 200_000 - 3_600_000).toISOString()
-    await writeFile(indexPath, JSON.stringify(index))
-    await runAcmeExpecting(0, ['hello'], {home, env})
-    await waitFor(async () => JSON.parse(await readFile(indexPath, 'utf8')).accounts[0].expiresAt === stored.expiresAt, 10_000, 'the index to catch up')
-    await runAcmeExpecting(0, ['hello'], {home, env})
-    await sleep(1500)
-    expect(issuer.counts.tokenRequests, 'the token was fresh: nothing to ask the issuer').to.equal(0)
-  })
-
-  it('20 processes × 50 read-modify-write updates of the index under the lock lose none', async () => {
-    const before = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).gen as number
-    const worker = `
-      import {AccountStore} from ${JSON.stringify(new URL('../../dist/store/account-store.js', import.meta.url).href)}
-      import {HostCommands} from ${JSON.stringify(new URL('../../dist/host-commands.js', import.meta.url).href)}
-      const store = new AccountStore({dataDir: process.argv[1], bin: 'acme', commands: new HostCommands('acme'), storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 3000})
-      for (let i = 0; i < 50; i++) await store.update(async () => {})
-    `
-    const codes = await Promise.all(
-      Array.from({length: 20}, () => new Promise<number | null>((resolve) => {
-        const child = spawn(process.execPath, ['--input-type=module', '-e', worker, home.dataDir], {stdio: 'inherit'})
-        child.on('close', resolve)
-      })),
-    )
-    expect(codes).to.deep.equal(Array.from({length: 20}, () => 0))
-    const after = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).gen as number
-    expect(after - before).to.equal(1000)
-  })
+  before(() => ({issuer, env} = suite))
 
   it('a command killed (SIGKILL) in the middle of a refresh does not block the next one, and the login still works', async () => {
+    const home = await signInHere()
     await expireIn(home, 30)
-    issuer.setTokenDelay(5000)
-    const killed = spawn(process.execPath, [ACME_BIN, 'whoami'], {env: cleanEnv(home, env), stdio: 'ignore'})
+    // The issuer holds the refresh; once the killed client is gone it drops it unprocessed, as if it
+    // had never arrived (so it rotates nothing).
+    issuer.holdTokenRequests()
+    // No refresh ahead: the killed command is the one refresher, so the lock left behind is its own.
+    const killed = spawn(process.execPath, [ACME_BIN, 'whoami'], {env: cleanEnv(home, {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}), stdio: 'ignore'})
     const killedClosed = new Promise((resolve) => killed.on('close', resolve))
-    await waitFor(async () => (await lockFiles(home)).length > 0, 10_000, 'the refresh lock')
-    await sleep(300) // the request is at the issuer now
+    // Its refresh request is at the issuer: it holds the account's lock, mid-refresh.
+    await waitFor(() => issuer.counts.tokenRequests === 1, 60_000, 'the refresh request at the issuer')
     killed.kill('SIGKILL')
     await killedClosed
-    expect(await lockFiles(home), 'the dead holder left its lock').to.have.length(1)
-    issuer.setTokenDelay(0)
+    const locks = await lockFiles(home)
+    expect(locks, 'the dead holder left its lock').to.have.length(1)
+    expect(JSON.parse(await readFile(join(home.authDir, 'locks', locks[0]), 'utf8')).pid, 'the lock\'s holder').to.equal(killed.pid)
+    await waitFor(() => issuer.counts.droppedTokenRequests === 1, 60_000, 'the issuer to drop the killed command\'s request')
+    issuer.releaseTokenRequests()
 
-    const started = Date.now()
-    const run = await runAcmeExpecting(0, ['whoami'], {home, env})
+    // A dead holder on this host is noticed at once, by its pid: the next command gets the lock within
+    // a wait (ACME_AUTH_LOCK_WAIT) shorter than the lock's stale time (10 s), so not by staleness.
+    const run = await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ACME_AUTH_LOCK_WAIT: '5'}})
     expect(run.stdout).to.equal('alice (Alice)\n')
-    // The lock's stale time is 10 s; a dead holder on this host is noticed at once.
-    expect(Date.now() - started).to.be.lessThan(10_000)
     expect(issuer.counts.refreshReuse).to.equal(0)
   })
 
   it('a command stopped (Ctrl-Z) in the middle of a refresh keeps its lock: the next one waits, exits 75, and the grant survives', async () => {
+    const home = await signInHere()
     await expireIn(home, -10)
     // The stopped command's own request timer must not fire before its answer is read on resume.
     const patient = {...env, ACME_AUTH_REQUEST_TIMEOUT: '120', ACME_AUTH_REFRESH_AHEAD: 'off'}
-    issuer.setTokenDelay(1000)
+    issuer.holdTokenRequests()
     const stopped = spawn(process.execPath, [ACME_BIN, 'whoami'], {env: cleanEnv(home, patient), stdio: ['ignore', 'pipe', 'pipe']})
     let stoppedOut = ''
     stopped.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stoppedOut += chunk))
     const stoppedExit = new Promise<number | null>((resolve) => stopped.on('close', resolve))
-    await waitFor(async () => issuer.counts.tokenRequests === 1, 20_000, 'the refresh request at the issuer')
+    await waitFor(() => issuer.counts.tokenRequests === 1, 60_000, 'the refresh request at the issuer')
     stopped.kill('SIGSTOP')
     try {
-      await sleep(2000) // the issuer has rotated the refresh token; its answer waits in a stopped process
-      expect(issuer.counts.refresh).to.equal(1)
+      await waitFor(async () => (await processState(stopped.pid!)) === 'T', 60_000, 'the command to stop')
+      // The issuer rotates the refresh token now; its answer waits in a stopped process.
+      issuer.releaseTokenRequests()
+      await waitFor(() => issuer.counts.refresh === 1, 60_000, 'the issuer to answer the stopped command')
       // Breaking the lock would send the rotated-away refresh token: the issuer would revoke the grant.
-      const waiter = await runAcmeExpecting(75, ['whoami'], {home, env: patient, timeoutMs: 60_000})
-      expect(errorMessage(waiter.stderr)).to.match(/waiting for another process \(pid \d+\)/).and.match(/nothing was lost/i)
+      // The waiter's wait (ACME_AUTH_LOCK_WAIT, 30 s by default) must outlast the lock's stale time
+      // (10 s): then it has watched the stopped holder's heartbeat stand still long enough that only the
+      // live-holder rule keeps it from breaking the lock. 12 s leaves 2 s over, on the waiter's own clock.
+      const waiter = await runAcmeExpecting(75, ['whoami'], {home, env: {...patient, ACME_AUTH_LOCK_WAIT: '12'}, timeoutMs: 60_000})
+      expect(errorMessage(waiter.stderr)).to.match(new RegExp(`waiting for another process \\(pid ${stopped.pid}\\)`)).and.match(/nothing was lost/i)
       expect(issuer.counts.refreshReuse, 'no refresh token was sent twice').to.equal(0)
     } finally {
       stopped.kill('SIGCONT')
@@ -192,15 +111,18 @@ describe('e2e: token lifecycle', function () {
 
   describe('outages leave the store byte for byte as it was', () => {
     it('issuer unreachable and the token expired → exit 75, temporary, nothing lost', async () => {
+      const down = await startIssuer()
+      const home = await signInHere(down)
       await expireIn(home, -10)
       const before = await storeSnapshot(home)
-      await issuer.close()
-      const run = await runAcmeExpecting(75, ['whoami'], {home, env})
+      await down.close()
+      const run = await runAcmeExpecting(75, ['whoami'], {home, env: issuerEnv(down)})
       expect(errorMessage(run.stderr)).to.match(/could not reach the issuer/i).and.match(/nothing was lost/i)
       expect(await storeSnapshot(home)).to.deep.equal(before)
     })
 
     it('the token endpoint answers 503 → exit 75, store unchanged', async () => {
+      const home = await sharedSignIn() // no refresh gets through: nothing rotates
       await expireIn(home, -10)
       const before = await storeSnapshot(home)
       issuer.setTokenFailure(503)
@@ -211,17 +133,21 @@ describe('e2e: token lifecycle', function () {
     })
 
     it('the token endpoint is slower than the request timeout → exit 75, store unchanged', async () => {
+      // Its own login: the held request is answered once the test is over.
+      const home = await signInHere()
       await expireIn(home, -10)
       const before = await storeSnapshot(home)
-      issuer.setTokenDelay(4000)
-      const started = Date.now()
+      // The issuer holds the refresh until the test ends: the command can only end by giving up on it.
+      issuer.holdTokenRequests()
       const run = await runAcmeExpecting(75, ['whoami'], {home, env: {...env, ACME_AUTH_REQUEST_TIMEOUT: '1'}})
-      expect(Date.now() - started).to.be.lessThan(4000)
+      expect(issuer.counts.tokenRequests, 'the refresh reached the issuer').to.be.at.least(1)
+      expect(issuer.counts.refresh, 'and was not answered').to.equal(0)
       expect(errorMessage(run.stderr)).to.match(/did not answer in time/i)
       expect(await storeSnapshot(home)).to.deep.equal(before)
     })
 
     it('the token endpoint answers 429 with an OAuth error body → exit 75, store unchanged', async () => {
+      const home = await sharedSignIn() // no refresh gets through: nothing rotates
       await expireIn(home, -10)
       const before = await storeSnapshot(home)
       issuer.setTokenFailure(429)
@@ -231,6 +157,7 @@ describe('e2e: token lifecycle', function () {
     })
 
     it('a 503 while the current token is still valid → the command runs with it', async () => {
+      const home = await sharedSignIn() // no refresh gets through: nothing rotates
       await expireIn(home, 30) // inside the skew: a refresh is attempted, but the token still works
       const before = await storeSnapshot(home)
       issuer.setTokenFailure(503)
@@ -241,6 +168,7 @@ describe('e2e: token lifecycle', function () {
   })
 
   it('a rejected refresh token (invalid_grant) → exit 4, credentials kept, and the tombstone stops background retries', async () => {
+    const home = await signInHere()
     const stored = await onlyStoredSecrets(home)
     // Another party ends the grant (an admin, a password change): the refresh token dies.
     const {revocation_endpoint: revocation} = (await (await fetch(`${issuer.issuer}/.well-known/openid-configuration`)).json()) as {revocation_endpoint: string}
@@ -248,7 +176,10 @@ describe('e2e: token lifecycle', function () {
     await expireIn(home, -10)
     const credentialsBefore = (await storeSnapshot(home)).credentials
 
-    const run = await runAcmeExpecting(4, ['whoami'], {home, env})
+    // One refresher (no refresh ahead): with whoami's own background refresh racing it for the lock,
+    // the loser sends the rejected token a second time, since it does not look for the winner's
+    // tombstone after the lock (seen once on a loaded machine; a known gap, not this test's subject).
+    const run = await runAcmeExpecting(4, ['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}})
     expect(errorMessage(run.stderr)).to.include('acme auth login').and.match(/kept/)
     expect(issuer.counts.refreshReuse).to.equal(1)
     expect((await storeSnapshot(home)).credentials, 'credentials are never deleted for one rejected refresh').to.equal(credentialsBefore)
@@ -261,7 +192,7 @@ describe('e2e: token lifecycle', function () {
     // A command that needs the token says "sign in again" at once, without asking the issuer again.
     const again = await runAcmeExpecting(4, ['whoami'], {home, env})
     expect(errorMessage(again.stderr)).to.include('acme auth login')
-    await sleep(1000)
+    await refreshAheadSettled(home)
     expect(issuer.counts.refreshReuse, 'no retry with the tombstoned refresh token').to.equal(1)
 
     // Signing in again clears the tombstone and works.
@@ -270,13 +201,20 @@ describe('e2e: token lifecycle', function () {
   })
 
   it('a refreshed login waits for a store lock held longer than usual (a slow vault), instead of dropping the rotated token', async () => {
+    const home = await signInHere()
     await expireIn(home, -10)
     const storeLock = join(home.authDir, 'locks', 'store.lock')
-    // Another process writes the store for 35 s: longer than any other write waits (30 s).
+    // "Another process" (this one: a live pid on this host, so no waiter may break its lock) writes the
+    // store for longer than other writes wait. They wait 3 s here (ACME_AUTH_LOCK_WAIT; 30 s by
+    // default); saving a refreshed login waits longer, whatever that setting says.
     await writeFile(storeLock, JSON.stringify({pid: process.pid, host: hostname(), nonce: 'test', since: new Date().toISOString()}))
-    const waiting = runAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}, timeoutMs: 90_000})
-    await waitFor(async () => issuer.counts.refresh === 1, 10_000, 'the refresh')
-    await sleep(35_000)
+    const shortWaits = {...env, ACME_AUTH_REFRESH_AHEAD: 'off', ACME_AUTH_LOCK_WAIT: '3'}
+    const waiting = runAcme(['whoami'], {home, env: shortWaits, timeoutMs: 90_000})
+    await waitFor(() => issuer.counts.refresh === 1, 60_000, 'the refresh')
+    // Meanwhile an ordinary write (bob signing in: his own account lock, then the store lock) gives up:
+    // the store lock is held longer than usual, and the refreshed login is still waiting for it.
+    const ordinary = await runAcmeExpecting(75, ['auth', 'login'], {home, env: {...shortWaits, FAKE_BROWSER_LOGIN: 'bob'}})
+    expect(errorMessage(ordinary.stderr)).to.include(`waiting for another process (pid ${process.pid})`).and.include('writing the login store')
     await unlink(storeLock)
     const run = await waiting
     expect(run.code, describeRun(['whoami'], run)).to.equal(0)
@@ -287,6 +225,7 @@ describe('e2e: token lifecycle', function () {
   })
 
   it('a login without a refresh token that replaced ours while we waited for the lock → exit 4, not a refresh with nothing', async () => {
+    const home = await sharedSignIn() // nothing is refreshed
     await expireIn(home, -10)
     const index = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8'))
     const lock = accountLockPath(storePaths(home.dataDir), index.accounts[0].key)
@@ -316,47 +255,48 @@ describe('e2e: token lifecycle', function () {
 
   it('the race behind story 1: A reads, B rotates, A is rejected → A re-reads and succeeds with B\'s tokens, nothing deleted', async () => {
     // An issuer that rejects a reused refresh token without ending the grant, as the one in story 1 did.
-    await issuer.close()
-    await home.cleanup()
-    issuer = await startIssuer({revokeGrantOnRefreshReuse: false})
-    env = issuerEnv(issuer)
-    home = await makeTempHome()
-    await runAcmeExpecting(0, ['auth', 'login'], {home, env})
-    await expireIn(home, -10)
-    const original = await onlyStoredSecrets(home)
+    const story1 = await startIssuer({revokeGrantOnRefreshReuse: false})
+    try {
+      const env = issuerEnv(story1)
+      const home = await signInHere(story1)
+      await expireIn(home, -10)
+      const original = await onlyStoredSecrets(home)
 
-    // B: another program rotates the refresh token at the issuer (it does not take our lock).
-    const rotated = await refreshAtIssuer(issuer, original.refreshToken!)
-    expect(rotated.status).to.equal(200)
-    issuer.resetCounts()
+      // B: another program rotates the refresh token at the issuer (it does not take our lock).
+      const rotated = await refreshAtIssuer(story1, original.refreshToken!)
+      expect(rotated.status).to.equal(200)
+      story1.resetCounts()
 
-    // A: starts with the old refresh token in the store; its refresh is slow at the issuer.
-    issuer.setTokenDelay(1500)
-    const a = runAcme(['auth', 'token'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}})
-    await waitFor(async () => (await lockFiles(home)).length > 0, 10_000, 'A to take the refresh lock')
-    await sleep(300)
-    // B writes its tokens while A's request is in flight.
-    const path = join(home.authDir, 'credentials.json')
-    const file = JSON.parse(await readFile(path, 'utf8'))
-    const key = Object.keys(file.accounts)[0]
-    const bTokens = {
-      accessToken: rotated.body.access_token,
-      tokenType: 'Bearer',
-      refreshToken: rotated.body.refresh_token,
-      expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      // A: starts with the old refresh token in the store; the issuer holds its refresh.
+      story1.holdTokenRequests()
+      const a = runAcme(['auth', 'token'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}})
+      await waitFor(() => story1.counts.tokenRequests === 1, 60_000, 'A\'s refresh at the issuer')
+      // B writes its tokens while A's request is in flight.
+      const path = join(home.authDir, 'credentials.json')
+      const file = JSON.parse(await readFile(path, 'utf8'))
+      const key = Object.keys(file.accounts)[0]
+      const bTokens = {
+        accessToken: rotated.body.access_token,
+        tokenType: 'Bearer',
+        refreshToken: rotated.body.refresh_token,
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+      }
+      file.accounts[key] = bTokens
+      await writeFile(path, JSON.stringify(file))
+      story1.releaseTokenRequests()
+
+      const result = await a
+      expect(result.code, describeRun(['auth', 'token'], result)).to.equal(0)
+      expect(result.stdout).to.equal(`${bTokens.accessToken}\n`)
+      expect(story1.counts.refreshReuse, 'A\'s stale refresh was rejected').to.equal(1)
+      expect(await onlyStoredSecrets(home), 'B\'s tokens are still stored').to.deep.include({refreshToken: bTokens.refreshToken})
+    } finally {
+      await story1.close()
     }
-    file.accounts[key] = bTokens
-    const {writeFile} = await import('node:fs/promises')
-    await writeFile(path, JSON.stringify(file))
-
-    const result = await a
-    expect(result.code, describeRun(['auth', 'token'], result)).to.equal(0)
-    expect(result.stdout).to.equal(`${bTokens.accessToken}\n`)
-    expect(issuer.counts.refreshReuse, 'A\'s stale refresh was rejected').to.equal(1)
-    expect(await onlyStoredSecrets(home), 'B\'s tokens are still stored').to.deep.include({refreshToken: bTokens.refreshToken})
   })
 
   it('authFetch refreshes once and retries when the API answers 401', async () => {
+    const home = await signInHere()
     await replaceAccessToken(home, 'revoked-by-the-server')
     const run = await runAcmeExpecting(0, ['whoami'], {home, env})
     expect(run.stdout).to.equal('alice (Alice)\n')
@@ -364,6 +304,7 @@ describe('e2e: token lifecycle', function () {
   })
 
   it('ACME_TOKEN overrides the store: every command uses it, status says so, login, logout and switch refuse', async () => {
+    const home = await sharedSignIn() // the token is fresh, and the refusals change nothing
     const token = (await runAcmeExpecting(0, ['auth', 'token'], {home, env})).stdout.trim()
     const empty = await makeTempHome()
     try {

@@ -26,6 +26,8 @@ const SCOPES = ['openid', 'profile', 'email', 'offline_access']
 /** The account `auth status --json` shows after alice signed in at `issuer` (expiresAt checked apart). */
 function aliceAt(issuer: Issuer, overrides: Partial<AccountStatus> = {}): Omit<AccountStatus, 'expiresAt'> {
   return {
+    kind: 'user',
+    clientAuthentication: null,
     issuer: issuer.issuer,
     clientId: 'acme-cli',
     subject: 'alice',

@@ -2,7 +2,8 @@
 // through the example host, as users meet them. (The keychain backend has its own suite.)
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
-import {chmod, mkdir, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises'
+import {chmod, readdir, readFile, rm, stat, writeFile} from 'node:fs/promises'
+import {hostname} from 'node:os'
 import {join, relative} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -18,11 +19,12 @@ import {
   type TempHome,
   warningMessages,
 } from '../helpers/acme.js'
+import {MOVE_STEPS, killAtStep} from '../helpers/kill-mid-step.js'
+import {copyOfHome, signInOnce} from '../helpers/signed-in.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
 
 const FILE_VAULT = fileURLToPath(new URL('../../examples/credential-helper/file-vault.js', import.meta.url))
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Every file under a folder, with its text: to prove no token was written where it must not be. */
 async function filesUnder(dir: string): Promise<Map<string, string>> {
@@ -37,15 +39,21 @@ async function filesUnder(dir: string): Promise<Map<string, string>> {
 }
 
 describe('e2e: storage, accounts, migration, damaged files', function () {
-  this.timeout(90_000)
+  this.timeout(180_000)
   let issuer: Issuer
   let home: TempHome
   let env: Record<string, string | undefined>
+  /** alice's login (file storage), made once; see startSignedIn. */
+  let signedIn: TempHome
 
   before(async () => {
     issuer = await startIssuer()
+    signedIn = await signInOnce(issuerEnv(issuer))
   })
-  after(() => issuer?.close())
+  after(async () => {
+    await issuer?.close()
+    await signedIn?.cleanup()
+  })
   beforeEach(async () => {
     home = await makeTempHome()
     env = issuerEnv(issuer)
@@ -53,9 +61,18 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
   })
   afterEach(() => home?.cleanup())
 
+  /**
+   * Start from a copy of alice's shared login (`acme auth login`, file storage) instead of an empty
+   * home: for tests that neither refresh nor sign out alice, whose grant the copies share.
+   */
+  async function startSignedIn(): Promise<void> {
+    await home.cleanup()
+    home = await copyOfHome(signedIn)
+  }
+
   describe('several accounts', () => {
     it('two users of one issuer: login adds, the newest is the default, --account and switch pick, logout removes one', async () => {
-      await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, FAKE_BROWSER_LOGIN: 'alice'}})
+      await startSignedIn() // alice; only bob is signed out below
       await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, FAKE_BROWSER_LOGIN: 'bob'}})
       let status = await statusJson(home, env)
       expect(status.accounts.map((a) => [a.subject, a.default])).to.deep.equal([['alice', false], ['bob', true]])
@@ -208,7 +225,7 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
     const vaultEnv = () => ({...env, ACME_AUTH_STORAGE: `exec:${FILE_VAULT}`, FILE_VAULT_PATH: join(home.root, 'vault.json')})
 
     it('file → helper → file: the next command moves each account once and removes the old copy', async () => {
-      await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ACME_AUTH_STORAGE: 'file'}})
+      await startSignedIn() // stored in the file, as acme's storage setting says
       const token = (await runAcmeExpecting(0, ['auth', 'token'], {home, env})).stdout.trim()
 
       await runAcmeExpecting(0, ['whoami'], {home, env: vaultEnv()})
@@ -233,38 +250,50 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
     })
 
     it('killed at any point of a move, it loses nothing and finishes next time', async () => {
-      await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ACME_AUTH_STORAGE: 'file'}})
+      await startSignedIn() // stored in the file
       const token = (await runAcmeExpecting(0, ['auth', 'token'], {home, env})).stdout.trim()
-      // A slow vault stretches the move so a kill lands inside it.
-      const slowVault = join(home.root, 'slow-vault.sh')
-      await writeFile(slowVault, `#!/bin/sh\nsleep 0.15\nexec "${process.execPath}" "${FILE_VAULT}" "$@"\n`)
-      await chmod(slowVault, 0o755)
-      const moving = {...vaultEnv(), ACME_AUTH_STORAGE: `exec:${slowVault}`}
-      // Every round starts from the login in the file: a move out of a helper is not automatic.
+      const helper = `exec:${FILE_VAULT}`
+      const holds = async (storage: string) => (await readFile(storage === 'file' ? join(home.authDir, 'credentials.json') : join(home.root, 'vault.json'), 'utf8').catch(() => '')).includes(token)
+      const account = async () => JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).accounts[0]
+      // Every step of a move into the helper: the command is killed exactly there
+      // (helpers/kill-mid-step.ts). Each round starts from the login in the file, since a move out of a
+      // helper is never automatic (the keychain suite kills at every step in both directions).
       const inFile = await snapshotAuth(home)
-      for (const killAfter of [150, 300, 450, 600, 750]) {
+      for (const step of MOVE_STEPS) {
         await restoreAuth(home, inFile)
-        const child = spawn(process.execPath, [ACME_BIN, 'auth', 'token'], {env: cleanEnv(home, moving), stdio: 'ignore'})
-        // Listen at once: a command that finishes before the kill must still count as closed.
-        const closed = new Promise((resolve) => child.on('close', resolve))
-        await sleep(killAfter)
-        child.kill('SIGKILL')
-        await closed
+        const [from, to] = ['file', helper]
+        const moving = {...vaultEnv(), ACME_AUTH_STORAGE: to}
+        const where = `killed at ${step}, moving to ${to}`
+        const pid = await killAtStep(step, ['auth', 'token'], home, moving)
+
+        // Where the kill landed, as the files show it.
+        const killed = await account()
+        if (step === 'migrate:locked') {
+          const lock = JSON.parse(await readFile(join(home.authDir, 'locks', 'store.lock'), 'utf8'))
+          expect([lock.pid, lock.host], `${where}: the dead holder's store lock`).to.deep.equal([pid, hostname()])
+        }
+        expect(killed.storage, where).to.equal(step === 'migrate:locked' || step === 'migrate:copied' ? from : to)
+        expect(killed.migratingFrom, where).to.equal(step === 'migrate:switched' || step === 'migrate:deleted' ? from : undefined)
+        expect(await holds(from), `${where}: the old copy`).to.equal(step !== 'migrate:deleted')
+        expect(await holds(to), `${where}: the new copy`).to.equal(step !== 'migrate:locked')
+
         // Whatever state the kill left, the next command finishes the move and the login works.
         const next = await runAcmeExpecting(0, ['auth', 'token'], {home, env: moving})
-        expect(next.stdout.trim(), `after a kill at ${killAfter} ms`).to.equal(token)
-        const index = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8'))
-        expect(index.accounts[0].storage).to.equal(`exec:${slowVault}`)
-        expect(index.accounts[0].migratingFrom).to.equal(undefined)
-        expect(await readFile(join(home.authDir, 'credentials.json'), 'utf8')).to.not.include(token)
+        expect(next.stdout.trim(), where).to.equal(token)
+        const moved = await account()
+        expect(moved.storage, where).to.equal(to)
+        expect(moved.migratingFrom, where).to.equal(undefined)
+        expect(await holds(from), `${where}: the old copy after the next command`).to.equal(false)
+        expect(await holds(to), `${where}: the new copy after the next command`).to.equal(true)
       }
+      expect(issuer.counts.refresh, 'moving is not refreshing').to.equal(0)
     })
   })
 
   describe('damaged files', () => {
     for (const [name, bytes] of [['truncated', '{"version":1,"gen":3,"defaultAcc'], ['garbage', '\u0000\u00ffnot json'], ['hand-edited', '{"version":1,"gen":"three","defaultAccount":null,"accounts":[],"tombstones":{}}']]) {
       it(`a ${name} index: exit 1, one line naming the file and the next step, the bytes kept aside, login works again`, async () => {
-        await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+        await startSignedIn()
         await writeFile(join(home.authDir, 'accounts.json'), bytes)
         const run = await runAcmeExpecting(1, ['whoami'], {home, env})
         const message = errorMessage(run.stderr)

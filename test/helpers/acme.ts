@@ -4,7 +4,7 @@
 
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
-import {mkdir, mkdtemp, readFile, rm} from 'node:fs/promises'
+import {cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile} from 'node:fs/promises'
 import {createServer as createHttpServer} from 'node:http'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
@@ -14,8 +14,11 @@ import {fileURLToPath} from 'node:url'
 export const ACME_BIN = fileURLToPath(new URL('../../examples/acme/bin/run.js', import.meta.url))
 export const BROWSER = fileURLToPath(new URL('../fixtures/browser.js', import.meta.url))
 
-/** A hung CLI fails its test after this long instead of hanging the run. */
-export const DEFAULT_TIMEOUT_MS = 30_000
+/**
+ * A hung CLI fails its test after this long instead of hanging the run. Generous: on a shared,
+ * loaded machine one command has been seen to take over 30 s.
+ */
+export const DEFAULT_TIMEOUT_MS = 60_000
 
 export interface TempHome {
   /** The temp folder; HOME points here. */
@@ -50,6 +53,8 @@ export async function makeTempHome(): Promise<TempHome> {
 
 export interface RunOptions {
   home: TempHome
+  /** Another host's entry point (a variant of examples/acme, see makeHostVariant); acme's own by default. */
+  bin?: string
   /** Added to the clean environment; `undefined` removes a variable. */
   env?: Record<string, string | undefined>
   /** Written to stdin, which is then closed. Without it stdin is 'ignore'. */
@@ -112,7 +117,7 @@ export function cleanEnv(home: TempHome, extra: Record<string, string | undefine
 export function runAcme(args: string[], options: RunOptions): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [ACME_BIN, ...args], {
+    const child = spawn(process.execPath, [options.bin ?? ACME_BIN, ...args], {
       cwd: options.home.root,
       env: cleanEnv(options.home, options.env),
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -158,6 +163,33 @@ export async function runAcmeExpecting(code: number, args: string[], options: Ru
   return result
 }
 
+export interface HostVariant {
+  /** Its bin/run.js: pass as RunOptions.bin. */
+  bin: string
+  cleanup(): Promise<void>
+}
+
+/**
+ * A copy of examples/acme whose package.json has `oclif.auth` changed by `edit` (settings only a
+ * host's author can set: authorizationParams, allowInsecureIssuer, …). Same bin name, same commands
+ * and manifest; it finds @oclif/core and the plugin through a node_modules link to this repository's.
+ */
+export async function makeHostVariant(edit: (auth: Record<string, unknown>) => Record<string, unknown>): Promise<HostVariant> {
+  const source = fileURLToPath(new URL('../../examples/acme/', import.meta.url))
+  const root = await mkdtemp(join(tmpdir(), 'acme-host-'))
+  for (const entry of ['bin', 'src', 'oclif.manifest.json']) await cp(join(source, entry), join(root, entry), {recursive: true})
+  const pjson = JSON.parse(await readFile(join(source, 'package.json'), 'utf8'))
+  pjson.oclif.auth = edit(structuredClone(pjson.oclif.auth))
+  await writeFile(join(root, 'package.json'), `${JSON.stringify(pjson, null, 2)}\n`)
+  await symlink(fileURLToPath(new URL('../../node_modules', import.meta.url)), join(root, 'node_modules'), 'dir')
+  return {
+    bin: join(root, 'bin', 'run.js'),
+    async cleanup() {
+      await rm(root, {recursive: true, force: true})
+    },
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The issuer side
 
@@ -196,29 +228,43 @@ export async function refreshAtIssuer(issuer: IssuerLike, refreshToken: string):
   return {status: response.status, body: (await response.json()) as Record<string, unknown>}
 }
 
-/** A loopback port nothing listens on: bind one, then let it go. */
+/**
+ * A loopback port nothing listens on. Not one the kernel hands out for port 0 (every test issuer
+ * listens on port 0): a suite running in parallel could be given it between our check and our use.
+ * So a port below the ephemeral range, checked free by binding it once.
+ */
 export async function closedPort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const {port} = server.address() as {port: number}
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
+  const [ephemeralStart] = (await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768')).trim().split(/\s+/).map(Number)
+  const low = 10_000
+  const high = Math.max(low + 1000, ephemeralStart)
+  for (;;) {
+    const port = low + Math.floor(Math.random() * (high - low))
+    const server = createServer()
+    const bound = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false))
+      server.listen(port, '127.0.0.1', () => resolve(true))
+    })
+    if (!bound) continue
+    await new Promise<void>((resolve) => server.close(() => resolve()))
+    return port
+  }
 }
 
 /**
  * An HTTP server that answers 404 to everything and records what was asked. Point ACME_AUTH_ISSUER
  * at it to prove a command never started its own work (whoami's first step is a discovery fetch).
+ * `host`: the address it listens on (another than loopback stands for another machine).
  */
-export async function startRequestRecorder(): Promise<{url: string; requests: string[]; close(): Promise<void>}> {
+export async function startRequestRecorder(host = '127.0.0.1'): Promise<{url: string; requests: string[]; close(): Promise<void>}> {
   const requests: string[] = []
   const server = createHttpServer((request, response) => {
     requests.push(`${request.method} ${request.url}`)
     response.writeHead(404).end()
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  await new Promise<void>((resolve) => server.listen(0, host, resolve))
   const {port} = server.address() as {port: number}
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     requests,
     async close() {
       server.closeAllConnections()
@@ -260,9 +306,11 @@ export async function storeSnapshot(home: TempHome): Promise<{index?: string; cr
 // What the user sees
 
 export const STATUS_KEYS = ['loggedIn', 'source', 'accounts']
-export const ACCOUNT_KEYS = ['issuer', 'clientId', 'subject', 'name', 'email', 'default', 'storage', 'scopes', 'expiresAt', 'hasRefreshToken']
+export const ACCOUNT_KEYS = ['kind', 'clientAuthentication', 'issuer', 'clientId', 'subject', 'name', 'email', 'default', 'storage', 'scopes', 'expiresAt', 'hasRefreshToken']
 
 export interface AccountStatus {
+  kind: 'user' | 'client'
+  clientAuthentication: string | null
   issuer: string
   clientId: string
   subject: string
@@ -291,7 +339,9 @@ export function parseStatus(stdout: string): StatusReport {
   expect(report.source).to.be.oneOf(['env', 'store', null])
   expect(report.accounts).to.be.an('array')
   for (const account of report.accounts) {
-    expect(Object.keys(account).sort(), 'account keys').to.deep.equal([...ACCOUNT_KEYS].sort())
+    // accessToken only with --show-token.
+    expect(Object.keys(account).filter((key) => key !== 'accessToken').sort(), 'account keys').to.deep.equal([...ACCOUNT_KEYS].sort())
+    expect(account.kind).to.be.oneOf(['user', 'client'])
     for (const key of ['issuer', 'clientId', 'subject', 'storage'] as const) expect(account[key], key).to.be.a('string')
     for (const key of ['name', 'email'] as const) if (account[key] !== null) expect(account[key], key).to.be.a('string')
     expect(account.default).to.be.a('boolean')

@@ -9,6 +9,8 @@ import type {AddressInfo} from 'node:net'
 export interface ScriptedRequest {
   method: string
   path: string
+  /** The query string, parsed (the authorization request's parameters). */
+  query: URLSearchParams
   headers: IncomingMessage['headers']
   /** The form body of a POST, parsed. */
   form: URLSearchParams
@@ -53,7 +55,7 @@ export async function startScriptedIssuer(
     const chunks: Buffer[] = []
     for await (const chunk of request) chunks.push(chunk as Buffer)
     const url = new URL(request.url ?? '/', 'http://127.0.0.1')
-    const scripted: ScriptedRequest = {method: request.method ?? 'GET', path: url.pathname, headers: request.headers, form: new URLSearchParams(Buffer.concat(chunks).toString('utf8'))}
+    const scripted: ScriptedRequest = {method: request.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: request.headers, form: new URLSearchParams(Buffer.concat(chunks).toString('utf8'))}
     requests.push(scripted)
     const route = routes.get(url.pathname)
     const answer = route ? await route(scripted) : {status: 404, body: ''}

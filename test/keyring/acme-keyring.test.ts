@@ -8,11 +8,11 @@ import {join} from 'node:path'
 
 import {startIssuer} from '../fixtures/issuer.js'
 import {ACME_BIN, cleanEnv, errorMessage, issuerEnv, makeTempHome, runAcmeExpecting, statusJson, type TempHome} from '../helpers/acme.js'
+import {MOVE_STEPS, killAtStep} from '../helpers/kill-mid-step.js'
 import {pidOf, whileStopped} from '../helpers/keyring.js'
 import {KeyringCredentialStore} from '../../src/store/keyring-store.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The keychain as the CLI sees it: service `acme-auth`. */
 const keychain = () => new KeyringCredentialStore({service: 'acme-auth'})
@@ -26,7 +26,7 @@ async function textOfFilesUnder(dir: string): Promise<string> {
 }
 
 describe('keychain: the example host with storage in the OS keychain', function () {
-  this.timeout(90_000)
+  this.timeout(180_000)
   let issuer: Issuer
   let home: TempHome
   let env: Record<string, string | undefined>
@@ -104,8 +104,10 @@ describe('keychain: the example host with storage in the OS keychain', function 
     const message = errorMessage(stderr)
     expect(message).to.match(/keychain/i).and.include('ACME_AUTH_STORAGE=file')
     expect(message).to.not.match(/not signed in/i)
-    // 1 s time box plus starting node and oclif.
-    expect(ms).to.be.lessThan(4000)
+    // The 1 s time box plus starting node and oclif, with room for a loaded machine (4 s was seen to
+    // fail there): this catches a command that hangs on the stopped keychain. The time box itself is
+    // measured in-process, without a process start, by keyring-store.test.ts.
+    expect(ms).to.be.lessThan(10_000)
     expect(await readdir(home.authDir)).to.not.include('credentials.json')
   })
 
@@ -125,23 +127,29 @@ describe('keychain: the example host with storage in the OS keychain', function 
     expect(await credentials()).to.include(token)
     expect(await keychain().get(key)).to.equal(undefined)
 
-    for (const [target, killAfter] of [['keyring', 120], ['file', 160], ['keyring', 200], ['file', 240], ['keyring', 280], ['file', 320]] as const) {
-      const child = spawn(process.execPath, [ACME_BIN, 'auth', 'token'], {env: cleanEnv(home, {...env, ACME_AUTH_STORAGE: target}), stdio: 'ignore'})
-      // Listen at once: a command that finishes before the kill must still count as closed.
-      const closed = new Promise((resolve) => child.on('close', resolve))
-      await sleep(killAfter)
-      child.kill('SIGKILL')
-      await closed
-      const next = await runAcmeExpecting(0, ['auth', 'token'], {home, env: {...env, ACME_AUTH_STORAGE: target}})
-      expect(next.stdout.trim(), `moving to ${target}, killed after ${killAfter} ms`).to.equal(token)
-      const index = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8'))
-      expect(index.accounts[0].storage).to.equal(target)
-      expect(index.accounts[0].migratingFrom).to.equal(undefined)
-      if (target === 'keyring') {
-        expect((await keychain().get(key))?.accessToken).to.equal(token)
-        expect(await credentials()).to.not.include(token)
-      } else {
-        expect(await keychain().get(key)).to.equal(undefined)
+    // Every step of a move, in both directions: the command is killed exactly there (helpers/kill-mid-step.ts).
+    const holds = async (storage: string) => (storage === 'keyring' ? (await keychain().get(key))?.accessToken === token : (await credentials().catch(() => '')).includes(token))
+    const account = async () => JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).accounts[0]
+    for (const step of MOVE_STEPS) {
+      for (const [from, to] of [['file', 'keyring'], ['keyring', 'file']]) {
+        const where = `killed at ${step}, moving to ${to}`
+        await killAtStep(step, ['auth', 'token'], home, {...env, ACME_AUTH_STORAGE: to})
+
+        // Where the kill landed, as the index and the two stores show it.
+        const killed = await account()
+        expect(killed.storage, where).to.equal(step === 'migrate:locked' || step === 'migrate:copied' ? from : to)
+        expect(killed.migratingFrom, where).to.equal(step === 'migrate:switched' || step === 'migrate:deleted' ? from : undefined)
+        expect(await holds(from), `${where}: the old copy`).to.equal(step !== 'migrate:deleted')
+        expect(await holds(to), `${where}: the new copy`).to.equal(step !== 'migrate:locked')
+
+        // Whatever state the kill left, the next command finishes the move and the login works.
+        const next = await runAcmeExpecting(0, ['auth', 'token'], {home, env: {...env, ACME_AUTH_STORAGE: to}})
+        expect(next.stdout.trim(), where).to.equal(token)
+        const moved = await account()
+        expect(moved.storage, where).to.equal(to)
+        expect(moved.migratingFrom, where).to.equal(undefined)
+        expect(await holds(from), `${where}: the old copy after the next command`).to.equal(false)
+        expect(await holds(to), `${where}: the new copy after the next command`).to.equal(true)
       }
     }
     expect(issuer.counts.refresh, 'moving is not refreshing').to.equal(0)

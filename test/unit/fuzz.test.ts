@@ -9,6 +9,7 @@ import {join} from 'node:path'
 
 import Login from '../../src/commands/auth/login.js'
 import {AuthError} from '../../src/errors.js'
+import {jsonTerminalSafe} from '../../src/safe-text.js'
 import {readIndex} from '../../src/store/account-index.js'
 import {FileCredentialStore} from '../../src/store/file-store.js'
 import {resolveSettings, type SettingsLayer} from '../../src/settings/resolve.js'
@@ -139,6 +140,24 @@ describe('property: stored-file parsers never crash and never lose bytes', () =>
         await check(path, bytes, () => readIndex(path, 'Run `acme auth login`.'))
       }),
       {numRuns: 200},
+    )
+  })
+})
+
+describe('property: --json output is terminal-safe and means the same', () => {
+  it('jsonTerminalSafe(JSON.stringify(v)) parses back to v, with no raw control, C1 or bidi character', () => {
+    // Strings drawn from every plane, with the characters a hostile issuer would put in a claim.
+    const hostile = fc.constantFrom('\u001B', '\u0007', '\r', '\u007F', '\u0085', '\u009B', '\u061C', '\u200E', '\u202E', '\u2028', '\u2066', '\u2069', '\\', '"', 'é')
+    const text = fc.array(fc.oneof(fc.string({unit: 'binary'}), hostile), {maxLength: 8}).map((parts) => parts.join(''))
+    const value = fc.oneof(text, fc.dictionary(text, fc.oneof(text, fc.array(text, {maxLength: 3})), {maxKeys: 4}))
+    fc.assert(
+      fc.property(value, (v) => {
+        const json = jsonTerminalSafe(JSON.stringify(v, null, 2))
+        expect(JSON.parse(json)).to.deep.equal(v)
+        // eslint-disable-next-line no-control-regex
+        expect(json).to.not.match(/[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/)
+      }),
+      {numRuns: 500},
     )
   })
 })

@@ -7,7 +7,7 @@ import {mkdtemp, readdir, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {connect, refreshTokens, revokeToken} from '../../src/provider/api.js'
+import {connect, fetchIdentity, refreshTokens, revokeToken} from '../../src/provider/api.js'
 import {MetadataCache} from '../../src/store/metadata-cache.js'
 import {storePaths} from '../../src/store/paths.js'
 import {authErrorFrom} from '../helpers/errors.js'
@@ -70,6 +70,16 @@ describe('issuer metadata: OpenID discovery, RFC 8414, endpoints by hand, the ca
     const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli', endpoints: {authorization: `${server.issuer}/oauth/authorize`, token: `${server.issuer}/oauth/access_token`}}, OPTIONS)
     await refreshTokens(issuer, SECRETS)
     expect(server.requests.map((request) => request.path)).to.deep.equal(['/oauth/access_token'])
+  })
+
+  it("a profile endpoint of the issuer's own design (GitHub's /user) names the account through claims", async () => {
+    const server = await start({publishes: []})
+    server.route('/user', (request) => ({body: request.headers.authorization === 'Bearer gho_token-1' ? {id: 4242, login: 'octocat', email: null} : {}}))
+    const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli', endpoints: {authorization: `${server.issuer}/authorize`, token: `${server.issuer}/token`, userinfo: `${server.issuer}/user`}}, OPTIONS)
+    const identity = await fetchIdentity(issuer, 'gho_token-1', {claims: {subject: 'id', name: 'login', email: 'email'}})
+    expect(identity).to.deep.equal({subject: '4242', name: 'octocat', email: undefined})
+    const missing = await authErrorFrom(() => fetchIdentity(issuer, 'gho_token-1', {claims: {subject: 'uuid'}}))
+    expect(missing.message).to.include("did not answer with a 'uuid'")
   })
 
   it('the metadata cache: the second connect makes no discovery request; no-store is not kept; a day at most', async () => {

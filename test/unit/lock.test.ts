@@ -125,7 +125,7 @@ describe('store/lock withLock', () => {
   })
 
   it('across 8 real processes, 25 read-modify-write increments each give exactly 200', async function () {
-    this.timeout(30_000)
+    this.timeout(120_000)
     const counter = join(dir, 'counter.txt')
     const inside = join(dir, 'inside.marker')
     await writeFile(counter, '0')
@@ -327,32 +327,38 @@ process.stdout.write(JSON.stringify({overlaps}))
   })
 
   it("a live holder in another process is not broken, and the waiter times out with TRANSIENT", async function () {
-    this.timeout(15_000)
+    this.timeout(60_000)
     const worker = join(dir, 'holder.mjs')
     const ready = join(dir, 'ready')
+    const done = join(dir, 'done')
+    // The holder keeps the lock until told to let go (the file done), however long the waiter takes.
     await writeFile(
       worker,
       `
-import {writeFile} from 'node:fs/promises'
+import {access, writeFile} from 'node:fs/promises'
 import {withLock} from ${JSON.stringify(LOCK_MODULE)}
-const [lockPath, ready, holdMs] = process.argv.slice(2)
+const [lockPath, ready, done] = process.argv.slice(2)
 await withLock(lockPath, async () => {
   await writeFile(ready, 'yes')
-  await new Promise((resolve) => setTimeout(resolve, Number(holdMs)))
+  while (!(await access(done).then(() => true, () => false))) await new Promise((resolve) => setTimeout(resolve, 20))
 }, {heartbeatMs: 100})
 `,
     )
-    const holder = run(['--import', 'tsx', worker, lockPath, ready, '1000'])
-    const deadline = Date.now() + 10_000
-    while (!(await exists(ready))) {
-      if (Date.now() > deadline) throw new Error(`holder did not start: ${(await holder).stderr}`)
-      await sleep(20)
+    const holder = run(['--import', 'tsx', worker, lockPath, ready, done])
+    try {
+      const deadline = Date.now() + 30_000
+      while (!(await exists(ready))) {
+        if (Date.now() > deadline) throw new Error(`holder did not start: ${(await holder).stderr}`)
+        await sleep(20)
+      }
+      const holderNonce = JSON.parse(await readFile(lockPath, 'utf8')).nonce
+      const error = await authErrorFrom(() => withLock(lockPath, async () => 1, {staleMs: 300, waitMs: 600}))
+      expect(error.code).to.equal('TRANSIENT')
+      expect(error.exitCode).to.equal(75)
+      expect(JSON.parse(await readFile(lockPath, 'utf8')).nonce).to.equal(holderNonce)
+    } finally {
+      await writeFile(done, 'yes')
     }
-    const holderNonce = JSON.parse(await readFile(lockPath, 'utf8')).nonce
-    const error = await authErrorFrom(() => withLock(lockPath, async () => 1, {staleMs: 300, waitMs: 600}))
-    expect(error.code).to.equal('TRANSIENT')
-    expect(error.exitCode).to.equal(75)
-    expect(JSON.parse(await readFile(lockPath, 'utf8')).nonce).to.equal(holderNonce)
     const result = await holder
     expect(result.code, result.stderr).to.equal(0)
     expect(await exists(lockPath)).to.equal(false)

@@ -1,13 +1,27 @@
 import {Flags} from '@oclif/core'
 
 import {AuthCommand, accountFlag} from '../../cli/auth-command.js'
-import {logout} from '../../session/logout.js'
-import {describeAccount} from '../../session/accounts.js'
+import {chooseAccount} from '../../cli/choose-account.js'
+import {describeAccount, storedAccounts} from '../../session/accounts.js'
+import {environmentToken} from '../../session/context.js'
+import {logout, type LogoutResult} from '../../session/logout.js'
+
+/** `auth logout --json`: one entry per account signed out. */
+interface LoggedOut {
+  issuer: string
+  clientId: string
+  subject: string
+  name: string | null
+  email: string | null
+  revocation: LogoutResult['revocation']
+  revocationError: {code: string; message: string} | null
+  leftBehind: string | null
+}
 
 export default class Logout extends AuthCommand {
   static override summary = 'Sign out: revoke the login at the issuer and remove it from this machine.'
 
-  static override description = 'The refresh token is revoked (RFC 7009) when the issuer offers revocation. If revocation fails, the login is still removed locally and the command says so. The secrets are removed from every store that holds them. Signed out already, it says so and exits 0.'
+  static override description = 'The refresh token is revoked (RFC 7009) when the issuer offers revocation. If revocation fails, the login is still removed locally and the command says so. The secrets are removed from every store that holds them. With several accounts and a terminal, asks which one; elsewhere signs out of the default account. Signed out already, it says so and exits 0.'
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
@@ -20,9 +34,17 @@ export default class Logout extends AuthCommand {
     all: Flags.boolean({description: 'Sign out of every account.', exclusive: ['account']}),
   }
 
-  public async run(): Promise<void> {
+  static override enableJsonFlag = true
+
+  public async run(): Promise<{signedOut: LoggedOut[]}> {
     const {flags} = await this.parse(Logout)
-    const results = await logout(await this.authContext(), {account: flags.account, all: flags.all})
+    const context = await this.authContext()
+    let account = flags.account
+    if (!account && !flags.all && !this.jsonEnabled() && !context.settings.account && !environmentToken(context)) {
+      const {accounts, defaultKey} = await storedAccounts(context)
+      account = (await chooseAccount('Sign out of which account?', accounts, defaultKey, describeAccount))?.key
+    }
+    const results = await logout(context, {account, all: flags.all})
     if (results.length === 0) this.log('No stored logins; nothing to sign out of.')
     for (const result of results) {
       const who = describeAccount(result.account)
@@ -40,5 +62,19 @@ export default class Logout extends AuthCommand {
           break
       }
     }
+    return {signedOut: results.map(toJson)}
+  }
+}
+
+function toJson({account, revocation, revocationError, leftBehind}: LogoutResult): LoggedOut {
+  return {
+    issuer: account.issuer,
+    clientId: account.clientId,
+    subject: account.subject,
+    name: account.name ?? null,
+    email: account.email ?? null,
+    revocation,
+    revocationError: revocationError ? {code: revocationError.code, message: revocationError.message} : null,
+    leftBehind: leftBehind ?? null,
   }
 }

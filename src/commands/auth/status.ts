@@ -1,32 +1,53 @@
+import {Flags} from '@oclif/core'
+
 import {AuthCommand} from '../../cli/auth-command.js'
+import {AuthError} from '../../errors.js'
 import {describeAccount} from '../../session/accounts.js'
-import {accountOverride, status, type AccountOverride, type AccountStatus, type StatusReport} from '../../session/status.js'
+import {accountOverride, missingSettings, status, type AccountOverride, type AccountStatus, type StatusReport} from '../../session/status.js'
 
 export default class Status extends AuthCommand {
   static override summary = 'Show who is signed in, to which issuer, and where the login is kept.'
 
-  static override description = 'Reads only the local store: it makes no network request and never prints a secret. Exits 0 whether or not you are signed in; use --json and read `loggedIn` in scripts.'
+  static override description = `Reads only the local store: it makes no network request and prints no secret unless --show-token asks for the access token. While <%= config.scopedEnvVarKey('TOKEN') %> is set, commands use that token and no stored login, and status says so.
+
+Exits 0 whether or not you are signed in (read \`loggedIn\` from --json), or with --check exits 4 when not signed in, for scripts.`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     {description: 'Machine-readable, for scripts', command: '<%= config.bin %> <%= command.id %> --json'},
+    {description: 'In a script: stop unless signed in', command: '<%= config.bin %> <%= command.id %> --check >/dev/null || exit'},
+    {description: 'One account, with its access token', command: '<%= config.bin %> <%= command.id %> --account bob --show-token'},
   ]
 
   static override enableJsonFlag = true
 
+  static override flags = {
+    account: Flags.string({description: 'Show only this account (its subject, email, name or key).'}),
+    'show-token': Flags.boolean({description: 'Also show the access token (read from where the login is kept). It is a secret: do not paste it into logs.'}),
+    check: Flags.boolean({description: 'Exit 4 when not signed in (with a stored login or the token variable), like `gh auth status`.'}),
+  }
+
   public async run(): Promise<StatusReport> {
-    await this.parse(Status)
+    const {flags} = await this.parse(Status)
     const context = await this.authContext()
-    const report = await status(context)
+    const report = await status(context, {account: flags.account, showToken: flags['show-token']})
     if (report.source === 'env') {
       this.log(`Using the access token from ${context.envNames.token}; stored logins are ignored while it is set.`)
     } else if (!report.loggedIn) {
-      this.log(`Not signed in. ${context.commands.signIn()}`)
+      const missing = missingSettings(context)
+      // A user of a CLI whose author configured nothing: "sign in" alone would only fail next.
+      if (missing.length > 0) this.log(`Not signed in, and signing in needs ${missing.map((key) => (key === 'issuer' ? 'an issuer' : 'a client id')).join(' and ')}: put it in ${context.settingsFile} (or see \`${context.commands.auth('login')} --help\`).`)
+      else this.log(`Not signed in. ${context.commands.signIn()}`)
     } else {
-      for (const account of report.accounts) this.log(describe(account, context.store.paths.credentials))
-      const override = await accountOverride(context)
+      for (const account of report.accounts) {
+        this.log(describe(account, context.store.paths.credentials))
+        if (flags['show-token']) this.logSecret(`    Token:         ${account.accessToken}`)
+        else this.log('    Token:         ******** (--show-token shows it)')
+      }
+      const override = flags.account ? undefined : await accountOverride(context)
       if (override) this.log(`\n${describeOverride(override)}`)
     }
+    if (flags.check && !report.loggedIn) throw new AuthError('NOT_LOGGED_IN', 'You are not signed in.', {suggestion: context.commands.signIn()})
     return report
   }
 }
@@ -37,17 +58,26 @@ function describeOverride({source, account, problem}: AccountOverride): string {
 }
 
 function describe(account: AccountStatus, credentialsPath: string): string {
-  const who = [account.name, `(${account.subject})`, account.email ? `<${account.email}>` : undefined].filter(Boolean).join(' ')
+  const who =
+    account.kind === 'client'
+      ? `client ${account.clientId} (signs in as itself with ${CLIENT_AUTH[account.clientAuthentication ?? ''] ?? account.clientAuthentication})`
+      : [account.name, `(${account.subject})`, account.email ? `<${account.email}>` : undefined].filter(Boolean).join(' ')
   const lines = [
     `${account.default ? '*' : ' '} ${who}`,
     `    Issuer:        ${account.issuer}`,
     `    Client:        ${account.clientId}`,
     `    Token expires: ${expiry(account.expiresAt)}`,
-    `    Refreshable:   ${account.hasRefreshToken ? 'yes' : 'no (sign in again when it expires)'}`,
+    `    Refreshable:   ${account.kind === 'client' ? 'yes (a new token from its own credentials)' : account.hasRefreshToken ? 'yes' : 'no (sign in again when it expires)'}`,
     `    Scopes:        ${account.scopes.join(' ') || '(unknown)'}`,
     `    Stored in:     ${account.storage}${account.storage === 'file' ? ` (${credentialsPath})` : ''}`,
   ]
   return lines.join('\n')
+}
+
+const CLIENT_AUTH: Record<string, string> = {
+  client_secret: 'its client secret',
+  private_key_jwt: 'its private key (private_key_jwt)',
+  federated: 'a federated token from its CI system',
 }
 
 function expiry(expiresAt: string | null): string {

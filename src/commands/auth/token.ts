@@ -7,7 +7,7 @@ export default class Token extends AuthCommand {
   static override description = 'Prints the token and a newline to stdout and nothing else, so it can be captured. This is the one command that prints a secret; do not paste its output into logs.'
 
   static override examples = [
-    'curl -H "Authorization: Bearer $(<%= config.bin %> <%= command.id %>)" https://api.example.com/me',
+    '$ curl -H "Authorization: Bearer $(<%= config.bin %> <%= command.id %>)" https://api.example.com/me',
     {description: 'With its expiry', command: '<%= config.bin %> <%= command.id %> --json'},
   ]
 

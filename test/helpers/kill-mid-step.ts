@@ -1,0 +1,48 @@
+// Kill a command exactly in the middle of a multi-step change, where a crash or a closed laptop lid
+// would catch it: the plugin stops at a named step when TOKENWISE_TEST_PAUSE_AT says so
+// (src/store/test-pause.ts), writes its pid to a marker file, and waits there to be killed.
+import {spawn} from 'node:child_process'
+import {readFile, rm} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import {ACME_BIN, cleanEnv, type TempHome} from './acme.js'
+import {waitFor} from './wait.js'
+
+/** The steps of moving a login between backends (AccountStore.migrate), in order. */
+export const MOVE_STEPS = [
+  'migrate:locked', // the store lock is held, nothing moved yet
+  'migrate:copied', // the copy is in the new backend and read back; the index still names the old one
+  'migrate:switched', // the index names the new backend and notes the old copy (migratingFrom)
+  'migrate:deleted', // the old copy is gone; the note is still in the index
+] as const
+
+/**
+ * Run `acme <args>` until it reaches `step`, then SIGKILL it there; returns its pid. Fails if the
+ * command ends without reaching the step: a kill that lands somewhere else proves nothing.
+ */
+export async function killAtStep(step: string, args: string[], home: TempHome, env: Record<string, string | undefined>): Promise<number> {
+  const marker = join(home.root, `paused-at-${step.replace(/\W/g, '-')}`)
+  const child = spawn(process.execPath, [ACME_BIN, ...args], {
+    env: cleanEnv(home, {...env, TOKENWISE_TEST_PAUSE_AT: step, TOKENWISE_TEST_PAUSE_MARKER: marker}),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  let exit: number | null | undefined
+  // Listen at once: a command that ends before the step must be seen as ended.
+  const closed = new Promise<void>((resolve) =>
+    child.on('close', (code) => {
+      exit = code
+      resolve()
+    }),
+  )
+  try {
+    await waitFor(async () => exit !== undefined || (await readFile(marker, 'utf8').catch(() => '')) === String(child.pid), 60_000, `acme ${args.join(' ')} to reach ${step}`)
+    if (exit !== undefined) throw new Error(`acme ${args.join(' ')} exited ${exit} before it reached ${step}:\n${stderr}`)
+  } finally {
+    child.kill('SIGKILL')
+    await closed
+    await rm(marker, {force: true})
+  }
+  return child.pid!
+}

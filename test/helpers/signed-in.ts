@@ -1,0 +1,28 @@
+// One real sign-in shared by the tests that only read a signed-in state. `auth login` (a CLI process,
+// the scripted browser, the issuer) is the most expensive step of most tests; a test that only reads
+// the login it starts from gets a copy of the data folder one real login made, at the same issuer.
+//
+// A copy shares its grant with the original: a test that refreshes, logs out or revokes must sign in
+// for itself. With rotation, a second copy sending the rotated-away refresh token would have the issuer
+// revoke the grant for every later copy (the storm of DESIGN.md story 4).
+import {cp} from 'node:fs/promises'
+
+import {makeTempHome, runAcmeExpecting, type TempHome} from './acme.js'
+
+/** `acme auth login` once, into a home of its own: the template copies are made from. */
+export async function signInOnce(env: Record<string, string | undefined>): Promise<TempHome> {
+  const template = await makeTempHome()
+  await runAcmeExpecting(0, ['auth', 'login'], {home: template, env})
+  return template
+}
+
+/**
+ * A new home whose data and config folders are byte-for-byte copies of `template`'s (modes kept: the
+ * store's 0600 files and 0700 folders stay so), as if this home had signed in itself.
+ */
+export async function copyOfHome(template: TempHome): Promise<TempHome> {
+  const home = await makeTempHome()
+  await cp(template.dataDir, home.dataDir, {recursive: true, preserveTimestamps: true})
+  await cp(template.configDir, home.configDir, {recursive: true, preserveTimestamps: true})
+  return home
+}
