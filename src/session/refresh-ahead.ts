@@ -6,7 +6,7 @@
  */
 import type {Interfaces} from '@oclif/core'
 
-import {checkPrivateFolder, readPrivateFile} from '../private-files.js'
+import {readPrivateFileSync} from '../private-files.js'
 import {loadHookSettings} from '../settings/load.js'
 import {accountsNamed} from '../store/account-match.js'
 import {storePaths} from '../store/paths.js'
@@ -32,7 +32,7 @@ async function refreshAheadIfDue(config: Interfaces.Config, debug: (message: str
   // A bad value stops here (and the commands that need a token report it, exit 2).
   const settings = loadHookSettings(config, ['refreshAhead', 'refreshAheadWindowSeconds', 'account'])
   if (settings.refreshAhead === 'off' || config.scopedEnvVarKeys('TOKEN').some((name) => process.env[name])) return
-  const index = (await readIndexQuietly(config.dataDir)) ?? {}
+  const index = readIndexQuietly(config.dataDir) ?? {}
   const due = dueForRefresh(index, Date.now(), settings.refreshAheadWindowSeconds, settings.account)
   if (!due) return
   const {startRefreshAhead} = await import('./start-refresh-ahead.js')
@@ -84,13 +84,16 @@ function onlyMatch(index: IndexView, wanted: string): NonNullable<IndexView['acc
   return matches.length === 1 ? matches[0] : undefined
 }
 
-/** Read the index without judging it: a damaged file is the next real command's business. */
-export async function readIndexQuietly(dataDir: string): Promise<IndexView | undefined> {
+/**
+ * Read the index without judging it: a damaged file is the next real command's business.
+ * Synchronous, with the checks readPrivateFile makes (readPrivateFileSync): before every command
+ * of the host, one small file is cheaper read at once than through the thread pool.
+ */
+export function readIndexQuietly(dataDir: string): IndexView | undefined {
   try {
     // A folder or file that is not the user's own is not read (the next real command reports it).
     const paths = storePaths(dataDir)
-    if ((await checkPrivateFolder(paths.dir)) === 'missing') return undefined
-    return JSON.parse((await readPrivateFile(paths.index)) ?? 'null') ?? undefined
+    return JSON.parse(readPrivateFileSync(paths.dir, paths.index) ?? 'null') ?? undefined
   } catch {
     return undefined
   }
