@@ -28,6 +28,7 @@ import {
   runAcme,
   runAcmeExpecting,
   statusJson,
+  loginSnapshot,
   storeSnapshot,
   userinfo,
   type TempHome,
@@ -99,6 +100,8 @@ describe('e2e: the core story against Glewlwyd, an independent OpenID Provider',
   /** What `auth status --json` shows for alice, as Glewlwyd knows her (expiresAt checked apart). */
   async function aliceAccount() {
     return {
+      kind: 'user',
+      clientAuthentication: null,
       issuer: server.issuer,
       clientId: 'acme-cli',
       // Glewlwyd's subjects are random strings it makes at the first sign-in (subject-type public).
@@ -291,16 +294,16 @@ describe('e2e: the core story against Glewlwyd, an independent OpenID Provider',
       expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal(`${subject} (Alice Example)\n`)
     })
 
-    it('Glewlwyd stopped: a command that must refresh exits 75, the store is unchanged byte for byte, and it works once the server is back', async () => {
+    it('Glewlwyd stopped: a command that must refresh exits 75, nothing is lost, and it works once the server is back', async () => {
       await expireIn(home, -60)
-      const before = await storeSnapshot(home)
+      const before = await loginSnapshot(home)
       await server.stop()
       try {
         const result = await runAcme(['whoami'], {home, env})
         expect(result.code, result.stderr).to.equal(75)
         expect(result.stdout).to.equal('')
         expect(errorMessage(result.stderr)).to.match(/could not reach the issuer/i).and.match(/nothing was lost/i)
-        expect(await storeSnapshot(home)).to.deep.equal(before)
+        expect(await loginSnapshot(home)).to.deep.equal(before)
       } finally {
         await server.start()
       }

@@ -4,13 +4,11 @@
 // many-commands.test.ts; refreshing ahead of time: refresh-ahead.test.ts.
 
 import {expect} from 'chai'
-import {execFileSync, spawn} from 'node:child_process'
+import {spawn} from 'node:child_process'
 import {readdir, readFile, rename, unlink, writeFile} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 
-import {accountLockPath} from '../../src/store/account-files.js'
-import {storePaths} from '../../src/store/paths.js'
 import {startIssuer} from '../fixtures/issuer.js'
 import {
   ACME_BIN,
@@ -23,6 +21,7 @@ import {
   refreshAtIssuer,
   runAcme,
   runAcmeExpecting,
+  loginSnapshot,
   storeSnapshot,
   type TempHome,
 } from '../helpers/acme.js'
@@ -50,7 +49,7 @@ describe('e2e: token lifecycle', function () {
 
   it('a command killed (SIGKILL) in the middle of a refresh does not block the next one, and the login still works', async () => {
     const home = await signInHere()
-    await expireIn(home, 30)
+    await expireIn(home, -10) // expired: this command refreshes itself (a valid token would hand it to a background process)
     // The issuer holds the refresh; once the killed client is gone it drops it unprocessed, as if it
     // had never arrived (so it rotates nothing).
     issuer.holdTokenRequests()
@@ -109,26 +108,26 @@ describe('e2e: token lifecycle', function () {
     expect(issuer.counts.refreshReuse).to.equal(0)
   })
 
-  describe('outages leave the store byte for byte as it was', () => {
+  describe('outages lose nothing: the credentials byte for byte, the logins in the index as they were', () => {
     it('issuer unreachable and the token expired → exit 75, temporary, nothing lost', async () => {
       const down = await startIssuer()
       const home = await signInHere(down)
       await expireIn(home, -10)
-      const before = await storeSnapshot(home)
+      const before = await loginSnapshot(home)
       await down.close()
       const run = await runAcmeExpecting(75, ['whoami'], {home, env: issuerEnv(down)})
       expect(errorMessage(run.stderr)).to.match(/could not reach the issuer/i).and.match(/nothing was lost/i)
-      expect(await storeSnapshot(home)).to.deep.equal(before)
+      expect(await loginSnapshot(home)).to.deep.equal(before)
     })
 
     it('the token endpoint answers 503 → exit 75, store unchanged', async () => {
       const home = await sharedSignIn() // no refresh gets through: nothing rotates
       await expireIn(home, -10)
-      const before = await storeSnapshot(home)
+      const before = await loginSnapshot(home)
       issuer.setTokenFailure(503)
       const run = await runAcmeExpecting(75, ['whoami'], {home, env})
       expect(errorMessage(run.stderr)).to.match(/retry/i)
-      expect(await storeSnapshot(home)).to.deep.equal(before)
+      expect(await loginSnapshot(home)).to.deep.equal(before)
       expect(issuer.counts.userinfo, 'the command did not run').to.equal(0)
     })
 
@@ -136,34 +135,34 @@ describe('e2e: token lifecycle', function () {
       // Its own login: the held request is answered once the test is over.
       const home = await signInHere()
       await expireIn(home, -10)
-      const before = await storeSnapshot(home)
+      const before = await loginSnapshot(home)
       // The issuer holds the refresh until the test ends: the command can only end by giving up on it.
       issuer.holdTokenRequests()
       const run = await runAcmeExpecting(75, ['whoami'], {home, env: {...env, ACME_AUTH_REQUEST_TIMEOUT: '1'}})
       expect(issuer.counts.tokenRequests, 'the refresh reached the issuer').to.be.at.least(1)
       expect(issuer.counts.refresh, 'and was not answered').to.equal(0)
       expect(errorMessage(run.stderr)).to.match(/did not answer in time/i)
-      expect(await storeSnapshot(home)).to.deep.equal(before)
+      expect(await loginSnapshot(home)).to.deep.equal(before)
     })
 
     it('the token endpoint answers 429 with an OAuth error body → exit 75, store unchanged', async () => {
       const home = await sharedSignIn() // no refresh gets through: nothing rotates
       await expireIn(home, -10)
-      const before = await storeSnapshot(home)
+      const before = await loginSnapshot(home)
       issuer.setTokenFailure(429)
       const run = await runAcmeExpecting(75, ['whoami'], {home, env})
       expect(errorMessage(run.stderr)).to.match(/too many requests/i).and.match(/nothing was lost/i)
-      expect(await storeSnapshot(home)).to.deep.equal(before)
+      expect(await loginSnapshot(home)).to.deep.equal(before)
     })
 
     it('a 503 while the current token is still valid → the command runs with it', async () => {
       const home = await sharedSignIn() // no refresh gets through: nothing rotates
       await expireIn(home, 30) // inside the skew: a refresh is attempted, but the token still works
-      const before = await storeSnapshot(home)
+      const before = await loginSnapshot(home)
       issuer.setTokenFailure(503)
       const run = await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}})
       expect(run.stdout).to.equal('alice (Alice)\n')
-      expect(await storeSnapshot(home)).to.deep.equal(before)
+      expect(await loginSnapshot(home)).to.deep.equal(before)
     })
   })
 
@@ -200,26 +199,22 @@ describe('e2e: token lifecycle', function () {
     await runAcmeExpecting(0, ['whoami'], {home, env})
   })
 
-  it('a refreshed login waits for a store lock held longer than usual (a slow vault), instead of dropping the rotated token', async () => {
+  it('a store lock another process holds past the wait: no refresh is sent (its answer could not be saved), exit 75, and the login works once the lock is free', async () => {
     const home = await signInHere()
     await expireIn(home, -10)
     const storeLock = join(home.authDir, 'locks', 'store.lock')
     // "Another process" (this one: a live pid on this host, so no waiter may break its lock) writes the
-    // store for longer than other writes wait. They wait 3 s here (ACME_AUTH_LOCK_WAIT; 30 s by
-    // default); saving a refreshed login waits longer, whatever that setting says.
+    // store for longer than others wait: 3 s here (ACME_AUTH_LOCK_WAIT; 30 s by default). The store
+    // lock is taken before the refresh token is sent, so nothing the issuer rotates can be lost.
     await writeFile(storeLock, JSON.stringify({pid: process.pid, host: hostname(), nonce: 'test', since: new Date().toISOString()}))
     const shortWaits = {...env, ACME_AUTH_REFRESH_AHEAD: 'off', ACME_AUTH_LOCK_WAIT: '3'}
-    const waiting = runAcme(['whoami'], {home, env: shortWaits, timeoutMs: 90_000})
-    await waitFor(() => issuer.counts.refresh === 1, 60_000, 'the refresh')
-    // Meanwhile an ordinary write (bob signing in: his own account lock, then the store lock) gives up:
-    // the store lock is held longer than usual, and the refreshed login is still waiting for it.
-    const ordinary = await runAcmeExpecting(75, ['auth', 'login'], {home, env: {...shortWaits, FAKE_BROWSER_LOGIN: 'bob'}})
-    expect(errorMessage(ordinary.stderr)).to.include(`waiting for another process (pid ${process.pid})`).and.include('writing the login store')
+    const before = await loginSnapshot(home)
+    const run = await runAcmeExpecting(75, ['whoami'], {home, env: shortWaits})
+    expect(errorMessage(run.stderr)).to.include(`waiting for another process (pid ${process.pid})`)
+    expect(issuer.counts.tokenRequests, 'token requests the issuer saw').to.equal(0)
+    expect(await loginSnapshot(home)).to.deep.equal(before)
     await unlink(storeLock)
-    const run = await waiting
-    expect(run.code, describeRun(['whoami'], run)).to.equal(0)
-    expect(run.stdout).to.equal('alice (Alice)\n')
-    await runAcmeExpecting(0, ['whoami'], {home, env})
+    expect((await runAcmeExpecting(0, ['whoami'], {home, env: shortWaits})).stdout).to.equal('alice (Alice)\n')
     expect(issuer.counts.refresh).to.equal(1)
     expect(issuer.counts.refreshReuse).to.equal(0)
   })
@@ -227,26 +222,20 @@ describe('e2e: token lifecycle', function () {
   it('a login without a refresh token that replaced ours while we waited for the lock → exit 4, not a refresh with nothing', async () => {
     const home = await sharedSignIn() // nothing is refreshed
     await expireIn(home, -10)
-    const index = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8'))
-    const lock = accountLockPath(storePaths(home.dataDir), index.accounts[0].key)
     const credentialsPath = join(home.authDir, 'credentials.json')
-    const ours = await readFile(credentialsPath, 'utf8')
-    const theirs = JSON.parse(ours)
+    const theirs = JSON.parse(await readFile(credentialsPath, 'utf8'))
     for (const entry of Object.values<{accessToken: string; refreshToken?: string}>(theirs.accounts)) {
       entry.accessToken = 'pasted-and-expired'
       delete entry.refreshToken
     }
-    // This test process holds the account's lock, as a concurrent `auth login --with-token` would.
-    await writeFile(lock, JSON.stringify({pid: process.pid, host: hostname(), nonce: 'test', since: new Date().toISOString()}))
-    // The credentials file is a FIFO for the first read: writing to it returns once whoami has read
-    // our bundle, so we know it holds the old refresh token when it starts waiting for the lock.
-    await unlink(credentialsPath)
-    execFileSync('mkfifo', ['-m', '600', credentialsPath])
-    const waiting = runAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}})
-    await writeFile(credentialsPath, ours)
-    await writeFile(`${credentialsPath}.next`, JSON.stringify(theirs))
+    // whoami stops once it has read our login (with its refresh token), before it takes the account's
+    // lock (src/store/test-pause.ts); a concurrent `auth login --with-token` replaces the login then.
+    const marker = join(home.root, 'paused')
+    const waiting = runAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off', TOKENWISE_TEST_PAUSE_AT: 'refresh:read', TOKENWISE_TEST_PAUSE_MARKER: marker}})
+    await waitFor(async () => (await readFile(marker, 'utf8').catch(() => '')) !== '', 60_000, 'whoami to read the login')
+    await writeFile(`${credentialsPath}.next`, JSON.stringify(theirs), {mode: 0o600})
     await rename(`${credentialsPath}.next`, credentialsPath)
-    await unlink(lock)
+    await unlink(marker)
     const run = await waiting
     expect(run.code, describeRun(['whoami'], run)).to.equal(4)
     expect(errorMessage(run.stderr)).to.include('acme auth login').and.match(/no refresh token/)

@@ -118,8 +118,9 @@ describe('e2e: what a new user meets', function () {
     const removed = await runAcmeExpecting(0, ['auth', 'refresh', '--remove-scopes', 'email'], {home, env})
     expect(removed.stdout).to.match(/^Signed in again as Alice \(alice\) at \S+ with the scopes openid profile offline_access\.\n$/)
     expect(issuer.counts.authorizationCode, 'a new sign-in, not a refresh').to.equal(1)
-    const asked = issuer.requests.filter((request: {route: string}) => request.route === 'pushed_authorization_request' || request.route === 'authorization')
-    expect(asked.at(-1).params.scope).to.deep.equal(['openid profile offline_access'])
+    // With PAR the scope is in the pushed request; the authorization request then carries only its request_uri.
+    const asked = issuer.requests.filter((request) => (request.route === 'pushed_authorization_request' || request.route === 'authorization') && request.params.scope)
+    expect(asked.at(-1)?.params.scope).to.deep.equal(['openid profile offline_access'])
     expect((await statusJson(home, env)).accounts[0].scopes).to.not.include('email')
 
     await runAcmeExpecting(0, ['auth', 'refresh', '--scopes', 'email'], {home, env})

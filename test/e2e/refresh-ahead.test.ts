@@ -6,7 +6,7 @@ import {expect} from 'chai'
 import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {onlyStoredSecrets, runAcmeExpecting, storeSnapshot} from '../helpers/acme.js'
+import {loginSnapshot, onlyStoredSecrets, runAcmeExpecting} from '../helpers/acme.js'
 import {lifecycleSuite, type Issuer} from '../helpers/lifecycle-suite.js'
 import {expireIn} from '../helpers/store-time.js'
 import {refreshAheadProcesses, refreshAheadSettled, waitFor} from '../helpers/wait.js'
@@ -45,7 +45,7 @@ describe('e2e: refresh ahead of time', function () {
       await expireIn(home, 200) // inside the refresh-ahead window, outside the skew
       // 400 invalid_request does not pass by itself; 503 does, but not within seconds.
       issuer.setTokenFailure(failure)
-      const before = await storeSnapshot(home)
+      const before = await loginSnapshot(home)
       for (let run = 0; run < 3; run++) {
         const result = await runAcmeExpecting(0, ['hello'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: refreshAhead}})
         expect(result.stderr).to.equal('')
@@ -53,7 +53,7 @@ describe('e2e: refresh ahead of time', function () {
         await refreshAheadSettled(home)
       }
       expect(issuer.counts.tokenRequests, 'token requests the issuer saw').to.equal(1)
-      expect(await storeSnapshot(home)).to.deep.equal(before)
+      expect(await loginSnapshot(home)).to.deep.equal(before)
       // A command that needs the token still runs with the one it has.
       await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: refreshAhead}})
     })

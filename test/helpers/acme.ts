@@ -302,6 +302,18 @@ export async function storeSnapshot(home: TempHome): Promise<{index?: string; cr
   return {index: await read('accounts.json'), credentials: await read('credentials.json')}
 }
 
+/**
+ * The logins as stored: credentials.json byte for byte, and the index without what a failed refresh
+ * adds to it (its `refreshFailures` back-off, and the write count `gen`). Equal before and after a
+ * failure means the failure lost nothing.
+ */
+export async function loginSnapshot(home: TempHome): Promise<{index?: unknown; credentials?: string}> {
+  const {index, credentials} = await storeSnapshot(home)
+  if (index === undefined) return {credentials}
+  const {gen: _gen, refreshFailures: _backOff, ...logins} = JSON.parse(index)
+  return {index: logins, credentials}
+}
+
 // ---------------------------------------------------------------------------------------------
 // What the user sees
 
