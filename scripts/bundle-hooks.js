@@ -67,4 +67,5 @@ if (packages.length > 0) {
   process.exit(1)
 }
 const lazy = output.imports.filter((imported) => imported.kind === 'dynamic-import').map(({path}) => path)
-console.log(`bundled ${Object.keys(output.inputs).length} modules into ${relative(root, entry)} (${(output.bytes / 1024).toFixed(1)} KiB); loaded when needed: ${lazy.join(', ')}`)
+// Said only when asked (`npm run build` without --silent): the demo and the tests build quietly.
+if (process.env.npm_config_loglevel !== 'silent') console.log(`bundled ${Object.keys(output.inputs).length} modules into ${relative(root, entry)} (${(output.bytes / 1024).toFixed(1)} KiB); loaded when needed: ${lazy.join(', ')}`)
