@@ -39,25 +39,47 @@ export function jsonTerminalSafe(json: string): string {
 /** Secrets shorter than this are not redacted by value: "abc" would mangle ordinary words. */
 const MIN_SECRET_LENGTH = 8
 
+/** The secrets this process holds, shared by every copy of this module in it. */
+interface SecretRegistry {
+  remember(value: string): void
+  all(): string[]
+}
+
 // On globalThis under a registered symbol, like the token holder (session/token-holder.ts): the hooks
 // run from a bundle with its own copy of this module, and a host may load a second copy of the
-// package. A secret any copy has seen is redacted by all of them.
+// package. A secret any copy has seen is redacted by all of them. The secrets themselves stay in a
+// closure, and the property is neither enumerable nor writable: printing globalThis shows none of
+// them, and nothing replaces the registry once it is there.
 const SECRETS_KEY = Symbol.for('@tokenwise/plugin-auth:secrets')
-const secrets = ((globalThis as {[SECRETS_KEY]?: Set<string>})[SECRETS_KEY] ??= new Set<string>())
+const registry = sharedRegistry()
+
+function sharedRegistry(): SecretRegistry {
+  const existing = (globalThis as Record<symbol, unknown>)[SECRETS_KEY] as Partial<SecretRegistry> | undefined
+  if (typeof existing?.remember === 'function' && typeof existing.all === 'function') return existing as SecretRegistry
+  const secrets = new Set<string>()
+  const created: SecretRegistry = Object.freeze({remember: (value: string) => void secrets.add(value), all: () => [...secrets]})
+  try {
+    Object.defineProperty(globalThis, SECRETS_KEY, {value: created, enumerable: false, writable: false, configurable: false})
+  } catch {
+    // Something else holds the name: this copy keeps its own registry.
+  }
+  return created
+}
 
 /**
  * Remember a secret this process holds (a token read from the store or received, a code, a PKCE
  * verifier, a client secret), so that no message of ours ever shows it.
  */
 export function rememberSecret(value: string | undefined): void {
-  if (value && value.length >= MIN_SECRET_LENGTH) secrets.add(value)
+  if (value && value.length >= MIN_SECRET_LENGTH) registry.remember(value)
 }
 
 /** Replace every remembered secret in `text` with `[redacted]`, longest first (one may contain another). */
 export function redactSecrets(text: string): string {
-  if (secrets.size === 0) return text
+  const secrets = registry.all()
+  if (secrets.length === 0) return text
   let result = text
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+  for (const secret of secrets.sort((a, b) => b.length - a.length)) {
     if (result.includes(secret)) result = result.replaceAll(secret, '[redacted]')
   }
   return result

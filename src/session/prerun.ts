@@ -19,6 +19,12 @@ export async function prepareCommand(config: Interfaces.Config, command: {id?: s
     return error instanceof AuthError ? error : new AuthError('UNEXPECTED', String(error))
   }
   if (requirement === 'none') return undefined
-  const {provideToken} = await import('./provide-token.js')
-  return provideToken(config, requirement)
+  let tokens: typeof import('./provide-token.js')
+  try {
+    tokens = await import('./provide-token.js')
+  } catch (error) {
+    // oclif runs the command anyway when a hook throws: a missing file must not mean "no token needed".
+    return new AuthError('UNEXPECTED', `Part of the sign-in plugin could not be loaded (${(error as Error).message}). Reinstall the CLI or the plugin.`)
+  }
+  return tokens.provideToken(config, requirement)
 }

@@ -7,6 +7,7 @@
 import type {Interfaces} from '@oclif/core'
 import {realpathSync} from 'node:fs'
 import {open, stat, unlink} from 'node:fs/promises'
+import {sep} from 'node:path'
 
 import type {RefreshAheadMode} from '../settings/settings.js'
 import {refreshAheadMarkerPath} from '../store/account-files.js'
@@ -55,7 +56,8 @@ export async function startBackgroundRefresh(config: Interfaces.Config, accountK
 function hostEntryPoint(root: string): string | undefined {
   try {
     const entry = realpathSync(process.argv[1])
-    return entry.startsWith(realpathSync(root)) ? entry : undefined
+    // With the separator: /opt/acme-x is not inside /opt/acme.
+    return entry.startsWith(realpathSync(root) + sep) ? entry : undefined
   } catch {
     return undefined
   }
