@@ -5,12 +5,12 @@
 // `npm run bench`, not a timed test.
 
 import {expect} from 'chai'
-import {readFile} from 'node:fs/promises'
+import {cp, mkdir, mkdtemp, readFile, rm, symlink} from 'node:fs/promises'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {startIssuer} from '../fixtures/issuer.js'
-import {issuerEnv, runAcmeExpecting, type TempHome} from '../helpers/acme.js'
+import {errorMessage, issuerEnv, runAcmeExpecting, type TempHome} from '../helpers/acme.js'
 import {copyOfHome, signInOnce} from '../helpers/signed-in.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
@@ -19,6 +19,8 @@ const DIST = fileURLToPath(new URL('../../dist/', import.meta.url))
 const DIST_URL = new URL('../../dist/', import.meta.url).href
 const MODULE_RECORDER = new URL('../fixtures/module-recorder.mjs', import.meta.url).href
 const HOT_PATH_LIMIT = 2
+const REPO = fileURLToPath(new URL('../../', import.meta.url))
+const ARTIFACTS = join(REPO, 'test-artifacts')
 
 describe('e2e: the hot path (a signed-in command with nothing due)', () => {
   let issuer: Issuer
@@ -78,6 +80,31 @@ describe('e2e: the hot path (a signed-in command with nothing due)', () => {
     const {result, ours} = await runRecorded(['whoami'])
     expect(result.stdout).to.equal('alice (Alice)\n')
     expect(ours).to.include.members(['hooks/index.js', 'session/provide-token.js'])
+  })
+  it('a plugin file that fails to load stops a command that needs a token (exit 1), and leaves the others alone', async () => {
+    // oclif runs a command anyway when its prerun hook throws: loading the session code on demand must
+    // not turn "a file is missing" into "no token needed". A damaged install: the plugin as npm would
+    // install it, without that file, in a copy of acme. Under the repository, so both find the
+    // repository's node_modules by walking up.
+    await mkdir(ARTIFACTS, {recursive: true})
+    const scratch = await mkdtemp(join(ARTIFACTS, 'damaged-install-'))
+    try {
+      const plugin = join(scratch, 'plugin')
+      for (const entry of ['package.json', 'oclif.manifest.json', 'dist']) await cp(join(REPO, entry), join(plugin, entry), {recursive: true})
+      await rm(join(plugin, 'dist', 'session', 'provide-token.js'))
+      const host = join(scratch, 'host')
+      for (const entry of ['bin', 'src', 'oclif.manifest.json', 'package.json']) await cp(join(REPO, 'examples', 'acme', entry), join(host, entry), {recursive: true})
+      await mkdir(join(host, 'node_modules', '@tokenwise'), {recursive: true})
+      await symlink(plugin, join(host, 'node_modules', '@tokenwise', 'plugin-auth'), 'dir')
+      const bin = join(host, 'bin', 'run.js')
+
+      const refused = await runAcmeExpecting(1, ['whoami'], {home, env, bin})
+      expect(refused.stdout, 'the command did not run').to.equal('')
+      expect(errorMessage(refused.stderr)).to.include('Part of the sign-in plugin could not be loaded').and.include('Reinstall')
+      expect((await runAcmeExpecting(0, ['hello'], {home, env, bin})).stdout).to.equal('hello from acme\n')
+    } finally {
+      await rm(scratch, {recursive: true, force: true})
+    }
   })
 })
 
