@@ -246,6 +246,58 @@ describe('e2e: issuers that differ (issue 9)', function () {
     })
   })
 
+  describe('a GitHub-style OAuth app: no metadata, no ID token, a profile endpoint of its own, tokens with no lifetime', () => {
+    let issuer: Issuer
+    let host: HostVariant
+    before(async () => {
+      // A GitHub OAuth app's token answer has neither expires_in nor a refresh token: the token lives
+      // until it is revoked. oidc-provider makes the answer; the fixture only takes those two out.
+      issuer = await startIssuer({
+        metadata: {openid: false, oauth: false},
+        profileEndpoint: true,
+        tokenAnswer: ({expires_in: _lifetime, refresh_token: _refresh, ...answer}) => answer,
+      })
+      const at = (path: string) => `${issuer.issuer}${path}`
+      host = await makeHostVariant((auth) => ({
+        ...auth,
+        scopes: ['profile', 'email'],
+        endpoints: {authorization: at('/auth'), token: at('/token'), userinfo: at('/user')},
+        claims: {subject: 'id', name: 'login', email: 'email'},
+      }))
+    })
+    after(async () => {
+      await host?.cleanup()
+      await issuer?.close()
+    })
+
+    it('signs in and names the account from the profile endpoint; the token is never refreshed; once the issuer stops taking it, exit 4 to sign in again', async () => {
+      const env = issuerEnv(issuer)
+      const run = {home, env, bin: host.bin}
+      await runAcmeExpecting(0, ['auth', 'login'], run)
+      const [account] = (await statusJson(home, env)).accounts
+      // GitHub's numeric id names the account, its login is the name.
+      expect(account).to.include({subject: String(account.subject), name: 'alice', email: 'alice@example.com', hasRefreshToken: false, expiresAt: null})
+      expect(account.subject).to.match(/^\d+$/)
+      expect(authorizationRequests(issuer)[0].scope, 'no openid scope, so no ID token').to.deep.equal(['profile email'])
+      const {accessToken} = await onlyStoredSecrets(home)
+
+      // A token with no lifetime is fresh until an API says otherwise: nothing asks the token endpoint.
+      issuer.resetCounts()
+      for (let i = 0; i < 2; i++) expect((await runAcmeExpecting(0, ['auth', 'token'], run)).stdout).to.equal(`${accessToken}\n`)
+      const profile = await runAcmeExpecting(0, ['api', `${issuer.issuer}/user`], run)
+      expect(profile.stdout).to.include('"login":"alice"')
+      expect(issuer.counts.tokenRequests, 'token requests').to.equal(0)
+
+      // Revoked (on GitHub: the app's authorization withdrawn): the API answers 401, there is no
+      // refresh token to try, so the command says to sign in again, and the login stays stored.
+      await (await issuer.provider.AccessToken.find(accessToken))?.destroy()
+      const refused = await runAcmeExpecting(4, ['api', `${issuer.issuer}/user`], run)
+      expect(errorMessage(refused.stderr)).to.include('acme auth login')
+      expect(issuer.counts.tokenRequests, 'token requests').to.equal(0)
+      expect((await onlyStoredSecrets(home)).accessToken, 'the login is kept').to.equal(accessToken)
+    })
+  })
+
   describe('an installed app with a client secret', () => {
     const client = (id: string, secret: string, method: string) => ({
       client_id: id,
