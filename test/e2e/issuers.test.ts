@@ -31,22 +31,13 @@ import {
   type RunResult,
   type TempHome,
 } from '../helpers/acme.js'
+import {waitFor} from '../helpers/wait.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
 type Env = Record<string, string | undefined>
 
 const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code'
 const ROUTE_ORIGIN = fileURLToPath(new URL('../fixtures/route-origin.js', import.meta.url))
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
-
-async function waitFor(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(50)
-  }
-}
 
 /**
  * The parameters of each authorization request the issuer received: pushed (RFC 9126, which
