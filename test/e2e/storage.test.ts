@@ -19,7 +19,7 @@ import {
   type TempHome,
   warningMessages,
 } from '../helpers/acme.js'
-import {MOVE_STEPS, killAtStep} from '../helpers/kill-mid-step.js'
+import {MOVE_STEPS, expectKilledMidMove, expectMoveFinished, killAtStep} from '../helpers/kill-mid-step.js'
 import {copyOfHome, signInOnce} from '../helpers/signed-in.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
@@ -267,24 +267,16 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
         const pid = await killAtStep(step, ['auth', 'token'], home, moving)
 
         // Where the kill landed, as the files show it.
-        const killed = await account()
         if (step === 'migrate:locked') {
           const lock = JSON.parse(await readFile(join(home.authDir, 'locks', 'store.lock'), 'utf8'))
           expect([lock.pid, lock.host], `${where}: the dead holder's store lock`).to.deep.equal([pid, hostname()])
         }
-        expect(killed.storage, where).to.equal(step === 'migrate:locked' || step === 'migrate:copied' ? from : to)
-        expect(killed.migratingFrom, where).to.equal(step === 'migrate:switched' || step === 'migrate:deleted' ? from : undefined)
-        expect(await holds(from), `${where}: the old copy`).to.equal(step !== 'migrate:deleted')
-        expect(await holds(to), `${where}: the new copy`).to.equal(step !== 'migrate:locked')
+        await expectKilledMidMove({account, holds}, step, from, to, where)
 
         // Whatever state the kill left, the next command finishes the move and the login works.
         const next = await runAcmeExpecting(0, ['auth', 'token'], {home, env: moving})
         expect(next.stdout.trim(), where).to.equal(token)
-        const moved = await account()
-        expect(moved.storage, where).to.equal(to)
-        expect(moved.migratingFrom, where).to.equal(undefined)
-        expect(await holds(from), `${where}: the old copy after the next command`).to.equal(false)
-        expect(await holds(to), `${where}: the new copy after the next command`).to.equal(true)
+        await expectMoveFinished({account, holds}, from, to, where)
       }
       expect(issuer.counts.refresh, 'moving is not refreshing').to.equal(0)
     })

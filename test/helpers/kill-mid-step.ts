@@ -1,6 +1,7 @@
 // Kill a command exactly in the middle of a multi-step change, where a crash or a closed laptop lid
 // would catch it: the plugin stops at a named step when TOKENWISE_TEST_PAUSE_AT says so
 // (src/store/test-pause.ts), writes its pid to a marker file, and waits there to be killed.
+import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 import {readFile, rm} from 'node:fs/promises'
 import {join} from 'node:path'
@@ -45,4 +46,28 @@ export async function killAtStep(step: string, args: string[], home: TempHome, e
     await rm(marker, {force: true})
   }
   return child.pid!
+}
+
+/** How a test sees a login being moved: the account's index entry, and whether a store holds its token. */
+export interface MoveView {
+  account(): Promise<{storage: string; migratingFrom?: string}>
+  holds(storage: string): Promise<boolean>
+}
+
+/** Where a kill at `step` of a move from `from` to `to` left the login, as the index and the two stores show it. */
+export async function expectKilledMidMove(view: MoveView, step: (typeof MOVE_STEPS)[number], from: string, to: string, where: string): Promise<void> {
+  const killed = await view.account()
+  expect(killed.storage, where).to.equal(step === 'migrate:locked' || step === 'migrate:copied' ? from : to)
+  expect(killed.migratingFrom, where).to.equal(step === 'migrate:switched' || step === 'migrate:deleted' ? from : undefined)
+  expect(await view.holds(from), `${where}: the old copy`).to.equal(step !== 'migrate:deleted')
+  expect(await view.holds(to), `${where}: the new copy`).to.equal(step !== 'migrate:locked')
+}
+
+/** The move is done: the index names the new store with nothing noted, and only the new store holds the token. */
+export async function expectMoveFinished(view: MoveView, from: string, to: string, where: string): Promise<void> {
+  const moved = await view.account()
+  expect(moved.storage, where).to.equal(to)
+  expect(moved.migratingFrom, where).to.equal(undefined)
+  expect(await view.holds(from), `${where}: the old copy after the next command`).to.equal(false)
+  expect(await view.holds(to), `${where}: the new copy after the next command`).to.equal(true)
 }

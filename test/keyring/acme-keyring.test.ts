@@ -8,7 +8,7 @@ import {join} from 'node:path'
 
 import {startIssuer} from '../fixtures/issuer.js'
 import {ACME_BIN, cleanEnv, errorMessage, issuerEnv, makeTempHome, runAcmeExpecting, statusJson, type TempHome} from '../helpers/acme.js'
-import {MOVE_STEPS, killAtStep} from '../helpers/kill-mid-step.js'
+import {MOVE_STEPS, expectKilledMidMove, expectMoveFinished, killAtStep} from '../helpers/kill-mid-step.js'
 import {pidOf, whileStopped} from '../helpers/keyring.js'
 import {KeyringCredentialStore} from '../../src/store/keyring-store.js'
 
@@ -136,20 +136,12 @@ describe('keychain: the example host with storage in the OS keychain', function 
         await killAtStep(step, ['auth', 'token'], home, {...env, ACME_AUTH_STORAGE: to})
 
         // Where the kill landed, as the index and the two stores show it.
-        const killed = await account()
-        expect(killed.storage, where).to.equal(step === 'migrate:locked' || step === 'migrate:copied' ? from : to)
-        expect(killed.migratingFrom, where).to.equal(step === 'migrate:switched' || step === 'migrate:deleted' ? from : undefined)
-        expect(await holds(from), `${where}: the old copy`).to.equal(step !== 'migrate:deleted')
-        expect(await holds(to), `${where}: the new copy`).to.equal(step !== 'migrate:locked')
+        await expectKilledMidMove({account, holds}, step, from, to, where)
 
         // Whatever state the kill left, the next command finishes the move and the login works.
         const next = await runAcmeExpecting(0, ['auth', 'token'], {home, env: {...env, ACME_AUTH_STORAGE: to}})
         expect(next.stdout.trim(), where).to.equal(token)
-        const moved = await account()
-        expect(moved.storage, where).to.equal(to)
-        expect(moved.migratingFrom, where).to.equal(undefined)
-        expect(await holds(from), `${where}: the old copy after the next command`).to.equal(false)
-        expect(await holds(to), `${where}: the new copy after the next command`).to.equal(true)
+        await expectMoveFinished({account, holds}, from, to, where)
       }
     }
     expect(issuer.counts.refresh, 'moving is not refreshing').to.equal(0)
