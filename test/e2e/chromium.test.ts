@@ -10,11 +10,11 @@ import {expect} from 'chai'
 import {constants} from 'node:fs'
 import {access, mkdir, readFile, rm, stat} from 'node:fs/promises'
 import {join} from 'node:path'
-import {setTimeout as sleep} from 'node:timers/promises'
 import {fileURLToPath} from 'node:url'
 
 import {startIssuer} from '../fixtures/issuer.js'
 import {issuerEnv, makeTempHome, runAcmeExpecting, statusJson, type TempHome} from '../helpers/acme.js'
+import {browserOutcome} from '../helpers/wait.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
 
@@ -23,20 +23,6 @@ const CHROMIUM_BROWSER = fileURLToPath(new URL('../fixtures/chromium-browser.js'
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url))
 const SCREENSHOT = join(ARTIFACTS, 'login-success.png')
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
-
-/**
- * The CLI does not wait for its browser (it is detached, its output dropped), so the browser
- * reports to a file once it has closed: `ok` or its one-line error.
- */
-async function browserOutcome(log: string, timeoutMs = 30_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const text = await readFile(log, 'utf8').catch(() => '')
-    if (text.includes('\n')) return text.trim()
-    if (Date.now() > deadline) return `(the browser reported nothing within ${timeoutMs} ms)`
-    await sleep(100)
-  }
-}
 
 describe('e2e: acme auth login in a real browser (headless Chromium)', function () {
   // Starting Chromium and a sign-in take ~2–3 s here; leave room for a slow CI machine.

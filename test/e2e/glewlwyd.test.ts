@@ -10,9 +10,7 @@
 
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
-import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
-import {setTimeout as sleep} from 'node:timers/promises'
 import {fileURLToPath} from 'node:url'
 
 import {startGlewlwyd} from '../fixtures/glewlwyd.js'
@@ -27,13 +25,15 @@ import {
   readCredentialsFile,
   runAcme,
   runAcmeExpecting,
-  statusJson,
   loginSnapshot,
+  statusJson,
   storeSnapshot,
   userinfo,
   type TempHome,
+  warningMessages,
 } from '../helpers/acme.js'
 import {expireIn} from '../helpers/store-time.js'
+import {browserOutcome} from '../helpers/wait.js'
 
 type Glewlwyd = Awaited<ReturnType<typeof startGlewlwyd>>
 
@@ -48,27 +48,6 @@ async function refreshAtServer(server: Glewlwyd, refreshToken: string): Promise<
     body: new URLSearchParams({grant_type: 'refresh_token', refresh_token: refreshToken, client_id: server.clientId}),
   })
   return {status: response.status, body: await response.text()}
-}
-
-/** What the scripted browser met (GLEWLWYD_BROWSER_LOG): the CLI neither waits for it nor shows its output. */
-async function browserOutcome(log: string, timeoutMs = 30_000): Promise<string> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const text = await readFile(log, 'utf8').catch(() => '')
-    if (text.includes('\n')) return text.trim()
-    if (Date.now() > deadline) return `(the browser reported nothing within ${timeoutMs} ms)`
-    await sleep(100)
-  }
-}
-
-/** The one warning oclif printed (` ›   Warning: …`, wrapped onto ` ›   ` lines), as one line. */
-function warningMessage(stderr: string): string {
-  const lines = stderr.split('\n')
-  const starts = lines.flatMap((line, i) => (line.startsWith(' ›   Warning: ') ? [i] : []))
-  expect(starts, `exactly one warning in stderr:\n${stderr}`).to.have.length(1)
-  const parts = [lines[starts[0]].slice(' ›   Warning: '.length)]
-  for (let i = starts[0] + 1; i < lines.length && lines[i].startsWith(' ›   '); i++) parts.push(lines[i].slice(' ›   '.length))
-  return parts.map((part) => part.trim()).join(' ')
 }
 
 describe('e2e: the core story against Glewlwyd, an independent OpenID Provider', function () {
@@ -251,9 +230,9 @@ describe('e2e: the core story against Glewlwyd, an independent OpenID Provider',
       // invalid_client body (RFC 6749 §5.2), no WWW-Authenticate. The plugin reports that revocation
       // failed and removes the login from this machine all the same, as the user asked.
       expect(server.counts).to.include({revocationRequests: 1, revocations: 0})
-      expect(warningMessage(logout.stderr)).to.equal(
+      expect(warningMessages(logout.stderr), `exactly one warning in stderr:\n${logout.stderr}`).to.deep.equal([
         `Could not revoke the login at the issuer: The issuer at ${server.issuer} gave an unexpected answer (401) while trying to revoke the token.`,
-      )
+      ])
       expect(logout.stdout).to.equal(
         `Signed out Alice Example (${subject}) at ${server.issuer} on this machine; the issuer may still accept its tokens until they expire.\n`,
       )

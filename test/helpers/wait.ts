@@ -55,3 +55,17 @@ export async function refreshAheadProcesses(home: TempHome): Promise<number[]> {
 export async function refreshAheadSettled(home: TempHome, timeoutMs = 120_000): Promise<void> {
   await waitFor(async () => (await refreshAheadProcesses(home)).length === 0, timeoutMs, 'the background refresh (auth:refresh --ahead) to exit')
 }
+
+/**
+ * What a scripted browser reported once it closed, in the file it was told to write (`ok` or its
+ * one-line error): the CLI starts its browser detached and drops its output, so it cannot tell.
+ */
+export async function browserOutcome(log: string, timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const text = await readFile(log, 'utf8').catch(() => '')
+    if (text.includes('\n')) return text.trim()
+    if (Date.now() > deadline) return `(the browser reported nothing within ${timeoutMs} ms)`
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
