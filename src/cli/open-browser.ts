@@ -10,6 +10,9 @@ export type OpenResult = {opened: true} | {opened: false; reason: string}
  * browser to exit: it may run for as long as the user likes.
  */
 export async function openBrowser(url: string, command?: string, onLateFailure?: (reason: string) => void): Promise<OpenResult> {
+  // The address may come from the issuer (a device flow's verification_uri): a browser or a system
+  // opener given `file:`, a custom scheme or `-x…` would do what the issuer chose, not open a page.
+  if (!webAddress(url)) return {opened: false, reason: 'the issuer gave an address that is not an http(s) URL'}
   const argv = command ? splitCommand(command) : systemOpener()
   if ('reason' in argv) return {opened: false, reason: argv.reason}
   if (argv.length === 0) return {opened: false, reason: 'the browser command is empty'}
@@ -27,6 +30,16 @@ export async function openBrowser(url: string, command?: string, onLateFailure?:
       if (code) onLateFailure?.(`'${file}' exited with status ${code}`)
     })
   })
+}
+
+/** `text` as a URL when it is an absolute http(s) address, the only kind we hand to a browser. */
+export function webAddress(text: string): URL | undefined {
+  try {
+    const url = new URL(text)
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** Why no browser can be opened here, or undefined when one probably can. */

@@ -3,7 +3,7 @@ import {ux} from '@oclif/core'
 import type {SignInUi} from '../session/login.js'
 import {displaySafe} from '../safe-text.js'
 import {copyToClipboard} from './clipboard.js'
-import {browserUnavailableReason, openBrowser} from './open-browser.js'
+import {browserUnavailableReason, openBrowser, webAddress} from './open-browser.js'
 
 export interface TerminalUiOptions {
   browserCommand?: string
@@ -56,7 +56,9 @@ export function terminalUi(options: TerminalUiOptions): SignInUi {
     },
     open,
     offerBrowser(url) {
-      if (browserUnavailableReason(options.browserCommand)) return () => {}
+      const address = webAddress(url)
+      // Not a web address: it was shown as text, and that is all that is safe to do with it.
+      if (!address || browserUnavailableReason(options.browserCommand)) return () => {}
       // Without a person at the terminal, open at once (a configured ACME_BROWSER, CI, a pipe).
       if (!interactive) {
         void open(url)
@@ -64,7 +66,7 @@ export function terminalUi(options: TerminalUiOptions): SignInUi {
       }
       // As gh does: the person chooses whether this machine's browser is the device to use, while
       // the sign-in goes on waiting for an approval from anywhere.
-      say(`Press Enter to open ${new URL(url).host} in your browser...`)
+      say(`Press Enter to open ${address.host} in your browser...`)
       const onData = (chunk: Buffer) => {
         if (!chunk.includes(0x0a) && !chunk.includes(0x0d)) return
         stop()

@@ -7,6 +7,8 @@
 // defences (bef05c4; see the report of issue 10).
 
 import {expect} from 'chai'
+import {readFile, writeFile} from 'node:fs/promises'
+import {join} from 'node:path'
 import {startIssuer} from '../fixtures/issuer.js'
 import {
   BROWSER,
@@ -136,6 +138,20 @@ describe('e2e: a hostile issuer (issue 10)', function () {
         expectTerminalSafe(['auth', 'login', '--device'], result)
         expect(result.stderr, 'the code and where to enter it were shown').to.include(`${scripted.issuer}/activate`).and.match(/WDJB.*MJHT/)
         expect(errorMessage(result.stderr)).to.include('the user said no')
+      })
+
+      it('a verification_uri that is not a web address (file:, an option): shown as text, never handed to the browser', async () => {
+        const opened = join(home.root, 'browser-was-given')
+        const browser = join(home.root, 'recording-browser.sh')
+        await writeFile(browser, `#!/bin/sh\nprintf '%s\\n' "$@" >> '${opened}'\n`, {mode: 0o755})
+        for (const address of ['file:///etc/passwd', '-oProxyCommand=touch /tmp/pwned']) {
+          scripted.route('/device', {body: {device_code: fakeToken('device'), user_code: 'WDJB-MJHT', verification_uri: address, expires_in: 60, interval: 1}})
+          scripted.route('/token', {status: 400, body: {error: 'access_denied'}})
+          const result = await runAcme(['auth', 'login', '--device'], {home, env: {...env, ACME_BROWSER: browser}})
+          expect(result.code, describeRun(['auth', 'login', '--device'], result)).to.equal(1)
+          expect(result.stderr, 'the address was shown').to.include(`To sign in, open ${address} on any device`)
+        }
+        expect(await readFile(opened, 'utf8').catch(() => 'nothing'), 'what the browser was given').to.equal('nothing')
       })
     })
 
