@@ -2,10 +2,10 @@ import {spawn, type ChildProcessWithoutNullStreams} from 'node:child_process'
 
 import {formatDuration} from '../durations.js'
 import {AuthError} from '../errors.js'
-import {oneLineSafe} from '../safe-text.js'
+import {oneLineSafe, redactSecrets, rememberSecret} from '../safe-text.js'
 import {splitCommand} from '../split-command.js'
 import type {CredentialStore} from './credential-store.js'
-import {parseSecrets, type Secrets} from './secrets.js'
+import {parseSecrets, rememberSecrets, type Secrets} from './secrets.js'
 import {ShapeError} from './stored-json.js'
 
 /**
@@ -91,8 +91,10 @@ export class ExecCredentialStore implements CredentialStore {
 
   async set(accountKey: string, secrets: Secrets): Promise<void> {
     const secret = JSON.stringify(secrets)
-    const tokens = [secrets.accessToken, secrets.refreshToken, secrets.idToken, secrets.clientSecret, secret]
-    await this.run('store', {service: this.service, account: accountKey, secret}, tokens)
+    // Whatever the helper echoes on stderr is redacted like every other message (safe-text.ts).
+    rememberSecrets(secrets)
+    rememberSecret(secret)
+    await this.run('store', {service: this.service, account: accountKey, secret})
   }
 
   async delete(accountKey: string): Promise<boolean> {
@@ -105,10 +107,9 @@ export class ExecCredentialStore implements CredentialStore {
 
   /**
    * Run `<command> <action>` with `request` on stdin. Resolves with the JSON object it printed, or
-   * undefined when it printed nothing. `redact`: values that must not appear in a message even if
-   * the helper echoes them on stderr.
+   * undefined when it printed nothing.
    */
-  private run(action: HelperAction, request: Record<string, string>, redact: Array<string | undefined> = []): Promise<Record<string, unknown> | undefined> {
+  private run(action: HelperAction, request: Record<string, string>): Promise<Record<string, unknown> | undefined> {
     const [file, ...args] = this.argv
     if (file === undefined) return Promise.reject(this.error(action, 'is an empty command'))
 
@@ -188,7 +189,7 @@ export class ExecCredentialStore implements CredentialStore {
         if (stopping) return settle(stopping)
         if (signal || code !== 0) {
           const status = signal ? `was killed by ${signal}` : `exited with status ${code}`
-          const line = firstLine(Buffer.concat(stderr).toString('utf8'), redact)
+          const line = firstLine(Buffer.concat(stderr).toString('utf8'))
           const why = line ? `: ${line}` : ' without saying why on stderr'
           return settle(this.error(action, `could not ${WHAT[action]} (\`${action}\` ${status})${why}`))
         }
@@ -239,11 +240,11 @@ function startFailure(file: string, error: NodeJS.ErrnoException): string {
  * non-empty one, unless a crashed interpreter put a source location first and the error line later
  * (`node:internal/modules/cjs/loader:1210` … `Error: Cannot find module …`).
  */
-function firstLine(text: string, redact: Array<string | undefined>): string {
+function firstLine(text: string): string {
   const lines = text.split(/\r?\n/).filter((candidate) => candidate.trim() !== '')
   let line = /^\S+:\d+$/.test(lines[0]?.trim() ?? '') ? (lines.find((candidate) => /^\w*Error\b/.test(candidate.trim())) ?? lines[0]) : (lines[0] ?? '')
   // Before clipping: a clipped secret would no longer match.
-  for (const value of redact) if (value) line = line.replaceAll(value, '[redacted]')
+  line = redactSecrets(line)
   // Colours and other control characters have no place in our message.
   line = oneLineSafe(line)
   line = line.replace(/[.\s]+$/, '')
