@@ -5,7 +5,7 @@ import {AuthError} from '../errors.js'
 import {rememberSecret} from '../safe-text.js'
 import type {Secrets} from '../store/secrets.js'
 import type {Issuer} from './connect.js'
-import {toAuthError} from './errors.js'
+import {endpointFailure} from './errors.js'
 import {resourceParameters, toSecrets} from './tokens.js'
 
 /**
@@ -27,12 +27,7 @@ export async function machineAuthentication(credential: ClientCredential): Promi
   switch (credential.kind) {
     case 'client_secret':
       rememberSecret(credential.secret)
-      return (as, client, body, headers) => {
-        // RFC 8414 §2: client_secret_basic unless the issuer lists only client_secret_post.
-        const methods = as.token_endpoint_auth_methods_supported
-        const post = methods && !methods.includes('client_secret_basic') && methods.includes('client_secret_post')
-        ;(post ? oidc.ClientSecretPost(credential.secret) : oidc.ClientSecretBasic(credential.secret))(as, client, body, headers)
-      }
+      return secretAuthentication(credential.secret)
     case 'private_key_jwt':
       return oidc.PrivateKeyJwt(await signingKey(credential.key))
     case 'federated':
@@ -42,6 +37,17 @@ export async function machineAuthentication(credential: ClientCredential): Promi
         body.set('client_assertion_type', JWT_BEARER)
         body.set('client_assertion', credential.assertion)
       }
+  }
+}
+
+/** A client secret (RFC 8414 §2): client_secret_basic unless the issuer lists only client_secret_post. */
+export function secretAuthentication(secret: string): oidc.ClientAuth {
+  const basic = oidc.ClientSecretBasic(secret)
+  const post = oidc.ClientSecretPost(secret)
+  return (as, client, body, headers) => {
+    const methods = as.token_endpoint_auth_methods_supported
+    const chosen = !methods || methods.includes('client_secret_basic') || !methods.includes('client_secret_post') ? basic : post
+    chosen(as, client, body, headers)
   }
 }
 
@@ -74,6 +80,6 @@ export async function clientCredentialsGrant(issuer: Issuer, options: {scopes?: 
     const response = await oidc.clientCredentialsGrant(issuer.config, parameters)
     return toSecrets(response, previous, Date.now(), `The issuer at ${issuer.issuer}`)
   } catch (error) {
-    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'client-credentials'})
+    throw await endpointFailure(issuer, error, 'client-credentials')
   }
 }

@@ -3,7 +3,7 @@ import * as oidc from 'openid-client'
 import {AuthError} from '../errors.js'
 import {isLoopbackHost, type EndpointSettings} from '../settings/parse.js'
 import {boundedFetch} from './bounded-fetch.js'
-import {machineAuthentication, type ClientCredential} from './client-credentials.js'
+import {machineAuthentication, secretAuthentication, type ClientCredential} from './client-credentials.js'
 import {toAuthError} from './errors.js'
 import {discoverMetadata, type DiscoveredMetadata} from './metadata.js'
 
@@ -92,16 +92,6 @@ export async function connect(client: ClientOf, options: ConnectOptions): Promis
  * `client_secret_basic` unless the issuer lists only `client_secret_post` (RFC 8414 §2: basic is the
  * default when it lists nothing), decided per request from the metadata in use.
  */
-function secretAuthentication(secret: string): oidc.ClientAuth {
-  const basic = oidc.ClientSecretBasic(secret)
-  const post = oidc.ClientSecretPost(secret)
-  return (as, client, body, headers) => {
-    const methods = as.token_endpoint_auth_methods_supported
-    const chosen = !methods || methods.includes('client_secret_basic') || !methods.includes('client_secret_post') ? basic : post
-    chosen(as, client, body, headers)
-  }
-}
-
 function metadataFromEndpoints(issuer: string, endpoints: EndpointSettings): oidc.ServerMetadata {
   const named: Record<string, string | undefined> = {
     authorization_endpoint: endpoints.authorization,

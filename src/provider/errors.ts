@@ -26,6 +26,17 @@ export interface FailureContext {
 }
 
 /**
+ * An endpoint of the issuer failed, after a connect that may have used cached metadata: the error
+ * as an AuthError, with the cache dropped unless the endpoint answered as an OAuth endpoint does
+ * (an error code in the body: it is where the metadata says). Anything else (a 404, a refused
+ * connection, garbage) may mean it moved, and the next command asks the issuer again.
+ */
+export async function endpointFailure(issuer: {issuer: string; clientId: string; forgetMetadata(): Promise<void>}, error: unknown, operation: Operation): Promise<AuthError> {
+  if (typeof (error as {error?: unknown})?.error !== 'string') await issuer.forgetMetadata()
+  return toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation})
+}
+
+/**
  * The one place where failures from openid-client and fetch become AuthErrors. Only the server's
  * error code and a short description survive: request bodies, headers and URLs with codes stay in
  * `cause`, which is never rendered. What a failure means depends on `context.operation`, never on

@@ -2,7 +2,7 @@ import * as oidc from 'openid-client'
 
 import type {Secrets} from '../store/secrets.js'
 import type {Issuer} from './connect.js'
-import {toAuthError} from './errors.js'
+import {endpointFailure} from './errors.js'
 import {resourceParameters, toSecrets} from './tokens.js'
 
 /**
@@ -14,8 +14,7 @@ export async function refreshTokens(issuer: Issuer, current: Secrets, options: {
     const response = await oidc.refreshTokenGrant(issuer.config, current.refreshToken!, resourceParameters(options.resource))
     return toSecrets(response, current, Date.now(), `The issuer at ${issuer.issuer}`)
   } catch (error) {
-    if (!isOAuthAnswer(error)) await issuer.forgetMetadata()
-    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'refresh'})
+    throw await endpointFailure(issuer, error, 'refresh')
   }
 }
 
@@ -29,15 +28,6 @@ export async function revokeToken(issuer: Issuer, token: string, hint: 'refresh_
     await oidc.tokenRevocation(issuer.config, token, {token_type_hint: hint})
     return true
   } catch (error) {
-    if (!isOAuthAnswer(error)) await issuer.forgetMetadata()
-    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'revocation'})
+    throw await endpointFailure(issuer, error, 'revocation')
   }
-}
-
-/**
- * The endpoint answered as an OAuth endpoint does (an error code in the body): it is where the
- * metadata says. Anything else (404, a refused connection, garbage) may mean it moved.
- */
-function isOAuthAnswer(error: unknown): boolean {
-  return typeof (error as {error?: unknown})?.error === 'string'
 }

@@ -7,7 +7,7 @@ import {mkdtemp, readdir, rm} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {connect, fetchIdentity, refreshTokens, revokeToken} from '../../src/provider/api.js'
+import {clientCredentialsGrant, connect, fetchIdentity, refreshTokens, revokeToken} from '../../src/provider/api.js'
 import {MetadataCache} from '../../src/store/metadata-cache.js'
 import {storePaths} from '../../src/store/paths.js'
 import {authErrorFrom} from '../helpers/errors.js'
@@ -112,6 +112,19 @@ describe('issuer metadata: OpenID discovery, RFC 8414, endpoints by hand, the ca
     expect(await cache.read(server.issuer), 'an OAuth answer: the endpoint is right').to.not.equal(undefined)
     server.route('/token', {status: 404, body: 'Not Found'})
     await authErrorFrom(async () => refreshTokens(await connect({issuer: server.issuer, clientId: 'acme-cli'}, {...OPTIONS, cache}), SECRETS))
+    expect(await cache.read(server.issuer), 'moved: ask again next time').to.equal(undefined)
+  })
+
+  it("a machine's token request that fails other than with an OAuth answer drops the cached metadata too", async () => {
+    const cache = new MetadataCache(storePaths(dir))
+    const server = await start()
+    const machine = {issuer: server.issuer, clientId: 'machine', credential: {kind: 'client_secret' as const, secret: 'machine-secret-1'}}
+    await connect(machine, {...OPTIONS, cache})
+    server.route('/token', {status: 401, body: {error: 'invalid_client'}})
+    await authErrorFrom(async () => clientCredentialsGrant(await connect(machine, {...OPTIONS, cache}), {}))
+    expect(await cache.read(server.issuer), 'an OAuth answer: the endpoint is right').to.not.equal(undefined)
+    server.route('/token', {status: 404, body: 'Not Found'})
+    await authErrorFrom(async () => clientCredentialsGrant(await connect(machine, {...OPTIONS, cache}), {}))
     expect(await cache.read(server.issuer), 'moved: ask again next time').to.equal(undefined)
   })
 
