@@ -3,7 +3,7 @@
  * `AuthContext.provider`): a command with a fresh token never loads openid-client.
  */
 export {browserSignIn} from './browser-flow.js'
-export {clientCredentialsGrant, type ClientAuthKind, type ClientCredential} from './client-credentials.js'
+export {clientCredentialsGrant, type ClientCredential} from './client-credentials.js'
 export {connect, type ClientOf, type ConnectOptions, type Issuer} from './connect.js'
 export {deviceSignIn} from './device-flow.js'
 export {refreshTokens, revokeToken} from './refresh.js'

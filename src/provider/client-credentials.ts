@@ -18,8 +18,6 @@ export type ClientCredential =
   | {kind: 'private_key_jwt'; key: string}
   | {kind: 'federated'; assertion: string}
 
-export type ClientAuthKind = ClientCredential['kind']
-
 const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
 
 /** The openid-client authentication for a machine's credential. */

@@ -159,8 +159,8 @@ export function parseResources(raw: unknown): string[] {
 /** Never quoted in a message: it may be a real secret pasted into the wrong place. */
 export function parseSecret(raw: unknown): string {
   if (typeof raw !== 'string') throw new ParseProblem(`expected a string, got ${typeof raw === 'object' ? describe(raw) : typeof raw}`)
-  rememberSecret(raw.trim())
   const text = raw.trim()
+  rememberSecret(text)
   if (text === '') throw new ParseProblem('must not be empty')
   if (/[\u0000-\u001f\u007f]/.test(text)) throw new ParseProblem('contains control characters')
   return text

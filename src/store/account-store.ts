@@ -110,7 +110,7 @@ export class AccountStore {
   private helperNotConfigured(kind: string): AuthError {
     const now = this.options.configuredStorageSource ? ` (${this.options.configuredStorageSource} says '${this.options.configuredStorage}')` : ''
     return new HelperNotConfiguredError('STORE_UNAVAILABLE', `The login is kept by the credential helper '${kind.slice(5)}', which no setting of yours names${now}, so it is not run: the store's index is data, and a program named in data is never started.`, {
-      suggestion: `If that helper is yours, set ${this.options.storageVariable}='${kind}' (or storage in your auth.json); else ${this.options.commands.signInAgain().replace(/^Run/, 'run')}`,
+      suggestion: `If that helper is yours, set ${this.options.storageVariable}='${kind}' (or storage in your auth.json); else run \`${this.options.commands.auth('login')}\` to sign in again.`,
     })
   }
 
@@ -175,7 +175,7 @@ export class AccountStore {
    * rotated, by a slow vault or a planted lock file, the store would lose the only copy of the new
    * refresh token.) What `refresh` throws passes through; nothing is written then.
    */
-  async refreshAndSave(account: AccountRecord, refresh: () => Promise<Secrets>, lock: {waitMs?: number} = {}): Promise<{account: AccountRecord; secrets: Secrets}> {
+  async refreshAndSave(account: AccountRecord, refresh: () => Promise<Secrets>): Promise<{account: AccountRecord; secrets: Secrets}> {
     let saved = account
     let secrets: Secrets | undefined
     await this.update(async (index) => {
@@ -187,7 +187,7 @@ export class AccountStore {
       index.accounts = index.accounts.map((entry) => (entry.key === account.key ? saved : entry))
       delete index.tombstones[account.key]
       delete index.refreshFailures[account.key]
-    }, {purpose: 'refreshing a login', ...lock}).catch((error: unknown) => {
+    }, {purpose: 'refreshing a login'}).catch((error: unknown) => {
       if (secrets === undefined || !(error instanceof AuthError)) throw error
       // Not "nothing was lost": the issuer has already replaced the stored refresh token.
       throw new AuthError(error.code, `The issuer renewed the login of ${describeAccount(account)}, but it could not be saved: ${error.message}`, {
@@ -334,7 +334,7 @@ export class AccountStore {
   }
 
   /** A read-modify-write of the index under the store lock; `gen` counts the writes. */
-  async update(change: (index: AccountIndex) => Promise<void>, lock: {waitMs?: number; purpose?: string} = {}): Promise<void> {
+  async update(change: (index: AccountIndex) => Promise<void>, lock: {purpose?: string} = {}): Promise<void> {
     if (this.memoryIndex) {
       const index = structuredClone(this.memoryIndex)
       await change(index)

@@ -3,6 +3,7 @@ import {lstat, open, unlink, utimes} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {dirname} from 'node:path'
 
+import {formatDuration} from '../durations.js'
 import {AuthError} from '../errors.js'
 import {ensurePrivateDir, readPrivateFile} from '../private-files.js'
 import {bootId, processStartTime, processUid} from './process-identity.js'
@@ -88,7 +89,7 @@ async function acquire(path: string, owner: LockOwner, settings: typeof DEFAULTS
     await breakIfStale(path, settings, watch)
     if (Date.now() >= deadline) {
       const holder = watch.owner ? ` (pid ${watch.owner.pid}${watch.owner.host === hostname() ? '' : ` on ${watch.owner.host}`})` : ''
-      throw new AuthError('TRANSIENT', `Timed out after ${Math.round(settings.waitMs / 1000)} s waiting for another process${holder} to finish ${settings.purpose ?? 'with the login store'} (lock ${path}).`, {
+      throw new AuthError('TRANSIENT', `Timed out after ${formatDuration(settings.waitMs)} waiting for another process${holder} to finish ${settings.purpose ?? 'with the login store'} (lock ${path}).`, {
         suggestion: 'This is temporary and nothing was lost: retry. If no such process runs any more, delete the lock file.',
       })
     }
