@@ -69,10 +69,18 @@ export async function connect(client: ClientOf, options: ConnectOptions): Promis
     return {issuer: client.issuer, clientId: client.clientId, config, fromCache, forgetMetadata}
   }
 
-  if (client.endpoints) return finish(new oidc.Configuration(metadataFromEndpoints(client.issuer, client.endpoints), client.clientId, undefined, auth), false)
+  // Every source of endpoints gets the same transport check as discovery: settings, the endpoints a
+  // login recorded in the index, and the cache (stored files, which may have been tampered with).
+  if (client.endpoints) {
+    const metadata = metadataFromEndpoints(client.issuer, client.endpoints)
+    checkEndpoints(client.issuer, metadata, options.allowInsecureIssuer)
+    return finish(new oidc.Configuration(metadata, client.clientId, undefined, auth), false)
+  }
   if (!options.fresh) {
-    const cached = await options.cache?.read(client.issuer).catch(() => undefined)
-    if (cached) return finish(new oidc.Configuration(cached as oidc.ServerMetadata, client.clientId, undefined, auth), true)
+    const cached = (await options.cache?.read(client.issuer).catch(() => undefined)) as oidc.ServerMetadata | undefined
+    if (cached && endpointsAsSafeAsIssuer(client.issuer, cached, options.allowInsecureIssuer)) return finish(new oidc.Configuration(cached, client.clientId, undefined, auth), true)
+    // A cached document that fails the check is not used, nor kept: the issuer is asked again.
+    if (cached) await options.cache?.forget(client.issuer).catch(() => {})
   }
   let discovered: DiscoveredMetadata
   try {
@@ -119,6 +127,15 @@ const ENDPOINT_KEYS = [
  * an https issuer's endpoints are https, and a plain-http issuer on a loopback address keeps them on
  * loopback (a page on 127.0.0.1 must not send the code to another machine in the clear).
  */
+function endpointsAsSafeAsIssuer(issuer: string, metadata: oidc.ServerMetadata, allowInsecureIssuer: boolean): boolean {
+  try {
+    checkEndpoints(issuer, metadata, allowInsecureIssuer)
+    return true
+  } catch {
+    return false
+  }
+}
+
 function checkEndpoints(issuer: string, metadata: oidc.ServerMetadata, allowInsecureIssuer: boolean): void {
   const issuerUrl = new URL(issuer)
   for (const key of ENDPOINT_KEYS) {

@@ -128,6 +128,28 @@ describe('issuer metadata: OpenID discovery, RFC 8414, endpoints by hand, the ca
     expect(await cache.read(server.issuer), 'moved: ask again next time').to.equal(undefined)
   })
 
+  it('a cached document whose endpoints are less safe than the issuer (a tampered file) is not used: the issuer is asked again', async () => {
+    const cache = new MetadataCache(storePaths(dir))
+    const server = await start()
+    server.route('/token', {body: TOKENS})
+    const metadata = (await (await fetch(`${server.issuer}/.well-known/openid-configuration`)).json()) as {issuer: string; token_endpoint: string}
+    // A loopback http issuer whose cached token endpoint is plain http off this machine.
+    await cache.write(server.issuer, {...metadata, token_endpoint: 'http://192.0.2.1/token'}, 3600)
+    server.requests.length = 0
+    const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli'}, {...OPTIONS, cache})
+    expect(issuer.fromCache).to.equal(false)
+    await refreshTokens(issuer, SECRETS)
+    expect(server.requests.map((request) => request.path)).to.deep.equal(['/.well-known/openid-configuration', '/token'])
+    expect((await cache.read(server.issuer))?.token_endpoint, 'the cache holds what the issuer said').to.equal(metadata.token_endpoint)
+  })
+
+  it('endpoints by hand (or recorded with a login) get the same check: http off this machine for a loopback issuer is refused, nothing sent', async () => {
+    const server = await start({publishes: []})
+    const error = await authErrorFrom(() => connect({issuer: server.issuer, clientId: 'acme-cli', endpoints: {authorization: `${server.issuer}/authorize`, token: 'http://192.0.2.1/token'}}, OPTIONS))
+    expect(error.message).to.include('http://192.0.2.1/token').and.include('nothing was sent there')
+    expect(server.requests).to.deep.equal([])
+  })
+
   it('a fresh connect (sign-in) asks the issuer even with a cached document', async () => {
     const cache = new MetadataCache(storePaths(dir))
     const server = await start()
