@@ -1,8 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {AuthCommand} from '../../cli/auth-command.js'
-import {AuthError} from '../../errors.js'
-import {describeAccount} from '../../session/accounts.js'
+import {describeAccount, notSignedIn} from '../../session/accounts.js'
 import {accountOverride, missingSettings, status, type AccountOverride, type AccountStatus, type StatusReport} from '../../session/status.js'
 
 export default class Status extends AuthCommand {
@@ -47,7 +46,7 @@ Exits 0 whether or not you are signed in (read \`loggedIn\` from --json), or wit
       const override = flags.account ? undefined : await accountOverride(context)
       if (override) this.log(`\n${describeOverride(override)}`)
     }
-    if (flags.check && !report.loggedIn) throw new AuthError('NOT_LOGGED_IN', 'You are not signed in.', {suggestion: context.commands.signIn()})
+    if (flags.check && !report.loggedIn) throw notSignedIn(context)
     return report
   }
 }
