@@ -4,6 +4,7 @@ import type {SignInUi} from '../session/login.js'
 import {displaySafe} from '../safe-text.js'
 import {copyToClipboard} from './clipboard.js'
 import {browserUnavailableReason, openBrowser, webAddress} from './open-browser.js'
+import {atInteractiveTerminal, withPrompt} from './prompt.js'
 
 export interface TerminalUiOptions {
   browserCommand?: string
@@ -20,7 +21,7 @@ export function terminalUi(options: TerminalUiOptions): SignInUi {
   // The issuer's text (URLs, codes, messages) reaches the terminal only through here, made safe.
   const say = (line = '') => process.stderr.write(`${displaySafe(line)}\n`)
   const atTerminal = Boolean(process.stderr.isTTY)
-  const interactive = atTerminal && Boolean(process.stdin.isTTY)
+  const interactive = atInteractiveTerminal()
   const open = async (url: string) => {
     const result = await openBrowser(url, options.browserCommand, (reason) => {
       say(`Could not open a browser (${reason}); open the URL above yourself.`)
@@ -91,14 +92,8 @@ export function terminalUi(options: TerminalUiOptions): SignInUi {
         say(question.replace(/\?$/, '.'))
         return true
       }
-      const {createInterface} = await import('node:readline/promises')
-      const prompt = createInterface({input: process.stdin, output: process.stderr})
-      try {
-        const answer = (await prompt.question(`${displaySafe(question)} [Y/n] `)).trim().toLowerCase()
-        return answer === '' || answer === 'y' || answer === 'yes'
-      } finally {
-        prompt.close()
-      }
+      const answer = (await withPrompt((ask) => ask(`${displaySafe(question)} [Y/n] `))).trim().toLowerCase()
+      return answer === '' || answer === 'y' || answer === 'yes'
     },
     waiting(message) {
       ux.action.start(message, undefined, {stdout: false})
