@@ -15,22 +15,22 @@ import {fileURLToPath} from 'node:url'
 
 import {startGlewlwyd} from '../fixtures/glewlwyd.js'
 import {
-  ACME_BIN,
   cleanEnv,
   closedPort,
   errorMessage,
   issuerEnv,
+  loginSnapshot,
   makeTempHome,
+  nodeArgs,
   onlyStoredSecrets,
   readCredentialsFile,
   runAcme,
   runAcmeExpecting,
-  loginSnapshot,
   statusJson,
   storeSnapshot,
   userinfo,
-  type TempHome,
   warningMessages,
+  type TempHome,
 } from '../helpers/acme.js'
 import {expireIn} from '../helpers/store-time.js'
 import {browserOutcome} from '../helpers/wait.js'
@@ -119,7 +119,7 @@ describe('e2e: the core story against Glewlwyd, an independent OpenID Provider',
   it('signs in with --device: the code shown is approved on another device', async () => {
     // No ACME_BROWSER and no display (cleanEnv drops DISPLAY): the user reads the code and types it
     // elsewhere, here played by the scripted browser opening verification_uri?code=<code>.
-    const child = spawn(process.execPath, [ACME_BIN, 'auth', 'login', '--device'], {
+    const child = spawn(process.execPath, nodeArgs(['auth', 'login', '--device']), {
       env: cleanEnv(home, {...env, ACME_BROWSER: undefined}),
       stdio: ['ignore', 'pipe', 'pipe'],
     })

@@ -4,7 +4,7 @@ import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 
 import {startIssuer} from '../fixtures/issuer.js'
-import {ACME_BIN, BROWSER, cleanEnv, makeTempHome, runAcmeExpecting, statusJson, type TempHome} from '../helpers/acme.js'
+import { BROWSER, cleanEnv, makeTempHome, nodeArgs, runAcmeExpecting, statusJson, type TempHome } from '../helpers/acme.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
 
@@ -24,7 +24,7 @@ describe('e2e: sign-in without a browser', function () {
 
   it('no display and no browser command → one line saying why, then the device flow, approved elsewhere', async () => {
     // cleanEnv drops DISPLAY, BROWSER and ACME_BROWSER: like an SSH session into a server.
-    const child = spawn(process.execPath, [ACME_BIN, 'auth', 'login'], {
+    const child = spawn(process.execPath, nodeArgs(['auth', 'login']), {
       env: cleanEnv(home, {ACME_AUTH_ISSUER: issuer.issuer}),
       stdio: ['ignore', 'pipe', 'pipe'],
     })

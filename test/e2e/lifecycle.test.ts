@@ -11,17 +11,17 @@ import {join} from 'node:path'
 
 import {startIssuer} from '../fixtures/issuer.js'
 import {
-  ACME_BIN,
   cleanEnv,
   describeRun,
   errorMessage,
   issuerEnv,
+  loginSnapshot,
   makeTempHome,
+  nodeArgs,
   onlyStoredSecrets,
   refreshAtIssuer,
   runAcme,
   runAcmeExpecting,
-  loginSnapshot,
   storeSnapshot,
   type TempHome,
 } from '../helpers/acme.js'
@@ -54,7 +54,7 @@ describe('e2e: token lifecycle', function () {
     // had never arrived (so it rotates nothing).
     issuer.holdTokenRequests()
     // No refresh ahead: the killed command is the one refresher, so the lock left behind is its own.
-    const killed = spawn(process.execPath, [ACME_BIN, 'whoami'], {env: cleanEnv(home, {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}), stdio: 'ignore'})
+    const killed = spawn(process.execPath, nodeArgs(['whoami']), {env: cleanEnv(home, {...env, ACME_AUTH_REFRESH_AHEAD: 'off'}), stdio: 'ignore'})
     const killedClosed = new Promise((resolve) => killed.on('close', resolve))
     // Its refresh request is at the issuer: it holds the account's lock, mid-refresh.
     await waitFor(() => issuer.counts.tokenRequests === 1, 60_000, 'the refresh request at the issuer')
@@ -79,7 +79,7 @@ describe('e2e: token lifecycle', function () {
     // The stopped command's own request timer must not fire before its answer is read on resume.
     const patient = {...env, ACME_AUTH_REQUEST_TIMEOUT: '120', ACME_AUTH_REFRESH_AHEAD: 'off'}
     issuer.holdTokenRequests()
-    const stopped = spawn(process.execPath, [ACME_BIN, 'whoami'], {env: cleanEnv(home, patient), stdio: ['ignore', 'pipe', 'pipe']})
+    const stopped = spawn(process.execPath, nodeArgs(['whoami']), {env: cleanEnv(home, patient), stdio: ['ignore', 'pipe', 'pipe']})
     let stoppedOut = ''
     stopped.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stoppedOut += chunk))
     const stoppedExit = new Promise<number | null>((resolve) => stopped.on('close', resolve))

@@ -14,15 +14,16 @@ import {fileURLToPath} from 'node:url'
 
 import {startIssuer} from '../fixtures/issuer.js'
 import {
-  BROWSER,
   DEFAULT_TIMEOUT_MS,
   cleanEnv,
   errorMessage,
   makeTempHome,
+  nodeArgs,
   parseStatus,
   type RunResult,
   type TempHome,
 } from '../helpers/acme.js'
+import {RELAY_BROWSER_ENV} from '../helpers/browser-relay.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
 
@@ -49,7 +50,7 @@ function bareEnv(home: TempHome, extra: Record<string, string | undefined> = {})
 /** `bare <args>`, asynchronously (the issuer runs in this process); resolves once it has exited. */
 function runBare(args: string[], home: TempHome, env: Record<string, string | undefined> = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BARE_BIN, ...args], {cwd: home.root, env: bareEnv(home, env), stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(process.execPath, nodeArgs(args, BARE_BIN), {cwd: home.root, env: bareEnv(home, env), stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
@@ -97,7 +98,7 @@ describe('e2e: the plugin linked into a host that does not bundle it (bare plugi
 
   it('links, refuses deploy while signed out (exit 4), signs in, then deploy runs as alice', async () => {
     const {version} = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as {version: string}
-    const env = {BARE_AUTH_ISSUER: issuer.issuer, BARE_BROWSER: BROWSER}
+    const env = {BARE_AUTH_ISSUER: issuer.issuer, BARE_BROWSER: RELAY_BROWSER_ENV.ACME_BROWSER, FAKE_BROWSER_RELAY_PORT: RELAY_BROWSER_ENV.FAKE_BROWSER_RELAY_PORT}
 
     // Without the plugin: no auth commands, and deploy has no token to use.
     const before = await runBareExpecting(0, ['plugins'], home)

@@ -9,15 +9,15 @@ import {fileURLToPath} from 'node:url'
 
 import {startIssuer} from '../fixtures/issuer.js'
 import {
-  ACME_BIN,
   cleanEnv,
   errorMessage,
   issuerEnv,
   makeTempHome,
+  nodeArgs,
   runAcmeExpecting,
   statusJson,
-  type TempHome,
   warningMessages,
+  type TempHome,
 } from '../helpers/acme.js'
 import {MOVE_STEPS, expectKilledMidMove, expectMoveFinished, killAtStep} from '../helpers/kill-mid-step.js'
 import {copyOfHome, signInOnce} from '../helpers/signed-in.js'
@@ -210,7 +210,7 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
     })
 
     it('files are 0600 in 0700 folders even under umask 000', async () => {
-      const child = spawn('sh', ['-c', `umask 000 && exec "${process.execPath}" "${ACME_BIN}" auth login`], {env: cleanEnv(home, env), stdio: 'ignore'})
+      const child = spawn('sh', ['-c', `umask 000 && exec "${process.execPath}" ${nodeArgs(['auth', 'login']).map((arg) => `"${arg}"`).join(' ')}`], {env: cleanEnv(home, env), stdio: 'ignore'})
       expect(await new Promise((resolve) => child.on('close', resolve))).to.equal(0)
       for (const name of ['accounts.json', 'credentials.json']) {
         expect(((await stat(join(home.authDir, name))).mode & 0o777).toString(8), name).to.equal('600')

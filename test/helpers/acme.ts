@@ -11,8 +11,27 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
+import {RELAY_BROWSER_ENV} from './browser-relay.js'
+
 export const ACME_BIN = fileURLToPath(new URL('../../examples/acme/bin/run.js', import.meta.url))
 export const BROWSER = fileURLToPath(new URL('../fixtures/browser.js', import.meta.url))
+
+/**
+ * How the tests start a host process: `node [NODE_TEST_FLAGS] <bin> <args>`.
+ *
+ * `--liftoff-only` keeps V8 to its baseline WebAssembly compiler. The first `fetch` of a Node 20
+ * process compiles undici's HTTP parser (WebAssembly), and the optimizing compiler makes that about
+ * 0.25 s of CPU per process: a third of a signed-in `acme whoami`. What the plugin does is the same
+ * either way; this only stops each of the suite's ~700 commands paying for a compile they are too short
+ * to profit from. It is a command-line flag (Node refuses it in NODE_OPTIONS), so processes the
+ * plugin starts itself (the detached `auth refresh --ahead`) run as they would for a user.
+ */
+export const NODE_TEST_FLAGS = ['--liftoff-only']
+
+/** The argument vector for `process.execPath` that runs `bin` (acme's by default) with `args`. */
+export function nodeArgs(args: string[], bin: string = ACME_BIN): string[] {
+  return [...NODE_TEST_FLAGS, bin, ...args]
+}
 
 /**
  * A hung CLI fails its test after this long instead of hanging the run. Generous: on a shared,
@@ -86,6 +105,7 @@ function inheritable(name: string): boolean {
     'FAKE_BROWSER_MODE',
     'FAKE_BROWSER_LOGIN',
     'FAKE_BROWSER_LOG',
+    'FAKE_BROWSER_RELAY_PORT',
   ].includes(upper)
 }
 
@@ -117,7 +137,7 @@ export function cleanEnv(home: TempHome, extra: Record<string, string | undefine
 export function runAcme(args: string[], options: RunOptions): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [options.bin ?? ACME_BIN, ...args], {
+    const child = spawn(process.execPath, nodeArgs(args, options.bin), {
       cwd: options.home.root,
       env: cleanEnv(options.home, options.env),
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
@@ -198,9 +218,9 @@ export interface IssuerLike {
   clientId: string
 }
 
-/** The environment that points acme at a test issuer, with the scripted browser. */
+/** The environment that points acme at a test issuer, with the scripted browser (browser-relay.ts). */
 export function issuerEnv(issuer: IssuerLike, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
-  return {ACME_AUTH_ISSUER: issuer.issuer, ACME_BROWSER: BROWSER, ...extra}
+  return {ACME_AUTH_ISSUER: issuer.issuer, ...RELAY_BROWSER_ENV, ...extra}
 }
 
 export async function discoveryOf(issuer: IssuerLike): Promise<{token_endpoint: string; userinfo_endpoint: string; revocation_endpoint?: string}> {

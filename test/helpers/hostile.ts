@@ -8,7 +8,7 @@ import {lstat, mkdir, readdir, readFile, readlink, stat, writeFile} from 'node:f
 import {networkInterfaces, tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {ACME_BIN, DEFAULT_TIMEOUT_MS, cleanEnv, type RunOptions, type RunResult} from './acme.js'
+import { DEFAULT_TIMEOUT_MS, cleanEnv, nodeArgs, type RunOptions, type RunResult } from './acme.js'
 
 
 // ---------------------------------------------------------------------------------------------
@@ -206,7 +206,7 @@ export interface TerminalRun extends RunResult {
  * the terminal showed (stdout and stderr together); stderr is script's own.
  */
 export function runAcmeAtTerminal(args: string[], options: RunOptions & {prompt: RegExp; answer: string}): Promise<TerminalRun> {
-  const command = [process.execPath, ACME_BIN, ...args].map(shellQuote).join(' ')
+  const command = [process.execPath, ...nodeArgs(args)].map(shellQuote).join(' ')
   return new Promise((resolvePromise, reject) => {
     // -q no banner, -f flush at once, -e the command's exit code, -c the command; no typescript file.
     const child = spawn('script', ['-qfec', command, '/dev/null'], {

@@ -6,7 +6,7 @@ import {spawn} from 'node:child_process'
 import {readFile, rm} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {ACME_BIN, cleanEnv, type TempHome} from './acme.js'
+import {cleanEnv, nodeArgs, type TempHome} from './acme.js'
 import {waitFor} from './wait.js'
 
 /** The steps of moving a login between backends (AccountStore.migrate), in order. */
@@ -23,7 +23,7 @@ export const MOVE_STEPS = [
  */
 export async function killAtStep(step: string, args: string[], home: TempHome, env: Record<string, string | undefined>): Promise<number> {
   const marker = join(home.root, `paused-at-${step.replace(/\W/g, '-')}`)
-  const child = spawn(process.execPath, [ACME_BIN, ...args], {
+  const child = spawn(process.execPath, nodeArgs(args), {
     env: cleanEnv(home, {...env, TOKENWISE_TEST_PAUSE_AT: step, TOKENWISE_TEST_PAUSE_MARKER: marker}),
     stdio: ['ignore', 'ignore', 'pipe'],
   })

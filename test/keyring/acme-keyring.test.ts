@@ -7,7 +7,7 @@ import {readdir, readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {startIssuer} from '../fixtures/issuer.js'
-import {ACME_BIN, cleanEnv, errorMessage, issuerEnv, makeTempHome, runAcmeExpecting, statusJson, type TempHome} from '../helpers/acme.js'
+import { cleanEnv, errorMessage, issuerEnv, makeTempHome, nodeArgs, runAcmeExpecting, statusJson, type TempHome } from '../helpers/acme.js'
 import {MOVE_STEPS, expectKilledMidMove, expectMoveFinished, killAtStep} from '../helpers/kill-mid-step.js'
 import {pidOf, whileStopped} from '../helpers/keyring.js'
 import {KeyringCredentialStore} from '../../src/store/keyring-store.js'
@@ -94,7 +94,7 @@ describe('keychain: the example host with storage in the OS keychain', function 
     expect(daemon, 'the Secret Service pid').to.be.a('number')
     const {code, stderr, ms} = await whileStopped(daemon!, async () => {
       const started = Date.now()
-      const child = spawn(process.execPath, [ACME_BIN, 'whoami'], {env: cleanEnv(home, {...env, ACME_AUTH_STORAGE: 'auto', ACME_AUTH_KEYRING_TIMEOUT: '1'}), stdio: ['ignore', 'pipe', 'pipe']})
+      const child = spawn(process.execPath, nodeArgs(['whoami']), {env: cleanEnv(home, {...env, ACME_AUTH_STORAGE: 'auto', ACME_AUTH_KEYRING_TIMEOUT: '1'}), stdio: ['ignore', 'pipe', 'pipe']})
       let err = ''
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk))
       const exit = await new Promise<number | null>((resolve) => child.on('close', resolve))
