@@ -91,9 +91,17 @@ describe('e2e: failures', () => {
     issuer.resetCounts()
   }
 
-  /** The earlier login is untouched: same status, same bytes on disk, and it still works. */
-  async function expectEarlierLoginIntact(): Promise<void> {
+  /**
+   * The earlier login is untouched: the same bytes on disk, and nothing at the issuer that could end
+   * it (no refresh, no revocation, no refused refresh token). Every later command then sees what it saw
+   * before the failure; `withCommands` proves that with `auth status` and `whoami` as well (once is
+   * enough: the bytes and the grant are all a command goes by).
+   */
+  async function expectEarlierLoginIntact({withCommands = false} = {}): Promise<void> {
     expect(await storeSnapshot(home), 'store files after the failure').to.deep.equal(filesBefore)
+    const {refresh, revocations, refreshReuse} = issuer.counts
+    expect({refresh, revocations, refreshReuse}, 'what the issuer saw').to.deep.equal({refresh: 0, revocations: 0, refreshReuse: 0})
+    if (!withCommands) return
     expect(await statusJson(home)).to.deep.equal(statusBefore)
     const whoami = await runAcmeExpecting(0, ['whoami'], {home, env})
     expect(whoami.stdout).to.equal('alice (Alice)\n')
@@ -112,7 +120,7 @@ describe('e2e: failures', () => {
       const message = expectFailedLogin(result, 2)
       expect(message).to.match(/client id 'nope'/)
       expect(issuer.counts.authorizationCode).to.equal(0)
-      await expectEarlierLoginIntact()
+      await expectEarlierLoginIntact({withCommands: true})
     })
 
     it('unreachable issuer: exit 75, names the issuer and the reason', async () => {
