@@ -4,21 +4,21 @@
 # already provides one (TOKENWISE_TEST_KEYRING=1), start a private, unlocked gnome-keyring on a
 # private D-Bus session with throwaway XDG folders, as on a desktop.
 #
-# The suites run in three groups, each in its own mocha:
+# The suites run in two groups at once, each its own mocha:
 #  - the keychain suites stop the Secret Service, and even the D-Bus daemon, for seconds at a time,
-#    and Chromium talks to that bus: these run one after another, and their report is printed once
-#    the next group is done;
-#  - at the same time, everything else but the last group runs in a pool of TOKENWISE_TEST_JOBS (2)
-#    mocha workers: none of it uses D-Bus;
-#  - then, alone, the suite that starts 32 commands at once: it keeps both cores busy by itself, and
-#    beside it any other test's commands would crawl.
-# Extra arguments go to every mocha (e.g. `npm test -- --grep keychain`). A test's deadline is 3 min
-# (.mocharc.json): generous, since the machine running the tests may be shared and busy.
+#    and Chromium talks to that bus: these run one after another, and then the suite that starts 32
+#    commands at once; their report is printed once the other group is done;
+#  - beside them, everything else in a pool of TOKENWISE_TEST_JOBS (3) mocha workers, none of which
+#    uses D-Bus. The suites spend some of their time waiting (on a lock, a timeout, a child's exit):
+#    three workers on two cores keep both busy. The largest files start first, so the last one to
+#    finish is a small one.
+# Extra arguments go to every mocha (e.g. `npm test -- --grep keychain`). A test's deadline is 3 min:
+# generous, since the machine running the tests may be shared and busy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DBUS_SUITES=(test/keyring/keyring-store.test.ts test/keyring/acme-keyring.test.ts test/e2e/chromium.test.ts)
-ALONE_SUITES=(test/e2e/many-commands.test.ts)
+SERIAL_SUITES=(test/keyring/keyring-store.test.ts test/keyring/acme-keyring.test.ts test/e2e/chromium.test.ts test/e2e/many-commands.test.ts)
+MOCHA=(npx mocha --no-config --node-option import=tsx --timeout 180000)
 
 if [ "${TOKENWISE_TEST_BUILT:-}" != 1 ]; then
   bash scripts/test-parts.sh
@@ -29,17 +29,18 @@ if [ "${TOKENWISE_TEST_BUILT:-}" != 1 ]; then
 fi
 
 if [ "${TOKENWISE_TEST_KEYRING:-}" = 1 ]; then
-  dbus_report=$(mktemp)
-  trap 'rm -f "$dbus_report"' EXIT
-  npx mocha --no-config --node-option import=tsx --timeout 180000 "${DBUS_SUITES[@]}" "$@" >"$dbus_report" 2>&1 &
-  dbus_group=$!
-  ignore=()
-  for suite in "${DBUS_SUITES[@]}" "${ALONE_SUITES[@]}"; do ignore+=(--ignore "$suite"); done
+  serial_report=$(mktemp)
+  trap 'rm -f "$serial_report"' EXIT
+  "${MOCHA[@]}" "${SERIAL_SUITES[@]}" "$@" >"$serial_report" 2>&1 &
+  serial_group=$!
+  pool=()
+  while IFS= read -r suite; do
+    [[ " ${SERIAL_SUITES[*]} " == *" $suite "* ]] || pool+=("$suite")
+  done < <(ls -S test/*.test.ts test/e2e/*.test.ts test/unit/*.test.ts)
   status=0
-  npx mocha --parallel --jobs "${TOKENWISE_TEST_JOBS:-2}" "${ignore[@]}" "$@" || status=$?
-  wait "$dbus_group" || status=$?
-  cat "$dbus_report"
-  npx mocha --no-config --node-option import=tsx --timeout 180000 "${ALONE_SUITES[@]}" "$@" || status=$?
+  "${MOCHA[@]}" --parallel --jobs "${TOKENWISE_TEST_JOBS:-3}" "${pool[@]}" "$@" || status=$?
+  wait "$serial_group" || status=$?
+  cat "$serial_report"
   exit "$status"
 fi
 
