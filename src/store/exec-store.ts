@@ -5,7 +5,7 @@ import {AuthError} from '../errors.js'
 import {oneLineSafe, redactSecrets, rememberSecret} from '../safe-text.js'
 import {splitCommand} from '../split-command.js'
 import type {CredentialStore} from './credential-store.js'
-import {parseSecrets, rememberSecrets, type Secrets} from './secrets.js'
+import {parseSecrets, rememberSecrets, storableSecrets, type Secrets} from './secrets.js'
 import {ShapeError} from './stored-json.js'
 
 /**
@@ -90,7 +90,7 @@ export class ExecCredentialStore implements CredentialStore {
   }
 
   async set(accountKey: string, secrets: Secrets): Promise<void> {
-    const secret = JSON.stringify(secrets)
+    const secret = JSON.stringify(storableSecrets(secrets))
     // Whatever the helper echoes on stderr is redacted like every other message (safe-text.ts).
     rememberSecrets(secrets)
     rememberSecret(secret)

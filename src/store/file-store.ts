@@ -1,6 +1,6 @@
 import {AuthError} from '../errors.js'
 import type {CredentialStore} from './credential-store.js'
-import {parseSecrets, type Secrets} from './secrets.js'
+import {parseSecrets, storableSecrets, type Secrets} from './secrets.js'
 import {readTextIfExists, writeFileAtomic} from './atomic-file.js'
 import {ShapeError, expectObject, expectVersion1, readStoredJson} from './stored-json.js'
 
@@ -52,7 +52,7 @@ export class FileCredentialStore implements CredentialStore {
       this.notify(`${error.message} The new login is saved in a fresh file.`)
       file = {version: 1, accounts: {}}
     }
-    file.accounts[accountKey] = secrets
+    file.accounts[accountKey] = storableSecrets(secrets)
     await this.write(file)
   }
 

@@ -4,7 +4,7 @@ import {AuthError} from '../errors.js'
 import type {CredentialStore} from './credential-store.js'
 import {Keychain, KeychainProblem, describeLibraryError, keychainName, type AsyncEntryLike} from './keychain.js'
 import {chunkHeader, readChunks, removeChunks, writeChunked} from './keyring-chunks.js'
-import {parseSecrets, type Secrets} from './secrets.js'
+import {parseSecrets, storableSecrets, type Secrets} from './secrets.js'
 import {ShapeError} from './stored-json.js'
 
 /**
@@ -109,9 +109,7 @@ export class KeyringCredentialStore implements CredentialStore {
   }
 
   async set(accountKey: string, secrets: Secrets): Promise<void> {
-    // Only the fields of Secrets, in a fixed order: nothing else a caller's object carries.
-    const {accessToken, tokenType, refreshToken, idToken, expiresAt, obtainedAt, clientSecret, clientAssertionKey, clientAssertionKeyPath} = secrets
-    const text = JSON.stringify({accessToken, tokenType, refreshToken, idToken, expiresAt, obtainedAt, clientSecret, clientAssertionKey, clientAssertionKeyPath})
+    const text = JSON.stringify(storableSecrets(secrets))
     await this.operation('save', async (keychain) => {
       if (this.maxEntryBytes === undefined || Buffer.byteLength(text, 'utf8') <= this.maxEntryBytes) {
         await keychain.set(accountKey, text)

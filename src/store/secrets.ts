@@ -22,6 +22,29 @@ export interface Secrets {
   clientAssertionKeyPath?: string
 }
 
+/** Every field of a bundle, in the order backends write them. */
+const FIELDS = [
+  'accessToken',
+  'tokenType',
+  'refreshToken',
+  'idToken',
+  'expiresAt',
+  'obtainedAt',
+  'clientSecret',
+  'clientAssertionKey',
+  'clientAssertionKeyPath',
+] as const satisfies ReadonlyArray<keyof Secrets>
+
+// A field added to Secrets and not to FIELDS would be dropped on every save: make that a type error.
+const everyFieldListed: Exclude<keyof Secrets, (typeof FIELDS)[number]> extends never ? true : never = true
+void everyFieldListed
+
+/** The fields that are secret: none of them may appear in any message (safe-text.ts). */
+const SECRET_FIELDS = ['accessToken', 'refreshToken', 'idToken', 'clientSecret', 'clientAssertionKey'] as const satisfies ReadonlyArray<keyof Secrets>
+
+/** Optional text fields taken as they are (the two dates are checked on their own). */
+const OPTIONAL_TEXT = ['refreshToken', 'idToken', 'clientSecret', 'clientAssertionKey', 'clientAssertionKeyPath'] as const
+
 /** Read secrets as a backend stored them; a ShapeError names the field, never its value. */
 export function parseSecrets(value: unknown, what: string): Secrets {
   const entry = expectObject(value, what)
@@ -29,19 +52,13 @@ export function parseSecrets(value: unknown, what: string): Secrets {
     accessToken: expectString(entry.accessToken, `${what}: accessToken`),
     tokenType: expectString(entry.tokenType, `${what}: tokenType`),
   }
-  const refreshToken = optionalString(entry.refreshToken, `${what}: refreshToken`)
-  const idToken = optionalString(entry.idToken, `${what}: idToken`)
-  const expiresAt = optionalString(entry.expiresAt, `${what}: expiresAt`)
-  const clientSecret = optionalString(entry.clientSecret, `${what}: clientSecret`)
+  for (const field of OPTIONAL_TEXT) {
+    const text = optionalString(entry[field], `${what}: ${field}`)
+    if (text) secrets[field] = text
+  }
   const obtainedAt = optionalString(entry.obtainedAt, `${what}: obtainedAt`)
-  const clientAssertionKey = optionalString(entry.clientAssertionKey, `${what}: clientAssertionKey`)
-  const clientAssertionKeyPath = optionalString(entry.clientAssertionKeyPath, `${what}: clientAssertionKeyPath`)
-  if (clientAssertionKey) secrets.clientAssertionKey = clientAssertionKey
-  if (clientAssertionKeyPath) secrets.clientAssertionKeyPath = clientAssertionKeyPath
   if (obtainedAt && !Number.isNaN(Date.parse(obtainedAt))) secrets.obtainedAt = obtainedAt
-  if (clientSecret) secrets.clientSecret = clientSecret
-  if (refreshToken) secrets.refreshToken = refreshToken
-  if (idToken) secrets.idToken = idToken
+  const expiresAt = optionalString(entry.expiresAt, `${what}: expiresAt`)
   if (expiresAt) {
     if (Number.isNaN(Date.parse(expiresAt))) throw new ShapeError(`${what}: expiresAt is not a date`)
     secrets.expiresAt = expiresAt
@@ -50,7 +67,14 @@ export function parseSecrets(value: unknown, what: string): Secrets {
   return secrets
 }
 
+/** Only the fields of Secrets, in a fixed order: nothing else a caller's object carries is stored. */
+export function storableSecrets(secrets: Secrets): Secrets {
+  const storable: Record<string, string | undefined> = {}
+  for (const field of FIELDS) storable[field] = secrets[field]
+  return storable as unknown as Secrets
+}
+
 /** Every secret of a bundle, kept out of any message this process shows (see safe-text.ts). */
 export function rememberSecrets(secrets: Partial<Secrets>): void {
-  for (const value of [secrets.accessToken, secrets.refreshToken, secrets.idToken, secrets.clientSecret, secrets.clientAssertionKey]) rememberSecret(value)
+  for (const field of SECRET_FIELDS) rememberSecret(secrets[field])
 }

@@ -316,6 +316,13 @@ describe('store', () => {
       expect(onDisk.accounts.a.accessToken).to.equal('access-token-1')
     })
 
+    it('stores the fields of a login and nothing else a caller\'s object carries', async () => {
+      await store.set('a', {...secrets(1), profile: {name: 'Alice'}, password: 'hunter2'} as unknown as Secrets)
+      const onDisk = JSON.parse(await readFile(path, 'utf8'))
+      expect(onDisk.accounts.a).to.deep.equal(secrets(1))
+      expect(Object.keys(onDisk.accounts.a)).to.deep.equal(Object.keys(secrets(1)))
+    })
+
     it('overwrites an account on set', async () => {
       await store.set('a', secrets(1))
       await store.set('a', secrets(9))
