@@ -39,6 +39,7 @@ import {
   writeLogin,
   writeMarkerHelper,
 } from '../helpers/hostile.js'
+import {copyOfHome, signInOnce} from '../helpers/signed-in.js'
 import {expireIn} from '../helpers/store-time.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
@@ -57,12 +58,18 @@ describe('e2e: a hostile machine (issue 10)', function () {
   let env: Record<string, string | undefined>
   let home: TempHome
   let recorder: Recorder
+  /** alice, signed in once: what the tests whose commands never send her refresh token start from. */
+  let signedIn: TempHome
 
   before(async () => {
     issuer = await startIssuer()
     env = issuerEnv(issuer)
+    signedIn = await signInOnce(env)
   })
-  after(() => issuer?.close())
+  after(async () => {
+    await issuer?.close()
+    await signedIn?.cleanup()
+  })
   beforeEach(async () => {
     home = await makeTempHome()
     recorder = await startRequestRecorder()
@@ -73,8 +80,20 @@ describe('e2e: a hostile machine (issue 10)', function () {
     await home?.cleanup()
   })
 
+  /** For the tests that refresh: a login of this test's own (a copy would share its grant, see copyOfHome). */
   async function signIn(): Promise<void> {
     await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+    issuer.resetCounts()
+  }
+
+  /**
+   * For the tests whose commands never send the refresh token (refused before they could, or served by
+   * the fresh access token): a copy of the shared login, as if this test had signed in. The copy keeps the store's modes (0700 folders, 0600
+   * files) and is owned by us, like a login of its own: what the attacks below change starts from the same.
+   */
+  async function signedInCopy(): Promise<void> {
+    await home.cleanup()
+    home = await copyOfHome(signedIn)
     issuer.resetCounts()
   }
 
@@ -87,7 +106,8 @@ describe('e2e: a hostile machine (issue 10)', function () {
     let marker: string
 
     beforeEach(async () => {
-      await signIn()
+      // The secrets are behind the planted helper, which never runs: no refresh token can be sent.
+      await signedInCopy()
       ;({helper, marker} = await writeMarkerHelper(home.root))
       const index = await indexOf()
       for (const account of index.accounts) account.storage = `exec:${helper}`
@@ -192,7 +212,7 @@ describe('e2e: a hostile machine (issue 10)', function () {
     })
 
     it('a <dataDir>/auth that others can write (0770, 0777): refused, its mode and contents left as they are', async () => {
-      await signIn()
+      await signedInCopy()
       for (const mode of [0o770, 0o777]) {
         await chmod(home.authDir, mode)
         const before = await treeSnapshot(home.authDir)
@@ -204,7 +224,7 @@ describe('e2e: a hostile machine (issue 10)', function () {
     })
 
     it('ACME_CONFIG_DIR that another user created, with an auth.json naming a helper and an issuer: not read, nothing run', async () => {
-      await signIn()
+      await signedInCopy()
       const {helper, marker} = await writeMarkerHelper(home.root)
       shared = await sharedTempPath('acme-config')
       const settings = JSON.stringify({issuer: recorder.url, storage: `exec:${helper}`})
@@ -218,7 +238,7 @@ describe('e2e: a hostile machine (issue 10)', function () {
     })
 
     it('a symlinked auth.json naming a helper: not read, nothing run', async () => {
-      await signIn()
+      await signedInCopy()
       const {helper, marker} = await writeMarkerHelper(home.root)
       const target = join(home.root, 'their-settings.json')
       await writeFile(target, JSON.stringify({issuer: recorder.url, storage: `exec:${helper}`}), {mode: 0o600})
@@ -271,7 +291,7 @@ describe('e2e: a hostile machine (issue 10)', function () {
   })
 
   it('7. a symlinked locks folder: the command refuses and the target keeps its mode (0755)', async () => {
-    await signIn()
+    await signedInCopy()
     const target = join(home.root, 'someone-elses-folder')
     await mkdir(target)
     await chmod(target, 0o755)
@@ -288,7 +308,8 @@ describe('e2e: a hostile machine (issue 10)', function () {
   })
 
   it('10. exportToken: false in the host: a child process does not see ACME_ACCESS_TOKEN, getAccessToken() still works', async () => {
-    await signIn()
+    // A fresh token: env uses it as it is, no refresh.
+    await signedInCopy()
     const variant = await makeHostVariant((auth) => ({...auth, exportToken: false}))
     try {
       // The check can see a token: acme itself exports it.
