@@ -132,8 +132,7 @@ describe('e2e: token lifecycle', function () {
     })
 
     it('the token endpoint is slower than the request timeout → exit 75, store unchanged', async () => {
-      // Its own login: the held request is answered once the test is over.
-      const home = await signInHere()
+      const home = await sharedSignIn() // every refresh sent is dropped unanswered (below): nothing rotates
       await expireIn(home, -10)
       const before = await loginSnapshot(home)
       // The issuer holds the refresh until the test ends: the command can only end by giving up on it.
@@ -143,6 +142,10 @@ describe('e2e: token lifecycle', function () {
       expect(issuer.counts.refresh, 'and was not answered').to.equal(0)
       expect(errorMessage(run.stderr)).to.match(/did not answer in time/i)
       expect(await loginSnapshot(home)).to.deep.equal(before)
+      // The copy shares its grant: a held refresh answered once the test is over would rotate it. Every
+      // one sent (whoami's, and a background refresh's) was given up on, so the issuer drops it unprocessed.
+      await refreshAheadSettled(home)
+      await waitFor(() => issuer.counts.droppedTokenRequests === issuer.counts.tokenRequests, 60_000, 'the issuer to drop every refresh given up on')
     })
 
     it('the token endpoint answers 429 with an OAuth error body → exit 75, store unchanged', async () => {
@@ -294,7 +297,8 @@ describe('e2e: token lifecycle', function () {
 
   it('ACME_TOKEN overrides the store: every command uses it, status says so, login, logout and switch refuse', async () => {
     const home = await sharedSignIn() // the token is fresh, and the refusals change nothing
-    const token = (await runAcmeExpecting(0, ['auth', 'token'], {home, env})).stdout.trim()
+    // Fresh: the stored token is the one `auth token` prints.
+    const token = (await onlyStoredSecrets(home)).accessToken
     const empty = await makeTempHome()
     try {
       const withToken = {...env, ACME_TOKEN: token}

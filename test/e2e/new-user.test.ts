@@ -16,12 +16,14 @@ import {
   makeHostVariant,
   makeTempHome,
   parseStatus,
+  readCredentialsFile,
   runAcme,
   runAcmeExpecting,
   statusJson,
   type TempHome,
 } from '../helpers/acme.js'
 import {runAcmeAtTerminal} from '../helpers/hostile.js'
+import {copyLoginInto, signInOnce} from '../helpers/signed-in.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
 
@@ -32,12 +34,16 @@ describe('e2e: what a new user meets', function () {
   let issuer: Issuer
   let home: TempHome
   let env: Record<string, string | undefined>
+  /** One real browser sign-in as alice, copied by the tests whose own sign-in would only be a starting point. */
+  let aliceSignedIn: TempHome
 
   before(async () => {
     issuer = await startIssuer()
+    aliceSignedIn = await signInOnce({...issuerEnv(issuer), FAKE_BROWSER_LOGIN: 'alice'})
   })
   after(async () => {
     await issuer.close()
+    await aliceSignedIn?.cleanup()
   })
   beforeEach(async () => {
     home = await makeTempHome()
@@ -83,10 +89,12 @@ describe('e2e: what a new user meets', function () {
 
   it('auth status --check exits 4 signed out and 0 signed in; --show-token shows the token, else it is masked; --account shows one', async () => {
     expect(errorMessage((await runAcmeExpecting(4, ['auth', 'status', '--check'], {home, env})).stderr)).to.include('acme auth login')
-    await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, FAKE_BROWSER_LOGIN: 'alice'}})
+    // Nothing here refreshes or revokes: alice's login can be the shared one; bob signs in after her.
+    await copyLoginInto(aliceSignedIn, home)
     await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, FAKE_BROWSER_LOGIN: 'bob'}})
     await runAcmeExpecting(0, ['auth', 'status', '--check'], {home, env})
-    const token = (await runAcmeExpecting(0, ['auth', 'token', '--account', 'alice'], {home, env})).stdout.trim()
+    // Fresh: alice's stored token is the one `auth token --account alice` prints.
+    const token = (await readCredentialsFile(home)).accounts[`${issuer.issuer}|${issuer.clientId}|alice`].accessToken
 
     const masked = await runAcmeExpecting(0, ['auth', 'status'], {home, env})
     expect(masked.stdout).to.include('Token:         ******** (--show-token shows it)').and.not.include(token)
@@ -113,7 +121,8 @@ describe('e2e: what a new user meets', function () {
   })
 
   it('auth refresh --remove-scopes / --scopes sign in again with the changed scopes, as gh auth refresh -r/-s', async () => {
-    await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+    // The sign-ins again are new grants; the old one is neither refreshed nor revoked: it can be the shared one.
+    await copyLoginInto(aliceSignedIn, home)
     issuer.resetCounts()
     const removed = await runAcmeExpecting(0, ['auth', 'refresh', '--remove-scopes', 'email'], {home, env})
     expect(removed.stdout).to.match(/^Signed in again as Alice \(alice\) at \S+ with the scopes openid profile offline_access\.\n$/)

@@ -22,7 +22,12 @@ export async function signInOnce(env: Record<string, string | undefined>): Promi
  */
 export async function copyOfHome(template: TempHome): Promise<TempHome> {
   const home = await makeTempHome()
+  await copyLoginInto(template, home)
+  return home
+}
+
+/** `template`'s data and config folders copied into an existing `home`, as copyOfHome does. */
+export async function copyLoginInto(template: TempHome, home: TempHome): Promise<void> {
   await cp(template.dataDir, home.dataDir, {recursive: true, preserveTimestamps: true})
   await cp(template.configDir, home.configDir, {recursive: true, preserveTimestamps: true})
-  return home
 }
