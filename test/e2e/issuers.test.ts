@@ -27,6 +27,7 @@ import {
   runAcmeExpecting,
   statusJson,
   storeSnapshot,
+  type AccountStatus,
   type HostVariant,
   type RunResult,
   type TempHome,
@@ -68,8 +69,23 @@ function leaks(secrets: Iterable<string>, outputs: Record<string, string>): stri
   return found
 }
 
-async function readIndex(home: TempHome): Promise<{accounts: Array<{key: string}>; tombstones: Record<string, {refreshTokenHash: string; until: string}>}> {
+async function readIndex(home: TempHome): Promise<{accounts: Array<{key: string} & Record<string, unknown>>; tombstones: Record<string, {refreshTokenHash: string; until: string}>}> {
   return JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8'))
+}
+
+/**
+ * The account `auth login --json` reported (the `auth status --json` account shape), once the index
+ * is seen to hold that one account with the same values: what a later `auth status --json` would
+ * list, read from the file it reads, so a sign-in needs no second command to show what it kept.
+ */
+async function reportedAndKept(login: RunResult, where: TempHome): Promise<AccountStatus> {
+  const {account} = JSON.parse(login.stdout) as {account: AccountStatus}
+  const [kept, ...others] = (await readIndex(where)).accounts
+  expect(others, 'other accounts in the index').to.deep.equal([])
+  for (const key of ['issuer', 'clientId', 'subject', 'name', 'email', 'scopes', 'expiresAt', 'hasRefreshToken'] as const) {
+    expect(kept[key] ?? null, `${key} in the index`).to.deep.equal(account[key])
+  }
+  return account
 }
 
 describe('e2e: issuers that differ (issue 9)', function () {
@@ -94,14 +110,20 @@ describe('e2e: issuers that differ (issue 9)', function () {
       // Due: inside the last quarter of its lifetime (5 s). The real clock, not a shifted file.
       const dueAt = (secrets: {expiresAt?: string}) => Date.parse(secrets.expiresAt!) - 5000
       // Fresh for 15 s more: prerun, getSignedInAccount() and authFetch() each look, none refreshes.
-      const signInAndUse = async (where: TempHome, env: Env) => {
+      // ACME_AUTH_REFRESH_AHEAD is read by the init hook alone, which skips the auth commands: `auth
+      // token` is the same command in either home, so it runs in one; whoami runs in the home as
+      // shipped, where it passes the init hook as well as everything it passes with refresh ahead off.
+      const signInAndUse = async (where: TempHome, env: Env, command: 'auth token' | 'whoami') => {
         await runAcmeExpecting(0, ['auth', 'login'], {home: where, env})
         const secrets = await onlyStoredSecrets(where)
         const before = issuer.counts.tokenRequests
-        const token = await runAcmeExpecting(0, ['auth', 'token'], {home: where, env})
-        expect(token.stdout).to.equal(`${secrets.accessToken}\n`)
-        expect((await runAcmeExpecting(0, ['whoami'], {home: where, env})).stdout).to.equal('alice (Alice)\n')
-        expect(Date.now(), 'auth token and whoami ran before the token was due (else this machine is too slow to tell)').to.be.below(dueAt(secrets))
+        if (command === 'auth token') {
+          const token = await runAcmeExpecting(0, ['auth', 'token'], {home: where, env})
+          expect(token.stdout).to.equal(`${secrets.accessToken}\n`)
+        } else {
+          expect((await runAcmeExpecting(0, ['whoami'], {home: where, env})).stdout).to.equal('alice (Alice)\n')
+        }
+        expect(Date.now(), `${command} ran before the token was due (else this machine is too slow to tell)`).to.be.below(dueAt(secrets))
         expect(issuer.counts.tokenRequests - before, 'token requests right after sign-in').to.equal(0)
         return secrets
       }
@@ -111,8 +133,8 @@ describe('e2e: issuers that differ (issue 9)', function () {
       try {
         const onlyInCommand = issuerEnv(issuer, {ACME_AUTH_REFRESH_AHEAD: 'off'})
         const asShipped = issuerEnv(issuer)
-        const signedIn = await signInAndUse(home, onlyInCommand)
-        const signedInToo = await signInAndUse(background, asShipped)
+        const signedIn = await signInAndUse(home, onlyInCommand, 'auth token')
+        const signedInToo = await signInAndUse(background, asShipped, 'whoami')
         issuer.resetCounts()
 
         await waitFor(() => Date.now() > dueAt(signedIn) + 100, 20_000, 'the 20 s token to be due')
@@ -120,8 +142,9 @@ describe('e2e: issuers that differ (issue 9)', function () {
         expect(issuer.counts.refresh, 'refreshes for one whoami when due').to.equal(1)
         const refreshed = await onlyStoredSecrets(home)
         expect(refreshed.accessToken).to.not.equal(signedIn.accessToken)
-        await runAcmeExpecting(0, ['whoami'], {home, env: onlyInCommand})
-        await runAcmeExpecting(0, ['auth', 'token'], {home, env: onlyInCommand})
+        // One command after the refresh shows the new token fresh: every command decides from the same stored expiry.
+        const again = await runAcmeExpecting(0, ['auth', 'token'], {home, env: onlyInCommand})
+        expect(again.stdout).to.equal(`${refreshed.accessToken}\n`)
         expect(issuer.counts.refresh, 'the refreshed token is fresh again').to.equal(1)
 
         // As shipped: the init hook starts a background refresh and the command's prerun wants one;
@@ -150,15 +173,16 @@ describe('e2e: issuers that differ (issue 9)', function () {
         expect(((await rfc8414.json()) as {issuer: string}).issuer).to.equal(issuer.issuer)
 
         const env = issuerEnv(issuer)
-        await runAcmeExpecting(0, ['auth', 'login'], {home, env})
-        const [account] = (await statusJson(home, env)).accounts
+        const account = await reportedAndKept(await runAcmeExpecting(0, ['auth', 'login', '--json'], {home, env}), home)
         expect(account).to.include({issuer: issuer.issuer, subject: 'alice', hasRefreshToken: true})
         await runAcmeExpecting(0, ['auth', 'refresh'], {home, env})
         expect(issuer.counts).to.include({authorizationCode: 1, refresh: 1})
         const logout = await runAcmeExpecting(0, ['auth', 'logout'], {home, env})
         expect(logout.stdout).to.include('revoked at the issuer')
         expect(issuer.counts.revocations).to.equal(1)
-        expect((await statusJson(home, env)).loggedIn).to.equal(false)
+        // Forgotten here too: `auth status` reports loggedIn from the index's accounts, and no file holds one now.
+        expect((await readIndex(home)).accounts, 'accounts in the index').to.deep.equal([])
+        expect((await readCredentialsFile(home)).accounts, 'accounts in credentials.json').to.deep.equal({})
       } finally {
         await issuer.close()
       }
@@ -208,8 +232,7 @@ describe('e2e: issuers that differ (issue 9)', function () {
       const settingsFile = join(home.configDir, 'auth.json')
       await writeFile(settingsFile, JSON.stringify({endpoints}))
       const env = issuerEnv(issuer)
-      await runAcmeExpecting(0, ['auth', 'login'], {home, env})
-      const [account] = (await statusJson(home, env)).accounts
+      const account = await reportedAndKept(await runAcmeExpecting(0, ['auth', 'login', '--json'], {home, env}), home)
       expect(account).to.include({issuer: issuer.issuer, subject: 'alice', name: 'Alice', hasRefreshToken: true})
       // No pushed authorization endpoint was named: the parameters went in the authorization URL.
       expect(authorizationRequests(issuer)).to.have.length(1)
@@ -224,10 +247,9 @@ describe('e2e: issuers that differ (issue 9)', function () {
       const host = await makeHostVariant((auth) => ({...auth, endpoints}))
       try {
         const env = issuerEnv(issuer)
-        await runAcmeExpecting(0, ['auth', 'login', '--device'], {home, env, bin: host.bin})
+        const login = await runAcmeExpecting(0, ['auth', 'login', '--device', '--json'], {home, env, bin: host.bin})
         expect(issuer.counts.deviceCode).to.equal(1)
-        const [account] = (await statusJson(home, env)).accounts
-        expect(account).to.include({issuer: issuer.issuer, subject: 'alice', hasRefreshToken: true})
+        expect(await reportedAndKept(login, home)).to.include({issuer: issuer.issuer, subject: 'alice', hasRefreshToken: true})
         await runAcmeExpecting(0, ['auth', 'refresh'], {home, env, bin: host.bin})
         await runAcmeExpecting(0, ['auth', 'logout'], {home, env, bin: host.bin})
         expect(issuer.counts).to.include({refresh: 1, revocations: 1})
@@ -264,17 +286,17 @@ describe('e2e: issuers that differ (issue 9)', function () {
     it('signs in and names the account from the profile endpoint; the token is never refreshed; once the issuer stops taking it, exit 4 to sign in again', async () => {
       const env = issuerEnv(issuer)
       const run = {home, env, bin: host.bin}
-      await runAcmeExpecting(0, ['auth', 'login'], run)
-      const [account] = (await statusJson(home, env)).accounts
+      const account = await reportedAndKept(await runAcmeExpecting(0, ['auth', 'login', '--json'], run), home)
       // GitHub's numeric id names the account, its login is the name.
       expect(account).to.include({subject: String(account.subject), name: 'alice', email: 'alice@example.com', hasRefreshToken: false, expiresAt: null})
       expect(account.subject).to.match(/^\d+$/)
       expect(authorizationRequests(issuer)[0].scope, 'no openid scope, so no ID token').to.deep.equal(['profile email'])
       const {accessToken} = await onlyStoredSecrets(home)
 
-      // A token with no lifetime is fresh until an API says otherwise: nothing asks the token endpoint.
+      // A token with no lifetime is fresh until an API says otherwise: nothing asks the token endpoint,
+      // neither for `auth token` nor for the command after it.
       issuer.resetCounts()
-      for (let i = 0; i < 2; i++) expect((await runAcmeExpecting(0, ['auth', 'token'], run)).stdout).to.equal(`${accessToken}\n`)
+      expect((await runAcmeExpecting(0, ['auth', 'token'], run)).stdout).to.equal(`${accessToken}\n`)
       const profile = await runAcmeExpecting(0, ['api', `${issuer.issuer}/user`], run)
       expect(profile.stdout).to.include('"login":"alice"')
       expect(issuer.counts.tokenRequests, 'token requests').to.equal(0)
@@ -417,10 +439,10 @@ describe('e2e: issuers that differ (issue 9)', function () {
     beforeEach(() => issuer.resetCounts())
 
     it("ACME_AUTH_AUDIENCE and the host's authorizationParams are on the authorization request, beside the plugin's own", async () => {
-      await runAcmeExpecting(0, ['auth', 'login'], {home, env: issuerEnv(issuer, {ACME_AUTH_AUDIENCE: audience}), bin: host.bin})
+      const login = await runAcmeExpecting(0, ['auth', 'login', '--json'], {home, env: issuerEnv(issuer, {ACME_AUTH_AUDIENCE: audience}), bin: host.bin})
       const [authorization] = authorizationRequests(issuer)
       expect(authorization).to.deep.include({audience: [audience], access_type: ['offline'], ui_locales: ['de'], prompt: ['consent'], code_challenge_method: ['S256']})
-      expect((await statusJson(home, issuerEnv(issuer))).accounts[0]).to.include({subject: 'alice', hasRefreshToken: true})
+      expect(await reportedAndKept(login, home)).to.include({subject: 'alice', hasRefreshToken: true})
     })
 
     it('ACME_AUTH_AUDIENCE is on the device authorization request with --device', async () => {
@@ -471,7 +493,9 @@ describe('e2e: issuers that differ (issue 9)', function () {
       expect(authorizationRequests(issuer).map((params) => params.redirect_uri)).to.deep.equal([[`http://127.0.0.1:${port}/callback`], [`http://localhost:${port}/callback`]])
       expect(tokenRequests(issuer, 'authorization_code').map((request) => request.status)).to.deep.equal([200, 200])
       await runAcmeExpecting(0, ['auth', 'refresh'], {home, env})
-      expect((await statusJson(home, env)).accounts).to.have.length(1)
+      // The second sign-in replaced the first: `auth status` lists the index's accounts, and it holds one.
+      expect((await readIndex(home)).accounts, 'accounts in the index').to.have.length(1)
+      expect(Object.keys((await readCredentialsFile(home)).accounts), 'accounts in credentials.json').to.have.length(1)
     })
 
     it('without it the issuer refuses the sign-in: exit 1, nothing stored', async () => {
