@@ -66,8 +66,10 @@ export function accountKey(issuer: string, clientId: string, subject: string): s
   return `${issuer}|${clientId}|${subject}`
 }
 
-/** An account as messages name it: `Alice (alice) at https://id.example.com`. */
+/** An account as messages name it: `Alice (alice) at https://id.example.com`, or `client 'acme-ci' at …` for a machine. */
 export function describeAccount(account: AccountRecord): string {
+  // A machine signs in as its client: its subject is whatever the issuer put in the token, its name is none.
+  if (account.clientAuth) return `client '${account.clientId}' at ${account.issuer}`
   const who = account.name ? `${account.name} (${account.subject})` : account.subject
   return `${who} at ${account.issuer}`
 }

@@ -14,6 +14,7 @@ import {HostCommands} from '../../src/host-commands.js'
 import {AuthError} from '../../src/errors.js'
 import {
   accountKey,
+  describeAccount,
   emptyIndex,
   parseIndex,
   pickAccount,
@@ -420,6 +421,12 @@ describe('store', () => {
 
     beforeEach(() => {
       path = join(dir, 'auth', 'accounts.json')
+    })
+
+    it('names a person by name and subject, a machine by its client', () => {
+      expect(describeAccount(record('alice'))).to.equal(`Name alice (alice) at ${ISSUER}`)
+      expect(describeAccount(record('alice', {name: undefined}))).to.equal(`alice at ${ISSUER}`)
+      expect(describeAccount(record('svc-1234', {clientAuth: 'client_secret'}))).to.equal(`client '${CLIENT}' at ${ISSUER}`)
     })
 
     it('a missing index reads as empty', async () => {

@@ -51,7 +51,7 @@ Where sign-in is configured, first found wins: these flags; the environment (<%=
     const method = await this.method(context, flags, stdinKey)
     const ui = terminalUi({browserCommand: browserCommand(context.envNames.browser), clipboard: flags.clipboard})
     const account = await login(context, method, ui)
-    this.log(`Signed in as ${account.clientAuth ? `client '${account.clientId}' at ${account.issuer}` : describeAccount(account)}.`)
+    this.log(`Signed in as ${describeAccount(account)}.`)
     return {account: toStatus(account, true)}
   }
 
