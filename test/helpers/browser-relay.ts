@@ -20,7 +20,10 @@ function onConnection(socket: Socket): void {
   socket.on('error', () => {})
   socket.on('data', (chunk: string) => {
     received += chunk
-    if (received.length > 64 * 1024) socket.destroy()
+    if (received.length > 64 * 1024) {
+      socket.destroy()
+      return
+    }
     const lines = received.split('\n')
     if (lines.length < 5) return
     socket.removeAllListeners('data')
