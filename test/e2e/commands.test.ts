@@ -19,7 +19,7 @@ import {
   userinfo,
   type TempHome,
 } from '../helpers/acme.js'
-import {copyOfHome, signInOnce} from '../helpers/signed-in.js'
+import {copyOfHome, issuerWithLogin} from '../helpers/signed-in.js'
 import {expireIn} from '../helpers/store-time.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
@@ -30,14 +30,8 @@ describe('e2e: commands', () => {
   /** alice's login, made once (`acme auth login`) for the tests that only read a signed-in state. */
   let signedIn: TempHome
 
-  before(async () => {
-    issuer = await startIssuer()
-    signedIn = await signInOnce(issuerEnv(issuer))
-  })
-  after(async () => {
-    await issuer?.close()
-    await signedIn?.cleanup()
-  })
+  const shared = issuerWithLogin()
+  before(() => ({issuer, signedIn} = shared))
 
   describe('of a signed-in user', () => {
     let home: TempHome

@@ -7,11 +7,9 @@ import {createServer as createHttpsServer} from 'node:https'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {startIssuer} from '../fixtures/issuer.js'
 import {
   closedPort,
   errorMessage,
-  issuerEnv,
   makeTempHome,
   onlyErrorMessage,
   onlyStoredSecrets,
@@ -24,9 +22,7 @@ import {
   type StatusReport,
   type TempHome,
 } from '../helpers/acme.js'
-import {copyOfHome, signInOnce} from '../helpers/signed-in.js'
-
-type Issuer = Awaited<ReturnType<typeof startIssuer>>
+import {copyOfHome, issuerWithLogin, type Issuer} from '../helpers/signed-in.js'
 
 const SELF_SIGNED_CERT = fileURLToPath(new URL('../fixtures/tls/self-signed-cert.pem', import.meta.url))
 const SELF_SIGNED_KEY = fileURLToPath(new URL('../fixtures/tls/self-signed-key.pem', import.meta.url))
@@ -57,17 +53,12 @@ describe('e2e: failures', () => {
   let statusBefore: StatusReport
   let filesBefore: {index?: string; credentials?: string}
 
+  const shared = issuerWithLogin()
   before(async () => {
-    issuer = await startIssuer()
-    env = issuerEnv(issuer)
-    signedIn = await signInOnce(env)
+    ;({issuer, env, signedIn} = shared)
     // Every copy holds the same bytes, so it says the same.
     statusBefore = await statusJson(signedIn)
     expect(statusBefore.accounts.map((account) => account.subject)).to.deep.equal(['alice'])
-  })
-  after(async () => {
-    await issuer?.close()
-    await signedIn?.cleanup()
   })
   beforeEach(async () => {
     issuer.setTokenFailure(null)

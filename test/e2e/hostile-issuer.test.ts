@@ -28,7 +28,7 @@ import {
 } from '../helpers/acme.js'
 import {fakeToken, nonLoopbackAddress, runAcmeAtTerminal, unsafeCharacters, writeLogin} from '../helpers/hostile.js'
 import {startScriptedIssuer, type ScriptedIssuer} from '../helpers/scripted-issuer.js'
-import {copyOfHome, signInOnce} from '../helpers/signed-in.js'
+import {copyOfHome, issuerWithLogin} from '../helpers/signed-in.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
 
@@ -257,15 +257,8 @@ describe('e2e: a hostile issuer (issue 10)', function () {
     let storeBefore: {index?: string; credentials?: string}
     const question = (issuerUrl: string) => `Signed in as Bob (bob) at ${issuerUrl}, not as Alice (alice) at ${issuerUrl} like before`
 
-    before(async () => {
-      issuer = await startIssuer()
-      env = issuerEnv(issuer)
-      signedIn = await signInOnce(env)
-    })
-    after(async () => {
-      await issuer?.close()
-      await signedIn?.cleanup()
-    })
+    const shared = issuerWithLogin()
+    before(() => ({issuer, env, signedIn} = shared))
     beforeEach(async () => {
       await home.cleanup()
       home = await copyOfHome(signedIn)

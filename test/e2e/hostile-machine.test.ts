@@ -10,11 +10,9 @@ import {chmod, mkdir, readdir, readFile, rm, symlink, utimes, writeFile} from 'n
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 
-import {startIssuer} from '../fixtures/issuer.js'
 import {
   describeRun,
   errorMessage,
-  issuerEnv,
   makeHostVariant,
   makeTempHome,
   runAcme,
@@ -39,10 +37,9 @@ import {
   writeLogin,
   writeMarkerHelper,
 } from '../helpers/hostile.js'
-import {copyOfHome, signInOnce} from '../helpers/signed-in.js'
+import {copyOfHome, issuerWithLogin, type Issuer} from '../helpers/signed-in.js'
 import {expireIn} from '../helpers/store-time.js'
 
-type Issuer = Awaited<ReturnType<typeof startIssuer>>
 type Recorder = Awaited<ReturnType<typeof startRequestRecorder>>
 
 /** The one error line of a refused command: exit 1, nothing on stdout. */
@@ -61,15 +58,8 @@ describe('e2e: a hostile machine (issue 10)', function () {
   /** alice, signed in once: what the tests whose commands never send her refresh token start from. */
   let signedIn: TempHome
 
-  before(async () => {
-    issuer = await startIssuer()
-    env = issuerEnv(issuer)
-    signedIn = await signInOnce(env)
-  })
-  after(async () => {
-    await issuer?.close()
-    await signedIn?.cleanup()
-  })
+  const shared = issuerWithLogin()
+  before(() => ({issuer, env, signedIn} = shared))
   beforeEach(async () => {
     home = await makeTempHome()
     recorder = await startRequestRecorder()

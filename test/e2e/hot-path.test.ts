@@ -9,11 +9,8 @@ import {cp, mkdir, mkdtemp, readFile, rm, symlink} from 'node:fs/promises'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {startIssuer} from '../fixtures/issuer.js'
-import {errorMessage, issuerEnv, runAcmeExpecting, type TempHome} from '../helpers/acme.js'
-import {copyOfHome, signInOnce} from '../helpers/signed-in.js'
-
-type Issuer = Awaited<ReturnType<typeof startIssuer>>
+import {errorMessage, runAcmeExpecting, type TempHome} from '../helpers/acme.js'
+import {copyOfHome, issuerWithLogin, type Issuer} from '../helpers/signed-in.js'
 
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url))
 const DIST_URL = new URL('../../dist/', import.meta.url).href
@@ -28,15 +25,8 @@ describe('e2e: the hot path (a signed-in command with nothing due)', () => {
   let home: TempHome
   let env: Record<string, string | undefined>
 
-  before(async () => {
-    issuer = await startIssuer()
-    env = issuerEnv(issuer)
-    signedIn = await signInOnce(env)
-  })
-  after(async () => {
-    await issuer?.close()
-    await signedIn?.cleanup()
-  })
+  const shared = issuerWithLogin()
+  before(() => ({issuer, env, signedIn} = shared))
   beforeEach(async () => {
     // Read only: nothing is refreshed or revoked, so a copy of the one login will do.
     home = await copyOfHome(signedIn)

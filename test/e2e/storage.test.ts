@@ -21,7 +21,7 @@ import {
   type TempHome,
 } from '../helpers/acme.js'
 import {MOVE_STEPS, expectKilledMidMove, expectMoveFinished, killAtStep} from '../helpers/kill-mid-step.js'
-import {copyOfHome, signInOnce} from '../helpers/signed-in.js'
+import {copyOfHome, issuerWithLogin} from '../helpers/signed-in.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
 
@@ -47,14 +47,8 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
   /** alice's login (file storage), made once; see startSignedIn. */
   let signedIn: TempHome
 
-  before(async () => {
-    issuer = await startIssuer()
-    signedIn = await signInOnce(issuerEnv(issuer))
-  })
-  after(async () => {
-    await issuer?.close()
-    await signedIn?.cleanup()
-  })
+  const shared = issuerWithLogin()
+  before(() => ({issuer, signedIn} = shared))
   beforeEach(async () => {
     home = await makeTempHome()
     env = issuerEnv(issuer)

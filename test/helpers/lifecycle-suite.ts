@@ -1,11 +1,10 @@
 // What every token-lifecycle suite sets up: one issuer, one real login its tests can copy, and per
 // test homes that are settled (no background refresh still running) and removed afterwards.
-import {startIssuer} from '../fixtures/issuer.js'
 import {issuerEnv, makeTempHome, runAcmeExpecting, type TempHome} from './acme.js'
-import {copyOfHome, signInOnce} from './signed-in.js'
+import {copyOfHome, issuerWithLogin, type Issuer} from './signed-in.js'
 import {refreshAheadSettled} from './wait.js'
 
-export type Issuer = Awaited<ReturnType<typeof startIssuer>>
+export type {Issuer} from './signed-in.js'
 
 export interface LifecycleSuite {
   /** The suite's issuer (set once its `before` hook has run). */
@@ -20,14 +19,18 @@ export interface LifecycleSuite {
 
 /** Register the hooks in the calling describe() and return what its tests use. */
 export function lifecycleSuite(): LifecycleSuite {
-  /** One real login at the issuer, copied by the tests in which the issuer rotates and revokes nothing. */
-  let signedIn: TempHome
+  /** The issuer, and one real login at it copied by the tests in which the issuer rotates and revokes nothing. */
+  const shared = issuerWithLogin()
   /** The homes of the running test, settled and removed after it. */
   let homes: TempHome[] = []
 
   const suite: LifecycleSuite = {
-    issuer: undefined as unknown as Issuer,
-    env: {},
+    get issuer() {
+      return shared.issuer
+    },
+    get env() {
+      return shared.env
+    },
     async signInHere(at: Issuer = suite.issuer) {
       const home = await makeTempHome()
       homes.push(home)
@@ -36,21 +39,12 @@ export function lifecycleSuite(): LifecycleSuite {
       return home
     },
     async sharedSignIn() {
-      const home = await copyOfHome(signedIn)
+      const home = await copyOfHome(shared.signedIn)
       homes.push(home)
       return home
     },
   }
 
-  before(async () => {
-    suite.issuer = await startIssuer()
-    suite.env = issuerEnv(suite.issuer)
-    signedIn = await signInOnce(suite.env)
-  })
-  after(async () => {
-    await suite.issuer?.close()
-    await signedIn?.cleanup()
-  })
   beforeEach(() => {
     homes = []
     suite.issuer.resetCounts()

@@ -7,7 +7,36 @@
 // revoke the grant for every later copy (the storm of DESIGN.md story 4).
 import {cp} from 'node:fs/promises'
 
-import {makeTempHome, runAcmeExpecting, type TempHome} from './acme.js'
+import {startIssuer} from '../fixtures/issuer.js'
+import {issuerEnv, makeTempHome, runAcmeExpecting, type TempHome} from './acme.js'
+
+export type Issuer = Awaited<ReturnType<typeof startIssuer>>
+
+export interface IssuerWithLogin {
+  issuer: Issuer
+  /** The environment that points acme at the issuer. */
+  env: Record<string, string | undefined>
+  /** alice's login there, made once: the template the tests copy (copyOfHome). */
+  signedIn: TempHome
+}
+
+/**
+ * In the calling describe(): a test issuer and one real `auth login` at it, started before its tests
+ * and ended after them. The fields are set once that `before` hook has run.
+ */
+export function issuerWithLogin(): IssuerWithLogin {
+  const shared = {} as IssuerWithLogin
+  before(async () => {
+    shared.issuer = await startIssuer()
+    shared.env = issuerEnv(shared.issuer)
+    shared.signedIn = await signInOnce(shared.env)
+  })
+  after(async () => {
+    await shared.issuer?.close()
+    await shared.signedIn?.cleanup()
+  })
+  return shared
+}
 
 /** `acme auth login` once, into a home of its own: the template copies are made from. */
 export async function signInOnce(env: Record<string, string | undefined>): Promise<TempHome> {
