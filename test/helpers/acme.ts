@@ -79,6 +79,8 @@ export interface RunOptions {
   /** Written to stdin, which is then closed. Without it stdin is 'ignore'. */
   input?: string
   timeoutMs?: number
+  /** A command the node process is started through, e.g. `['ip', 'netns', 'exec', name]` (company-network.ts). */
+  wrapper?: string[]
 }
 
 export interface RunResult {
@@ -137,7 +139,8 @@ export function cleanEnv(home: TempHome, extra: Record<string, string | undefine
 export function runAcme(args: string[], options: RunOptions): Promise<RunResult> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, nodeArgs(args, options.bin), {
+    const [command, ...prefix] = [...(options.wrapper ?? []), process.execPath]
+    const child = spawn(command, [...prefix, ...nodeArgs(args, options.bin)], {
       cwd: options.home.root,
       env: cleanEnv(options.home, options.env),
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
