@@ -50,6 +50,12 @@ export interface CompanyNetwork {
   /** `acme <args>` on the laptop: like runAcme, through `ip netns exec`. */
   run(args: string[], options: RunOptions): Promise<RunResult>
   runExpecting(code: number, args: string[], options: RunOptions): Promise<RunResult>
+  /**
+   * `acme <args>` on the proxy's own machine, which reaches the issuer directly: set-up (a login the
+   * tests copy) that must not depend on the proxy code under test. Only the device flow signs in here
+   * (the browser's callback is delivered on the laptop).
+   */
+  runBesideProxy(code: number, args: string[], options: RunOptions): Promise<RunResult>
   /** curl on the laptop, proxy variables ignored: its exit code and the one line it printed. */
   curlDirect(url: string): Promise<{code: number; stderr: string}>
   /** The environment that makes the CLI's browser this process's walk (see above). */
@@ -190,6 +196,7 @@ export async function makeCompanyNetwork(): Promise<CompanyNetwork> {
     cidr: `${address(base, 0)}/28`,
     run: (args, options) => runAcme(args, {...options, wrapper}),
     runExpecting: (code, args, options) => runAcmeExpecting(code, args, {...options, wrapper}),
+    runBesideProxy: (code, args, options) => runAcmeExpecting(code, args, {...options, wrapper: ['ip', 'netns', 'exec', proxyNamespace]}),
     async curlDirect(url) {
       const child = spawn('ip', ['netns', 'exec', laptop, 'curl', '-sS', '-k', '--noproxy', '*', '-m', '5', '-o', '/dev/null', url], {stdio: ['ignore', 'ignore', 'pipe']})
       let stderr = ''
