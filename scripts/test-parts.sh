@@ -6,6 +6,11 @@
 #   /usr/bin/chromium      the browser playwright-core drives in the login test  (chromium)
 #   Liberation fonts       text for the pages that browser renders               (fonts-liberation)
 #   glewlwyd, sqlite3      the second test issuer, written apart from the first  (glewlwyd, sqlite3)
+#   squid                  the company proxy the proxy tests send requests through (squid)
+#   ip                     the network namespaces those tests run the CLI in      (iproute2)
+#   curl                   the direct-connection check and the browser's last step
+#                          inside those namespaces                               (curl)
+#   openssl                the test certificate authority, the proxy's passwords  (openssl)
 #
 # Glewlwyd's package asks debconf which database to set up; the preseed below answers "none" (the
 # tests give it a private sqlite file), and dbconfig-no-thanks keeps dbconfig from asking again.
@@ -52,6 +57,11 @@ check() {
   [ -f "$font" ] || missing+=(fonts-liberation)
   command -v glewlwyd >/dev/null || [ -x "$root/usr/bin/glewlwyd" ] || missing+=(glewlwyd)
   command -v sqlite3 >/dev/null || missing+=(sqlite3)
+  # /usr/sbin is not on every user's PATH; the tests run squid's own Basic-auth helper too.
+  { command -v squid >/dev/null || [ -x "$root/usr/sbin/squid" ]; } && [ -x "$root/usr/lib/squid/basic_ncsa_auth" ] || missing+=(squid)
+  command -v ip >/dev/null || [ -x "$root/usr/sbin/ip" ] || [ -x "$root/sbin/ip" ] || missing+=(iproute2)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v openssl >/dev/null || missing+=(openssl)
 }
 
 GLEWLWYD_PRESEED='glewlwyd glewlwyd/config_type select No configuration'
@@ -77,6 +87,10 @@ part_of() {
     fonts-liberation) echo 'Liberation fonts, for the pages that browser renders' ;;
     glewlwyd) echo 'glewlwyd, the second issuer the tests sign in at' ;;
     sqlite3) echo 'sqlite3, which sets up the database of that issuer' ;;
+    squid) echo 'squid, the company proxy the proxy tests send every request through' ;;
+    iproute2) echo 'ip, which makes the network namespaces the proxy tests run the CLI in' ;;
+    curl) echo 'curl, which checks those namespaces reach nothing directly and plays the browser there' ;;
+    openssl) echo 'openssl, which makes the test certificate authority and the proxy password file' ;;
   esac
 }
 
