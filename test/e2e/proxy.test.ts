@@ -15,9 +15,9 @@ import {execFile} from 'node:child_process'
 import {promisify} from 'node:util'
 
 import {startIssuer} from '../fixtures/issuer.js'
-import {closedPort, issuerEnv, loginSnapshot, makeHostVariant, makeTempHome, onlyErrorMessage, onlyStoredSecrets, runAcmeExpecting, storeSnapshot, type HostVariant, type RunResult, type TempHome} from '../helpers/acme.js'
+import {closedPort, issuerEnv, loginSnapshot, makeHostVariant, makeTempHome, onlyErrorMessage, onlyStoredSecrets, runAcmeExpecting, storeSnapshot, type HostVariant, type TempHome} from '../helpers/acme.js'
 import {expectNoDirectRoute, makeCompanyNetwork, type CompanyNetwork} from '../helpers/company-network.js'
-import {startSquid, type ProxyLogEntry, type Squid} from '../helpers/proxy.js'
+import {expectNoPassword, passwordForms, PROXY_PASSWORD, PROXY_USER, startSquid, type ProxyLogEntry, type Squid} from '../helpers/proxy.js'
 import {copyOfHome} from '../helpers/signed-in.js'
 import {expireIn} from '../helpers/store-time.js'
 import {refreshAheadSettled, waitFor} from '../helpers/wait.js'
@@ -25,22 +25,6 @@ import {refreshAheadSettled, waitFor} from '../helpers/wait.js'
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
 
 const run = promisify(execFile)
-
-/** The proxy user's password: `:`, `@` and `%` must be percent-encoded in the URL, and decoded. */
-export const PROXY_USER = 'build.agent'
-export const PROXY_PASSWORD = 'Pr0xy:s3cret@corp%42'
-
-/** Every form in which the proxy password could leak: as is, percent-encoded, inside a Basic header. */
-export function passwordForms(user: string, password: string): string[] {
-  return [password, encodeURIComponent(password), Buffer.from(`${user}:${password}`).toString('base64')]
-}
-
-export function expectNoPassword(result: RunResult, user = PROXY_USER, password = PROXY_PASSWORD): void {
-  for (const form of passwordForms(user, password)) {
-    expect(result.stdout, 'stdout').not.to.include(form)
-    expect(result.stderr, 'stderr').not.to.include(form)
-  }
-}
 
 describe('e2e: behind a company proxy (real squid; the CLI in a network namespace that reaches the issuer only through it)', function () {
   this.timeout(180_000)

@@ -7,12 +7,14 @@
 // Squid will not run as root: it drops to its cache_effective_user (Debian's `proxy`), so that user owns
 // the folder. It does not daemonize (-N): the process the test started is the proxy, and stopping it
 // means waiting until that process is gone.
+import {expect} from 'chai'
 import {execFile, spawn, type ChildProcess} from 'node:child_process'
 import {chown, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {promisify} from 'node:util'
 
+import type {RunResult} from './acme.js'
 import {waitFor} from './wait.js'
 
 const run = promisify(execFile)
@@ -156,5 +158,22 @@ export async function startSquid(options: SquidOptions): Promise<Squid> {
       // Its helper (basic_ncsa_auth) ends when squid closes its stdin.
       if (!process.env.KEEP_E2E_HOMES) await rm(dir, {recursive: true, force: true})
     },
+  }
+}
+
+/** The proxy user and password the tests' squid knows: the `:`, `@` and `%` must be percent-encoded in the URL, and decoded. */
+export const PROXY_USER = 'build.agent'
+export const PROXY_PASSWORD = 'Pr0xy:s3cret@corp%42'
+
+/** Every form in which the proxy password could leak: as is, percent-encoded, inside a Basic header. */
+export function passwordForms(user: string, password: string): string[] {
+  return [password, encodeURIComponent(password), Buffer.from(`${user}:${password}`).toString('base64')]
+}
+
+/** Nothing the command printed holds the password, in any of those forms. */
+export function expectNoPassword(result: RunResult, user = PROXY_USER, password = PROXY_PASSWORD): void {
+  for (const form of passwordForms(user, password)) {
+    expect(result.stdout, 'stdout').not.to.include(form)
+    expect(result.stderr, 'stderr').not.to.include(form)
   }
 }
