@@ -14,7 +14,7 @@ import {expect} from 'chai'
 import {execFile} from 'node:child_process'
 import {promisify} from 'node:util'
 
-import {startIssuer} from '../fixtures/issuer.js'
+import {MACHINE, startIssuer} from '../fixtures/issuer.js'
 import {closedPort, issuerEnv, loginSnapshot, makeHostVariant, makeTempHome, onlyErrorMessage, onlyStoredSecrets, runAcmeExpecting, storeSnapshot, type HostVariant, type TempHome} from '../helpers/acme.js'
 import {expectNoDirectRoute, makeCompanyNetwork, type CompanyNetwork} from '../helpers/company-network.js'
 import {expectNoPassword, passwordForms, PROXY_PASSWORD, PROXY_USER, startSquid, type ProxyLogEntry, type Squid} from '../helpers/proxy.js'
@@ -32,7 +32,7 @@ describe('e2e: behind a company proxy (real squid; the CLI in a network namespac
   let squid: Squid
   let issuer: Issuer
   let host: HostVariant
-  let discovery: {token_endpoint: string; userinfo_endpoint: string; revocation_endpoint: string; device_authorization_endpoint: string}
+  let discovery: {token_endpoint: string; userinfo_endpoint: string; revocation_endpoint: string; device_authorization_endpoint: string; pushed_authorization_request_endpoint: string}
   /** The plain proxy, as HTTP_PROXY for this http issuer. */
   let env: Record<string, string | undefined>
   const homes: TempHome[] = []
@@ -60,8 +60,8 @@ describe('e2e: behind a company proxy (real squid; the CLI in a network namespac
     homes.push(home)
     return home
   }
-  const inLaptop = (code: number, args: string[], home: TempHome, extra: Record<string, string | undefined> = {}) =>
-    network.runExpecting(code, args, {home, bin: host.bin, env: {...env, ...extra}})
+  const inLaptop = (code: number, args: string[], home: TempHome, extra: Record<string, string | undefined> = {}, input?: string) =>
+    network.runExpecting(code, args, {home, bin: host.bin, env: {...env, ...extra}, input})
   /** What the proxy logged while `action` ran. */
   const logged = async <T>(action: () => Promise<T>): Promise<{result: T; log: ProxyLogEntry[]}> => {
     const mark = await squid.mark()
@@ -74,7 +74,7 @@ describe('e2e: behind a company proxy (real squid; the CLI in a network namespac
   before(async function () {
     network = await makeCompanyNetwork()
     squid = await startSquid({netns: network.proxyNamespace, host: network.proxyHost, clients: network.cidr, user: PROXY_USER, password: PROXY_PASSWORD})
-    issuer = await startIssuer({host: network.issuerHost})
+    issuer = await startIssuer({host: network.issuerHost, machines: {}})
     host = await makeHostVariant((auth) => ({...auth, allowInsecureIssuer: true}))
     discovery = (await (await fetch(`${issuer.issuer}/.well-known/openid-configuration`)).json()) as typeof discovery
     env = issuerEnv(issuer, {...network.browserEnv, HTTP_PROXY: squid.url(squid.ports.open), ACME_AUTH_REFRESH_AHEAD: 'off'})
@@ -103,7 +103,9 @@ describe('e2e: behind a company proxy (real squid; the CLI in a network namespac
       const home = await newHome()
       const {log} = await logged(() => inLaptop(0, ['auth', 'login'], home))
       expect(issuer.counts.authorizationCode).to.equal(1)
-      expect(requests(log)).to.include.members([`GET ${issuer.issuer}/.well-known/openid-configuration`, `POST ${discovery.token_endpoint}`])
+      // Discovery, the pushed authorization request the sign-in starts with, the code's token request.
+      expect(issuer.requests.map(({route}) => route)).to.include('pushed_authorization_request')
+      expect(requests(log)).to.include.members([`GET ${issuer.issuer}/.well-known/openid-configuration`, `POST ${discovery.pushed_authorization_request_endpoint}`, `POST ${discovery.token_endpoint}`])
       for (const entry of log) expect(entry, 'every request from the laptop, on the plain proxy port').to.include({client: network.laptopHost, port: squid.ports.open})
     })
 
@@ -113,6 +115,14 @@ describe('e2e: behind a company proxy (real squid; the CLI in a network namespac
       expect(result.stderr).to.include(`${issuer.issuer}/device`)
       expect(issuer.counts.deviceCode).to.equal(1)
       expect(requests(log)).to.include.members([`POST ${discovery.device_authorization_endpoint}`, `POST ${discovery.token_endpoint}`])
+    })
+
+    it('a machine signs in with client credentials through the proxy', async () => {
+      const home = await newHome()
+      const {result, log} = await logged(() => inLaptop(0, ['auth', 'login', '--client-credentials', '--with-secret', '--client-id', MACHINE.secretClient], home, {}, `${MACHINE.secret}\n`))
+      expect(`${result.stdout}${result.stderr}`).not.to.include(MACHINE.secret)
+      expect(issuer.counts.clientCredentials).to.equal(1)
+      expect(requests(log)).to.include(`POST ${discovery.token_endpoint}`)
     })
 
     it('refreshes through the proxy (the issuer counts the refresh)', async () => {
