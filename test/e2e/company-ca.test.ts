@@ -12,7 +12,7 @@ import {join} from 'node:path'
 
 import {startIssuer} from '../fixtures/issuer.js'
 import {closedPort, issuerEnv, makeTempHome, onlyErrorMessage, storeSnapshot, type TempHome} from '../helpers/acme.js'
-import {expectNoDirectRoute, makeCompanyNetwork, type CompanyNetwork} from '../helpers/company-network.js'
+import {expectNoDirectRoute, ISSUER_NAME, makeCompanyNetwork, type CompanyNetwork} from '../helpers/company-network.js'
 import {expectNoPassword, PROXY_PASSWORD, PROXY_USER, startSquid, type ProxyLogEntry, type Squid} from '../helpers/proxy.js'
 import {copyOfHome} from '../helpers/signed-in.js'
 import {expireIn} from '../helpers/store-time.js'
@@ -52,8 +52,8 @@ describe("e2e: an https issuer behind the company's certificate authority, throu
   before(async () => {
     network = await makeCompanyNetwork()
     squid = await startSquid({netns: network.proxyNamespace, host: network.proxyHost, clients: network.cidr, user: PROXY_USER, password: PROXY_PASSWORD})
-    ca = await makeTestCa(network.issuerHost)
-    issuer = await startIssuer({host: network.issuerHost, tls: ca.tls})
+    ca = await makeTestCa(network.issuerName)
+    issuer = await startIssuer({host: network.issuerHost, hostname: network.issuerName, tls: ca.tls})
     // The browser on the laptop trusts the company CA, as the company's laptops do.
     network.trustForBrowser(await readFile(ca.caFile, 'utf8'))
     env = issuerEnv(issuer, {...network.browserEnv, HTTPS_PROXY: squid.url(squid.ports.open), ACME_AUTH_REFRESH_AHEAD: 'off'})
@@ -79,7 +79,7 @@ describe("e2e: an https issuer behind the company's certificate authority, throu
     const {result, log} = await logged(() => inLaptop(1, ['auth', 'login'], home))
     expect(tunnels(log).length, 'the attempt went through the proxy').to.be.at.least(1)
     const message = onlyErrorMessage(result.stderr)
-    expect(message).to.include(network.issuerHost)
+    expect(message).to.include(network.issuerName)
     expect(message).to.match(/self-signed certificate in the (certificate )?chain|unknown certificate authority|not signed by an? (certificate )?authority/i)
     expect(message).to.include('ACME_AUTH_CA_FILE')
     expect(message).to.include('NODE_EXTRA_CA_CERTS')
@@ -126,6 +126,22 @@ describe("e2e: an https issuer behind the company's certificate authority, throu
     expect(tunnels(log).length).to.be.at.least(1)
   })
 
+  it('an https issuer at an IP address (its certificate for that IP): device sign-in through CONNECT with ACME_AUTH_CA_FILE', async () => {
+    const ipCa = await makeTestCa(network.issuerHost)
+    const atAddress = await startIssuer({host: network.issuerHost, tls: ipCa.tls})
+    try {
+      network.trustForBrowser(await readFile(ipCa.caFile, 'utf8'))
+      const home = await newHome()
+      const {log} = await logged(() => inLaptop(0, ['auth', 'login', '--device'], home, {ACME_AUTH_ISSUER: atAddress.issuer, ACME_AUTH_CA_FILE: ipCa.caFile}))
+      expect(atAddress.counts.deviceCode).to.equal(1)
+      expect(log.filter((entry) => entry.method === 'CONNECT' && entry.target === new URL(atAddress.issuer).host).length).to.be.at.least(1)
+    } finally {
+      network.trustForBrowser(await readFile(ca.caFile, 'utf8'))
+      await atAddress.close()
+      await ipCa.cleanup()
+    }
+  })
+
   describe('the proxy variables for an https issuer', () => {
     const callApi = async (code: number, extra: Record<string, string | undefined>) => {
       const home = await copyOfHome(signedIn)
@@ -140,16 +156,27 @@ describe("e2e: an https issuer behind the company's certificate authority, throu
 
     it('HTTP_PROXY is not for https targets: with only it, the request goes direct and fails from the laptop (exit 75, one line)', async () => {
       const {result, log} = await callApi(75, {HTTP_PROXY: squid.url(squid.ports.open)})
-      expect(onlyErrorMessage(result.stderr)).to.include(network.issuerHost)
+      expect(onlyErrorMessage(result.stderr)).to.include(network.issuerName)
       expect(log).to.deep.equal([])
     })
 
-    it('NO_PROXY with the CIDR range of the issuer sends it direct (exit 75); another range leaves it on the proxy', async () => {
-      const direct = await callApi(75, {HTTPS_PROXY: squid.url(squid.ports.open), NO_PROXY: network.cidr})
-      expect(direct.log).to.deep.equal([])
-      const proxied = await callApi(0, {HTTPS_PROXY: squid.url(squid.ports.open), NO_PROXY: '10.0.0.0/8'})
-      expect(tunnels(proxied.log).map((entry) => entry.port)).to.deep.equal([squid.ports.open])
-    })
+    // login.corp.test: the name itself, its domain with and without the leading dot, in a list.
+    for (const noProxy of [ISSUER_NAME, '.corp.test', 'corp.test', 'example.com, .corp.test']) {
+      it(`NO_PROXY=${noProxy} sends the request direct: from the laptop it fails (exit 75, one line naming the host)`, async () => {
+        const {result, log} = await callApi(75, {HTTPS_PROXY: squid.url(squid.ports.open), NO_PROXY: noProxy})
+        expect(onlyErrorMessage(result.stderr)).to.include(network.issuerName)
+        expect(result.stderr).not.to.match(/TypeError|fetch failed|Caused by/)
+        expect(log).to.deep.equal([])
+      })
+    }
+
+    // A host name is not an address: a CIDR range or another domain does not match it.
+    for (const noProxy of ['.example.com,other.corp.test', 'orp.test', '0.0.0.0/0']) {
+      it(`NO_PROXY=${noProxy} leaves the request on the proxy`, async () => {
+        const {log} = await callApi(0, {HTTPS_PROXY: squid.url(squid.ports.open), NO_PROXY: noProxy})
+        expect(tunnels(log).map((entry) => entry.port)).to.deep.equal([squid.ports.open])
+      })
+    }
   })
 
   describe('failures through CONNECT', () => {
@@ -181,12 +208,12 @@ describe("e2e: an https issuer behind the company's certificate authority, throu
 
     it('the proxy cannot reach the issuer (503 to CONNECT): exit 75 naming the proxy and the issuer', async () => {
       const home = await newHome()
-      const unreachable = `https://${network.issuerHost}:${await closedPort()}`
+      const unreachable = `https://${network.issuerName}:${await closedPort()}`
       const {result, log} = await logged(() => inLaptop(75, ['auth', 'login'], home, {ACME_AUTH_ISSUER: unreachable, ACME_AUTH_CA_FILE: ca.caFile}))
       expect(log.map(({method, status}) => `${method} ${status}`)).to.include('CONNECT 503')
       const message = onlyErrorMessage(result.stderr)
       expect(message).to.include(`${squid.host}:${squid.ports.open}`)
-      expect(message).to.include(network.issuerHost)
+      expect(message).to.include(network.issuerName)
       expect(await storeSnapshot(home)).to.deep.equal({index: undefined, credentials: undefined})
     })
 

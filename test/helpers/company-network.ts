@@ -9,13 +9,18 @@
 // benchmark tests, used by nothing real), picked from the pid: parallel runs do not collide. Everything
 // is made by the test and deleted in its after() hook; names carry the pid.
 //
+// Names: the laptop and the proxy resolve ISSUER_NAME to the issuer's address through their own
+// /etc/hosts (/etc/netns/<namespace>/hosts, which `ip netns exec` puts in place of /etc/hosts), as a
+// company's DNS would; behind the proxy only the proxy resolves it.
+//
 // The browser: the CLI runs test/fixtures/netns-browser.sh, which hands the URL over a Unix socket (a
 // file: it works across network namespaces) to this process, which clicks through the issuer's pages
 // (browser-walk.js) and delivers the issuer's final redirect to the CLI's loopback callback from inside
 // the laptop namespace (curl there), as the user's browser on that laptop would.
 import {expect} from 'chai'
 import {execFile, spawn} from 'node:child_process'
-import {mkdtemp, rm} from 'node:fs/promises'
+import {lookup as dnsLookup} from 'node:dns'
+import {mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {createServer, request as httpRequest, type Server} from 'node:http'
 import {request as httpsRequest} from 'node:https'
 import {tmpdir} from 'node:os'
@@ -32,6 +37,9 @@ export const NETNS_BROWSER = fileURLToPath(new URL('../fixtures/netns-browser.sh
 
 let networks = 0
 
+/** The issuer's name on the company network (.test: RFC 6761, never a real name). */
+export const ISSUER_NAME = 'login.corp.test'
+
 export interface CompanyNetwork {
   /** The laptop's namespace, where the CLI runs. */
   laptop: string
@@ -39,6 +47,8 @@ export interface CompanyNetwork {
   proxyNamespace: string
   /** The address the issuer listens on (root namespace): not reachable from the laptop. */
   issuerHost: string
+  /** ISSUER_NAME, which the laptop and the proxy resolve to issuerHost. */
+  issuerName: string
   /** The address the proxy listens on (proxy namespace): the only one the laptop reaches. */
   proxyHost: string
   /** The laptop's own address: the client squid logs. */
@@ -101,6 +111,7 @@ export async function makeCompanyNetwork(): Promise<CompanyNetwork> {
         } catch {}
       }
       await ip('netns', 'del', namespace).catch(() => {})
+      await rm(`/etc/netns/${namespace}`, {recursive: true, force: true})
     }
     await ip('link', 'del', rootSide).catch(() => {})
     if (browser) await new Promise<void>((resolve) => browser!.close(() => resolve()))
@@ -119,6 +130,11 @@ export async function makeCompanyNetwork(): Promise<CompanyNetwork> {
     await ip('-n', laptop, 'addr', 'add', `${address(base, 6)}/30`, 'dev', laptopSide)
     for (const [namespace, link] of [[proxyNamespace, proxyUp], [proxyNamespace, proxyDown], [laptop, laptopSide], [proxyNamespace, 'lo'], [laptop, 'lo']]) {
       await ip('-n', namespace, 'link', 'set', link, 'up')
+    }
+    const hosts = `${await readFile('/etc/hosts', 'utf8').catch(() => '127.0.0.1 localhost\n::1 localhost\n')}\n${issuerHost} ${ISSUER_NAME}\n`
+    for (const namespace of [laptop, proxyNamespace]) {
+      await mkdir(`/etc/netns/${namespace}`, {recursive: true})
+      await writeFile(`/etc/netns/${namespace}/hosts`, hosts)
     }
     // New namespaces start with forwarding off; said here because the proof depends on it.
     await run('ip', ['netns', 'exec', proxyNamespace, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=0'])
@@ -149,7 +165,10 @@ export async function makeCompanyNetwork(): Promise<CompanyNetwork> {
     if (body !== undefined && !headers.has('content-type')) headers.set('content-type', 'application/x-www-form-urlencoded')
     const request = url.protocol === 'https:' ? httpsRequest : httpRequest
     return new Promise((resolve, reject) => {
-      const outgoing = request(url, {method: init.method ?? 'GET', headers: Object.fromEntries(headers), ...(browserCa ? {ca: browserCa} : {})}, (incoming) => {
+      // The test process is not on the company network: it resolves ISSUER_NAME itself.
+      const lookup = (hostname: string, options: object, callback: (...args: unknown[]) => void) =>
+        hostname === ISSUER_NAME ? ((options as {all?: boolean}).all ? callback(null, [{address: issuerHost, family: 4}]) : callback(null, issuerHost, 4)) : dnsLookup(hostname, options, callback as never)
+      const outgoing = request(url, {method: init.method ?? 'GET', headers: Object.fromEntries(headers), lookup: lookup as never, ...(browserCa ? {ca: browserCa} : {})}, (incoming) => {
         const chunks: Buffer[] = []
         incoming.on('data', (chunk: Buffer) => chunks.push(chunk))
         incoming.on('error', reject)
@@ -191,6 +210,7 @@ export async function makeCompanyNetwork(): Promise<CompanyNetwork> {
     proxyNamespace,
     issuerHost,
     proxyHost,
+    issuerName: ISSUER_NAME,
     laptopHost: address(base, 6),
     nowhere: address(base, 9),
     cidr: `${address(base, 0)}/28`,

@@ -6,6 +6,7 @@ import {execFile} from 'node:child_process'
 import {mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {isIP} from 'node:net'
 import {promisify} from 'node:util'
 
 const run = promisify(execFile)
@@ -20,7 +21,7 @@ export interface TestCa {
   cleanup(): Promise<void>
 }
 
-/** A new CA and a certificate it signed for `address` (an IP address: the SAN is IP:<address>). */
+/** A new CA and a certificate it signed for `address`: an IP address (SAN IP:) or a host name (SAN DNS:). */
 export async function makeTestCa(address: string): Promise<TestCa> {
   const dir = await mkdtemp(join(tmpdir(), 'acme-ca-'))
   const path = (name: string) => join(dir, name)
@@ -28,7 +29,7 @@ export async function makeTestCa(address: string): Promise<TestCa> {
   await run('openssl', ['req', '-x509', ...ec, '-keyout', path('ca-key.pem'), '-out', path('ca.pem'), '-days', '2', '-subj', '/O=Tokenwise Test Corp/CN=Tokenwise Test Corp Root CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'])
   await run('openssl', ['req', '-x509', ...ec, '-keyout', path('other-key.pem'), '-out', path('other.pem'), '-days', '2', '-subj', '/CN=Some Other Test Root', '-addext', 'basicConstraints=critical,CA:TRUE'])
   await run('openssl', ['req', ...ec, '-keyout', path('server-key.pem'), '-out', path('server.csr'), '-subj', `/CN=${address}`])
-  await writeFile(path('server.ext'), `subjectAltName=IP:${address}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`)
+  await writeFile(path('server.ext'), `subjectAltName=${isIP(address) ? 'IP' : 'DNS'}:${address}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`)
   await run('openssl', ['x509', '-req', '-in', path('server.csr'), '-CA', path('ca.pem'), '-CAkey', path('ca-key.pem'), '-CAcreateserial', '-out', path('server.pem'), '-days', '2', '-extfile', path('server.ext')])
   const ca = await readFile(path('ca.pem'), 'utf8')
   await writeFile(path('bundle.pem'), `${await readFile(path('other.pem'), 'utf8')}${ca}`)
