@@ -93,15 +93,18 @@ describe("e2e: an https issuer behind the company's certificate authority, throu
     expect(issuer.counts.authorizationCode).to.equal(1)
     expect(tunnels(login.log).map((entry) => entry.status)).to.include(200)
 
+    issuer.resetCounts()
     const refresh = await logged(() => inLaptop(0, ['auth', 'refresh'], home, withCa))
     expect(issuer.counts.refresh).to.equal(1)
     expect(tunnels(refresh.log).length).to.be.at.least(1)
 
+    issuer.resetCounts()
     const api = await logged(() => inLaptop(0, ['api', userinfoEndpoint], home, withCa))
     expect(api.result.stdout).to.match(/^200 \{.*"sub":"alice"/)
     expect(issuer.counts.userinfo).to.equal(1)
     expect(tunnels(api.log).length).to.be.at.least(1)
 
+    issuer.resetCounts()
     const logout = await logged(() => inLaptop(0, ['auth', 'logout'], home, withCa))
     expect(issuer.counts.revocations).to.be.at.least(1)
     expect(tunnels(logout.log).length).to.be.at.least(1)
