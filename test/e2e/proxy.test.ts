@@ -140,6 +140,13 @@ describe('e2e: behind a company proxy (real squid; the CLI in a network namespac
       expect(log.map(({method, target, status}) => `${method} ${target} ${status}`)).to.include(`GET ${discovery.userinfo_endpoint} 200`)
     })
 
+    it("the example host's whoami (its own requests to the issuer) works behind the proxy", async () => {
+      const home = await copyOfSignedIn()
+      const {result, log} = await logged(() => inLaptop(0, ['whoami'], home))
+      expect(result.stdout.trim()).to.equal('alice (Alice)')
+      expect(requests(log)).to.include(`GET ${discovery.userinfo_endpoint}`)
+    })
+
     it('the background refresher (auth refresh --ahead, detached) goes through the proxy', async () => {
       const home = await signInBesideProxy()
       await expireIn(home, 200) // inside the refresh-ahead window, outside the skew
@@ -340,6 +347,7 @@ describe('e2e: behind a company proxy (real squid; the CLI in a network namespac
   })
 })
 
+// Spawned like every e2e suite: the CLI reads the proxy variables as a process started with them.
 describe('e2e: loopback never goes through a proxy', function () {
   this.timeout(120_000)
 
