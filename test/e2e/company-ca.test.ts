@@ -43,8 +43,7 @@ describe("e2e: an https issuer behind the company's certificate authority, throu
   const logged = async <T>(action: () => Promise<T>): Promise<{result: T; log: ProxyLogEntry[]}> => {
     const mark = await squid.mark()
     const result = await action()
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    return {result, log: await squid.since(mark)}
+    return {result, log: await squid.settledSince(mark)}
   }
   const issuerAuthority = () => new URL(issuer.issuer).host
   const tunnels = (log: ProxyLogEntry[]) => log.filter((entry) => entry.method === 'CONNECT' && entry.target === issuerAuthority())

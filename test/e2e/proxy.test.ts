@@ -66,9 +66,7 @@ describe('e2e: behind a company proxy (real squid; the CLI in a network namespac
   const logged = async <T>(action: () => Promise<T>): Promise<{result: T; log: ProxyLogEntry[]}> => {
     const mark = await squid.mark()
     const result = await action()
-    // squid writes its log line when the request ends, which may be a moment after the client has it.
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    return {result, log: await squid.since(mark)}
+    return {result, log: await squid.settledSince(mark)}
   }
 
   before(async function () {
@@ -156,7 +154,7 @@ describe('e2e: behind a company proxy (real squid; the CLI in a network namespac
       await waitFor(async () => (await onlyStoredSecrets(home)).accessToken !== before.accessToken, 60_000, 'the background refresh')
       await refreshAheadSettled(home)
       expect(issuer.counts.refresh).to.equal(1)
-      expect(requests(await squid.since(mark))).to.include(`POST ${discovery.token_endpoint}`)
+      expect(requests(await squid.settledSince(mark))).to.include(`POST ${discovery.token_endpoint}`)
     })
 
     it('signs out with revocation through the proxy (the issuer saw the revocation)', async () => {

@@ -80,6 +80,16 @@ function address(base: number, offset: number): string {
   return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
 }
 
+/** The first /28 of 198.18.0.0/15 from `start` on that no interface of this machine has an address in. */
+async function freeRange(start: number): Promise<number> {
+  for (let i = 0; i < 8192; i++) {
+    const base = ((198 << 24) >>> 0) + (18 << 16) + (((start + i) % 8192) * 16)
+    const {stdout} = await run('ip', ['-4', '-o', 'addr', 'show', 'to', `${address(base, 0)}/28`])
+    if (stdout.trim() === '') return base
+  }
+  throw new Error('no free /28 in 198.18.0.0/15')
+}
+
 async function ip(...args: string[]): Promise<void> {
   await run('ip', args)
 }
@@ -95,7 +105,7 @@ export async function makeCompanyNetwork(): Promise<CompanyNetwork> {
   const proxyUp = `tw${n}p${process.pid}`
   const proxyDown = `tw${n}q${process.pid}`
   const laptopSide = `tw${n}l${process.pid}`
-  const base = ((198 << 24) >>> 0) + (18 << 16) + (((process.pid * 4 + n) % 8192) * 16)
+  const base = await freeRange((process.pid * 4 + n) % 8192)
   const issuerHost = address(base, 1)
   const proxyHost = address(base, 5)
 

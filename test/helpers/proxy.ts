@@ -46,6 +46,12 @@ export interface Squid {
   since(mark: number): Promise<ProxyLogEntry[]>
   /** How many entries the log holds now, for since(). */
   mark(): Promise<number>
+  /**
+   * What was logged after `mark`, once squid has written it: it logs a request when it ends, a CONNECT
+   * tunnel when it closes, which may be a moment after the client has exited. Waits until entries have
+   * come and the log has been still for a moment; gives up waiting for a first one after a second.
+   */
+  settledSince(mark: number): Promise<ProxyLogEntry[]>
   stop(): Promise<void>
   running(): boolean
 }
@@ -143,6 +149,21 @@ export async function startSquid(options: SquidOptions): Promise<Squid> {
     },
     async since(mark) {
       return (await log()).slice(mark)
+    },
+    async settledSince(mark) {
+      const started = Date.now()
+      let seen = -1
+      let stillSince = Date.now()
+      for (;;) {
+        const entries = (await log()).slice(mark)
+        if (entries.length !== seen) {
+          seen = entries.length
+          stillSince = Date.now()
+        }
+        const still = Date.now() - stillSince
+        if ((seen > 0 && still >= 300) || (seen === 0 && Date.now() - started >= 1000) || Date.now() - started > 15_000) return entries
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
     },
     running: () => !exited,
     async stop() {
