@@ -49,7 +49,7 @@ export interface Squid {
   /**
    * What was logged after `mark`, once squid has written it: it logs a request when it ends, a CONNECT
    * tunnel when it closes, which may be a moment after the client has exited. Waits until entries have
-   * come and the log has been still for a moment; gives up waiting for a first one after a second.
+   * come and the log has been still for a moment; gives up waiting for a first one after 0.4 s.
    */
   settledSince(mark: number): Promise<ProxyLogEntry[]>
   stop(): Promise<void>
@@ -161,7 +161,7 @@ export async function startSquid(options: SquidOptions): Promise<Squid> {
           stillSince = Date.now()
         }
         const still = Date.now() - stillSince
-        if ((seen > 0 && still >= 300) || (seen === 0 && Date.now() - started >= 1000) || Date.now() - started > 15_000) return entries
+        if ((seen > 0 && still >= 150) || (seen === 0 && Date.now() - started >= 400) || Date.now() - started > 15_000) return entries
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
     },
