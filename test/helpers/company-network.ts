@@ -94,8 +94,36 @@ async function ip(...args: string[]): Promise<void> {
   await run('ip', args)
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** What a run that was killed before its after() hooks left behind: its namespaces and root-side links. */
+async function sweepLeftovers(): Promise<void> {
+  const {stdout} = await run('ip', ['netns', 'list'])
+  for (const [, name, pid] of stdout.matchAll(/^(tokenwise-(?:laptop|proxy)-(\d+)(?:-\d+)?)\b/gm)) {
+    if (alive(Number(pid))) continue
+    const pids = await run('ip', ['netns', 'pids', name]).then(({stdout: list}) => list.split('\n').filter(Boolean).map(Number), () => [])
+    for (const orphan of pids) {
+      try {
+        process.kill(orphan, 'SIGKILL')
+      } catch {}
+    }
+    await ip('netns', 'del', name).catch(() => {})
+    await rm(`/etc/netns/${name}`, {recursive: true, force: true})
+  }
+  const {stdout: links} = await run('ip', ['-o', 'link', 'show'])
+  for (const [, link, pid] of links.matchAll(/^\d+: (tw\d+r(\d+))@/gm)) if (!alive(Number(pid))) await ip('link', 'del', link).catch(() => {})
+}
+
 /** Make the namespaces and links; the returned close() removes them (call it from after()). */
 export async function makeCompanyNetwork(): Promise<CompanyNetwork> {
+  await sweepLeftovers()
   const n = networks++
   const id = `${process.pid}${n ? `-${n}` : ''}`
   const laptop = `tokenwise-laptop-${id}`
