@@ -128,6 +128,22 @@ describe("e2e: an https issuer behind the company's certificate authority, throu
     expect(tunnels(log).length).to.be.at.least(1)
   })
 
+  for (const [what, file] of [
+    ['a file that does not exist', () => '/nonexistent/company-ca.pem'],
+    ['a file with no PEM certificate in it', () => join(signedIn.configDir, 'not-a-certificate.pem')],
+  ] as const) {
+    it(`ACME_AUTH_CA_FILE naming ${what}: exit 2, one line naming the variable; the login untouched`, async () => {
+      const home = await copyOfHome(signedIn)
+      homes.push(home)
+      await writeFile(join(signedIn.configDir, 'not-a-certificate.pem'), 'this is not a certificate\n')
+      await expireIn(home, -5)
+      const before = await storeSnapshot(home)
+      const result = await inLaptop(2, ['auth', 'token'], home, {ACME_AUTH_CA_FILE: file()})
+      expect(onlyErrorMessage(result.stderr)).to.include('ACME_AUTH_CA_FILE')
+      expect(await storeSnapshot(home)).to.deep.equal(before)
+    })
+  }
+
   it('an https issuer at an IP address (its certificate for that IP): device sign-in through CONNECT with ACME_AUTH_CA_FILE', async () => {
     const ipCa = await makeTestCa(network.issuerHost)
     const atAddress = await startIssuer({host: network.issuerHost, tls: ipCa.tls})
@@ -154,6 +170,11 @@ describe("e2e: an https issuer behind the company's certificate authority, throu
     it('https_proxy wins over HTTPS_PROXY (which proxy port tunnelled it)', async () => {
       const {log} = await callApi(0, {HTTPS_PROXY: squid.url(squid.ports.second), https_proxy: squid.url(squid.ports.open)})
       expect(tunnels(log).map((entry) => entry.port)).to.deep.equal([squid.ports.open])
+    })
+
+    it('ALL_PROXY, when the scheme has no variable of its own, as curl reads it', async () => {
+      const {log} = await callApi(0, {ALL_PROXY: squid.url(squid.ports.second)})
+      expect(tunnels(log).map((entry) => entry.port)).to.deep.equal([squid.ports.second])
     })
 
     it('HTTP_PROXY is not for https targets: with only it, the request goes direct and fails from the laptop (exit 75, one line)', async () => {
