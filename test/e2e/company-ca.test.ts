@@ -130,15 +130,15 @@ describe("e2e: an https issuer behind the company's certificate authority, throu
 
   for (const [what, file] of [
     ['a file that does not exist', () => '/nonexistent/company-ca.pem'],
-    ['a file with no PEM certificate in it', () => join(signedIn.configDir, 'not-a-certificate.pem')],
+    ['a file with no PEM certificate in it', (home: TempHome) => join(home.root, 'not-a-certificate.pem')],
   ] as const) {
     it(`ACME_AUTH_CA_FILE naming ${what}: exit 2, one line naming the variable; the login untouched`, async () => {
       const home = await copyOfHome(signedIn)
       homes.push(home)
-      await writeFile(join(signedIn.configDir, 'not-a-certificate.pem'), 'this is not a certificate\n')
+      await writeFile(join(home.root, 'not-a-certificate.pem'), 'this is not a certificate\n')
       await expireIn(home, -5)
       const before = await storeSnapshot(home)
-      const result = await inLaptop(2, ['auth', 'token'], home, {ACME_AUTH_CA_FILE: file()})
+      const result = await inLaptop(2, ['auth', 'token'], home, {ACME_AUTH_CA_FILE: file(home)})
       expect(onlyErrorMessage(result.stderr)).to.include('ACME_AUTH_CA_FILE')
       expect(await storeSnapshot(home)).to.deep.equal(before)
     })
