@@ -232,7 +232,7 @@ describe('e2e: behind a company proxy (real squid; the CLI in a network namespac
       expect(log.filter((entry) => entry.target === discovery.userinfo_endpoint).map(({port, status}) => [port, status])).to.deep.equal([[squid.ports.auth, 200]])
       expectNoPassword(result)
       // DEBUG names the proxy, credentials redacted.
-      expect(result.stderr).to.include(`${squid.host}:${squid.ports.auth}`)
+      expect(result.stderr).to.include(`http://***@${squid.host}:${squid.ports.auth}`)
     })
 
     for (const debug of [undefined, '*']) {
