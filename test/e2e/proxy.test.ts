@@ -349,19 +349,21 @@ describe('e2e: behind a company proxy (real squid; the CLI in a network namespac
 describe('e2e: loopback never goes through a proxy', function () {
   this.timeout(120_000)
 
-  it('an issuer on 127.0.0.1 is reached directly even with HTTP_PROXY and HTTPS_PROXY set to a dead proxy', async () => {
-    const issuer = await startIssuer()
-    const home = await makeTempHome()
-    try {
-      const dead = `http://127.0.0.1:${await closedPort()}`
-      const env = issuerEnv(issuer, {HTTP_PROXY: dead, HTTPS_PROXY: dead, http_proxy: dead, https_proxy: dead, NO_PROXY: ''})
-      await runAcmeExpecting(0, ['auth', 'login'], {home, env})
-      expect(issuer.counts.authorizationCode).to.equal(1)
-      await runAcmeExpecting(0, ['auth', 'refresh'], {home, env})
-      expect(issuer.counts.refresh).to.equal(1)
-    } finally {
-      await issuer.close()
-      await home.cleanup()
-    }
-  })
+  for (const address of ['127.0.0.1', '127.0.0.2']) {
+    it(`an issuer on ${address} is reached directly even with HTTP_PROXY and HTTPS_PROXY set to a dead proxy`, async () => {
+      const issuer = await startIssuer({host: address})
+      const home = await makeTempHome()
+      try {
+        const dead = `http://127.0.0.1:${await closedPort()}`
+        const env = issuerEnv(issuer, {HTTP_PROXY: dead, HTTPS_PROXY: dead, http_proxy: dead, https_proxy: dead, NO_PROXY: ''})
+        await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+        expect(issuer.counts.authorizationCode).to.equal(1)
+        await runAcmeExpecting(0, ['auth', 'refresh'], {home, env})
+        expect(issuer.counts.refresh).to.equal(1)
+      } finally {
+        await issuer.close()
+        await home.cleanup()
+      }
+    })
+  }
 })
