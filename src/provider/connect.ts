@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client'
 
 import {AuthError} from '../errors.js'
+import type {TransportSettings} from '../transport/transport-fetch.js'
 import {isLoopbackHost, type EndpointSettings} from '../settings/parse.js'
 import {boundedFetch} from './bounded-fetch.js'
 import {machineAuthentication, secretAuthentication, type ClientCredential} from './client-credentials.js'
@@ -42,6 +43,8 @@ type CachedMetadata = {issuer: string} & Record<string, unknown>
 export interface ConnectOptions {
   requestTimeoutSeconds: number
   allowInsecureIssuer: boolean
+  /** How requests leave the process: the caFile setting and how this host names it. */
+  transport: TransportSettings
   cache?: MetadataCache
   /** Ask the issuer even when the cache holds its metadata (sign-in: a stale endpoint would waste it). */
   fresh?: boolean
@@ -62,7 +65,7 @@ export async function connect(client: ClientOf, options: ConnectOptions): Promis
   const finish = (config: oidc.Configuration, fromCache: boolean): Issuer => {
     if (insecure) oidc.allowInsecureRequests(config)
     config.timeout = options.requestTimeoutSeconds
-    config[oidc.customFetch] = boundedFetch(client.issuer)
+    config[oidc.customFetch] = boundedFetch(client.issuer, options.transport)
     const forgetMetadata = async () => {
       if (fromCache) await options.cache?.forget(client.issuer).catch(() => {})
     }
@@ -84,7 +87,7 @@ export async function connect(client: ClientOf, options: ConnectOptions): Promis
   }
   let discovered: DiscoveredMetadata
   try {
-    discovered = await discoverMetadata(url, client.clientId, auth, {insecure, timeoutSeconds: options.requestTimeoutSeconds})
+    discovered = await discoverMetadata(url, client.clientId, auth, {insecure, timeoutSeconds: options.requestTimeoutSeconds, transport: options.transport})
   } catch (error) {
     throw toAuthError(error, {issuer: client.issuer, clientId: client.clientId, operation: 'discovery'})
   }

@@ -162,15 +162,17 @@ describe('e2e: failures', () => {
       await expectEarlierLoginIntact()
     })
 
-    it('an issuer whose certificate this machine does not trust: exit 1, points at NODE_EXTRA_CA_CERTS, which then works', async () => {
+    it('an issuer whose certificate this machine does not trust: exit 1, names the host and the problem, points at ACME_AUTH_CA_FILE and NODE_EXTRA_CA_CERTS, which then work', async () => {
       const tls = await startSelfSignedServer()
       try {
         const result = await runAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_ISSUER: tls.url}})
         const message = expectFailedLogin(result, 1)
-        expect(message).to.match(/not signed by an authority this machine trusts/).and.include('NODE_EXTRA_CA_CERTS')
-        // Following the advice gets past TLS: this server has no discovery document, and says so.
-        const trusted = await runAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_ISSUER: tls.url, NODE_EXTRA_CA_CERTS: SELF_SIGNED_CERT}})
-        expect(expectFailedLogin(trusted, 2)).to.match(/publishes no metadata: neither OpenID Connect discovery nor RFC 8414/)
+        expect(message).to.include(tls.url).and.match(/the certificate is self-signed/).and.include('ACME_AUTH_CA_FILE').and.include('NODE_EXTRA_CA_CERTS')
+        // Following either advice gets past TLS: this server has no discovery document, and says so.
+        for (const trust of [{NODE_EXTRA_CA_CERTS: SELF_SIGNED_CERT}, {ACME_AUTH_CA_FILE: SELF_SIGNED_CERT}]) {
+          const trusted = await runAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_ISSUER: tls.url, ...trust}})
+          expect(expectFailedLogin(trusted, 2), Object.keys(trust)[0]).to.match(/publishes no metadata: neither OpenID Connect discovery nor RFC 8414/)
+        }
       } finally {
         await tls.close()
       }
