@@ -97,6 +97,13 @@ export function authErrorOf(error: unknown): AuthError | undefined {
  * `fetch` with the user's access token (rejects like {@link getAccessToken}). When the API answers 401, it refreshes once and retries,
  * since the server may have revoked the token early (DESIGN.md: the reactive trigger).
  *
+ * The request goes through the plugin's own transport, as its requests to the issuer do: the proxy
+ * from `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`, the certificate authorities of the caFile setting
+ * (`ACME_AUTH_CA_FILE`) besides Node's, and a standard `Response` back. A request that gets no
+ * answer (host down, proxy refusing, certificate not trusted) rejects with an
+ * {@link AuthCommandError}: one line naming the host or the proxy, exit 75 (1 for a certificate,
+ * 2 for a proxy that refuses the password). The global `fetch` and its dispatcher are left alone.
+ *
  * @example
  * ```ts
  * const response = await authFetch('https://api.example.com/me')
@@ -105,13 +112,43 @@ export function authErrorOf(error: unknown): AuthError | undefined {
  */
 export async function authFetch(input: string | URL | Request, init: RequestInit = {}, options: Omit<TokenOptions, 'force'> = {}): Promise<Response> {
   const token = await resolveToken(options)
-  const response = await fetch(input, withAuthorization(input, init, token))
+  const send = await transport()
+  const response = await send(input, withAuthorization(input, init, token))
   // A stream body cannot be sent twice; an environment token cannot be refreshed.
   const replayable = !(init.body instanceof ReadableStream) && !(input instanceof Request && input.bodyUsed)
   if (response.status !== 401 || token.source === 'env' || !replayable) return response
   await response.body?.cancel()
   const renewed = await resolveToken({...options, force: true})
-  return fetch(input, withAuthorization(input, init, renewed))
+  return send(input, withAuthorization(input, init, renewed))
+}
+
+/**
+ * `fetch` without a token, through the same transport as {@link authFetch} (proxy, caFile, one-line
+ * errors): for the requests of a host command that need no sign-in (an issuer's discovery document,
+ * a public API, a download), so that they work on the same networks as the sign-in does.
+ *
+ * @example
+ * ```ts
+ * import {plainFetch} from '@tokenwise/plugin-auth'
+ *
+ * const response = await plainFetch('https://id.example.com/.well-known/openid-configuration')
+ * const {userinfo_endpoint} = await response.json()
+ * ```
+ */
+export async function plainFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const send = await transport()
+  return send(input, init)
+}
+
+/** The host's transport, its failures as AuthCommandErrors (what oclif prints as one line). */
+async function transport(): Promise<(input: string | URL | Request, init?: RequestInit) => Promise<Response>> {
+  const {hostTransport} = await import('./session/host-transport.js')
+  const send = await hostTransport(tokenHolder().config).catch(commandError)
+  return (input, init) => send(input, init).catch(commandError)
+}
+
+function commandError(error: unknown): never {
+  throw error instanceof AuthError ? new AuthCommandError(error) : error
 }
 
 async function resolveToken(options: TokenOptions): Promise<FreshToken> {

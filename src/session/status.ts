@@ -1,5 +1,6 @@
 import {AuthError} from '../errors.js'
 import {pickAccount, type AccountRecord} from '../store/account-index.js'
+import {chooseProxy} from '../transport/proxy-choice.js'
 import {noSuchAccount} from './accounts.js'
 import {environmentToken, type AuthContext} from './context.js'
 
@@ -27,6 +28,8 @@ export interface AccountStatus {
   scopes: string[]
   expiresAt: string | null
   hasRefreshToken: boolean
+  /** The proxy requests to the issuer go through (HTTPS_PROXY, …), user and password shown as `***`; null: direct. */
+  proxy: string | null
 }
 
 export interface StatusRequest {
@@ -79,6 +82,7 @@ export function toStatus(account: AccountRecord, isDefault: boolean): AccountSta
     scopes: account.scopes,
     expiresAt: account.expiresAt,
     hasRefreshToken: account.hasRefreshToken,
+    proxy: chooseProxy(new URL(account.issuer))?.shown ?? null,
   }
 }
 

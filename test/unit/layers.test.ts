@@ -13,7 +13,7 @@ const SRC = fileURLToPath(new URL('../../src/', import.meta.url))
 const LAYERS: Array<{name: string; files: RegExp; rank: number; mayImport?: RegExp}> = [
   {name: 'commands', files: /^commands\//, rank: 6, mayImport: /^(cli|session|settings)\/|^(errors|host-commands|durations)\.ts$/},
   {name: 'hooks', files: /^hooks\//, rank: 6, mayImport: /^(session|settings)\/|^errors\.ts$/},
-  {name: 'library API', files: /^(index|command-error)\.ts$/, rank: 6, mayImport: /^(session|transport)\/|^(errors|command-error)\.ts$/},
+  {name: 'library API', files: /^(index|command-error)\.ts$/, rank: 6, mayImport: /^session\/|^(errors|command-error)\.ts$/},
   {name: 'cli', files: /^cli\//, rank: 5},
   {name: 'session', files: /^session\//, rank: 4},
   {name: 'provider', files: /^provider\//, rank: 3},

@@ -70,6 +70,7 @@ function describe(account: AccountStatus, credentialsPath: string): string {
     `    Scopes:        ${account.scopes.join(' ') || '(unknown)'}`,
     `    Stored in:     ${account.storage}${account.storage === 'file' ? ` (${credentialsPath})` : ''}`,
   ]
+  if (account.proxy) lines.push(`    Proxy:         ${account.proxy}`)
   return lines.join('\n')
 }
 
