@@ -1,4 +1,4 @@
-import {getProxyForUrl} from 'proxy-from-env'
+import {createRequire} from 'node:module'
 
 import {AuthError} from '../errors.js'
 import {rememberSecret} from '../safe-text.js'
@@ -31,6 +31,8 @@ export function chooseProxy(target: URL): ProxyChoice | undefined {
   const scheme = target.protocol.replace(/:$/, '')
   const variable = [`${scheme}_proxy`, `${scheme.toUpperCase()}_PROXY`, 'all_proxy', 'ALL_PROXY'].find((name) => env[name])
   if (!variable) return undefined
+  // Loaded only when a proxy variable is set: most machines have none.
+  const {getProxyForUrl} = createRequire(import.meta.url)('proxy-from-env') as typeof import('proxy-from-env')
   if (getProxyForUrl(target.href) === '') return undefined
   const port = Number(target.port) || (scheme === 'https' ? 443 : 80)
   if (noProxyCovers(target.hostname, port, env.no_proxy || env.NO_PROXY || '')) return undefined

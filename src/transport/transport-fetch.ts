@@ -1,9 +1,8 @@
 import {getLogger} from '@oclif/core'
+import type {Agent} from 'node:http'
 import * as http from 'node:http'
-import * as https from 'node:https'
+import type * as https from 'node:https'
 import {Readable} from 'node:stream'
-import * as zlib from 'node:zlib'
-import {HttpsProxyAgent} from 'https-proxy-agent'
 
 import {AuthError} from '../errors.js'
 import {hostUnreachable, proxyRefused, proxyUnreachable, tlsFailure, type FailureWords} from './failures.js'
@@ -77,7 +76,7 @@ export function transportFetch(options: TransportOptions): Fetch {
 }
 
 /** One request, one answer's head; every failure to get one said in the plugin's words where it can be. */
-function send(url: URL, method: string, headers: Headers, body: Buffer | undefined, signal: AbortSignal, options: TransportOptions): Promise<http.IncomingMessage> {
+async function send(url: URL, method: string, headers: Headers, body: Buffer | undefined, signal: AbortSignal, options: TransportOptions): Promise<http.IncomingMessage> {
   signal.throwIfAborted()
   const proxy = chooseProxy(url)
   logRoute(url, proxy)
@@ -97,13 +96,15 @@ function send(url: URL, method: string, headers: Headers, body: Buffer | undefin
     forwarded = true
     if (proxy.authorization) outgoing['proxy-authorization'] = proxy.authorization
     outgoing.host = url.host
-    requestOptions = {protocol: proxy.url.protocol, hostname: proxy.url.hostname.replace(/^\[|\]$/g, ''), port: proxy.url.port || undefined, path: url.href, method, headers: outgoing, agent: proxy.url.protocol === 'https:' ? httpsAgent : httpAgent}
+    requestOptions = {protocol: proxy.url.protocol, hostname: proxy.url.hostname.replace(/^\[|\]$/g, ''), port: proxy.url.port || undefined, path: url.href, method, headers: outgoing, agent: await directAgent(proxy.url.protocol)}
   } else {
-    requestOptions = {protocol: url.protocol, hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || undefined, path: `${url.pathname}${url.search}`, method, headers: outgoing, agent: proxy ? tunnelAgent(proxy) : secure ? httpsAgent : httpAgent, ca}
+    requestOptions = {protocol: url.protocol, hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || undefined, path: `${url.pathname}${url.search}`, method, headers: outgoing, agent: proxy ? await tunnelAgent(proxy) : await directAgent(url.protocol), ca}
   }
+  // node:https (and TLS) only for https: a loopback issuer on plain http never loads it.
+  const client = requestOptions.protocol === 'https:' ? await import('node:https') : http
 
   return new Promise((resolve, reject) => {
-    const request = (requestOptions.protocol === 'https:' ? https : http).request(requestOptions)
+    const request = client.request(requestOptions)
     // Whether the proxy answered the CONNECT with 200: until it has, a failure is the proxy's.
     let tunnel: number | undefined
     request.on('proxyConnect', (answer: {statusCode: number}) => {
@@ -166,19 +167,23 @@ function toResponse(incoming: http.IncomingMessage, url: URL, method: string, si
     incoming.resume()
     return make(null)
   }
-  const decoded = decode(incoming)
+  return decode(incoming).then((decoded) => readBody(decoded, incoming, url, signal, options).then(make))
+}
+
+function readBody(decoded: Readable, incoming: http.IncomingMessage, url: URL, signal: AbortSignal, options: TransportOptions): Promise<ReadableStream<Uint8Array> | Buffer> {
   const onAbort = () => decoded.destroy(signal.reason)
   signal.addEventListener('abort', onAbort, {once: true})
   decoded.once('close', () => signal.removeEventListener('abort', onAbort))
-  if (!options.limit) return make(Readable.toWeb(decoded) as ReadableStream<Uint8Array>)
-  return readLimited(decoded, url, incoming.headers['content-length'], options.limit).then(make)
+  if (!options.limit) return Promise.resolve(Readable.toWeb(decoded) as ReadableStream<Uint8Array>)
+  return readLimited(decoded, url, incoming.headers['content-length'], options.limit)
 }
 
 /** Unpack what the server compressed, as fetch does (we asked for gzip and deflate). */
-function decode(incoming: http.IncomingMessage): Readable {
+async function decode(incoming: http.IncomingMessage): Promise<Readable> {
   const encoding = String(incoming.headers['content-encoding'] ?? '').trim().toLowerCase()
-  const decoder = encoding === 'gzip' || encoding === 'x-gzip' ? zlib.createGunzip() : encoding === 'deflate' ? zlib.createInflate() : encoding === 'br' ? zlib.createBrotliDecompress() : undefined
-  if (!decoder) return incoming
+  if (!['gzip', 'x-gzip', 'deflate', 'br'].includes(encoding)) return incoming
+  const zlib = await import('node:zlib')
+  const decoder = encoding === 'deflate' ? zlib.createInflate() : encoding === 'br' ? zlib.createBrotliDecompress() : zlib.createGunzip()
   incoming.on('error', (error) => decoder.destroy(error))
   return incoming.pipe(decoder)
 }
@@ -204,18 +209,26 @@ async function readLimited(body: Readable, url: URL, declared: string | undefine
 // Kept alive between the requests of one command (discovery, then token, then userinfo); idle
 // sockets do not keep the process running.
 const httpAgent = new http.Agent({keepAlive: true})
-const httpsAgent = new https.Agent({keepAlive: true})
-const tunnelAgents = new Map<string, HttpsProxyAgent<string>>()
+let httpsAgent: https.Agent | undefined
+const tunnelAgents = new Map<string, Agent>()
+
+async function directAgent(protocol: string): Promise<Agent> {
+  if (protocol !== 'https:') return httpAgent
+  httpsAgent ??= new (await import('node:https')).Agent({keepAlive: true})
+  return httpsAgent
+}
 
 /**
  * https through a proxy: a CONNECT tunnel (https-proxy-agent), TLS to the target inside it. The
  * agent gets the proxy without its user name and password and the Basic header on its own, so that
  * its debug output (DEBUG=*) shows the address only.
  */
-function tunnelAgent(proxy: ProxyChoice): HttpsProxyAgent<string> {
+async function tunnelAgent(proxy: ProxyChoice): Promise<Agent> {
   const key = `${proxy.url.href} ${proxy.authorization ?? ''}`
   let agent = tunnelAgents.get(key)
   if (!agent) {
+    // Loaded only behind a proxy: most commands never need it.
+    const {HttpsProxyAgent} = await import('https-proxy-agent')
     agent = new HttpsProxyAgent(proxy.url.href, {keepAlive: true, headers: proxy.authorization ? {'Proxy-Authorization': proxy.authorization} : {}})
     tunnelAgents.set(key, agent)
   }
