@@ -60,7 +60,8 @@ export function tlsFailure(host: string, errorCode: string | undefined, words: F
   const code = errorCode === 'EPROTO' ? opensslCode(cause) : errorCode
   const reason = code ? tlsReason(code) : undefined
   if (!reason) return undefined
-  const systemStore = nodeReadsSystemStore() ? ', or NODE_USE_SYSTEM_CA=1 to use the certificates this system trusts' : ''
+  const switchOn = systemStoreSwitch(process.versions.node)
+  const systemStore = switchOn ? `, or ${switchOn} to use the certificates this system trusts` : ''
   const trust = `set ${words.caFileVariable} (the caFile setting) or NODE_EXTRA_CA_CERTS to a PEM file of its certificate authority${systemStore}`
   const suggestion = reason.untrusted
     ? `If your network uses its own certificate authority (a company proxy), ${trust}; else check the address.`
@@ -76,10 +77,16 @@ function opensslCode(error: unknown): string | undefined {
   return /SSL routines|ssl3_|tls_/i.test(text) ? 'ERR_SSL_HANDSHAKE' : undefined
 }
 
-/** NODE_USE_SYSTEM_CA and --use-system-ca came with Node 23.8 and 22.15. */
-function nodeReadsSystemStore(): boolean {
-  const [major, minor] = process.versions.node.split('.').map(Number)
-  return major > 23 || (major === 23 && minor >= 8) || (major === 22 && minor >= 15)
+/**
+ * How this Node is told to trust the operating system's certificate store, if it can be: the
+ * `--use-system-ca` flag came with Node 23.8 (Linux 23.9) and 22.15, the NODE_USE_SYSTEM_CA=1
+ * variable with 24.6 and 22.19. Node 20 reads only its own roots and NODE_EXTRA_CA_CERTS.
+ */
+export function systemStoreSwitch(version: string): string | undefined {
+  const [major, minor] = version.split('.').map(Number)
+  if (major > 24 || (major === 24 && minor >= 6) || (major === 22 && minor >= 19)) return 'NODE_USE_SYSTEM_CA=1'
+  if (major >= 23 || (major === 22 && minor >= 15)) return 'NODE_OPTIONS=--use-system-ca'
+  return undefined
 }
 
 /** A request the host made with authFetch() that never got an answer: one line naming the host. */

@@ -16,8 +16,8 @@ const cache = new Map<string, string[]>()
 
 /**
  * The certificate authorities a request trusts when caFile is set: Node's (its bundled roots, the
- * ones NODE_EXTRA_CA_CERTS added at start and, on Node 22.15+/23.5+, the system store when
- * NODE_USE_SYSTEM_CA=1 or --use-system-ca asked for it) and the file's. Given as `ca`, a list
+ * ones NODE_EXTRA_CA_CERTS added at start and, from Node 22.15/23.8, the system store when
+ * --use-system-ca or NODE_USE_SYSTEM_CA=1 asked for it) and the file's. Given as `ca`, a list
  * replaces Node's for that connection, so Node's are part of it.
  */
 export function trustedRoots(caFile: CaFileSetting): string[] {
@@ -29,8 +29,8 @@ export function trustedRoots(caFile: CaFileSetting): string[] {
 }
 
 function nodeDefaultRoots(): string[] {
-  // tls.getCACertificates('default') is what Node itself trusts, extras and system store included;
-  // Node 20 lacks it, and there the bundled roots and NODE_EXTRA_CA_CERTS are all there is.
+  // tls.getCACertificates('default') (Node 22.15+) is what Node itself trusts, extras and system
+  // store included; Node 20 lacks it, and there the bundled roots and NODE_EXTRA_CA_CERTS are all there is.
   const getCACertificates = (tls as {getCACertificates?: (type: string) => string[]}).getCACertificates
   if (getCACertificates) return getCACertificates('default')
   const extraFile = process.env.NODE_EXTRA_CA_CERTS

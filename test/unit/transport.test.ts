@@ -14,6 +14,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {AuthError} from '../../src/errors.js'
+import {systemStoreSwitch} from '../../src/transport/failures.js'
 import {noProxyCovers, isLoopback} from '../../src/transport/no-proxy.js'
 import {chooseProxy} from '../../src/transport/proxy-choice.js'
 import {transportFetch, type TransportOptions} from '../../src/transport/transport-fetch.js'
@@ -307,6 +308,19 @@ describe('transport: requests through a real proxy, with a company certificate a
     expect(error).to.be.instanceOf(AuthError).and.include({code: 'TLS_FAILED', exitCode: 1})
     const text = (error as AuthError).userMessage
     expect(text).to.include('https://issuer.test').and.include('issued by an unknown certificate authority').and.include('ACME_AUTH_CA_FILE').and.include('NODE_EXTRA_CA_CERTS')
+  })
+
+  it('which switch turns on the system store is named for the Node versions that have one', () => {
+    expect(['20.20.2', '22.14.0', '22.15.0', '22.19.0', '23.8.0', '24.5.0', '24.6.0', '26.1.0'].map(systemStoreSwitch)).to.deep.equal([
+      undefined,
+      undefined,
+      'NODE_OPTIONS=--use-system-ca',
+      'NODE_USE_SYSTEM_CA=1',
+      'NODE_OPTIONS=--use-system-ca',
+      'NODE_OPTIONS=--use-system-ca',
+      'NODE_USE_SYSTEM_CA=1',
+      'NODE_USE_SYSTEM_CA=1',
+    ])
   })
 
   it('a caFile that is missing or holds no certificate: CONFIG_INVALID naming its source', async () => {
