@@ -2,7 +2,7 @@ import {BlockList, isIP} from 'node:net'
 
 /**
  * What `proxy-from-env` leaves out of curl's NO_PROXY rules, and Go's: a bare domain (`example.com`)
- * also covers its subdomains, IP addresses are compared as addresses (`::1`, `[::1]` and
+ * also covers its subdomains and `.example.com` the domain itself, IP addresses are compared as addresses (`::1`, `[::1]` and
  * `0:0::1` are one), and CIDR ranges (`10.0.0.0/8`, `fd00::/8`) cover the addresses in them.
  * `proxy-from-env` has already checked the forms it knows (`*`, exact names, `.suffix`,
  * `*.suffix`, `host:port`); this says whether an entry matches in one of the ways it does not.
@@ -24,7 +24,8 @@ export function noProxyCovers(hostname: string, port: number, noProxy: string): 
       if (ipFamily && sameAddress(host, ipFamily, pattern)) return true
       continue
     }
-    if (!/^[*.]/.test(pattern) && host.endsWith(`.${pattern}`)) return true
+    const domain = pattern.replace(/^\*?\./, '')
+    if (domain && domain !== '*' && (host === domain || host.endsWith(`.${domain}`))) return true
   }
   return false
 }

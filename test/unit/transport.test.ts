@@ -98,6 +98,7 @@ describe('transport: the proxy from the environment', () => {
       ['https://id.example.com/', 'example.com', false],
       ['https://id.example.com/', '.example.com', false],
       ['https://id.example.com/', '*.example.com', false],
+      ['https://example.com/', '.example.com', false],
       ['https://badexample.com/', 'example.com', true],
       ['https://id.example.com/', 'other.com, id.example.com:443', false],
       ['https://id.example.com:8443/', 'id.example.com:443', true],
