@@ -19,14 +19,18 @@ export function proxyUnreachable(proxy: ProxyChoice, target: URL, code: string |
   })
 }
 
-/** The proxy answered for the target (CONNECT refused, or a forwarded request it could not pass on). */
+/**
+ * The proxy answered for the target (CONNECT refused, or a forwarded request it could not pass on).
+ * A 5xx is its failure to get there (squid answers 503 when the issuer does not answer, 500 when
+ * its DNS fails): temporary.
+ */
 export function proxyRefused(proxy: ProxyChoice, target: URL, status: number): AuthError {
   if (status === 407) {
     return new AuthError('CONFIG_INVALID', `The proxy ${proxy.hostPort} (from ${proxy.variable}) asks for a user name and password (407 Proxy Authentication Required)${proxy.authorization ? ' and refused the ones given' : ''}.`, {
       suggestion: `Check the proxy user name and password in ${proxy.variable} (http://user:password@host:port, percent-encoded).`,
     })
   }
-  if (status === 502 || status === 503 || status === 504) {
+  if (status >= 500) {
     return new AuthError('TRANSIENT', `The proxy ${proxy.hostPort} (from ${proxy.variable}) could not reach ${target.host} (${status}).`, {
       suggestion: `This is temporary and nothing was lost: retry when ${target.hostname} is reachable; if it persists, ask the proxy's administrators.`,
     })

@@ -294,3 +294,18 @@ describe('e2e: failures', () => {
     })
   })
 })
+
+describe('e2e: failures of a host command\'s own requests (authFetch, plainFetch)', () => {
+  it('the API is down: exit 75, one line naming the host (no TypeError: fetch failed, no stack)', async () => {
+    const home = await makeTempHome()
+    try {
+      const port = await closedPort()
+      const result = await runAcme(['api', `http://127.0.0.1:${port}/items`], {home, env: {ACME_TOKEN: 'env-token-for-the-api-0123456789'}})
+      expect(result.code, result.stderr).to.equal(75)
+      expect(errorMessage(result.stderr)).to.equal(`Could not reach 127.0.0.1:${port}: connection refused. This is temporary: retry when it is reachable.`)
+      expect(result.stderr).to.not.match(/TypeError|fetch failed/)
+    } finally {
+      await home.cleanup()
+    }
+  })
+})
