@@ -18,6 +18,8 @@ import {systemStoreSwitch} from '../../src/transport/failures.js'
 import {noProxyCovers, isLoopback} from '../../src/transport/no-proxy.js'
 import {chooseProxy} from '../../src/transport/proxy-choice.js'
 import {transportFetch, type TransportOptions} from '../../src/transport/transport-fetch.js'
+import {toStatus} from '../../src/session/status.js'
+import type {AccountRecord} from '../../src/store/account-index.js'
 import {closedPort} from '../helpers/acme.js'
 
 const PROXY_VARIABLES = ['HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY', 'all_proxy', 'NO_PROXY', 'no_proxy']
@@ -89,6 +91,15 @@ describe('transport: the proxy from the environment', () => {
       expect(chooseProxy(new URL('http://127.example.com/')), 'a name, not an address').to.not.equal(undefined)
     })
     expect(isLoopback('[::ffff:127.0.0.1]')).to.equal(true)
+  })
+
+  it('auth status shows the proxy of each account\'s issuer, its password as ***; null when direct', async () => {
+    const account = (issuer: string): AccountRecord => ({key: `${issuer}|acme-cli|alice`, issuer, clientId: 'acme-cli', subject: 'alice', scopes: ['openid'], expiresAt: null, hasRefreshToken: true, storage: 'file', updatedAt: '2026-12-07T00:00:00Z'})
+    await withProxyEnv({HTTPS_PROXY: 'http://me:hunter2-secret@proxy.corp:3128', NO_PROXY: 'internal.example'}, () => {
+      expect(toStatus(account('https://id.example.com'), true).proxy).to.equal('http://***@proxy.corp:3128')
+      expect(toStatus(account('https://id.internal.example'), true).proxy).to.equal(null)
+      expect(toStatus(account('http://127.0.0.1:4010'), true).proxy).to.equal(null)
+    })
   })
 
   it('NO_PROXY: names, .suffix and suffix, host:port, IP addresses, CIDR ranges and *', async () => {
