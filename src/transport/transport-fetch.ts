@@ -39,6 +39,8 @@ export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promi
 const debug = getLogger('@tokenwise/plugin-auth:transport').debug
 
 const MAX_REDIRECTS = 20
+/** As fetch's (undici's) connect timeout: a host or proxy that drops packets is a failure in 10 s, not the kernel's two minutes. */
+const CONNECT_TIMEOUT_MS = 10_000
 /** Headers that must not follow a redirect to another origin (as fetch does). */
 const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization']
 
@@ -112,6 +114,13 @@ async function send(url: URL, method: string, headers: Headers, body: Buffer | u
     })
     const onAbort = () => request.destroy(signal.reason)
     signal.addEventListener('abort', onAbort, {once: true})
+    const connectTimer = setTimeout(() => request.destroy(Object.assign(new Error('connect timed out'), {code: 'ETIMEDOUT'})), CONNECT_TIMEOUT_MS)
+    // A tunnel's socket is handed over once the proxy has answered: connected by then.
+    request.on('socket', (socket) => {
+      if (!socket.connecting) clearTimeout(connectTimer)
+      else socket.once('connect', () => clearTimeout(connectTimer))
+    })
+    request.once('close', () => clearTimeout(connectTimer))
     request.on('response', (incoming) => {
       signal.removeEventListener('abort', onAbort)
       const status = incoming.statusCode ?? 0
