@@ -60,6 +60,22 @@ export interface AccountIndex {
   tombstones: Record<string, Tombstone>
   /** Accounts whose issuer did not answer lately (session/outage.ts). */
   refreshFailures: Record<string, RefreshFailure>
+  /**
+   * How far taking over the host's earlier login went (session/adopt-login.ts); absent until it
+   * starts. Optional, so an index written before it existed still reads.
+   */
+  adoption?: Adoption
+}
+
+/**
+ * `clear`: the login is saved here, or there was nothing usable to take over, and only the host's
+ * old copy is left to clear (its refresh token may be spent: it is never read or sent again).
+ * `done`: nothing is left to do, and the host's `read()` is not called again.
+ */
+export interface Adoption {
+  state: 'clear' | 'done'
+  /** When it reached this state (ISO-8601). */
+  since: string
 }
 
 export function accountKey(issuer: string, clientId: string, subject: string): string {
@@ -127,7 +143,14 @@ export function parseIndex(data: unknown, path = 'the index'): AccountIndex {
       reason: expectString(entry.reason, `refreshFailures ${key}: reason`).slice(0, 200),
     }
   }
-  return {version: 1, gen: file.gen, defaultAccount, accounts, tombstones, refreshFailures}
+  const index: AccountIndex = {version: 1, gen: file.gen, defaultAccount, accounts, tombstones, refreshFailures}
+  // A note this version cannot read (a later version's) is left out, not a reason to set the whole
+  // index aside: at worst the old copy is looked at once more, which finds nothing or only clears it.
+  const adoption = file.adoption as {state?: unknown; since?: unknown} | undefined
+  if ((adoption?.state === 'clear' || adoption?.state === 'done') && typeof adoption.since === 'string' && !Number.isNaN(Date.parse(adoption.since))) {
+    index.adoption = {state: adoption.state, since: adoption.since}
+  }
+  return index
 }
 
 function parseAccount(value: unknown, what: string): AccountRecord {
