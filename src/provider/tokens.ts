@@ -137,7 +137,7 @@ export async function acceptsAccessToken(issuer: Issuer, accessToken: string, op
 
 /** A resource server (userinfo, a profile endpoint) said 401 to the access token: expired, revoked or not its own. */
 export function accessTokenRefused(error: unknown): boolean {
-  const cause = (error as {cause?: {code?: unknown; status?: unknown; cause?: unknown}} | undefined)?.cause
+  const cause = (error instanceof AuthError ? error.debugCause : (error as {cause?: unknown} | undefined)?.cause) as {code?: unknown; status?: unknown; cause?: unknown} | undefined
   if (!cause) return false
   if (cause.status === 401 || (cause.code === 'OAUTH_WWW_AUTHENTICATE_CHALLENGE' && cause.status !== 403)) return true
   return cause.cause instanceof Response && cause.cause.status === 401

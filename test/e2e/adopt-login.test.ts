@@ -4,13 +4,16 @@
 // issuer, commands are real acme processes, kills land at the named steps of the adoption.
 import {expect} from 'chai'
 import {execFileSync} from 'node:child_process'
-import {chmod} from 'node:fs/promises'
+import {chmod, readFile} from 'node:fs/promises'
+import {join} from 'node:path'
 
 import {discoveryOf, loginSnapshot, onlyStoredSecrets, refreshAtIssuer, runAcme, runAcmeExpecting, statusJson, warningMessages, type TempHome} from '../helpers/acme.js'
 import {killAtStep} from '../helpers/kill-mid-step.js'
 import {KEPT_SETTINGS, legacyFile, moveLoginToLegacyFile, readIndexFile, readLegacyFile, writeLegacyFile} from '../helpers/legacy-login.js'
 import {lifecycleSuite} from '../helpers/lifecycle-suite.js'
 import {ADOPTION_STEPS} from '../../src/session/adopt-login.js'
+
+const MODULE_RECORDER = new URL('../fixtures/module-recorder.mjs', import.meta.url).href
 
 describe('e2e: adopting the login a host already has (acme\'s legacy config.json)', function () {
   this.timeout(180_000)
@@ -22,6 +25,17 @@ describe('e2e: adopting the login a host already has (acme\'s legacy config.json
     const tokens = await moveLoginToLegacyFile(home, options)
     suite.issuer.resetCounts()
     return {home, tokens}
+  }
+
+  /** The issuer forgets an access token (RFC 7009 revocation): from now on an API answers 401 to it. */
+  async function revokeAccessToken(accessToken: string): Promise<void> {
+    const {revocation_endpoint: revocation} = await discoveryOf(suite.issuer)
+    const revoked = await fetch(revocation!, {
+      method: 'POST',
+      headers: {'content-type': 'application/x-www-form-urlencoded'},
+      body: new URLSearchParams({token: accessToken, token_type_hint: 'access_token', client_id: suite.issuer.clientId}),
+    })
+    expect(revoked.status).to.equal(200)
   }
 
   /** The legacy file kept everything but the two token fields of the current context. */
@@ -51,6 +65,22 @@ describe('e2e: adopting the login a host already has (acme\'s legacy config.json
     expect((await runAcmeExpecting(0, ['whoami'], {home, env: suite.env})).stdout).to.equal('alice (Alice)\n')
     expect(suite.issuer.counts.refresh).to.equal(1)
     expect(suite.issuer.counts.refreshReuse, 'the spent legacy refresh token was never sent again').to.equal(0)
+  })
+
+  it('once done, a command loads none of the adoption code and does not read the file, even when it holds tokens again', async () => {
+    const {home} = await legacyHome()
+    await runAcmeExpecting(0, ['hello'], {home, env: suite.env})
+    expect((await readIndexFile(home))?.adoption?.state).to.equal('done')
+    // The old CLI signed in again and wrote its file: adoption happened once, and is not redone.
+    await writeLegacyFile(home, {token: 'Bearer written-again', refreshtoken: 'written-again'})
+    const modules = join(home.root, 'modules.txt')
+    const run = await runAcmeExpecting(0, ['hello'], {home, env: {...suite.env, NODE_OPTIONS: `--import=${MODULE_RECORDER}`, RECORD_MODULES: modules}})
+    expect(warningMessages(run.stderr)).to.deep.equal([])
+    const loaded = (await readFile(modules, 'utf8')).split('\n')
+    expect(loaded.some((url) => url.endsWith('/dist/index.js')), 'acme\'s hook did call adoptLogin()').to.equal(true)
+    expect(loaded.filter((url) => /\/dist\/session\/(adopt-login|context)\.js$/.test(url)), 'adoption code loaded').to.deep.equal([])
+    expect((await readLegacyFile(home)).contexts.work.refreshtoken, 'left as it is').to.equal('written-again')
+    expect(suite.issuer.counts.refresh).to.equal(1)
   })
 
   it('8 commands started together adopt once: one refresh, all succeed, one account', async () => {
@@ -173,17 +203,22 @@ describe('e2e: adopting the login a host already has (acme\'s legacy config.json
     await expectTokensRemoved(home)
 
     // The issuer revokes it (RFC 7009), as an API's 401 would show.
-    const {revocation_endpoint: revocation} = await discoveryOf(suite.issuer)
-    const revoked = await fetch(revocation!, {
-      method: 'POST',
-      headers: {'content-type': 'application/x-www-form-urlencoded'},
-      body: new URLSearchParams({token: tokens.accessToken, token_type_hint: 'access_token', client_id: suite.issuer.clientId}),
-    })
-    expect(revoked.status).to.equal(200)
+    await revokeAccessToken(tokens.accessToken)
     suite.issuer.resetCounts()
     const refused = await runAcmeExpecting(4, ['whoami'], {home, env: suite.env})
     expect(refused.stderr).to.include('acme auth login')
     expect(suite.issuer.counts.tokenRequests, 'nothing to refresh with: no token request').to.equal(0)
+  })
+
+  it('an access token alone that the issuer turns away: cleared, with one message to sign in', async () => {
+    const {home, tokens} = await legacyHome({accessTokenOnly: true})
+    await revokeAccessToken(tokens.accessToken)
+    const first = await runAcmeExpecting(0, ['hello'], {home, env: suite.env})
+    const warnings = warningMessages(first.stderr)
+    expect(warnings, first.stderr).to.have.length(1)
+    expect(warnings[0]).to.include(`no longer accepts the login kept in ${legacyFile(home)}`)
+    await expectTokensRemoved(home)
+    expect(warningMessages((await runAcmeExpecting(0, ['hello'], {home, env: suite.env})).stderr)).to.deep.equal([])
   })
 
   it('storage=auto with no keychain answering keeps the adopted login in the file, and says why once', async () => {
