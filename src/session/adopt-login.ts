@@ -90,10 +90,16 @@ export async function adoptLogin(context: AuthContext, source: LegacyLoginSource
     return await withLock(join(context.store.paths.locks, 'adoption.lock'), () => adoptUnderLock(context, source, where), {purpose: `taking over the login kept in ${where}`})
   } catch (error) {
     const reason = (error instanceof AuthError ? error.message : `${(error as Error)?.message ?? error}`).replace(/\.?$/, '.')
-    context.notify(`Could not take over the login kept in ${where} now: ${reason} Nothing was changed; the next command tries again.`)
+    // Every command runs this first: with the issuer down, they should not each wait for it.
+    const outage = error instanceof AuthError && (error.code === 'TRANSIENT' || error.code === 'TLS_FAILED')
+    const postponed = outage && (await context.store.postponeAdoption(new Date(context.now() + ADOPTION_RETRY_MS)).then(() => true, () => false))
+    context.notify(`Could not take over the login kept in ${where} now: ${reason} Nothing was changed; ${postponed ? `a command tries again in ${ADOPTION_RETRY_MS / 60_000} minute` : 'the next command tries again'}.`)
     return 'later'
   }
 }
+
+/** After an outage, how long commands leave the issuer alone before trying to adopt again. */
+const ADOPTION_RETRY_MS = 60_000
 
 async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, where: string): Promise<AdoptionOutcome> {
   const {store, settings} = context
@@ -101,6 +107,8 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
   // Another command finished it, or got as far as saving, while this one waited for the lock.
   if (index.adoption?.state === 'done') return 'nothing'
   if (index.adoption?.state === 'clear') return clearOldCopy(context, source, where, 'cleared')
+  // The issuer did not answer a moment ago: said then, and tried again once the pause is over.
+  if (index.adoption?.state === 'waiting' && Date.parse(index.adoption.until!) > context.now()) return 'later'
 
   const legacy = await readLegacy(source, where)
   if (!legacy) {

@@ -194,6 +194,14 @@ export class AccountStore {
     })
   }
 
+  /** The issuer did not answer: no command tries to take the login over again before `until`. Never over a later state. */
+  async postponeAdoption(until: Date): Promise<void> {
+    await this.update(async (index) => {
+      if (index.adoption && index.adoption.state !== 'waiting') return
+      index.adoption = {state: 'waiting', since: new Date().toISOString(), until: until.toISOString()}
+    })
+  }
+
   /**
    * Refresh and store the result under one hold of the store lock, taken before the issuer is asked:
    * a refresh token is sent only when what comes back can be saved. (Found taken after the issuer

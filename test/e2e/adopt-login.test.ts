@@ -4,7 +4,7 @@
 // issuer, commands are real acme processes, kills land at the named steps of the adoption.
 import {expect} from 'chai'
 import {execFileSync} from 'node:child_process'
-import {chmod, readFile} from 'node:fs/promises'
+import {chmod, readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {discoveryOf, loginSnapshot, onlyStoredSecrets, refreshAtIssuer, runAcme, runAcmeExpecting, statusJson, warningMessages, type TempHome} from '../helpers/acme.js'
@@ -65,6 +65,7 @@ describe('e2e: adopting the login a host already has (acme\'s legacy config.json
     expect((await runAcmeExpecting(0, ['whoami'], {home, env: suite.env})).stdout).to.equal('alice (Alice)\n')
     expect(suite.issuer.counts.refresh).to.equal(1)
     expect(suite.issuer.counts.refreshReuse, 'the spent legacy refresh token was never sent again').to.equal(0)
+    for (const secret of [tokens.accessToken, tokens.refreshToken, stored.accessToken, stored.refreshToken!]) expect(first.stdout + first.stderr, 'a token in the output').not.to.include(secret)
   })
 
   it('once done, a command loads none of the adoption code and does not read the file, even when it holds tokens again', async () => {
@@ -180,16 +181,26 @@ describe('e2e: adopting the login a host already has (acme\'s legacy config.json
     await runAcmeExpecting(4, ['whoami'], {home, env: suite.env})
   })
 
-  it('an issuer outage: nothing is cleared or lost, and a later command adopts', async () => {
+  it('an issuer outage: nothing is cleared or lost, the next commands do not wait for it, and a later command adopts', async () => {
     const {home} = await legacyHome()
     suite.issuer.setTokenFailure(503)
     const during = await runAcmeExpecting(0, ['hello'], {home, env: suite.env})
     const warnings = warningMessages(during.stderr)
     expect(warnings).to.have.length(1)
-    expect(warnings[0]).to.include(`Could not take over the login kept in ${legacyFile(home)} now`).and.include('the next command tries again')
+    expect(warnings[0]).to.include(`Could not take over the login kept in ${legacyFile(home)} now`).and.include('Nothing was changed; a command tries again in 1 minute')
     expect((await readLegacyFile(home)).contexts.work.refreshtoken, 'the old copy is still there').to.be.a('string')
     expect((await readIndexFile(home))?.accounts ?? []).to.deep.equal([])
+    const asked = suite.issuer.counts.tokenRequests
 
+    const next = await runAcmeExpecting(0, ['hello'], {home, env: suite.env})
+    expect(warningMessages(next.stderr), 'said once').to.deep.equal([])
+    expect(suite.issuer.counts.tokenRequests, 'in the pause nobody asks the issuer').to.equal(asked)
+
+    // The minute is over (moved in the index, as if it had passed) and the issuer is back.
+    const indexPath = join(home.authDir, 'accounts.json')
+    const index = JSON.parse(await readFile(indexPath, 'utf8'))
+    index.adoption.until = new Date(Date.now() - 1000).toISOString()
+    await writeFile(indexPath, JSON.stringify(index))
     suite.issuer.setTokenFailure(null)
     expect((await runAcmeExpecting(0, ['whoami'], {home, env: suite.env})).stdout).to.equal('alice (Alice)\n')
     await expectTokensRemoved(home)
