@@ -6,6 +6,7 @@ import {MAX_TOKEN_BYTES} from '../provider/limits.js'
 import {rememberSecret} from '../safe-text.js'
 import type {SignIn} from '../provider/api.js'
 import {accountKey, type AccountRecord} from '../store/account-index.js'
+import {markAdoption, postponeAdoption, saveAdoptedLogin} from '../store/adoption-store.js'
 import {withLock} from '../store/lock.js'
 import type {Secrets} from '../store/secrets.js'
 import {pauseHereInTests} from '../store/test-pause.js'
@@ -92,7 +93,7 @@ export async function adoptLogin(context: AuthContext, source: LegacyLoginSource
     const reason = (error instanceof AuthError ? error.message : `${(error as Error)?.message ?? error}`).replace(/\.?$/, '.')
     // Every command runs this first: with the issuer down, they should not each wait for it.
     const outage = error instanceof AuthError && (error.code === 'TRANSIENT' || error.code === 'TLS_FAILED')
-    const postponed = outage && (await context.store.postponeAdoption(new Date(context.now() + ADOPTION_RETRY_MS)).then(() => true, () => false))
+    const postponed = outage && (await postponeAdoption(context.store, new Date(context.now() + ADOPTION_RETRY_MS)).then(() => true, () => false))
     context.notify(`Could not take over the login kept in ${where} now: ${reason} Nothing was changed; ${postponed ? `a command tries again in ${ADOPTION_RETRY_MS / 60_000} minute` : 'the next command tries again'}.`)
     return 'later'
   }
@@ -112,12 +113,12 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
 
   const legacy = await readLegacy(source, where)
   if (!legacy) {
-    await store.markAdoption('done')
+    await markAdoption(store, 'done')
     return 'nothing'
   }
   if (typeof legacy === 'string') {
     context.notify(`The login kept in ${where} is not one that can be taken over (${legacy}); it was left as it is. ${context.commands.signIn()}`)
-    await store.markAdoption('done')
+    await markAdoption(store, 'done')
     return 'nothing'
   }
   await pauseHereInTests(ADOPTION_STEPS.read)
@@ -127,7 +128,7 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
   // The host's earlier code never wrote here: a login here for the same issuer and client was made
   // since, so it is newer than the old copy, which only needs clearing.
   if (index.accounts.some((account) => account.issuer === issuerUrl && account.clientId === clientId)) {
-    await store.markAdoption('clear')
+    await markAdoption(store, 'clear')
     return clearOldCopy(context, source, where, 'kept-newer')
   }
 
@@ -146,7 +147,7 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
   } catch (error) {
     if (!(error instanceof AuthError) || !(error.code === 'REAUTH_REQUIRED' || provider.accessTokenRefused(error))) throw error
     // Nothing to take over: said once, since from here on only the clearing is left to do.
-    await store.markAdoption('clear')
+    await markAdoption(store, 'clear')
     context.notify(`The issuer at ${issuerUrl} no longer accepts the login kept in ${where}, so it was not taken over. ${context.commands.signInAgain()}`)
     return clearOldCopy(context, source, where, 'rejected')
   }
@@ -167,7 +168,7 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
   if (signIn.identity.email) record.email = signIn.identity.email
   if (sameClient && settings.endpoints) record.endpoints = {...settings.endpoints}
   if (sameClient && settings.resource) record.resource = settings.resource
-  const saved = await store.saveAdoptedLogin(record, signIn.secrets)
+  const saved = await saveAdoptedLogin(store, record, signIn.secrets)
   if (saved && storageWhy) context.notify(storageWhy)
   await pauseHereInTests(ADOPTION_STEPS.saved)
   return clearOldCopy(context, source, where, saved ? 'adopted' : 'kept-newer')
@@ -216,7 +217,7 @@ async function clearOldCopy(context: AuthContext, source: LegacyLoginSource, whe
     return 'later'
   }
   await pauseHereInTests(ADOPTION_STEPS.cleared)
-  await context.store.markAdoption('done')
+  await markAdoption(context.store, 'done')
   return outcome
 }
 

@@ -170,39 +170,6 @@ export class AccountStore {
   }
 
   /**
-   * Keep a login taken over from the host's earlier code (session/adopt-login.ts), and note in the
-   * same write that only the host's old copy is left to clear. A login for the same issuer and client
-   * that got here first was made since, so it is newer: it is left alone, and false returned.
-   */
-  async saveAdoptedLogin(record: AccountRecord, secrets: Secrets): Promise<boolean> {
-    let saved = false
-    await this.update(async (index) => {
-      index.adoption = {state: 'clear', since: new Date().toISOString()}
-      if (index.accounts.some((account) => account.issuer === record.issuer && account.clientId === record.clientId)) return
-      await this.backend(record.storage).set(record.key, secrets)
-      index.accounts = [...index.accounts, record]
-      if (!index.defaultAccount) index.defaultAccount = record.key
-      saved = true
-    }, {purpose: 'saving the login taken over'})
-    return saved
-  }
-
-  /** Note how far taking over the host's earlier login went (see AccountIndex.adoption). */
-  async markAdoption(state: 'clear' | 'done'): Promise<void> {
-    await this.update(async (index) => {
-      index.adoption = {state, since: new Date().toISOString()}
-    })
-  }
-
-  /** The issuer did not answer: no command tries to take the login over again before `until`. Never over a later state. */
-  async postponeAdoption(until: Date): Promise<void> {
-    await this.update(async (index) => {
-      if (index.adoption && index.adoption.state !== 'waiting') return
-      index.adoption = {state: 'waiting', since: new Date().toISOString(), until: until.toISOString()}
-    })
-  }
-
-  /**
    * Refresh and store the result under one hold of the store lock, taken before the issuer is asked:
    * a refresh token is sent only when what comes back can be saved. (Found taken after the issuer
    * rotated, by a slow vault or a planted lock file, the store would lose the only copy of the new
