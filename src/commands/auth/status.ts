@@ -10,7 +10,7 @@ export default class Status extends AuthCommand {
 
   static override description = `Reads only the local store: it makes no network request and prints no secret unless --show-token asks for the access token. While <%= config.scopedEnvVarKey('TOKEN') %> is set, commands use that token and no stored login, and status says so.
 
-With --verify it asks the issuer whether each stored login still works: the token is refreshed first when it is due, then shown to the issuer's userinfo (or the configured profile) endpoint; --json gains \`verified: true|false\` per account. A token the issuer turns away is reported, even one it has just issued.
+With --verify it asks the issuer whether each stored login still works: the token is refreshed first when it is due, then shown to the issuer's userinfo (or the configured profile) endpoint; --json gains \`verified: true|false\` per account. A token the issuer turns away is reported, even one it has just issued. A machine's login (client credentials) is verified by getting it a token; a token in <%= config.scopedEnvVarKey('TOKEN') %> is not checked.
 
 Exits 0 whether or not you are signed in (read \`loggedIn\` from --json), or with --check exits 4 when not signed in, for scripts. With --verify: 0 when every login shown is verified, 4 when one is not (sign in again), 75 when the issuer does not answer (nothing is known; retry).`
 
@@ -37,7 +37,7 @@ Exits 0 whether or not you are signed in (read \`loggedIn\` from --json), or wit
     const problems: VerificationProblems = new Map()
     const report = await status(context, {account: flags.account, showToken: flags['show-token'], verify: flags.verify}, problems)
     if (report.source === 'env') {
-      this.log(`Using the access token from ${context.envNames.token}; stored logins are ignored while it is set.`)
+      this.log(`Using the access token from ${context.envNames.token}; stored logins are ignored while it is set.${flags.verify ? ' (--verify checks stored logins only.)' : ''}`)
     } else if (!report.loggedIn) {
       const missing = missingSettings(context)
       // A user of a CLI whose author configured nothing: "sign in" alone would only fail next.
