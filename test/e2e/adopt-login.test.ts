@@ -66,6 +66,12 @@ describe('e2e: adopting the login a host already has (acme\'s legacy config.json
     expect(suite.issuer.counts.refresh).to.equal(1)
     expect(suite.issuer.counts.refreshReuse, 'the spent legacy refresh token was never sent again').to.equal(0)
     for (const secret of [tokens.accessToken, tokens.refreshToken, stored.accessToken, stored.refreshToken!]) expect(first.stdout + first.stderr, 'a token in the output').not.to.include(secret)
+
+    // The hot path again: acme's hook finds no token in its file and loads nothing of the plugin's.
+    const modules = join(home.root, 'modules.txt')
+    await runAcmeExpecting(0, ['hello'], {home, env: {...suite.env, NODE_OPTIONS: `--import=${MODULE_RECORDER}`, RECORD_MODULES: modules}})
+    const ours = (await readFile(modules, 'utf8')).split('\n').filter((url) => url.includes('/dist/'))
+    expect([...new Set(ours.map((url) => url.replace(/^.*\/dist\//, '')))], 'files of ours loaded').to.deep.equal(['hooks/index.js'])
   })
 
   it('once done, a command loads none of the adoption code and does not read the file, even when it holds tokens again', async () => {
