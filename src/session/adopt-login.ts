@@ -143,7 +143,7 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
   )
   let signIn: SignIn
   try {
-    signIn = await learnWhoItIs(context, provider, issuer, legacy, source, where)
+    signIn = await learnWhoItIs(context, provider, issuer, legacy, {source, where, resource: sameClient ? settings.resource : undefined})
   } catch (error) {
     if (!(error instanceof AuthError) || !(error.code === 'REAUTH_REQUIRED' || provider.accessTokenRefused(error))) throw error
     // Nothing to take over: said once, since from here on only the clearing is left to do.
@@ -168,7 +168,10 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
   if (signIn.identity.email) record.email = signIn.identity.email
   if (sameClient && settings.endpoints) record.endpoints = {...settings.endpoints}
   if (sameClient && settings.resource) record.resource = settings.resource
-  const saved = await saveAdoptedLogin(store, record, signIn.secrets)
+  // As at sign-in: a client secret given only for this user (environment, user file) is needed by
+  // every refresh too; the host's own is in its package.json whenever the CLI runs.
+  const keepSecret = sameClient && settings.clientSecret && settings.sources.clientSecret?.startsWith('oclif.auth') !== true
+  const saved = await saveAdoptedLogin(store, record, keepSecret ? {...signIn.secrets, clientSecret: settings.clientSecret} : signIn.secrets)
   if (saved && storageWhy) context.notify(storageWhy)
   await pauseHereInTests(ADOPTION_STEPS.saved)
   return clearOldCopy(context, source, where, saved ? 'adopted' : 'kept-newer')
@@ -180,7 +183,13 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
  * rotated it meanwhile). With an access token only: userinfo, and an unknown expiry; the first 401
  * an API gives then ends in "sign in again".
  */
-async function learnWhoItIs(context: AuthContext, provider: ProviderApi, issuer: Awaited<ReturnType<ProviderApi['connect']>>, legacy: LegacyLogin, source: LegacyLoginSource, where: string): Promise<SignIn> {
+async function learnWhoItIs(
+  context: AuthContext,
+  provider: ProviderApi,
+  issuer: Awaited<ReturnType<ProviderApi['connect']>>,
+  legacy: LegacyLogin,
+  {source, where, resource}: {source: LegacyLoginSource; where: string; resource?: string[]},
+): Promise<SignIn> {
   const claims = context.settings.identityClaims
   if (!legacy.refreshToken) {
     const accessToken = legacy.accessToken!
@@ -197,7 +206,7 @@ async function learnWhoItIs(context: AuthContext, provider: ProviderApi, issuer:
       return await provider.refreshAsSignIn(issuer, {accessToken: sent.accessToken ?? '', tokenType: 'Bearer', refreshToken: sent.refreshToken, idToken: sent.idToken}, {
         scopes: context.settings.scopes,
         claims,
-        resource: context.settings.resource,
+        resource,
       })
     } catch (error) {
       if (attempt > 1 || !(error instanceof AuthError) || error.code !== 'REAUTH_REQUIRED') throw error
