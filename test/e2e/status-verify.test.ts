@@ -5,7 +5,8 @@
 import {expect} from 'chai'
 
 import {startIssuer} from '../fixtures/issuer.js'
-import {ACCOUNT_KEYS, discoveryOf, issuerEnv, loginSnapshot, makeTempHome, onlyStoredSecrets, refreshAtIssuer, runAcmeExpecting, type TempHome} from '../helpers/acme.js'
+import {ACCOUNT_KEYS, discoveryOf, issuerEnv, loginSnapshot, makeHostVariant, makeTempHome, onlyStoredSecrets, refreshAtIssuer, runAcmeExpecting, type HostVariant, type TempHome} from '../helpers/acme.js'
+import {KEPT_SETTINGS, moveLoginToLegacyFile, readLegacyFile} from '../helpers/legacy-login.js'
 import {lifecycleSuite} from '../helpers/lifecycle-suite.js'
 import {expireIn} from '../helpers/store-time.js'
 
@@ -121,4 +122,45 @@ describe('e2e: auth status --verify asks the issuer', function () {
       expect(issuer.counts.refresh, 'one refresh, and no second one to hide the answer').to.equal(1)
     })
   })
+
+  describe('a GitHub-style issuer: a profile endpoint of its own, tokens with no lifetime and no refresh token', () => {
+    let issuer: Awaited<ReturnType<typeof startIssuer>>
+    let host: HostVariant
+    let home: TempHome
+    before(async () => {
+      issuer = await startIssuer({metadata: {openid: false, oauth: false}, profileEndpoint: true, tokenAnswer: ({expires_in: _lifetime, refresh_token: _refresh, ...answer}: Record<string, unknown>) => answer})
+      const at = (path: string) => `${issuer.issuer}${path}`
+      host = await makeHostVariant((auth) => ({
+        ...auth,
+        scopes: ['profile', 'email'],
+        endpoints: {authorization: at('/auth'), token: at('/token'), userinfo: at('/user')},
+        claims: {subject: 'id', name: 'login', email: 'email'},
+      }))
+    })
+    after(async () => {
+      await home?.cleanup()
+      await host?.cleanup()
+      await issuer?.close()
+    })
+
+    it('a legacy access token is adopted through the profile endpoint; --verify asks that endpoint, and reports the token once it is revoked', async () => {
+      home = await makeTempHome()
+      const run = {home, env: issuerEnv(issuer), bin: host.bin}
+      await runAcmeExpecting(0, ['auth', 'login'], run)
+      const {accessToken} = await moveLoginToLegacyFile(home, {accessTokenOnly: true})
+      issuer.resetCounts()
+
+      const json = await runAcmeExpecting(0, ['auth', 'status', '--verify', '--json'], run)
+      const [account] = parseVerified(json.stdout).accounts
+      expect(account).to.include({verified: true, expiresAt: null})
+      expect(account.subject, "GitHub's numeric id").to.match(/^\d+$/)
+      expect(await readLegacyFile(home)).to.deep.equal(KEPT_SETTINGS)
+
+      await (await issuer.provider.AccessToken.find(accessToken))?.destroy()
+      const refused = await runAcmeExpecting(4, ['auth', 'status', '--verify', '--json'], run)
+      expect(parseVerified(refused.stdout).accounts.map((entry) => entry.verified)).to.deep.equal([false])
+      expect(issuer.counts.tokenRequests, 'no refresh token: nothing to refresh').to.equal(0)
+    })
+  })
 })
+
