@@ -140,24 +140,30 @@ export async function authFetch(input: string | URL | Request, init: RequestInit
  *
  * @example
  * ```ts
- * // src/hooks/adopt-login.ts, listed in package.json: "oclif": {"hooks": {"init": "./dist/hooks/adopt-login.js"}}
+ * // src/hooks/adopt-login.ts; in package.json: "oclif": {"hooks": {"init": "./dist/hooks/adopt-login.js"}}
  * import type {Hook} from '@oclif/core'
- * import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+ * import {existsSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
  * import {join} from 'node:path'
  *
+ * // The old code kept {"token": "…", "refreshToken": "…", …other settings} in <configDir>/config.json.
  * const hook: Hook<'init'> = async function ({config}) {
  *   const file = join(config.configDir, 'config.json')
- *   if (!existsSync(file)) return // nothing to adopt: no plugin code is loaded
+ *   const settings = () => JSON.parse(readFileSync(file, 'utf8')) as {token?: string; refreshToken?: string}
+ *   // Before every command: nothing to adopt costs one small read, and loads no plugin code.
+ *   if (!existsSync(file) || !settings().token) return
  *   const {adoptLogin} = await import('@tokenwise/plugin-auth')
  *   await adoptLogin(config, {
  *     location: file,
- *     read() {
- *       const {token, refreshToken} = JSON.parse(readFileSync(file, 'utf8'))
+ *     read: () => {
+ *       const {token, refreshToken} = settings()
  *       return token ? {accessToken: token, refreshToken} : undefined
  *     },
- *     clear() {
- *       const {token: _t, refreshToken: _r, ...rest} = JSON.parse(readFileSync(file, 'utf8'))
- *       writeFileSync(file, JSON.stringify(rest, null, 2))
+ *     clear: () => {
+ *       const rest = settings()
+ *       delete rest.token
+ *       delete rest.refreshToken
+ *       writeFileSync(`${file}.tmp`, JSON.stringify(rest, null, 2), {mode: 0o600})
+ *       renameSync(`${file}.tmp`, file)
  *     },
  *   })
  * }
