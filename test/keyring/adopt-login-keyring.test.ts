@@ -7,7 +7,9 @@ import {join} from 'node:path'
 
 import {startIssuer} from '../fixtures/issuer.js'
 import {issuerEnv, makeTempHome, runAcmeExpecting, statusJson, warningMessages, type TempHome} from '../helpers/acme.js'
+import {killAtStep} from '../helpers/kill-mid-step.js'
 import {KEPT_SETTINGS, moveLoginToLegacyFile, readLegacyFile} from '../helpers/legacy-login.js'
+import {ADOPTION_STEPS} from '../../src/session/adopt-login.js'
 import {KeyringCredentialStore} from '../../src/store/keyring-store.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
@@ -60,4 +62,21 @@ describe('keychain: adopting the legacy login into the OS keychain', function ()
       for (const token of [legacy.accessToken, legacy.refreshToken, stored!.accessToken, stored!.refreshToken!]) expect(files.includes(token), 'a token in a file').to.equal(false)
     })
   }
+
+  it('killed after saving into the keychain, before clearing: the next command only clears', async () => {
+    home = await makeTempHome()
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env: issuerEnv(issuer, {ACME_AUTH_STORAGE: 'file'})})
+    await moveLoginToLegacyFile(home)
+    issuer.resetCounts()
+    const env = issuerEnv(issuer, {ACME_AUTH_STORAGE: 'keyring'})
+    await killAtStep(ADOPTION_STEPS.saved, ['hello'], home, env)
+    expect((await readLegacyFile(home)).contexts.work.refreshtoken, 'not cleared yet').to.be.a('string')
+
+    expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('alice (Alice)\n')
+    expect(issuer.counts.refresh, 'the spent legacy refresh token is not sent again').to.equal(1)
+    expect(issuer.counts.refreshReuse).to.equal(0)
+    expect(await readLegacyFile(home)).to.deep.equal(KEPT_SETTINGS)
+    expect((await statusJson(home, env)).accounts[0].storage).to.equal('keyring')
+  })
 })
+
