@@ -91,15 +91,15 @@ export async function adoptLogin(context: AuthContext, source: LegacyLoginSource
     return await withLock(join(context.store.paths.locks, 'adoption.lock'), () => adoptUnderLock(context, source, where), {purpose: `taking over the login kept in ${where}`})
   } catch (error) {
     const reason = (error instanceof AuthError ? error.message : `${(error as Error)?.message ?? error}`).replace(/\.?$/, '.')
-    // Every command runs this first: with the issuer down, they should not each wait for it.
-    const outage = error instanceof AuthError && (error.code === 'TRANSIENT' || error.code === 'TLS_FAILED')
-    const postponed = outage && (await postponeAdoption(context.store, new Date(context.now() + ADOPTION_RETRY_MS)).then(() => true, () => false))
+    // Every command runs this first: with the issuer down (or a setting wrong) they should neither
+    // each wait for it nor each say so. Nothing was saved, so a pause loses nothing.
+    const postponed = await postponeAdoption(context.store, new Date(context.now() + ADOPTION_RETRY_MS)).catch(() => false)
     context.notify(`Could not take over the login kept in ${where} now: ${reason} Nothing was changed; ${postponed ? `a command tries again in ${ADOPTION_RETRY_MS / 60_000} minute` : 'the next command tries again'}.`)
     return 'later'
   }
 }
 
-/** After an outage, how long commands leave the issuer alone before trying to adopt again. */
+/** After a failure (the issuer down, say), how long commands leave the adoption alone before trying again. */
 const ADOPTION_RETRY_MS = 60_000
 
 async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, where: string): Promise<AdoptionOutcome> {

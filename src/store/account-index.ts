@@ -68,7 +68,8 @@ export interface AccountIndex {
 }
 
 /**
- * `waiting`: the issuer did not answer; nothing was changed, and no command tries again before `until`.
+ * `waiting`: it failed before anything was saved (the issuer did not answer, say); nothing was changed,
+ * and no command tries again before `until`.
  * `clear`: the login is saved here, or there was nothing usable to take over, and only the host's
  * old copy is left to clear (its refresh token may be spent: it is never read or sent again).
  * `done`: nothing is left to do, and the host's `read()` is not called again.

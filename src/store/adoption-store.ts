@@ -30,10 +30,16 @@ export async function markAdoption(store: AccountStore, state: 'clear' | 'done')
   })
 }
 
-/** The issuer did not answer: no command tries to take the login over again before `until`. Never over a later state. */
-export async function postponeAdoption(store: AccountStore, until: Date): Promise<void> {
+/**
+ * The adoption failed before anything was saved (the issuer did not answer, say): no command tries
+ * again before `until`. Never over a later state; false when there was one.
+ */
+export async function postponeAdoption(store: AccountStore, until: Date): Promise<boolean> {
+  let postponed = false
   await store.update(async (index) => {
     if (index.adoption && index.adoption.state !== 'waiting') return
     index.adoption = {state: 'waiting', since: new Date().toISOString(), until: until.toISOString()}
+    postponed = true
   })
+  return postponed
 }
