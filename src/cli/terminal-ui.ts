@@ -85,7 +85,9 @@ export function terminalUi(options: TerminalUiOptions): SignInUi {
       process.stderr.write(`${ux.colorize('yellow', 'Warning:')} ${displaySafe(message)}\n`)
     },
     notice(message) {
-      say(message)
+      // A running spinner holds back what is written meanwhile: the line is shown now, the spinner resumes.
+      if (ux.action.running) ux.action.pause(() => say(message))
+      else say(message)
     },
     async confirm(question) {
       if (!interactive) {
