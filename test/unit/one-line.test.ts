@@ -5,10 +5,11 @@ import {describeAccount} from '../../src/store/account-index.js'
 import {oneLineSafe, terminalSafe} from '../../src/safe-text.js'
 
 describe('one line per value (issue 20)', () => {
-  it('every kind of line break in a value becomes one space', () => {
-    for (const separator of ['\n', '\r', '\r\n', '\t', '\u000B', '\u000C', '\u0085', '\u2028', '\u2029', '\n    ']) {
+  it('no kind of line break survives in a value: CR and NEL are removed as controls, the others become one space', () => {
+    for (const separator of ['\n', '\r\n', '\t', '\u000B', '\u000C', '\u2028', '\u2029', '\n    ', '\r    ', '\u0085 ']) {
       expect(oneLineSafe(`Alice${separator}Issuer: https://evil.example`), JSON.stringify(separator)).to.equal('Alice Issuer: https://evil.example')
     }
+    for (const separator of ['\r', '\u0085']) expect(oneLineSafe(`Alice${separator}Issuer`), JSON.stringify(separator)).to.equal('AliceIssuer')
   })
 
   it('multi-line text of ours keeps its newlines, but not the Unicode line and paragraph separators', () => {
