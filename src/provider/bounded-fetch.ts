@@ -13,8 +13,22 @@ export function boundedFetch(issuer: string, transport: TransportSettings, onRes
   return async (url: string, options: RequestInit): Promise<Response> => {
     const response = await send(url, options)
     onResponse?.(url, response)
-    return response
+    if (response.ok) return response
+    // An error answer stays readable after openid-client gave up on it (a 401 with a Basic challenge
+    // carries its OAuth error in the body, which the library never reads). The transport has read
+    // it whole already, within the limit.
+    const body = await response.arrayBuffer()
+    const kept = new Response(body, {status: response.status, statusText: response.statusText, headers: response.headers})
+    ERROR_BODIES.set(kept, Buffer.from(body).toString('utf8'))
+    return kept
   }
+}
+
+const ERROR_BODIES = new WeakMap<Response, string>()
+
+/** The body of an error answer that came through boundedFetch, whether or not it was read since. */
+export function bufferedBody(response: Response): string | undefined {
+  return ERROR_BODIES.get(response)
 }
 
 function tooLarge(issuer: string, url: string): AuthError {
