@@ -4,7 +4,6 @@ import * as http from 'node:http'
 import type * as https from 'node:https'
 import {Readable} from 'node:stream'
 
-import {AuthError} from '../errors.js'
 import {hostUnreachable, proxyRefused, proxyUnreachable, tlsFailure, type FailureWords} from './failures.js'
 import {chooseProxy, type ProxyChoice} from './proxy-choice.js'
 import {trustedRoots, type CaFileSetting} from './trusted-roots.js'
@@ -142,7 +141,6 @@ async function send(url: URL, method: string, headers: Headers, body: Buffer | u
 }
 
 function failure(error: NodeJS.ErrnoException, url: URL, proxy: ProxyChoice | undefined, beforeProxyAnswered: boolean, options: TransportOptions): Error {
-  if (error instanceof AuthError) return error
   const code = error.code
   // A TLS failure before a tunnel answered is with an https:// proxy itself.
   const tls = tlsFailure(beforeProxyAnswered && proxy ? proxy.url.origin : url.origin, code, options, error)
