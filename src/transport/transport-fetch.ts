@@ -99,7 +99,14 @@ async function send(url: URL, method: string, headers: Headers, body: Buffer | u
     outgoing.host = url.host
     requestOptions = {protocol: proxy.url.protocol, hostname: proxy.url.hostname.replace(/^\[|\]$/g, ''), port: proxy.url.port || undefined, path: url.href, method, headers: outgoing, agent: await directAgent(proxy.url.protocol)}
   } else {
-    requestOptions = {protocol: url.protocol, hostname: url.hostname.replace(/^\[|\]$/g, ''), port: url.port || undefined, path: `${url.pathname}${url.search}`, method, headers: outgoing, agent: proxy ? await tunnelAgent(proxy) : await directAgent(url.protocol), ca}
+    const hostname = url.hostname.replace(/^\[|\]$/g, '')
+    requestOptions = {protocol: url.protocol, hostname, port: url.port || undefined, path: `${url.pathname}${url.search}`, method, headers: outgoing, agent: proxy ? await tunnelAgent(proxy) : await directAgent(url.protocol), ca}
+    // Inside a tunnel TLS is told no host name when the target is an IP address (SNI allows none),
+    // and would check the certificate against the wrong one: check it against the target's.
+    if (proxy && secure) {
+      const {checkServerIdentity} = await import('node:tls')
+      requestOptions.checkServerIdentity = (_host, certificate) => checkServerIdentity(hostname, certificate)
+    }
   }
   // node:https (and TLS) only for https: a loopback issuer on plain http never loads it.
   const client = requestOptions.protocol === 'https:' ? await import('node:https') : http
