@@ -17,8 +17,12 @@
  * }
  * ```
  */
+import {ux, type Interfaces} from '@oclif/core'
+
 import {AuthCommandError} from './command-error.js'
 import {AuthError} from './errors.js'
+import type {AdoptionOutcome, LegacyLoginSource} from './session/adopt-login.js'
+import {adoptionFinished} from './session/adoption-marker.js'
 import type {FreshToken} from './session/ensure-fresh.js'
 import {isFresh, refreshMarginSeconds} from './session/freshness.js'
 import {tokenHolder} from './session/token-holder.js'
@@ -26,6 +30,7 @@ import {tokenHolder} from './session/token-holder.js'
 export {AuthCommandError} from './command-error.js'
 export {AuthError, EXIT_CODES, type AuthErrorCode} from './errors.js'
 export type {AuthRequirement} from './session/requirement.js'
+export type {AdoptionOutcome, LegacyLogin, LegacyLoginSource} from './session/adopt-login.js'
 
 export interface TokenOptions {
   /** Account subject or key; the default account when omitted. */
@@ -97,6 +102,13 @@ export function authErrorOf(error: unknown): AuthError | undefined {
  * `fetch` with the user's access token (rejects like {@link getAccessToken}). When the API answers 401, it refreshes once and retries,
  * since the server may have revoked the token early (DESIGN.md: the reactive trigger).
  *
+ * The request goes through the plugin's own transport, as its requests to the issuer do: the proxy
+ * from `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`, the certificate authorities of the caFile setting
+ * (`ACME_AUTH_CA_FILE`) besides Node's, and a standard `Response` back. A request that gets no
+ * answer (host down, proxy refusing, certificate not trusted) rejects with an
+ * {@link AuthCommandError}: one line naming the host or the proxy, exit 75 (1 for a certificate,
+ * 2 for a proxy that refuses the password). The global `fetch` and its dispatcher are left alone.
+ *
  * @example
  * ```ts
  * const response = await authFetch('https://api.example.com/me')
@@ -105,13 +117,106 @@ export function authErrorOf(error: unknown): AuthError | undefined {
  */
 export async function authFetch(input: string | URL | Request, init: RequestInit = {}, options: Omit<TokenOptions, 'force'> = {}): Promise<Response> {
   const token = await resolveToken(options)
-  const response = await fetch(input, withAuthorization(input, init, token))
+  const send = await transport()
+  const response = await send(input, withAuthorization(input, init, token))
   // A stream body cannot be sent twice; an environment token cannot be refreshed.
   const replayable = !(init.body instanceof ReadableStream) && !(input instanceof Request && input.bodyUsed)
   if (response.status !== 401 || token.source === 'env' || !replayable) return response
   await response.body?.cancel()
   const renewed = await resolveToken({...options, force: true})
-  return fetch(input, withAuthorization(input, init, renewed))
+  return send(input, withAuthorization(input, init, renewed))
+}
+
+/**
+ * `fetch` without a token, through the same transport as {@link authFetch} (proxy, caFile, one-line
+ * errors): for the requests of a host command that need no sign-in (an issuer's discovery document,
+ * a public API, a download), so that they work on the same networks as the sign-in does.
+ *
+ * @example
+ * ```ts
+ * import {plainFetch} from '@tokenwise/plugin-auth'
+ *
+ * const response = await plainFetch('https://id.example.com/.well-known/openid-configuration')
+ * const {userinfo_endpoint} = await response.json()
+ * ```
+ */
+export async function plainFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  const send = await transport()
+  return send(input, init)
+}
+
+/** The host's transport, its failures as AuthCommandErrors (what oclif prints as one line). */
+async function transport(): Promise<(input: string | URL | Request, init?: RequestInit) => Promise<Response>> {
+  const {hostTransport} = await import('./session/host-transport.js')
+  const send = await hostTransport(tokenHolder().config).catch(commandError)
+  return (input, init) => send(input, init).catch(commandError)
+}
+
+function commandError(error: unknown): never {
+  throw error instanceof AuthError ? new AuthCommandError(error) : error
+}
+
+/**
+ * Take over the login your CLI's earlier code kept (its own config file, in plain text), once: your
+ * users stay signed in, and the plaintext copy is gone. Call it from your CLI's own `init` hook.
+ *
+ * - `read()` returns the old login or undefined: an access token, optionally a refresh token, its
+ *   expiry, an ID token, and the issuer and client it was issued to (the configured ones by default).
+ * - `clear()` removes it from your file. It is called only once the login is saved in the configured
+ *   store (keychain or file, chosen as for `auth login`), or once the issuer has said it is dead.
+ *
+ * With a refresh token the login is refreshed once, which tells whose it is and until when. A login
+ * made since with `auth login` is never overwritten. Parallel commands adopt once; a process killed
+ * at any step loses nothing, and the next command finishes. Once done, the index notes it, and this
+ * costs one small file read: neither `read()` nor the code behind it is loaded again. It never
+ * rejects: what stops it is said in one line on stderr, and the next command tries again.
+ *
+ * @param config the oclif `Config` your hook receives
+ * @param source how to read and clear the old login, and where it is (`location`, named in messages)
+ * @returns what happened (see {@link AdoptionOutcome})
+ *
+ * @example
+ * ```ts
+ * // src/hooks/adopt-login.ts; in package.json: "oclif": {"hooks": {"init": "./dist/hooks/adopt-login.js"}}
+ * import type {Hook} from '@oclif/core'
+ * import {existsSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+ * import {join} from 'node:path'
+ *
+ * // The old code kept {"token": "…", "refreshToken": "…", …other settings} in <configDir>/config.json.
+ * const hook: Hook<'init'> = async function ({config}) {
+ *   const file = join(config.configDir, 'config.json')
+ *   const settings = () => JSON.parse(readFileSync(file, 'utf8')) as {token?: string; refreshToken?: string}
+ *   // Before every command: nothing to adopt costs one small read, and loads no plugin code.
+ *   if (!existsSync(file) || !settings().token) return
+ *   const {adoptLogin} = await import('@tokenwise/plugin-auth')
+ *   await adoptLogin(config, {
+ *     location: file,
+ *     read: () => {
+ *       const {token, refreshToken} = settings()
+ *       return token ? {accessToken: token, refreshToken} : undefined
+ *     },
+ *     clear: () => {
+ *       const rest = settings()
+ *       delete rest.token
+ *       delete rest.refreshToken
+ *       writeFileSync(`${file}.tmp`, JSON.stringify(rest, null, 2), {mode: 0o600})
+ *       renameSync(`${file}.tmp`, file)
+ *     },
+ *   })
+ * }
+ * export default hook
+ * ```
+ */
+export async function adoptLogin(config: Interfaces.Config, source: LegacyLoginSource): Promise<AdoptionOutcome> {
+  if (adoptionFinished(config.dataDir)) return 'nothing'
+  try {
+    const {adoptLegacyLogin} = await import('./session/adopt-login.js')
+    return await adoptLegacyLogin(config, source)
+  } catch (error) {
+    // A hook that throws is ignored by oclif anyway; a damaged install is the commands' to report.
+    ux.warn(`Could not take over the earlier login: ${(error as Error)?.message ?? error}`)
+    return 'later'
+  }
 }
 
 async function resolveToken(options: TokenOptions): Promise<FreshToken> {

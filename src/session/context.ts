@@ -7,6 +7,7 @@ import {loadSettings, userSettingsPath, type SettingFlags} from '../settings/loa
 import {ParseProblem, parseSeconds} from '../settings/parse.js'
 import type {AuthSettings} from '../settings/settings.js'
 import {AccountStore} from '../store/account-store.js'
+import type {TransportSettings} from '../transport/transport-fetch.js'
 import {startBackgroundRefresh} from './start-refresh-ahead.js'
 
 /** What the session asks of the issuer: provider/api.ts. */
@@ -23,6 +24,7 @@ export interface EnvNames {
   clientSecret: string
   federatedTokenFile: string
   federatedTokenCommand: string
+  caFile: string
 }
 
 /** What the session layer works with: settings, the store, the issuer, the clock. */
@@ -82,7 +84,14 @@ export function hostEnvNames(config: Interfaces.Config): EnvNames {
     clientSecret: config.scopedEnvVarKey('AUTH_CLIENT_SECRET'),
     federatedTokenFile: config.scopedEnvVarKey('AUTH_FEDERATED_TOKEN_FILE'),
     federatedTokenCommand: config.scopedEnvVarKey('AUTH_FEDERATED_TOKEN_COMMAND'),
+    caFile: config.scopedEnvVarKey('AUTH_CA_FILE'),
   }
+}
+
+/** How requests leave the process (transport/transport-fetch.ts): the caFile setting, and how this host spells it. */
+export function transportSettings(context: AuthContext): TransportSettings {
+  const {caFile, sources} = context.settings
+  return {caFile: caFile ? {path: caFile, source: sources.caFile ?? 'caFile'} : undefined, caFileVariable: context.envNames.caFile}
 }
 
 function loadProvider(): Promise<ProviderApi> {

@@ -1,7 +1,7 @@
 import type {ClientOf, ConnectOptions} from '../provider/api.js'
 import type {AccountRecord} from '../store/account-index.js'
 import type {Secrets} from '../store/secrets.js'
-import type {AuthContext} from './context.js'
+import {transportSettings, type AuthContext} from './context.js'
 
 /** The client `auth login` signs in as: the configured issuer and client id (the caller checked both are set). */
 export function configuredClient(context: AuthContext): ClientOf {
@@ -27,5 +27,5 @@ export function accountClient(context: AuthContext, account: AccountRecord, secr
 
 export function connectOptions(context: AuthContext, options: {fresh?: boolean} = {}): ConnectOptions {
   const {requestTimeoutSeconds, allowInsecureIssuer} = context.settings
-  return {requestTimeoutSeconds, allowInsecureIssuer, cache: context.store.metadataCache, fresh: options.fresh}
+  return {requestTimeoutSeconds, allowInsecureIssuer, transport: transportSettings(context), cache: context.store.metadataCache, fresh: options.fresh}
 }

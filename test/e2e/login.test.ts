@@ -38,6 +38,7 @@ function aliceAt(issuer: Issuer, overrides: Partial<AccountStatus> = {}): Omit<A
     storage: 'file',
     scopes: SCOPES,
     hasRefreshToken: true,
+    proxy: null,
     ...overrides,
   }
 }
