@@ -41,6 +41,9 @@ export interface TokenOptions {
  * uncaught, oclif prints its one line (what happened, what to do) and exits with the documented
  * code (4: sign in, 75: temporary, …); {@link authErrorOf} gives its {@link AuthError} and `code`.
  *
+ * A DPoP-bound token (the `dpop` setting) is refused without a proof for each request: use
+ * {@link authFetch}, or {@link getDPoPProof} for the headers of a request you build yourself.
+ *
  * @example
  * ```ts
  * const token = await getAccessToken()

@@ -30,6 +30,8 @@ import {
 import type {Issuer} from '../helpers/signed-in.js'
 
 const FILE_VAULT = fileURLToPath(new URL('../../examples/credential-helper/file-vault.js', import.meta.url))
+const DIST_URL = new URL('../../dist/', import.meta.url).href
+const MODULE_RECORDER = new URL('../fixtures/module-recorder.mjs', import.meta.url).href
 
 interface StoredDPoPSecrets {
   accessToken: string
@@ -189,6 +191,26 @@ describe('e2e: DPoP-bound tokens (RFC 9449)', function () {
     await runAcmeExpecting(0, ['auth', 'refresh'], {home, env: machine})
     expect(issuer.counts.clientCredentials).to.equal(2)
     expect((await runAcmeExpecting(0, ['api', `${api.url}/me`], {home, env: machine})).stdout).to.equal(`200 {"sub":"${DPOP.machineClient}","bound":true}\n`)
+  })
+
+  it('a signed-in command with nothing due loads no DPoP code and no openid-client; one that calls an API through authFetch does', async () => {
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+    const loaded = async (args: string[]) => {
+      const list = join(home.root, `modules-${args[0]}.txt`)
+      const result = await runAcmeExpecting(0, args, {home, env: {...env, NODE_OPTIONS: `--import=${MODULE_RECORDER}`, RECORD_MODULES: list}})
+      const urls = (await readFile(list, 'utf8')).split('\n')
+      return {result, ours: urls.filter((url) => url.startsWith(DIST_URL)).map((url) => url.slice(DIST_URL.length)), openidClient: urls.some((url) => url.includes('/openid-client/'))}
+    }
+    for (const command of ['hello', 'env']) {
+      const {ours, openidClient} = await loaded([command])
+      expect(ours.filter((file) => file.includes('dpop')), `${command}: DPoP files loaded`).to.deep.equal([])
+      expect(openidClient, `${command}: openid-client loaded`).to.equal(false)
+    }
+    // whoami asks the issuer's userinfo through authFetch: with a proof, which oidc-provider checks.
+    const whoami = await loaded(['whoami'])
+    expect(whoami.result.stdout).to.equal('alice (Alice)\n')
+    expect(whoami.ours).to.include('session/dpop-request.js')
+    expect(issuer.counts.tokenRequests, 'nothing was due').to.equal(1)
   })
 
   it('ACME_TOKEN stays a bearer token: no proof is made for it', async () => {
