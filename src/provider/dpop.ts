@@ -103,7 +103,13 @@ export async function requestWithProof(keyText: string, accessToken: string, url
   })
   // A Configuration per request (its fetch is this request's): the handle, and its nonces, are shared.
   const config = resourceConfiguration()
-  config[oidc.customFetch] = (_url, options) => send(options.headers as Record<string, string>)
+  let answered: Response | undefined
+  config[oidc.customFetch] = async (_url, options) => {
+    // The answer that asked for a nonce is not read: let its connection go before the retry.
+    await answered?.body?.cancel().catch(() => {})
+    answered = await send(options.headers as Record<string, string>)
+    return answered
+  }
   try {
     return await oidc.fetchProtectedResource(config, accessToken, url, method, undefined, headers, {DPoP: handle})
   } catch (error) {

@@ -101,7 +101,7 @@ export function toAuthError(error: unknown, context: FailureContext): AuthError 
       return failure
     }
     if (!context.dpop && e.error === 'invalid_grant' && GRANTS.has(context.operation)) {
-      const failure = toAuthError({...e, error: e.error, error_description: e.error_description, status: e.status}, {...context, dpop: true})
+      const failure = toAuthError(error, {...context, dpop: true})
       PROOF_MAYBE_WANTED.add(failure)
       return failure
     }

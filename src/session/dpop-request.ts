@@ -12,7 +12,12 @@ export async function fetchWithProof(token: FreshToken, input: string | URL | Re
   const url = new URL(input instanceof Request ? input.url : input)
   const method = (init.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
   const headers = new Headers(init.headers ?? (input instanceof Request ? input.headers : undefined))
-  return requestWithProof(token.dpopKey!, token.accessToken, url, method, headers, (withProof) => send(input, {...init, headers: withProof}))
+  const ownUserAgent = headers.has('user-agent')
+  return requestWithProof(token.dpopKey!, token.accessToken, url, method, headers, (withProof) => {
+    // openid-client names itself as the user agent; the host's request keeps what fetch would send.
+    if (!ownUserAgent) delete withProof['user-agent']
+    return send(input, {...init, headers: withProof})
+  })
 }
 
 /** The two header values one request needs, without sending it (`getDPoPProof`, `auth token --proof`). */

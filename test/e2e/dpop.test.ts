@@ -299,4 +299,14 @@ describe('e2e: DPoP with server nonces (use_dpop_nonce)', function () {
       [200, undefined],
     ])
   })
+
+  it('device sign-in polls with proofs and the nonce it is handed', async () => {
+    home = await makeTempHome()
+    const env = issuerEnv(issuer, {ACME_AUTH_CLIENT_ID: DPOP.cliClient, ACME_AUTH_DPOP: 'on', ACME_AUTH_REFRESH_AHEAD: 'off'})
+    issuer.resetCounts()
+    await runAcmeExpecting(0, ['auth', 'login', '--device'], {home, env})
+    expect(issuer.counts.deviceCode).to.equal(1)
+    expect((await statusJson(home, env)).accounts[0]).to.include({tokenType: 'DPoP', name: 'Alice'})
+    expect((await runAcmeExpecting(0, ['api', `${api.url}/me`], {home, env})).stdout).to.equal('200 {"sub":"alice","bound":true}\n')
+  })
 })
