@@ -40,8 +40,12 @@ export function explainDPoPDemand(context: AuthContext, provider: ProviderApi, i
   const {sources} = context.settings
   const off = sources.dpop && sources.dpop !== 'default' ? `dpop is off (${sources.dpop})` : 'dpop is off by default'
   const why = demand === 'certain' ? `${off}.` : `The issuer offers DPoP and ${off}: if client '${issuer.clientId}' is registered for DPoP-bound tokens, that is why.`
-  return new AuthError(failure.code, `${failure.message} ${why}`, {
-    cause: failure,
-    suggestion: `Set dpop to auto or on: ${context.envNames.dpop}=auto, "dpop": "auto" in ${context.settingsFile}, or oclif.auth.dpop in the CLI's package.json; then sign in again.`,
-  })
+  const turnOn = `set dpop to auto or on: ${context.envNames.dpop}=auto, "dpop": "auto" in ${context.settingsFile}, or oclif.auth.dpop in the CLI's package.json; then sign in again.`
+  // Only a guess when the issuer did not say: the step for the other reasons stays first.
+  const suggestion = demand === 'certain' || !failure.suggestion ? capitalize(turnOn) : `${failure.suggestion} If the client is DPoP-bound, ${turnOn}`
+  return new AuthError(failure.code, `${failure.message} ${why}`, {cause: failure, suggestion})
+}
+
+function capitalize(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1)
 }

@@ -100,6 +100,8 @@ describe('e2e: DPoP-bound tokens (RFC 9449)', function () {
     expect(account).to.include({tokenType: 'DPoP', jkt})
     const status = await runAcmeExpecting(0, ['auth', 'status', '--json'], {home, env})
     expect(status.stdout).to.not.include(key.d!)
+    const text = await runAcmeExpecting(0, ['auth', 'status'], {home, env})
+    expect(text.stdout).to.include(`Bound to key:  ${jkt} (DPoP: every request needs a proof)`).and.not.include(key.d!)
 
     // Through authFetch: Authorization: DPoP and a proof the API verified (htm, htu, ath, the key).
     const call = await runAcmeExpecting(0, ['api', `${api.url}/me`, '--method', 'POST'], {home, env})
