@@ -125,7 +125,12 @@ async function send(input: string | URL | Request, init: RequestInit, token: Fre
   if (!token.dpopKey) return fetch(input, withAuthorization(input, init, token))
   // Loaded only for a DPoP-bound login: a bearer host never pays for signing proofs.
   const {fetchWithProof} = await import('./session/dpop-request.js')
-  return fetchWithProof(token, input, init)
+  return fetchWithProof(token, input, init).catch(asCommandError)
+}
+
+/** A stored key that cannot sign (damaged) stops the command with its one line, like any failure of ours. */
+function asCommandError(error: unknown): never {
+  throw error instanceof AuthError ? new AuthCommandError(error) : error
 }
 
 /** The Authorization header, and with a DPoP-bound token the proof, for one request. */
@@ -159,7 +164,7 @@ export async function getDPoPProof(method: string, url: string | URL, options: O
   const token = await resolveToken(options)
   if (!token.dpopKey) return {authorization: `${token.tokenType} ${token.accessToken}`}
   const {proofFor} = await import('./session/dpop-request.js')
-  return proofFor(token, method, url)
+  return proofFor(token, method, url).catch(asCommandError)
 }
 
 async function resolveToken(options: TokenOptions): Promise<FreshToken> {

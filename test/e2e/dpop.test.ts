@@ -4,7 +4,7 @@
 // credential helper, and a migration between them.
 
 import {expect} from 'chai'
-import {readFile} from 'node:fs/promises'
+import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
@@ -213,6 +213,20 @@ describe('e2e: DPoP-bound tokens (RFC 9449)', function () {
     expect(whoami.result.stdout).to.equal('alice (Alice)\n')
     expect(whoami.ours).to.include('session/dpop-request.js')
     expect(issuer.counts.tokenRequests, 'nothing was due').to.equal(1)
+  })
+
+  it('a damaged stored key: one line saying so and what to do, no stack trace, and the stored login left as it was', async () => {
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+    const file = join(home.authDir, 'credentials.json')
+    const damaged = (await readFile(file, 'utf8')).replace(/\\"crv\\":\\"P-256\\"/, '\\"crv\\":\\"P-999\\"')
+    expect(damaged).to.include('P-999')
+    await writeFile(file, damaged, {mode: 0o600})
+    for (const args of [['api', `${api.url}/me`], ['auth', 'refresh'], ['auth', 'token', '--proof', 'GET', `${api.url}/me`]]) {
+      const result = await runAcmeExpecting(1, args, {home, env})
+      expect(errorMessage(result.stderr), args.join(' ')).to.include('The DPoP key stored with this login is damaged').and.include('Sign in again')
+    }
+    expect(await readFile(file, 'utf8'), 'nothing deleted').to.equal(damaged)
+    expect(api.requests, 'no request went out with it').to.deep.equal([])
   })
 
   it('ACME_TOKEN stays a bearer token: no proof is made for it', async () => {
