@@ -107,6 +107,10 @@ describe('e2e: DPoP-bound tokens (RFC 9449)', function () {
     const call = await runAcmeExpecting(0, ['api', `${api.url}/me`, '--method', 'POST'], {home, env})
     expect(call.stdout).to.equal('200 {"sub":"alice","bound":true}\n')
     expect(api.requests).to.deep.equal([{method: 'POST', path: '/me', scheme: 'DPoP', proof: true, status: 200}])
+    // A host that builds its own request: getDPoPProof's two headers.
+    const own = await runAcmeExpecting(0, ['api', `${api.url}/deployments`, '--method', 'PUT', '--own-request'], {home, env})
+    expect(own.stdout).to.equal('200 {"sub":"alice","bound":true}\n')
+    expect(api.requests.at(-1)).to.deep.equal({method: 'PUT', path: '/deployments', scheme: 'DPoP', proof: true, status: 200})
 
     // The point of it all: the stored tokens, copied off the machine, get nowhere.
     const asBearer = await fetch(`${api.url}/me`, {headers: {authorization: `Bearer ${stored.accessToken}`}})
@@ -234,6 +238,9 @@ describe('e2e: DPoP-bound tokens (RFC 9449)', function () {
     const {accessToken} = await storedLogin(home)
     const result = await runAcme(['api', `${api.url}/me`], {home, env: {...env, ACME_TOKEN: accessToken}})
     expect(result.stdout).to.match(/^401 /)
+    expect(api.requests.at(-1)).to.include({scheme: 'Bearer', proof: false, status: 401})
+    // getDPoPProof gives a bearer token its Authorization header alone.
+    expect((await runAcme(['api', `${api.url}/me`, '--own-request'], {home, env: {...env, ACME_TOKEN: accessToken}})).stdout).to.match(/^401 /)
     expect(api.requests.at(-1)).to.include({scheme: 'Bearer', proof: false, status: 401})
   })
 })
