@@ -219,6 +219,20 @@ describe('e2e: DPoP-bound tokens (RFC 9449)', function () {
     expect(issuer.counts.tokenRequests, 'nothing was due').to.equal(1)
   })
 
+  it('authFetch keeps its one refresh after a 401: the API turns the (revoked) token away, the refresh and the retry carry proofs', async () => {
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+    const {accessToken} = await storedLogin(home)
+    await (await issuer.provider.AccessToken.find(accessToken))!.destroy()
+    const call = await runAcmeExpecting(0, ['api', `${api.url}/me`], {home, env})
+    expect(call.stdout).to.equal('200 {"sub":"alice","bound":true}\n')
+    expect(issuer.counts.refresh).to.equal(1)
+    expect(api.requests.map((request) => [request.scheme, request.proof, request.status])).to.deep.equal([
+      ['DPoP', true, 401],
+      ['DPoP', true, 200],
+    ])
+    expect((await storedLogin(home)).accessToken).to.not.equal(accessToken)
+  })
+
   it('a damaged stored key: one line saying so and what to do, no stack trace, and the stored login left as it was', async () => {
     await runAcmeExpecting(0, ['auth', 'login'], {home, env})
     const file = join(home.authDir, 'credentials.json')
