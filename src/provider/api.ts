@@ -8,6 +8,6 @@ export {connect, type ClientOf, type ConnectOptions, type Issuer} from './connec
 export {deviceSignIn} from './device-flow.js'
 export {dpopHandle, dpopSupport, dpopThumbprint, newDPoPKey, type DPoPHandle} from './dpop.js'
 export {demandsDPoP} from './errors.js'
-export {refreshTokens, revokeToken} from './refresh.js'
-export {fetchIdentity, type Identity, type SignIn} from './tokens.js'
+export {refreshAsSignIn, refreshTokens, revokeToken} from './refresh.js'
+export {acceptsAccessToken, accessTokenRefused, fetchIdentity, type Identity, type SignIn} from './tokens.js'
 export type {SignInUi} from './sign-in-ui.js'
