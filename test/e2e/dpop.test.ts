@@ -100,6 +100,9 @@ describe('e2e: DPoP-bound tokens (RFC 9449)', function () {
     expect(account).to.include({tokenType: 'DPoP', jkt})
     const status = await runAcmeExpecting(0, ['auth', 'status', '--json'], {home, env})
     expect(status.stdout).to.not.include(key.d!)
+    // --verify shows the token to the issuer's userinfo, with a proof as every request needs.
+    const verified = JSON.parse((await runAcmeExpecting(0, ['auth', 'status', '--verify', '--json'], {home, env})).stdout) as {accounts: Array<{verified?: boolean}>}
+    expect(verified.accounts[0].verified).to.equal(true)
     const text = await runAcmeExpecting(0, ['auth', 'status'], {home, env})
     expect(text.stdout).to.include(`Bound to key:  ${jkt} (DPoP: every request needs a proof)`).and.not.include(key.d!)
 
