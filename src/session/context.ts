@@ -25,6 +25,7 @@ export interface EnvNames {
   federatedTokenFile: string
   federatedTokenCommand: string
   caFile: string
+  dpop: string
 }
 
 /** What the session layer works with: settings, the store, the issuer, the clock. */
@@ -85,6 +86,7 @@ export function hostEnvNames(config: Interfaces.Config): EnvNames {
     federatedTokenFile: config.scopedEnvVarKey('AUTH_FEDERATED_TOKEN_FILE'),
     federatedTokenCommand: config.scopedEnvVarKey('AUTH_FEDERATED_TOKEN_COMMAND'),
     caFile: config.scopedEnvVarKey('AUTH_CA_FILE'),
+    dpop: config.scopedEnvVarKey('AUTH_DPOP'),
   }
 }
 

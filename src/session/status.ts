@@ -31,6 +31,10 @@ export interface AccountStatus {
   hasRefreshToken: boolean
   /** The proxy requests to the issuer go through (HTTPS_PROXY, …), user and password shown as `***`; null: direct. */
   proxy: string | null
+  /** `DPoP` when the tokens are bound to the login's key (RFC 9449) and need a proof with every request, else `Bearer`. */
+  tokenType: 'Bearer' | 'DPoP'
+  /** The key's RFC 7638 thumbprint, as the issuer puts it in the token's `cnf.jkt`; null for bearer tokens. Never the key. */
+  jkt: string | null
   /** Only with --verify: whether the issuer accepts the stored login now. */
   verified?: boolean
 }
@@ -101,6 +105,8 @@ export function toStatus(account: AccountRecord, isDefault: boolean): AccountSta
     expiresAt: account.expiresAt,
     hasRefreshToken: account.hasRefreshToken,
     proxy: chooseProxy(new URL(account.issuer))?.shown ?? null,
+    tokenType: account.dpopJkt ? 'DPoP' : 'Bearer',
+    jkt: account.dpopJkt ?? null,
   }
 }
 

@@ -92,6 +92,8 @@ describe('e2e: the core story against Glewlwyd, an independent OpenID Provider',
       scopes: SCOPES,
       hasRefreshToken: true,
       proxy: null,
+    tokenType: 'Bearer',
+    jkt: null,
     }
   }
 

@@ -39,6 +39,8 @@ function aliceAt(issuer: Issuer, overrides: Partial<AccountStatus> = {}): Omit<A
     scopes: SCOPES,
     hasRefreshToken: true,
     proxy: null,
+    tokenType: 'Bearer',
+    jkt: null,
     ...overrides,
   }
 }

@@ -126,15 +126,19 @@ describe('transport: the proxy from the environment', () => {
   })
 })
 
-/** A CA and a certificate for issuer.test signed by it, made with openssl. */
-async function makeCertificates(dir: string): Promise<{caFile: string; cert: Buffer; key: Buffer}> {
+/** A CA and certificates signed by it, made with openssl: for issuer.test, and for the address 198.51.100.7 (TEST-NET-2). */
+async function makeCertificates(dir: string): Promise<{caFile: string; cert: Buffer; key: Buffer; ipCert: Buffer; ipKey: Buffer}> {
   const path = (name: string) => join(dir, name)
   const openssl = (...args: string[]) => execFileSync('openssl', args, {stdio: 'pipe'})
   openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path('ca.key'), '-out', path('ca.pem'), '-days', '2', '-subj', '/CN=Test Corp Root CA')
   openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', path('issuer.key'), '-out', path('issuer.csr'), '-subj', '/CN=issuer.test')
   await writeFile(path('ext.cnf'), 'subjectAltName=DNS:issuer.test\n')
   openssl('x509', '-req', '-in', path('issuer.csr'), '-CA', path('ca.pem'), '-CAkey', path('ca.key'), '-CAcreateserial', '-out', path('issuer.pem'), '-days', '2', '-extfile', path('ext.cnf'))
-  return {caFile: path('ca.pem'), cert: await readFile(path('issuer.pem')), key: await readFile(path('issuer.key'))}
+  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', path('ip.key'), '-out', path('ip.csr'), '-subj', '/CN=198.51.100.7')
+  await writeFile(path('ip.cnf'), 'subjectAltName=IP:198.51.100.7\n')
+  openssl('x509', '-req', '-in', path('ip.csr'), '-CA', path('ca.pem'), '-CAkey', path('ca.key'), '-CAcreateserial', '-out', path('ip.pem'), '-days', '2', '-extfile', path('ip.cnf'))
+  const read = (name: string) => readFile(path(name))
+  return {caFile: path('ca.pem'), cert: await read('issuer.pem'), key: await read('issuer.key'), ipCert: await read('ip.pem'), ipKey: await read('ip.key')}
 }
 
 /**
@@ -271,6 +275,25 @@ describe('transport: requests through a real proxy, with a company certificate a
       {path: '/moved', authorization: 'Bearer at-1'},
       {path: '/metadata', authorization: 'Bearer at-1'},
     ])
+  })
+
+  it('an https issuer at an IP address, through the tunnel: its certificate is checked against that address', async () => {
+    const ipServer = createHttpsServer({cert: certificates.ipCert, key: certificates.ipKey}, (_request, response) => void response.end('by address'))
+    const ipEnding = endingConnections(ipServer)
+    await new Promise<void>((resolve) => ipServer.listen(0, '127.0.0.1', resolve))
+    try {
+      // Both names lead to the same server: the one for issuer.test is refused, the one for the address accepted.
+      proxy = await startProxy({'198.51.100.7': (ipServer.address() as AddressInfo).port, 'issuer.test': (ipServer.address() as AddressInfo).port})
+      await withProxyEnv({HTTPS_PROXY: proxy.url}, async () => {
+        expect(await (await transportFetch(options())('https://198.51.100.7/')).text()).to.equal('by address')
+        const wrongName = await failureOf(transportFetch(options())('https://issuer.test/'))
+        expect(wrongName).to.include({code: 'TLS_FAILED'})
+        expect(wrongName.message).to.include('the certificate is for another name')
+      })
+    } finally {
+      ipEnding.end()
+      await new Promise((resolve) => ipServer.close(resolve))
+    }
   })
 
   it('a wrong proxy password: CONFIG_INVALID (exit 2) naming the proxy and the variable, never the password', async () => {
