@@ -45,6 +45,8 @@ export interface AccountStoreOptions {
   notify?: (message: string) => void
   /** How long to wait for another process's lock (the lock's default, 30 s, when absent). */
   lockWaitMs?: number
+  /** What a credential helper's process inherits (process.env when absent). */
+  env?: NodeJS.ProcessEnv
 }
 
 /**
@@ -100,7 +102,7 @@ export class AccountStore {
     }
     if (kind.startsWith('exec:')) {
       if (kind !== this.options.configuredStorage) throw this.helperNotConfigured(kind)
-      return new ExecCredentialStore({command: kind.slice(5), service: this.service, switchHint})
+      return new ExecCredentialStore({command: kind.slice(5), service: this.service, switchHint, env: this.options.env})
     }
     throw new AuthError('STORE_UNAVAILABLE', `The login is kept in the '${kind}' store, which this version of the plugin does not know.`, {
       suggestion: this.loginHint,
