@@ -77,6 +77,12 @@ export async function statusJson(home: TempHome, env: Record<string, string | un
   return parseStatus(result.stdout)
 }
 
+/** A host folder as oclif's Config.load finds it in an environment: `ACME_DATA_DIR`, else the XDG folder. */
+function hostDir(config: Config, env: NodeJS.ProcessEnv, category: 'cache' | 'config' | 'data'): string {
+  const variable = config.scopedEnvVarKeys(`${category.toUpperCase()}_DIR`).find((name) => env[name])
+  return variable ? env[variable]! : join(env[`XDG_${category.toUpperCase()}_HOME`]!, config.dirname)
+}
+
 function withTimeout<T>(promise: Promise<T>, timeoutMs: number, args: string[]): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
@@ -92,9 +98,9 @@ async function runNow(args: string[], options: RunOptions): Promise<RunResult> {
   const {home} = options
   const config = withRunEnvironment(base, {env, entryPoint: bin}, {
     home: home.root,
-    dataDir: home.dataDir,
-    configDir: home.configDir,
-    cacheDir: join(env.XDG_CACHE_HOME!, base.dirname),
+    dataDir: hostDir(base, env, 'data'),
+    configDir: hostDir(base, env, 'config'),
+    cacheDir: hostDir(base, env, 'cache'),
   } as Partial<Interfaces.Config>)
   forgetSecrets()
 
