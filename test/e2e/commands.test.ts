@@ -29,7 +29,7 @@ describe('e2e: commands', () => {
   /** alice's login, made once (`acme auth login`) for the tests that only read a signed-in state. */
   let signedIn: TempHome
 
-  const shared = issuerWithLogin()
+  const shared = issuerWithLogin(runAcmeExpecting)
   before(() => ({issuer, signedIn} = shared))
 
   describe('of a signed-in user', () => {

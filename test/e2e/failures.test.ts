@@ -52,7 +52,7 @@ describe('e2e: failures', () => {
   let statusBefore: StatusReport
   let filesBefore: {index?: string; credentials?: string}
 
-  const shared = issuerWithLogin()
+  const shared = issuerWithLogin(runAcmeExpecting)
   before(async () => {
     ;({issuer, env, signedIn} = shared)
     // Every copy holds the same bytes, so it says the same.

@@ -257,7 +257,7 @@ describe('e2e: a hostile issuer (issue 10)', function () {
     let storeBefore: {index?: string; credentials?: string}
     const question = (issuerUrl: string) => `Signed in as Bob (bob) at ${issuerUrl}, not as Alice (alice) at ${issuerUrl} like before`
 
-    const shared = issuerWithLogin()
+    const shared = issuerWithLogin(runAcmeExpecting)
     before(() => ({issuer, env, signedIn} = shared))
     beforeEach(async () => {
       await home.cleanup()

@@ -58,7 +58,7 @@ describe('e2e: a hostile machine (issue 10)', function () {
   /** alice, signed in once: what the tests whose commands never send her refresh token start from. */
   let signedIn: TempHome
 
-  const shared = issuerWithLogin()
+  const shared = issuerWithLogin(runAcmeExpecting)
   before(() => ({issuer, env, signedIn} = shared))
   beforeEach(async () => {
     home = await makeTempHome()

@@ -46,7 +46,7 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
   /** alice's login (file storage), made once; see startSignedIn. */
   let signedIn: TempHome
 
-  const shared = issuerWithLogin()
+  const shared = issuerWithLogin(runAcmeExpecting)
   before(() => ({issuer, signedIn} = shared))
   beforeEach(async () => {
     home = await makeTempHome()
