@@ -1,5 +1,6 @@
 // Signing in where no browser can be opened (SSH, containers): the CLI says why, falls back to the
 // device flow, and a person approves on another device. Nothing is animated when nobody watches.
+// Spawned: the device code is read from the command's stderr while it runs, as a person reads it.
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 

@@ -1,6 +1,8 @@
 // Refreshing ahead of time (the init hook, DESIGN.md Hooks): in the background without making the
 // command wait, once for N commands, backing off after a failure, and bringing a lagging index in
 // line. Background refreshes are detached: tests wait for them to exit before counting.
+// Spawned: what is under test is the detached refresher a command leaves behind, and that the command
+// that started it does not wait for it.
 
 import {expect} from 'chai'
 import {readFile, writeFile} from 'node:fs/promises'

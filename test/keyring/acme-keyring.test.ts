@@ -1,6 +1,8 @@
 // The example host with its secrets in the OS keychain (a real gnome-keyring on a private D-Bus,
 // as `npm test` starts it): the whole flow, `auto`, a keychain that stops answering, and migration
 // between the keychain and the file.
+// Spawned: each command opens its own D-Bus connection, as a user's does, while the suite stops and
+// restarts the keychain daemon between them.
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 import {readdir, readFile} from 'node:fs/promises'
