@@ -22,7 +22,6 @@ import {AuthError} from './errors.js'
 import type {FreshToken} from './session/ensure-fresh.js'
 import {isFresh, refreshMarginSeconds} from './session/freshness.js'
 import {tokenHolder} from './session/token-holder.js'
-import {runEnvironment} from './run-environment.js'
 
 export {AuthCommandError} from './command-error.js'
 export {AuthError, EXIT_CODES, type AuthErrorCode} from './errors.js'
@@ -139,7 +138,7 @@ async function findToken(options: TokenOptions): Promise<FreshToken> {
   if (!options.account) {
     holder.token = token
     // Child processes started from now on get the new token too, unless the host keeps it from them.
-    if (context.settings.exportToken) runEnvironment(holder.config).env[context.envNames.accessToken] = token.accessToken
+    if (context.settings.exportToken) context.env[context.envNames.accessToken] = token.accessToken
   }
   return token
 }
