@@ -13,6 +13,7 @@
 //    data and config folders and its own environment (withRunEnvironment: the plugin reads its
 //    variables there, not from process.env), and acme's bin as the entry point a detached
 //    `auth refresh --ahead` is started with;
+//  - what oclif's help rewrites in the Config's commands is put back (keepCommandIds);
 //  - the plugin's per-process state is reset: the secrets it redacts (forgetSecrets) and the token the
 //    prerun hook hands to the command (reset by the hook itself);
 //  - stdout and stderr are captured, neither looks like a terminal, stdin is the run's input (or empty,
@@ -77,6 +78,20 @@ export async function statusJson(home: TempHome, env: Record<string, string | un
   return parseStatus(result.stdout)
 }
 
+/**
+ * oclif's help rewrites the ids and aliases of the Config's commands in place ('auth:login' becomes
+ * 'auth login' where the topic separator is a space): harmless in a process that ends after one
+ * command, while here the next run's help would list `auth login` as a root command.
+ */
+function keepCommandIds(config: Config): {restore(): void} {
+  const kept = config.commands.map((command) => ({command, id: command.id, aliases: command.aliases}))
+  return {
+    restore() {
+      for (const {command, id, aliases} of kept) Object.assign(command, {id, aliases})
+    },
+  }
+}
+
 /** A host folder as oclif's Config.load finds it in an environment: `ACME_DATA_DIR`, else the XDG folder. */
 function hostDir(config: Config, env: NodeJS.ProcessEnv, category: 'cache' | 'config' | 'data'): string {
   const variable = config.scopedEnvVarKeys(`${category.toUpperCase()}_DIR`).find((name) => env[name])
@@ -106,11 +121,13 @@ async function runNow(args: string[], options: RunOptions): Promise<RunResult> {
 
   const output = {stdout: '', stderr: ''}
   const restore = takeOverProcess(output, home.root, options.input, [process.execPath, bin, ...args])
+  const commands = keepCommandIds(base)
   let failed: {code: number} | undefined
   try {
     failed = await execute(config, args)
   } finally {
     restore.streams()
+    commands.restore()
   }
   // A process that ends normally exits with process.exitCode; a failure exits through handle().
   const code = failed?.code ?? restore.exitCode() ?? 0
