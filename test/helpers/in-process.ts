@@ -4,9 +4,12 @@
 // the real ones, built in dist/, against the real issuer, files and keychain; nothing is mocked. A
 // suite switches by importing runAcme / runAcmeExpecting / statusJson from here instead of acme.ts.
 //
-// What it cannot give is a process of the command's own: a test that kills or stops the command,
-// starts several at once, reads process.exitCode or argv, drives a terminal, or measures what a
-// command loads, spawns it (acme.ts).
+// What it cannot give is a process of the command's own. A test spawns the command (acme.ts) when it
+// kills or stops it, starts several at once, drives a terminal, measures what a command loads, or
+// needs what is read from the process's own environment: by Node at start (NODE_OPTIONS,
+// NODE_EXTRA_CA_CERTS), by the debug module (DEBUG), by the keychain library (the D-Bus address), by
+// src/store/test-pause.ts, or by a host command itself (the example's whoami and env read process.env,
+// as any host command may).
 //
 // How a run is kept apart from the test process and from the runs before it:
 //  - the host's oclif Config is loaded once per host per worker; each run gets a copy of it with its own
@@ -18,7 +21,8 @@
 //    prerun hook hands to the command (reset by the hook itself);
 //  - stdout and stderr are captured, neither looks like a terminal, stdin is the run's input (or empty,
 //    as 'ignore' gives a spawned run), the working folder is the home, process.exitCode is read and
-//    put back, process.argv is the run's; and runs of one worker take turns, since all of that belongs to the whole process.
+//    put back, process.argv is the run's; and runs of one worker take turns, since all of that
+//    belongs to the whole process.
 //
 // Why not @oclif/test's runCommand: it loads the Config again on every run (the cost this avoids) and
 // leaves a failed command's error to the caller, while a user sees it as oclif's handle() prints it.
