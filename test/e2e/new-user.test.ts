@@ -38,7 +38,7 @@ describe('e2e: what a new user meets', function () {
 
   before(async () => {
     issuer = await startIssuer()
-    aliceSignedIn = await signInOnce({...issuerEnv(issuer), FAKE_BROWSER_LOGIN: 'alice'})
+    aliceSignedIn = await signInOnce({...issuerEnv(issuer), FAKE_BROWSER_LOGIN: 'alice'}, runAcmeExpecting)
   })
   after(async () => {
     await issuer.close()
