@@ -5,7 +5,8 @@ import type {ClientCredential, Issuer, SignIn, SignInUi} from '../provider/api.j
 import type {Secrets} from '../store/secrets.js'
 import {accountKey, describeAccount, pickAccount, type AccountRecord} from '../store/account-index.js'
 import {refuseWhileEnvironmentToken, type AuthContext, type ProviderApi} from './context.js'
-import {configuredClient, connectOptions} from './issuer-client.js'
+import type {BoundSettings} from '../settings/binding.js'
+import {configuredClient, configuredSettings, connectOptions} from './issuer-client.js'
 import {chooseBackend} from './storage-choice.js'
 
 export type {SignInUi} from '../provider/api.js'
@@ -27,6 +28,8 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   refuseWhileEnvironmentToken(context, 'sign in')
   const {issuer: issuerUrl, clientId} = settings
   if (!issuerUrl || !clientId) throw notConfigured(context)
+  // First of all: a secret, key or set of endpoints set for another issuer or client stops the sign-in.
+  const bound = configuredSettings(context)
   const provider = await context.provider()
   const client = method.kind === 'client' ? {...configuredClient(context), credential: method.credential} : configuredClient(context)
   const issuer = await provider.connect(client, connectOptions(context, {fresh: true})).catch((error: unknown) => {
@@ -44,7 +47,7 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   // are the folders the sign-in writes to.
   await context.store.readIndex()
   await context.store.checkFolders()
-  const signIn = await signInWith(context, provider, issuer, method, ui)
+  const signIn = await signInWith(context, bound, provider, issuer, method, ui)
   // Entra ID's `/common`: the account belongs to the user's tenant, whose issuer the ID token names.
   const accountIssuer = signIn.issuedBy ?? issuer.issuer
 
@@ -65,15 +68,15 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   if (method.kind === 'client') record.clientAuth = method.credential.kind
   // After the name is known: "Signed in as Bob (bob)", as the earlier login is described.
   await confirmOtherAccount(context, method, record, ui)
-  if (settings.endpoints) record.endpoints = {...settings.endpoints}
-  if (settings.resource) record.resource = settings.resource
+  if (bound.endpoints) record.endpoints = {...bound.endpoints}
+  if (bound.resource) record.resource = bound.resource
   // A secret given for this sign-in only (environment, user file) is needed by every refresh too;
   // the host's own is in its package.json whenever the CLI runs.
   const secrets =
     method.kind === 'client'
       ? {...signIn.secrets, ...method.keep}
-      : settings.clientSecret && settings.sources.clientSecret?.startsWith('oclif.auth') !== true
-        ? {...signIn.secrets, clientSecret: settings.clientSecret}
+      : bound.clientSecret && settings.bindings?.clientSecret?.layer !== 'host'
+        ? {...signIn.secrets, clientSecret: bound.clientSecret}
         : signIn.secrets
   // Under the account's lock: a refresh of an older login of the same account, in flight in another
   // process, must not overwrite this one.
@@ -116,16 +119,16 @@ function notConfigured(context: AuthContext): AuthError {
   })
 }
 
-async function signInWith(context: AuthContext, provider: ProviderApi, issuer: Issuer, method: LoginMethod, ui: SignInUi): Promise<SignIn> {
+async function signInWith(context: AuthContext, bound: BoundSettings, provider: ProviderApi, issuer: Issuer, method: LoginMethod, ui: SignInUi): Promise<SignIn> {
   const {settings} = context
-  const extraParams = {...settings.authorizationParams, ...(settings.audience ? {audience: settings.audience} : {})}
+  const extraParams = {...bound.authorizationParams, ...(bound.audience ? {audience: bound.audience} : {})}
   const options = {
     scopes: settings.scopes,
     timeoutSeconds: settings.loginTimeoutSeconds,
     ui,
     extraParams,
-    resource: settings.resource,
-    claims: settings.identityClaims,
+    resource: bound.resource,
+    claims: bound.identityClaims,
     redirect: {host: settings.redirectHost, ports: settings.redirectPorts, path: settings.redirectPath, portsSource: settings.sources.redirectPorts},
   }
   switch (method.kind) {
@@ -146,7 +149,7 @@ async function signInWith(context: AuthContext, provider: ProviderApi, issuer: I
       // The default scopes are a person's (openid, offline_access…): a machine asks for the ones
       // configured for it, or none and gets what its registration allows.
       const scopes = settings.sources.scopes === 'default' ? [] : settings.scopes
-      const secrets = await provider.clientCredentialsGrant(issuer, {scopes, resource: settings.resource, audience: settings.audience}).catch((error: unknown) => {
+      const secrets = await provider.clientCredentialsGrant(issuer, {scopes, resource: bound.resource, audience: bound.audience}).catch((error: unknown) => {
         if (!(error instanceof AuthError) || error.code !== 'REAUTH_REQUIRED') throw error
         // At sign-in a refused credential is a failed sign-in, as a wrong password is.
         throw new AuthError('LOGIN_FAILED', error.message, {cause: error, suggestion: `Check the client id (${settings.sources.clientId}) and its secret, key or federated token with the issuer's administrators.`})
@@ -161,7 +164,7 @@ async function signInWith(context: AuthContext, provider: ProviderApi, issuer: I
           suggestion: 'Pipe the access token itself into --with-token.',
         })
       }
-      const identity = await provider.fetchIdentity(issuer, method.accessToken, {claims: settings.identityClaims})
+      const identity = await provider.fetchIdentity(issuer, method.accessToken, {claims: bound.identityClaims})
       return {secrets: {accessToken: method.accessToken, tokenType: 'Bearer'}, identity, scopes: []}
     }
   }

@@ -45,8 +45,10 @@ async function logoutAccount(context: AuthContext, account: AccountRecord): Prom
       const secrets = await context.store.readSecrets(account)
       const provider = await context.provider()
       const client = accountClient(context, account, secrets)
-      // A confidential client authenticates its revocation request too (RFC 7009 §2.1).
-      if (account.clientAuth) client.credential = await machineCredential(context, account, secrets)
+      // A confidential client authenticates its revocation request too (RFC 7009 §2.1), with its own
+      // credential only: one the settings hold for another issuer or client is left out, and the
+      // issuer may still take the revocation without it.
+      if (account.clientAuth) client.credential = await machineCredential(context, account, secrets, 'omit')
       const issuer = await provider.connect(client, connectOptions(context))
       const revoked = secrets.refreshToken
         ? await provider.revokeToken(issuer, secrets.refreshToken, 'refresh_token')
