@@ -7,6 +7,7 @@ import {accountKey, describeAccount, pickAccount, type AccountRecord} from '../s
 import {refuseWhileEnvironmentToken, type AuthContext, type ProviderApi} from './context.js'
 import type {BoundSettings} from '../settings/binding.js'
 import {configuredClient, configuredSettings, connectOptions} from './issuer-client.js'
+import {checkRecordFits} from '../store/record-limits.js'
 import {chooseBackend} from './storage-choice.js'
 
 export type {SignInUi} from '../provider/api.js'
@@ -66,6 +67,8 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   if (signIn.identity.name) record.name = signIn.identity.name
   if (signIn.identity.email) record.email = signIn.identity.email
   if (method.kind === 'client') record.clientAuth = method.credential.kind
+  // Before it is shown or kept: a hostile issuer's megabyte claims must not reach the index.
+  checkRecordFits(record)
   // After the name is known: "Signed in as Bob (bob)", as the earlier login is described.
   await confirmOtherAccount(context, method, record, ui)
   if (bound.endpoints) record.endpoints = {...bound.endpoints}
