@@ -67,10 +67,10 @@ export function settingsFor(settings: AuthSettings, target: BindingTarget): {usa
   for (const key of [...CLIENT_BOUND_KEYS, ...ISSUER_BOUND_KEYS]) {
     const value = settings[key]
     if (value === undefined) continue
-    // Settings made by hand (tests, the hooks) carry no bindings: they are the configured client's.
-    const binding = settings.bindings?.[key] ?? {issuer: settings.issuer, clientId: settings.clientId, layer: 'host'}
-    const same = binding.issuer === target.issuer && (!isClientBound(key) || binding.clientId === target.clientId)
-    if (same) (usable as Record<string, unknown>)[key] = value
+    // A resolved value without a binding is a built-in default (no issuer's in particular); settings
+    // made by hand without any bindings are the configured client's.
+    const binding = settings.bindings ? settings.bindings[key] : {issuer: settings.issuer, clientId: settings.clientId, layer: 'host' as const}
+    if (!binding || (binding.issuer === target.issuer && (!isClientBound(key) || binding.clientId === target.clientId))) Object.assign(usable, {[key]: value})
     else misbound.push({key, source: settings.sources[key] ?? key, binding})
   }
   return {usable, misbound}
