@@ -21,11 +21,10 @@ export function configuredSettings(context: AuthContext): BoundSettings {
   return usable
 }
 
-/** The client `auth login` signs in as: the configured issuer and client id (the caller checked both are set). */
-export function configuredClient(context: AuthContext): ClientOf {
+/** The client `auth login` signs in as: the configured issuer and client id (the caller checked both are set), with what configuredSettings() allows it. */
+export function configuredClient(context: AuthContext, bound: BoundSettings): ClientOf {
   const {issuer, clientId} = context.settings
-  const {clientSecret, endpoints} = configuredSettings(context)
-  return {issuer: issuer!, clientId: clientId!, clientSecret, endpoints}
+  return {issuer: issuer!, clientId: clientId!, clientSecret: bound.clientSecret, endpoints: bound.endpoints}
 }
 
 /**

@@ -32,7 +32,7 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   // First of all: a secret, key or set of endpoints set for another issuer or client stops the sign-in.
   const bound = configuredSettings(context)
   const provider = await context.provider()
-  const client = method.kind === 'client' ? {...configuredClient(context), credential: method.credential} : configuredClient(context)
+  const client = method.kind === 'client' ? {...configuredClient(context, bound), credential: method.credential} : configuredClient(context, bound)
   const issuer = await provider.connect(client, connectOptions(context, {fresh: true})).catch((error: unknown) => {
     // At sign-in an issuer that cannot be reached is as often a wrong address as an outage.
     if (!(error instanceof AuthError) || error.code !== 'TRANSIENT') throw error
