@@ -17,8 +17,12 @@
  * }
  * ```
  */
+import {ux, type Interfaces} from '@oclif/core'
+
 import {AuthCommandError} from './command-error.js'
 import {AuthError} from './errors.js'
+import type {AdoptionOutcome, LegacyLoginSource} from './session/adopt-login.js'
+import {adoptionFinished} from './session/adoption-marker.js'
 import type {FreshToken} from './session/ensure-fresh.js'
 import {isFresh, refreshMarginSeconds} from './session/freshness.js'
 import {tokenHolder} from './session/token-holder.js'
@@ -26,6 +30,7 @@ import {tokenHolder} from './session/token-holder.js'
 export {AuthCommandError} from './command-error.js'
 export {AuthError, EXIT_CODES, type AuthErrorCode} from './errors.js'
 export type {AuthRequirement} from './session/requirement.js'
+export type {AdoptionOutcome, LegacyLogin, LegacyLoginSource} from './session/adopt-login.js'
 
 export interface TokenOptions {
   /** Account subject or key; the default account when omitted. */
@@ -112,6 +117,69 @@ export async function authFetch(input: string | URL | Request, init: RequestInit
   await response.body?.cancel()
   const renewed = await resolveToken({...options, force: true})
   return fetch(input, withAuthorization(input, init, renewed))
+}
+
+/**
+ * Take over the login your CLI's earlier code kept (its own config file, in plain text), once: your
+ * users stay signed in, and the plaintext copy is gone. Call it from your CLI's own `init` hook.
+ *
+ * - `read()` returns the old login or undefined: an access token, optionally a refresh token, its
+ *   expiry, an ID token, and the issuer and client it was issued to (the configured ones by default).
+ * - `clear()` removes it from your file. It is called only once the login is saved in the configured
+ *   store (keychain or file, chosen as for `auth login`), or once the issuer has said it is dead.
+ *
+ * With a refresh token the login is refreshed once, which tells whose it is and until when. A login
+ * made since with `auth login` is never overwritten. Parallel commands adopt once; a process killed
+ * at any step loses nothing, and the next command finishes. Once done, the index notes it, and this
+ * costs one small file read: neither `read()` nor the code behind it is loaded again. It never
+ * rejects: what stops it is said in one line on stderr, and the next command tries again.
+ *
+ * @param config the oclif `Config` your hook receives
+ * @param source how to read and clear the old login, and where it is (`location`, named in messages)
+ * @returns what happened (see {@link AdoptionOutcome})
+ *
+ * @example
+ * ```ts
+ * // src/hooks/adopt-login.ts; in package.json: "oclif": {"hooks": {"init": "./dist/hooks/adopt-login.js"}}
+ * import type {Hook} from '@oclif/core'
+ * import {existsSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+ * import {join} from 'node:path'
+ *
+ * // The old code kept {"token": "…", "refreshToken": "…", …other settings} in <configDir>/config.json.
+ * const hook: Hook<'init'> = async function ({config}) {
+ *   const file = join(config.configDir, 'config.json')
+ *   const settings = () => JSON.parse(readFileSync(file, 'utf8')) as {token?: string; refreshToken?: string}
+ *   // Before every command: nothing to adopt costs one small read, and loads no plugin code.
+ *   if (!existsSync(file) || !settings().token) return
+ *   const {adoptLogin} = await import('@tokenwise/plugin-auth')
+ *   await adoptLogin(config, {
+ *     location: file,
+ *     read: () => {
+ *       const {token, refreshToken} = settings()
+ *       return token ? {accessToken: token, refreshToken} : undefined
+ *     },
+ *     clear: () => {
+ *       const rest = settings()
+ *       delete rest.token
+ *       delete rest.refreshToken
+ *       writeFileSync(`${file}.tmp`, JSON.stringify(rest, null, 2), {mode: 0o600})
+ *       renameSync(`${file}.tmp`, file)
+ *     },
+ *   })
+ * }
+ * export default hook
+ * ```
+ */
+export async function adoptLogin(config: Interfaces.Config, source: LegacyLoginSource): Promise<AdoptionOutcome> {
+  if (adoptionFinished(config.dataDir)) return 'nothing'
+  try {
+    const {adoptLegacyLogin} = await import('./session/adopt-login.js')
+    return await adoptLegacyLogin(config, source)
+  } catch (error) {
+    // A hook that throws is ignored by oclif anyway; a damaged install is the commands' to report.
+    ux.warn(`Could not take over the earlier login: ${(error as Error)?.message ?? error}`)
+    return 'later'
+  }
 }
 
 async function resolveToken(options: TokenOptions): Promise<FreshToken> {

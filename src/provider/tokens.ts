@@ -120,6 +120,29 @@ export async function fetchIdentity(issuer: Issuer, accessToken: string, options
   }
 }
 
+/**
+ * Whether the issuer takes this access token: userinfo (or the configured profile endpoint) asked
+ * with it. False when it is turned away (401); what says nothing about the token (no answer, a
+ * server error) is thrown as the AuthError it is.
+ */
+export async function acceptsAccessToken(issuer: Issuer, accessToken: string, options: IdentityOptions = {}): Promise<boolean> {
+  try {
+    await fetchIdentity(issuer, accessToken, options)
+    return true
+  } catch (error) {
+    if (accessTokenRefused(error)) return false
+    throw error
+  }
+}
+
+/** A resource server (userinfo, a profile endpoint) said 401 to the access token: expired, revoked or not its own. */
+export function accessTokenRefused(error: unknown): boolean {
+  const cause = (error instanceof AuthError ? error.debugCause : (error as {cause?: unknown} | undefined)?.cause) as {code?: unknown; status?: unknown; cause?: unknown} | undefined
+  if (!cause) return false
+  if (cause.status === 401 || (cause.code === 'OAUTH_WWW_AUTHENTICATE_CHALLENGE' && cause.status !== 403)) return true
+  return cause.cause instanceof Response && cause.cause.status === 401
+}
+
 async function fetchProfile(issuer: Issuer, accessToken: string, endpoint: URL, claims: IdentityClaims): Promise<Identity> {
   const response = await oidc.fetchProtectedResource(issuer.config, accessToken, endpoint, 'GET', undefined, new Headers({accept: 'application/json'}))
   if (!response.ok) throw Object.assign(new Error('profile request failed'), {cause: response})
