@@ -32,7 +32,7 @@ export function configuredClient(context: AuthContext, bound: BoundSettings): Cl
  * others are left out (an account at X is refreshed without Y's secret); `misbound` says which, for
  * the one case where the login cannot go on without one (a machine's credential, machine.ts).
  */
-export function accountSettings(context: AuthContext, account: AccountRecord): {usable: BoundSettings; misbound: Misbound[]} {
+export function accountSettings(context: AuthContext, account: Pick<AccountRecord, 'issuer' | 'clientId'>): {usable: BoundSettings; misbound: Misbound[]} {
   return settingsFor(context.settings, {issuer: account.issuer, clientId: account.clientId})
 }
 
