@@ -201,7 +201,7 @@ describe('e2e: every secret and endpoint stays with its issuer and client (issue
       })
     }
 
-    it('a login recorded with those endpoints is refreshed there only while it is at Y', async () => {
+    it('at Y itself, as the host configures it: the endpoints are used and recorded with the login', async () => {
       // At Y, as the host configures it: the endpoints are recorded with the login and used.
       await runAcmeExpecting(0, ['auth', 'login'], {home, env: base, bin: host.bin})
       const index = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8'))
