@@ -46,6 +46,9 @@ export interface TokenOptions {
  * uncaught, oclif prints its one line (what happened, what to do) and exits with the documented
  * code (4: sign in, 75: temporary, …); {@link authErrorOf} gives its {@link AuthError} and `code`.
  *
+ * A DPoP-bound token (the `dpop` setting) is refused without a proof for each request: use
+ * {@link authFetch}, or {@link getDPoPProof} for the headers of a request you build yourself.
+ *
  * @example
  * ```ts
  * const token = await getAccessToken()
@@ -102,6 +105,10 @@ export function authErrorOf(error: unknown): AuthError | undefined {
  * `fetch` with the user's access token (rejects like {@link getAccessToken}). When the API answers 401, it refreshes once and retries,
  * since the server may have revoked the token early (DESIGN.md: the reactive trigger).
  *
+ * With a DPoP-bound token (the `dpop` setting, RFC 9449) it sends `Authorization: DPoP …` and a
+ * fresh `DPoP` proof for this method and URL, follows the nonce the API asks for (one retry on
+ * `use_dpop_nonce`), and does not follow redirects with the token (each URL needs its own proof).
+ *
  * @example
  * ```ts
  * const response = await authFetch('https://api.example.com/me')
@@ -110,13 +117,59 @@ export function authErrorOf(error: unknown): AuthError | undefined {
  */
 export async function authFetch(input: string | URL | Request, init: RequestInit = {}, options: Omit<TokenOptions, 'force'> = {}): Promise<Response> {
   const token = await resolveToken(options)
-  const response = await fetch(input, withAuthorization(input, init, token))
+  const response = await send(input, init, token)
   // A stream body cannot be sent twice; an environment token cannot be refreshed.
   const replayable = !(init.body instanceof ReadableStream) && !(input instanceof Request && input.bodyUsed)
   if (response.status !== 401 || token.source === 'env' || !replayable) return response
   await response.body?.cancel()
   const renewed = await resolveToken({...options, force: true})
-  return fetch(input, withAuthorization(input, init, renewed))
+  return send(input, init, renewed)
+}
+
+async function send(input: string | URL | Request, init: RequestInit, token: FreshToken): Promise<Response> {
+  if (!token.dpopKey) return fetch(input, withAuthorization(input, init, token))
+  // Loaded only for a DPoP-bound login: a bearer host never pays for signing proofs.
+  const {fetchWithProof} = await import('./session/dpop-request.js')
+  return fetchWithProof(token, input, init).catch(asCommandError)
+}
+
+/** A stored key that cannot sign (damaged) stops the command with its one line, like any failure of ours. */
+function asCommandError(error: unknown): never {
+  throw error instanceof AuthError ? new AuthCommandError(error) : error
+}
+
+/** The Authorization header, and with a DPoP-bound token the proof, for one request. */
+export interface RequestAuthorization {
+  /** `Bearer <token>` or `DPoP <token>`: the value of the Authorization header. */
+  authorization: string
+  /** The value of the `DPoP` header (RFC 9449 §4): a proof for exactly this method and URL, used once. Absent for a bearer token. */
+  dpop?: string
+}
+
+/**
+ * The headers one request needs, for a host that builds its own requests instead of using
+ * {@link authFetch}: `Authorization`, and for a DPoP-bound token (the `dpop` setting) a fresh `DPoP`
+ * proof for this method and URL (query and fragment are not part of it). A proof is good for one
+ * request: ask for a new one for each. An API that answers 401 with `error="use_dpop_nonce"` wants
+ * its nonce in the proof, which only {@link authFetch} follows. Rejects like {@link getAccessToken}.
+ *
+ * @param method The request's HTTP method, e.g. `POST`.
+ * @param url The request's URL.
+ *
+ * @example
+ * ```ts
+ * const url = 'https://api.example.com/deployments'
+ * const {authorization, dpop} = await getDPoPProof('POST', url)
+ * const headers: Record<string, string> = {authorization}
+ * if (dpop) headers.dpop = dpop
+ * await fetch(url, {method: 'POST', headers})
+ * ```
+ */
+export async function getDPoPProof(method: string, url: string | URL, options: Omit<TokenOptions, 'force'> = {}): Promise<RequestAuthorization> {
+  const token = await resolveToken(options)
+  if (!token.dpopKey) return {authorization: `${token.tokenType} ${token.accessToken}`}
+  const {proofFor} = await import('./session/dpop-request.js')
+  return proofFor(token, method, url).catch(asCommandError)
 }
 
 /**

@@ -19,6 +19,8 @@ export interface DeviceFlowOptions {
   resource?: string[]
   /** Claim names of a profile endpoint that is not OpenID userinfo. */
   claims?: IdentityClaims
+  /** Bind the tokens to this login's key (RFC 9449): every poll and userinfo carry proofs. */
+  dpop?: oidc.DPoPHandle
 }
 
 /**
@@ -54,9 +56,9 @@ export async function deviceSignIn(issuer: Issuer, options: DeviceFlowOptions): 
   const seconds = Math.min(options.timeoutSeconds, device.expires_in)
   const signal = AbortSignal.timeout(seconds * 1000)
   try {
-    const response = await oidc.pollDeviceAuthorizationGrant(issuer.config, device, resourceParameters(options.resource), {signal})
+    const response = await oidc.pollDeviceAuthorizationGrant(issuer.config, device, resourceParameters(options.resource), {signal, DPoP: options.dpop})
     withdraw()
-    const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims})
+    const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims, dpop: options.dpop})
     options.ui.doneWaiting('done')
     return signIn
   } catch (error) {
@@ -67,6 +69,6 @@ export async function deviceSignIn(issuer: Issuer, options: DeviceFlowOptions): 
         suggestion: 'Run the login again.',
       })
     }
-    throw toAuthError(error, {...context, operation: 'device-poll'})
+    throw toAuthError(error, {...context, operation: 'device-poll', dpop: Boolean(options.dpop)})
   }
 }

@@ -10,12 +10,13 @@ import {completeSignIn, resourceParameters, toSecrets, type SignIn} from './toke
  * One refresh_token grant (RFC 6749 §6), with the login's RFC 8707 resources again. The caller holds
  * the account lock and stores the result at once.
  */
-export async function refreshTokens(issuer: Issuer, current: Secrets, options: {resource?: string[]} = {}): Promise<Secrets> {
+export async function refreshTokens(issuer: Issuer, current: Secrets, options: {resource?: string[]; dpop?: oidc.DPoPHandle} = {}): Promise<Secrets> {
   try {
-    const response = await oidc.refreshTokenGrant(issuer.config, current.refreshToken!, resourceParameters(options.resource))
+    // RFC 9449 §5: a public client's refresh token is bound to the key too; without a proof it is refused.
+    const response = await oidc.refreshTokenGrant(issuer.config, current.refreshToken!, resourceParameters(options.resource), {DPoP: options.dpop})
     return toSecrets(response, current, Date.now(), `The issuer at ${issuer.issuer}`)
   } catch (error) {
-    throw await endpointFailure(issuer, error, 'refresh')
+    throw await endpointFailure(issuer, error, 'refresh', {dpop: Boolean(options.dpop)})
   }
 }
 
@@ -37,7 +38,9 @@ export async function refreshAsSignIn(issuer: Issuer, current: Secrets, options:
 }
 
 /**
- * Revoke a token (RFC 7009). Returns false when the issuer offers no revocation endpoint; throws an
+ * Revoke a token (RFC 7009). RFC 9449 defines no proof for revocation, and openid-client sends none:
+ * the issuers we know revoke a DPoP-bound refresh token the client presents as any other. Returns
+ * false when the issuer offers no revocation endpoint; throws an
  * AuthError when it does and the request failed.
  */
 export async function revokeToken(issuer: Issuer, token: string, hint: 'refresh_token' | 'access_token'): Promise<boolean> {

@@ -21,6 +21,8 @@ export interface FreshToken {
   obtainedAt: string | null
   source: 'env' | 'store'
   account?: AccountRecord
+  /** The login's DPoP key (a private JWK as text) when the token is bound to it: every request needs a proof. */
+  dpopKey?: string
 }
 
 export interface TokenRequest {
@@ -111,9 +113,11 @@ export async function ensureFresh(context: AuthContext, account: AccountRecord, 
         if (account.clientAuth) client.credential = await machineCredential(context, account, current)
         const issuer = await provider.connect(client, connectOptions(context))
         const sent = current
+        // A DPoP-bound login proves every grant with its own key, the refresh token's too (RFC 9449 §5).
+        const dpop = sent.dpopKey ? await provider.dpopHandle(issuer.config, sent.dpopKey) : undefined
         const renew = account.clientAuth
-          ? () => provider.clientCredentialsGrant(issuer, {scopes: account.scopes, resource: account.resource}, sent)
-          : () => provider.refreshTokens(issuer, sent, {resource: account.resource})
+          ? () => provider.clientCredentialsGrant(issuer, {scopes: account.scopes, resource: account.resource, dpop}, sent)
+          : () => provider.refreshTokens(issuer, sent, {resource: account.resource, dpop})
         saved = await context.store.refreshAndSave(account, renew)
       } catch (caught) {
         const error = caught as AuthError
@@ -229,5 +233,6 @@ function fromStore(account: AccountRecord, secrets: Secrets): FreshToken {
     obtainedAt: secrets.obtainedAt ?? null,
     source: 'store',
     account,
+    ...(secrets.dpopKey ? {dpopKey: secrets.dpopKey} : {}),
   }
 }

@@ -1,13 +1,14 @@
 import {AuthError} from '../errors.js'
 import {MAX_TOKEN_BYTES} from '../provider/limits.js'
 import {rememberSecret} from '../safe-text.js'
-import type {ClientCredential, Issuer, SignIn, SignInUi} from '../provider/api.js'
+import type {ClientCredential, DPoPHandle, Issuer, SignIn, SignInUi} from '../provider/api.js'
 import type {Secrets} from '../store/secrets.js'
 import {accountKey, describeAccount, pickAccount, type AccountRecord} from '../store/account-index.js'
 import {refuseWhileEnvironmentToken, type AuthContext, type ProviderApi} from './context.js'
 import type {BoundSettings} from '../settings/binding.js'
 import {configuredClient, configuredSettings, connectOptions} from './issuer-client.js'
 import {checkRecordFits} from '../store/record-limits.js'
+import {checkBound, dpopKeyForSignIn, explainDPoPDemand} from './dpop-login.js'
 import {chooseBackend} from './storage-choice.js'
 
 export type {SignInUi} from '../provider/api.js'
@@ -48,7 +49,17 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   // are the folders the sign-in writes to.
   await context.store.readIndex()
   await context.store.checkFolders()
-  const signIn = await signInWith(context, bound, provider, issuer, method, ui)
+  // One key per login (RFC 9449), made for this sign-in and kept with its tokens.
+  const dpopKey = method.kind === 'token' ? undefined : await dpopKeyForSignIn(context, provider, issuer)
+  const dpop = dpopKey ? await provider.dpopHandle(issuer.config, dpopKey) : undefined
+  const signIn = await signInWith(context, bound, provider, issuer, method, ui, dpop).catch((error: unknown) => {
+    throw explainDPoPDemand(context, provider, issuer, error)
+  })
+  if (dpopKey) {
+    checkBound(context, issuer, signIn.secrets.tokenType)
+    // An issuer that answered with a bearer token (auto) bound nothing to the key: it is not kept.
+    if (signIn.secrets.tokenType === 'DPoP') signIn.secrets.dpopKey = dpopKey
+  }
   // Entra ID's `/common`: the account belongs to the user's tenant, whose issuer the ID token names.
   const accountIssuer = signIn.issuedBy ?? issuer.issuer
 
@@ -69,6 +80,7 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   if (method.kind === 'client') record.clientAuth = method.credential.kind
   // Before it is shown or kept: a hostile issuer's megabyte claims must not reach the index.
   checkRecordFits(record)
+  if (signIn.secrets.dpopKey) record.dpopJkt = provider.dpopThumbprint(signIn.secrets.dpopKey)
   // After the name is known: "Signed in as Bob (bob)", as the earlier login is described.
   await confirmOtherAccount(context, method, record, ui)
   if (bound.endpoints) record.endpoints = {...bound.endpoints}
@@ -122,7 +134,7 @@ function notConfigured(context: AuthContext): AuthError {
   })
 }
 
-async function signInWith(context: AuthContext, bound: BoundSettings, provider: ProviderApi, issuer: Issuer, method: LoginMethod, ui: SignInUi): Promise<SignIn> {
+async function signInWith(context: AuthContext, bound: BoundSettings, provider: ProviderApi, issuer: Issuer, method: LoginMethod, ui: SignInUi, dpop: DPoPHandle | undefined): Promise<SignIn> {
   const {settings} = context
   const extraParams = {...bound.authorizationParams, ...(bound.audience ? {audience: bound.audience} : {})}
   const options = {
@@ -133,6 +145,7 @@ async function signInWith(context: AuthContext, bound: BoundSettings, provider: 
     resource: bound.resource,
     claims: bound.identityClaims,
     redirect: {host: settings.redirectHost, ports: settings.redirectPorts, path: settings.redirectPath, portsSource: settings.sources.redirectPorts},
+    dpop,
   }
   switch (method.kind) {
     case 'browser': {
@@ -152,7 +165,7 @@ async function signInWith(context: AuthContext, bound: BoundSettings, provider: 
       // The default scopes are a person's (openid, offline_access…): a machine asks for the ones
       // configured for it, or none and gets what its registration allows.
       const scopes = settings.sources.scopes === 'default' ? [] : settings.scopes
-      const secrets = await provider.clientCredentialsGrant(issuer, {scopes, resource: bound.resource, audience: bound.audience}).catch((error: unknown) => {
+      const secrets = await provider.clientCredentialsGrant(issuer, {scopes, resource: bound.resource, audience: bound.audience, dpop}).catch((error: unknown) => {
         if (!(error instanceof AuthError) || error.code !== 'REAUTH_REQUIRED') throw error
         // At sign-in a refused credential is a failed sign-in, as a wrong password is.
         throw new AuthError('LOGIN_FAILED', error.message, {cause: error, suggestion: `Check the client id (${settings.sources.clientId}) and its secret, key or federated token with the issuer's administrators.`})

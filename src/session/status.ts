@@ -28,6 +28,10 @@ export interface AccountStatus {
   scopes: string[]
   expiresAt: string | null
   hasRefreshToken: boolean
+  /** `DPoP` when the tokens are bound to the login's key (RFC 9449) and need a proof with every request, else `Bearer`. */
+  tokenType: 'Bearer' | 'DPoP'
+  /** The key's RFC 7638 thumbprint, as the issuer puts it in the token's `cnf.jkt`; null for bearer tokens. Never the key. */
+  jkt: string | null
   /** Only with --verify: whether the issuer accepts the stored login now. */
   verified?: boolean
 }
@@ -97,6 +101,8 @@ export function toStatus(account: AccountRecord, isDefault: boolean): AccountSta
     scopes: account.scopes,
     expiresAt: account.expiresAt,
     hasRefreshToken: account.hasRefreshToken,
+    tokenType: account.dpopJkt ? 'DPoP' : 'Bearer',
+    jkt: account.dpopJkt ?? null,
   }
 }
 

@@ -20,8 +20,9 @@ export interface Verification {
  */
 export async function verifyLogin(context: AuthContext, account: AccountRecord, index: AccountIndex): Promise<Verification> {
   let accessToken: string
+  let dpopKey: string | undefined
   try {
-    ;({accessToken} = await ensureFresh(context, account, {tombstone: index.tombstones[account.key], refreshFailure: index.refreshFailures[account.key]}))
+    ;({accessToken, dpopKey} = await ensureFresh(context, account, {tombstone: index.tombstones[account.key], refreshFailure: index.refreshFailures[account.key]}))
   } catch (error) {
     if (error instanceof AuthError && error.code === 'REAUTH_REQUIRED') return {verified: false, problem: error.message}
     throw error
@@ -31,7 +32,9 @@ export async function verifyLogin(context: AuthContext, account: AccountRecord, 
   if (account.clientAuth) return {verified: true}
   const provider = await context.provider()
   const issuer = await provider.connect(accountClient(context, account), connectOptions(context))
-  const accepted = await provider.acceptsAccessToken(issuer, accessToken, {claims: accountSettings(context, account).usable.identityClaims})
+  // A DPoP-bound token is shown with a proof of the login's key, as every request must (RFC 9449).
+  const dpop = dpopKey ? await provider.dpopHandle(issuer.config, dpopKey) : undefined
+  const accepted = await provider.acceptsAccessToken(issuer, accessToken, {claims: accountSettings(context, account).usable.identityClaims, dpop})
   if (accepted) return {verified: true}
   return {verified: false, problem: `The issuer at ${account.issuer} does not accept the stored access token (revoked, or expired early).`}
 }

@@ -30,6 +30,11 @@ export interface AccountRecord {
   resource?: string[]
   /** A machine signed in as the client itself (client_credentials), and how it authenticates. */
   clientAuth?: 'client_secret' | 'private_key_jwt' | 'federated'
+  /**
+   * The RFC 7638 thumbprint of the login's DPoP key, when its tokens are bound to one (RFC 9449):
+   * public, as the issuer writes it in the token's `cnf.jkt`. The key itself is a secret.
+   */
+  dpopJkt?: string
 }
 
 /** A refresh token the issuer rejected: not to be tried again in the background until `until`. */
@@ -197,6 +202,11 @@ function parseAccount(value: unknown, what: string): AccountRecord {
   if (entry.resource !== undefined) {
     if (!Array.isArray(entry.resource) || entry.resource.some((item) => typeof item !== 'string')) throw new ShapeError(`${what}: resource is not a list`)
     record.resource = entry.resource as string[]
+  }
+  const dpopJkt = optionalString(entry.dpopJkt, `${what}: dpopJkt`)
+  if (dpopJkt) {
+    if (!/^[\w-]{43}$/.test(dpopJkt)) throw new ShapeError(`${what}: dpopJkt is not a key thumbprint`)
+    record.dpopJkt = dpopJkt
   }
   if (record.key !== accountKey(record.issuer, record.clientId, record.subject)) throw new ShapeError(`${what}: key does not match`)
   return record
