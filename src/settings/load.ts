@@ -3,7 +3,8 @@ import {dirname, join} from 'node:path'
 import type {Interfaces} from '@oclif/core'
 
 import {AuthError} from '../errors.js'
-import {checkPrivateFolder, readPrivateFile, UnsafePathError} from '../private-files.js'
+import {runEnvironment} from '../run-environment.js'
+import {checkPrivateFolder, OversizedFileError, readPrivateFile, UnsafePathError} from '../private-files.js'
 import {HOOK_SETTING_SPECS, type HookSettingKey} from './hook-specs.js'
 import {layerFromBlockRows, layerFromFileBlock, resolveKeys, resolveSettings, type SettingsLayer} from './resolve.js'
 import type {AuthSettings, SettingKey} from './settings.js'
@@ -53,13 +54,14 @@ function flagLayer(flags: SettingFlags): SettingsLayer {
 function envLayer<K extends SettingKey>(config: Interfaces.Config, keys: readonly K[], specs: Record<K, SettingSpec>): SettingsLayer {
   const values: Partial<Record<SettingKey, unknown>> = {}
   const names: Partial<Record<SettingKey, string>> = {}
+  const variables = runEnvironment(config).env
   for (const key of keys) {
     const {env} = specs[key]
     if (!env) continue
     const candidates = config.scopedEnvVarKeys(env)
-    const name = candidates.find((candidate) => process.env[candidate] !== undefined && process.env[candidate] !== '')
+    const name = candidates.find((candidate) => variables[candidate] !== undefined && variables[candidate] !== '')
     names[key] = name ?? candidates[0]
-    if (name) values[key] = process.env[name]
+    if (name) values[key] = variables[name]
   }
   return {kind: 'env', values, describe: (key) => names[key] ?? key}
 }
@@ -73,7 +75,7 @@ async function userFileLayer(config: Interfaces.Config): Promise<SettingsLayer> 
     const variable = config.scopedEnvVarKey('CONFIG_DIR')
     if ((await checkPrivateFolder(dirname(path), variable)) === 'ok') text = await readPrivateFile(path, variable)
   } catch (error) {
-    if (error instanceof UnsafePathError) throw error
+    if (error instanceof UnsafePathError || error instanceof OversizedFileError) throw error
     throw new AuthError('CONFIG_INVALID', `Could not read the settings file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`)
   }
   let block: unknown

@@ -13,6 +13,8 @@ import {FileCredentialStore} from './file-store.js'
 import {sha256Hex} from './hash.js'
 import {KeyringCredentialStore} from './keyring-store.js'
 import {withLock} from './lock.js'
+import {moveAside} from './atomic-file.js'
+import {DamagedFileError} from './stored-json.js'
 import {MemoryCredentialStore} from './memory-store.js'
 import {MetadataCache} from './metadata-cache.js'
 import {accountLockPath} from './account-files.js'
@@ -45,6 +47,8 @@ export interface AccountStoreOptions {
   notify?: (message: string) => void
   /** How long to wait for another process's lock (the lock's default, 30 s, when absent). */
   lockWaitMs?: number
+  /** What a credential helper's process inherits (process.env when absent). */
+  env?: NodeJS.ProcessEnv
 }
 
 /**
@@ -100,7 +104,7 @@ export class AccountStore {
     }
     if (kind.startsWith('exec:')) {
       if (kind !== this.options.configuredStorage) throw this.helperNotConfigured(kind)
-      return new ExecCredentialStore({command: kind.slice(5), service: this.service, switchHint})
+      return new ExecCredentialStore({command: kind.slice(5), service: this.service, switchHint, env: this.options.env})
     }
     throw new AuthError('STORE_UNAVAILABLE', `The login is kept in the '${kind}' store, which this version of the plugin does not know.`, {
       suggestion: this.loginHint,
@@ -127,7 +131,29 @@ export class AccountStore {
     if (this.memoryIndex) return structuredClone(this.memoryIndex)
     // Nothing is read from a folder someone else prepared or can write (see private-files.ts).
     await checkPrivateFolder(this.paths.dir, this.options.dataDirVariable)
-    return readIndex(this.paths.index, `${this.loginHint} (\`${this.options.commands.auth('logout')} --all\` clears what is left.)`)
+    const logoutAll = `${this.options.commands.auth('logout')} --all`
+    return readIndex(this.paths.index, `${this.loginHint} (\`${logoutAll}\` clears what is left.)`).catch((error: unknown) => {
+      // Not moved aside (too large to judge): nothing works until it is, sign-in included.
+      if (!(error instanceof DamagedFileError) || error.keptAt) throw error
+      throw new DamagedFileError(error.path, error.reason, undefined, error.message, `Run \`${logoutAll}\` to move it aside and clear what is left, then \`${this.options.commands.auth('login')}\`.`)
+    })
+  }
+
+  /**
+   * The index for `auth logout --all`, which must work whatever state the index is in: one too large
+   * to read or damaged is moved aside (where a damaged one already went) and an empty one stands in.
+   * `setAside` says what was moved where; undefined when the index was fine.
+   */
+  async readIndexForReset(): Promise<{index: AccountIndex; setAside?: {path: string; reason: string; movedTo: string}}> {
+    try {
+      return {index: await this.readIndex()}
+    } catch (error) {
+      if (!(error instanceof DamagedFileError)) throw error
+      const {path, reason, keptAt} = error
+      // Under the store lock, as every change of the index: no writer is halfway through it.
+      const movedTo = keptAt ?? (await withLock(join(this.paths.locks, 'store.lock'), () => moveAside(path), {...this.lockWait, purpose: 'setting the damaged index aside'}))
+      return {index: emptyIndex(), setAside: {path, reason, movedTo}}
+    }
   }
 
   /**
@@ -266,8 +292,9 @@ export class AccountStore {
    * After every account was signed out: drop whatever the credentials file still holds (entries of
    * no listed account, say after a damaged index was set aside), under the lock like every write.
    */
-  async clearCredentialsFile(): Promise<void> {
-    if (this.memoryIndex) return
+  async clearCredentialsFile(): Promise<boolean> {
+    if (this.memoryIndex) return false
+    let removed = false
     await this.update(async (index) => {
       // Temp files of a writer killed before its rename hold a copy of the file; under the store
       // lock no write is in progress, so every one left is such a leftover.
@@ -275,8 +302,12 @@ export class AccountStore {
       const names = await readdir(dirname(this.paths.credentials)).catch(() => [] as string[])
       for (const name of names) if (name.startsWith(prefix) && name.endsWith('.tmp')) await rm(join(dirname(this.paths.credentials), name), {force: true})
       if (index.accounts.some((account) => account.storage === 'file')) return
-      await rm(this.paths.credentials, {force: true})
+      removed = await rm(this.paths.credentials).then(() => true, (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return false
+        throw error
+      })
     })
+    return removed
   }
 
   /**

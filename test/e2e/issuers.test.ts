@@ -24,7 +24,7 @@ import {
   onlyStoredSecrets,
   readCredentialsFile,
   refreshAtIssuer,
-  runAcmeExpecting,
+  runAcmeExpecting as spawnAcmeExpecting,
   statusJson,
   storeSnapshot,
   type AccountStatus,
@@ -32,6 +32,7 @@ import {
   type RunResult,
   type TempHome,
 } from '../helpers/acme.js'
+import {runAcmeExpecting} from '../helpers/in-process.js'
 import {waitFor} from '../helpers/wait.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
@@ -230,7 +231,8 @@ describe('e2e: issuers that differ (issue 9)', function () {
 
     it('in the user settings file (auth.json): browser login; the login keeps them for a refresh and logout in later commands', async () => {
       const settingsFile = join(home.configDir, 'auth.json')
-      await writeFile(settingsFile, JSON.stringify({endpoints}))
+      // Beside the issuer they belong to: endpoints set for another issuer are never used (issue 20).
+      await writeFile(settingsFile, JSON.stringify({issuer: issuer.issuer, endpoints}))
       const env = issuerEnv(issuer)
       const account = await reportedAndKept(await runAcmeExpecting(0, ['auth', 'login', '--json'], {home, env}), home)
       expect(account).to.include({issuer: issuer.issuer, subject: 'alice', name: 'Alice', hasRefreshToken: true})
@@ -244,7 +246,7 @@ describe('e2e: issuers that differ (issue 9)', function () {
     })
 
     it("in the host's package.json: device login, a refresh in a later command, logout with revocation", async () => {
-      const host = await makeHostVariant((auth) => ({...auth, endpoints}))
+      const host = await makeHostVariant((auth) => ({...auth, issuer: issuer.issuer, endpoints}))
       try {
         const env = issuerEnv(issuer)
         const login = await runAcmeExpecting(0, ['auth', 'login', '--device', '--json'], {home, env, bin: host.bin})
@@ -273,6 +275,7 @@ describe('e2e: issuers that differ (issue 9)', function () {
       const at = (path: string) => `${issuer.issuer}${path}`
       host = await makeHostVariant((auth) => ({
         ...auth,
+        issuer: issuer.issuer,
         scopes: ['profile', 'email'],
         endpoints: {authorization: at('/auth'), token: at('/token'), userinfo: at('/user')},
         claims: {subject: 'id', name: 'login', email: 'email'},
@@ -322,12 +325,13 @@ describe('e2e: issuers that differ (issue 9)', function () {
       response_types: ['code'],
     })
 
+    // Spawned: DEBUG=* must reach the debug module as a process starting with it in its environment reads it.
     it('client_secret_basic required: login with ACME_AUTH_CLIENT_SECRET, later commands without it; the secret is never shown', async () => {
       const secret = 'installed-app-secret-7Qm2vX9kLp4sT8wZ'
       const issuer = await startIssuer({clients: [client('acme-installed', secret, 'client_secret_basic')]})
       const outputs: Record<string, string> = {}
       const run = async (code: number, step: string, args: string[], env: Env): Promise<RunResult> => {
-        const result = await runAcmeExpecting(code, args, {home, env: {...issuerEnv(issuer, {ACME_AUTH_CLIENT_ID: 'acme-installed', DEBUG: '*'}), ...env}})
+        const result = await spawnAcmeExpecting(code, args, {home, env: {...issuerEnv(issuer, {ACME_AUTH_CLIENT_ID: 'acme-installed', DEBUG: '*'}), ...env}})
         outputs[`stdout of ${step}`] = result.stdout
         outputs[`stderr of ${step}`] = result.stderr
         return result
@@ -379,7 +383,8 @@ describe('e2e: issuers that differ (issue 9)', function () {
         expect((await discoveryOf(issuer)) as {token_endpoint_auth_methods_supported?: string[]}).to.have.deep.property('token_endpoint_auth_methods_supported', ['none', 'client_secret_post'])
         const env = issuerEnv(issuer, {ACME_AUTH_CLIENT_ID: 'acme-post'})
         const settingsFile = join(home.configDir, 'auth.json')
-        await writeFile(settingsFile, JSON.stringify({clientSecret: secret}))
+        // With the issuer and client it is for: a secret is never sent to another (issue 20).
+        await writeFile(settingsFile, JSON.stringify({issuer: issuer.issuer, clientId: 'acme-post', clientSecret: secret}))
         await runAcmeExpecting(0, ['auth', 'login', '--device'], {home, env})
         await writeFile(settingsFile, '{}')
         await runAcmeExpecting(0, ['auth', 'refresh'], {home, env})
@@ -430,7 +435,7 @@ describe('e2e: issuers that differ (issue 9)', function () {
     let host: HostVariant
     before(async () => {
       issuer = await startIssuer()
-      host = await makeHostVariant((auth) => ({...auth, authorizationParams: {access_type: 'offline', ui_locales: 'de'}}))
+      host = await makeHostVariant((auth) => ({...auth, issuer: issuer.issuer, authorizationParams: {access_type: 'offline', ui_locales: 'de'}}))
     })
     after(async () => {
       await issuer?.close()
@@ -453,7 +458,7 @@ describe('e2e: issuers that differ (issue 9)', function () {
     })
 
     it('a parameter the plugin sets itself (state) in authorizationParams: exit 2 naming the setting, before anything is sent', async () => {
-      const broken = await makeHostVariant((auth) => ({...auth, authorizationParams: {state: 'fixed'}}))
+      const broken = await makeHostVariant((auth) => ({...auth, issuer: issuer.issuer, authorizationParams: {state: 'fixed'}}))
       try {
         const login = await runAcmeExpecting(2, ['auth', 'login'], {home, env: issuerEnv(issuer), bin: broken.bin})
         const message = errorMessage(login.stderr)
@@ -567,6 +572,7 @@ describe('e2e: issuers that differ (issue 9)', function () {
     })
   })
 
+  // Spawned: NODE_OPTIONS loads route-origin.js, which reroutes the process's own connections.
   describe("a multi-tenant issuer (Entra ID's /common)", () => {
     // A made-up tenant. The issuer runs as https://login.microsoftonline.com/<tenant>/v2.0 (the
     // origin for which openid-client accepts a `{tenantid}` issuer template); the CLI, and the
@@ -600,14 +606,14 @@ describe('e2e: issuers that differ (issue 9)', function () {
 
     it("login at /common succeeds; the account is kept under the tenant's issuer and refreshed there", async () => {
       expect(issuer.issuer).to.equal(`${entra}/${tenant}/v2.0`)
-      await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+      await spawnAcmeExpecting(0, ['auth', 'login'], {home, env})
       const [account] = (await statusJson(home, env)).accounts
       expect(account).to.include({issuer: `${entra}/${tenant}/v2.0`, subject: 'alice', hasRefreshToken: true})
       const {idToken} = await onlyStoredSecrets(home)
       expect(jwtPayload(idToken!)).to.include({iss: `${entra}/${tenant}/v2.0`, tid: tenant})
 
-      await runAcmeExpecting(0, ['auth', 'refresh'], {home, env})
-      const whoami = await runAcmeExpecting(0, ['whoami'], {home, env})
+      await spawnAcmeExpecting(0, ['auth', 'refresh'], {home, env})
+      const whoami = await spawnAcmeExpecting(0, ['whoami'], {home, env})
       expect(whoami.stdout).to.equal('alice (Alice)\n')
       expect(issuer.counts).to.include({authorizationCode: 1, refresh: 1})
       expect((await readCredentialsFile(home)).accounts).to.have.all.keys(`${entra}/${tenant}/v2.0|acme-cli|alice`)
