@@ -98,7 +98,7 @@ export function hostEnvNames(config: Interfaces.Config): EnvNames {
 /** How requests leave the process (transport/transport-fetch.ts): the caFile setting, and how this host spells it. */
 export function transportSettings(context: AuthContext): TransportSettings {
   const {caFile, sources} = context.settings
-  return {caFile: caFile ? {path: caFile, source: sources.caFile ?? 'caFile'} : undefined, caFileVariable: context.envNames.caFile}
+  return {caFile: caFile ? {path: caFile, source: sources.caFile ?? 'caFile'} : undefined, caFileVariable: context.envNames.caFile, env: context.env}
 }
 
 function loadProvider(): Promise<ProviderApi> {

@@ -1,5 +1,6 @@
 import type {Interfaces} from '@oclif/core'
 
+import {runEnvironment} from '../run-environment.js'
 import {loadSettings} from '../settings/load.js'
 import {transportFetch, type Fetch} from '../transport/transport-fetch.js'
 
@@ -20,6 +21,7 @@ export function hostTransport(config: Interfaces.Config | undefined): Promise<Fe
     return transportFetch({
       caFile: caFile ? {path: caFile, source: sources.caFile ?? 'caFile'} : undefined,
       caFileVariable: config.scopedEnvVarKey('AUTH_CA_FILE'),
+      env: runEnvironment(config).env,
       hostErrors: true,
     })
   })()

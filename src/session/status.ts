@@ -76,7 +76,7 @@ export async function status(context: AuthContext, request: StatusRequest = {}, 
       // A refresh the check made is what to show: the new expiry, the new token.
       account = (await context.store.readIndex()).accounts.find((entry) => entry.key === record.key) ?? record
     }
-    const shown = toStatus(account, account.key === defaultKey)
+    const shown = toStatus(account, account.key === defaultKey, context.env)
     if (verification) shown.verified = verification.verified
     if (request.showToken) shown.accessToken = (await context.store.readSecrets(account)).accessToken
     accounts.push(shown)
@@ -90,7 +90,7 @@ export function missingSettings(context: AuthContext): string[] {
 }
 
 /** An account as `--json` shows it: the `auth status --json` account shape. */
-export function toStatus(account: AccountRecord, isDefault: boolean): AccountStatus {
+export function toStatus(account: AccountRecord, isDefault: boolean, env: NodeJS.ProcessEnv = process.env): AccountStatus {
   return {
     kind: account.clientAuth ? 'client' : 'user',
     clientAuthentication: account.clientAuth ?? null,
@@ -104,7 +104,7 @@ export function toStatus(account: AccountRecord, isDefault: boolean): AccountSta
     scopes: account.scopes,
     expiresAt: account.expiresAt,
     hasRefreshToken: account.hasRefreshToken,
-    proxy: chooseProxy(new URL(account.issuer))?.shown ?? null,
+    proxy: chooseProxy(new URL(account.issuer), env)?.shown ?? null,
     tokenType: account.dpopJkt ? 'DPoP' : 'Bearer',
     jkt: account.dpopJkt ?? null,
   }

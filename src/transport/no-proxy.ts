@@ -1,11 +1,12 @@
 import {BlockList, isIP} from 'node:net'
 
 /**
- * What `proxy-from-env` leaves out of curl's NO_PROXY rules, and Go's: a bare domain (`example.com`)
- * also covers its subdomains and `.example.com` the domain itself, IP addresses are compared as addresses (`::1`, `[::1]` and
- * `0:0::1` are one), and CIDR ranges (`10.0.0.0/8`, `fd00::/8`) cover the addresses in them.
- * `proxy-from-env` has already checked the forms it knows (`*`, exact names, `.suffix`,
- * `*.suffix`, `host:port`); this says whether an entry matches in one of the ways it does not.
+ * Whether NO_PROXY covers a host, by curl's rules and Go's: `*`; a domain (`example.com`,
+ * `.example.com`, `*.example.com`) covers itself and its subdomains; `host:port` only that port; IP
+ * addresses are compared as addresses (`::1`, `[::1]` and `0:0::1` are one); CIDR ranges
+ * (`10.0.0.0/8`, `fd00::/8`) cover the addresses in them. Names are not resolved to match addresses.
+ * Our own, not `proxy-from-env`'s: that one reads `process.env` only, and a command may run with an
+ * environment of its own (run-environment.ts); it also lacks the bare domain, addresses and ranges.
  */
 export function noProxyCovers(hostname: string, port: number, noProxy: string): boolean {
   const host = unbracket(hostname.toLowerCase()).replace(/\.$/, '')
@@ -15,6 +16,7 @@ export function noProxyCovers(hostname: string, port: number, noProxy: string): 
     const entry = splitPort(raw)
     if (entry.port !== undefined && entry.port !== port) continue
     const pattern = unbracket(entry.host).replace(/\.$/, '')
+    if (pattern === '*') return true
     const slash = pattern.indexOf('/')
     if (slash !== -1) {
       if (ipFamily && inRange(host, ipFamily, pattern.slice(0, slash), pattern.slice(slash + 1))) return true

@@ -1,5 +1,3 @@
-import {createRequire} from 'node:module'
-
 import {AuthError} from '../errors.js'
 import {rememberSecret} from '../safe-text.js'
 import {isLoopback, noProxyCovers} from './no-proxy.js'
@@ -19,21 +17,17 @@ export interface ProxyChoice {
 }
 
 /**
- * The proxy for a request to `target`, read from the environment the way curl reads it:
+ * The proxy for a request to `target`, read from `env` (the command's environment) the way curl reads it:
  * `https_proxy`/`HTTPS_PROXY` for https, `http_proxy`/`HTTP_PROXY` for http, then
  * `all_proxy`/`ALL_PROXY`, the lowercase name first; none when `no_proxy`/`NO_PROXY` covers the
  * host, and never for loopback. Throws a one-line CONFIG_INVALID for a variable that is not an
  * http(s) proxy URL.
  */
-export function chooseProxy(target: URL): ProxyChoice | undefined {
-  const env = process.env
+export function chooseProxy(target: URL, env: NodeJS.ProcessEnv = process.env): ProxyChoice | undefined {
   if (isLoopback(target.hostname)) return undefined
   const scheme = target.protocol.replace(/:$/, '')
   const variable = [`${scheme}_proxy`, `${scheme.toUpperCase()}_PROXY`, 'all_proxy', 'ALL_PROXY'].find((name) => env[name])
   if (!variable) return undefined
-  // Loaded only when a proxy variable is set: most machines have none.
-  const {getProxyForUrl} = createRequire(import.meta.url)('proxy-from-env') as typeof import('proxy-from-env')
-  if (getProxyForUrl(target.href) === '') return undefined
   const port = Number(target.port) || (scheme === 'https' ? 443 : 80)
   if (noProxyCovers(target.hostname, port, env.no_proxy || env.NO_PROXY || '')) return undefined
   return parseProxy(variable, env[variable]!)

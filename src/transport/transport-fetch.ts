@@ -12,13 +12,15 @@ import {trustedRoots, type CaFileSetting} from './trusted-roots.js'
  * The one way every request of the plugin leaves the process, and `authFetch`'s for the host: a
  * `fetch` on node:http/node:https. Node 20's own fetch ignores the proxy variables and compiles
  * undici's WebAssembly HTTP parser on its first request (~0.2 s of CPU, paid by every command that
- * refreshes); node:http's parser is built in. It takes the proxy from the environment
+ * refreshes); node:http's parser is built in. It takes the proxy from the command's environment
  * (proxy-choice.ts), trusts the caFile setting's authorities besides Node's, and hands back a
  * standard `Response`, which is all openid-client (`customFetch`) and a host need.
  */
 
 export interface TransportSettings extends FailureWords {
   caFile?: CaFileSetting
+  /** The variables the command runs with (run-environment.ts), where the proxy variables are read; default process.env. */
+  env?: NodeJS.ProcessEnv
 }
 
 export interface TransportOptions extends TransportSettings {
@@ -79,7 +81,7 @@ export function transportFetch(options: TransportOptions): Fetch {
 /** One request, one answer's head; every failure to get one said in the plugin's words where it can be. */
 async function send(url: URL, method: string, headers: Headers, body: Buffer | undefined, signal: AbortSignal, options: TransportOptions): Promise<http.IncomingMessage> {
   signal.throwIfAborted()
-  const proxy = chooseProxy(url)
+  const proxy = chooseProxy(url, options.env)
   logRoute(url, proxy)
   const secure = url.protocol === 'https:'
   const outgoing: Record<string, string> = {accept: '*/*', 'accept-encoding': 'gzip, deflate', 'user-agent': 'node'}

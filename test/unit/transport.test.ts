@@ -62,6 +62,14 @@ describe('transport: the proxy from the environment', () => {
     await withProxyEnv({}, () => expect(chooseProxy(target)).to.equal(undefined))
   })
 
+  it("a command's own environment (run-environment.ts) is where the variables are read, not the process's", async () => {
+    await withProxyEnv({HTTPS_PROXY: 'http://process-wide:3128'}, () => {
+      const runEnv = {https_proxy: 'http://per-run:3128', NO_PROXY: 'other.example'}
+      expect(chooseProxy(new URL('https://id.example.com/'), runEnv)).to.include({hostPort: 'per-run:3128', variable: 'https_proxy'})
+      expect(chooseProxy(new URL('https://id.example.com/'), {NO_PROXY: '*'})).to.equal(undefined)
+    })
+  })
+
   it('user and password: percent-decoded into a Basic header, shown as *** everywhere', async () => {
     await withProxyEnv({HTTPS_PROXY: 'http://me%40corp:p%3Ass%20word@proxy.corp:3128'}, () => {
       const proxy = chooseProxy(new URL('https://id.example.com/'))!
