@@ -15,9 +15,10 @@ import {execFile} from 'node:child_process'
 import {promisify} from 'node:util'
 
 import {MACHINE, startIssuer} from '../fixtures/issuer.js'
-import {closedPort, issuerEnv, loginSnapshot, makeHostVariant, makeTempHome, onlyErrorMessage, onlyStoredSecrets, runAcmeExpecting, storeSnapshot, type HostVariant, type TempHome} from '../helpers/acme.js'
+import {closedPort, issuerEnv, loginSnapshot, makeHostVariant, makeTempHome, onlyErrorMessage, onlyStoredSecrets, storeSnapshot, type HostVariant, type TempHome} from '../helpers/acme.js'
 import {expectNoDirectRoute, makeCompanyNetwork, type CompanyNetwork} from '../helpers/company-network.js'
 import {expectNoPassword, passwordForms, PROXY_PASSWORD, PROXY_USER, startSquid, type ProxyLogEntry, type Squid} from '../helpers/proxy.js'
+import {runAcmeExpecting as runInProcess} from '../helpers/in-process.js'
 import {copyOfHome} from '../helpers/signed-in.js'
 import {expireIn} from '../helpers/store-time.js'
 import {refreshAheadSettled, waitFor} from '../helpers/wait.js'
@@ -345,7 +346,7 @@ describe('e2e: behind a company proxy (real squid; the CLI in a network namespac
   })
 })
 
-// Spawned like every e2e suite: the CLI reads the proxy variables as a process started with them.
+// In process (test/helpers/in-process.ts): the plugin reads the proxy variables from the run's environment.
 describe('e2e: loopback never goes through a proxy', function () {
   this.timeout(120_000)
 
@@ -356,9 +357,9 @@ describe('e2e: loopback never goes through a proxy', function () {
       try {
         const dead = `http://127.0.0.1:${await closedPort()}`
         const env = issuerEnv(issuer, {HTTP_PROXY: dead, HTTPS_PROXY: dead, http_proxy: dead, https_proxy: dead, NO_PROXY: ''})
-        await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+        await runInProcess(0, ['auth', 'login'], {home, env})
         expect(issuer.counts.authorizationCode).to.equal(1)
-        await runAcmeExpecting(0, ['auth', 'refresh'], {home, env})
+        await runInProcess(0, ['auth', 'refresh'], {home, env})
         expect(issuer.counts.refresh).to.equal(1)
       } finally {
         await issuer.close()
