@@ -21,6 +21,8 @@ export interface BrowserFlowOptions {
   resource?: string[]
   /** Claim names of a profile endpoint that is not OpenID userinfo. */
   claims?: IdentityClaims
+  /** Called just before the code is exchanged: from then on the code is spent (the caller holds interrupts). */
+  beforeGrant?: () => void
 }
 
 /**
@@ -70,6 +72,7 @@ export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions)
       throw error
     }
     try {
+      options.beforeGrant?.()
       const response = await oidc.authorizationCodeGrant(
         issuer.config,
         callback.url,

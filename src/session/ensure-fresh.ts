@@ -10,6 +10,8 @@ import {accountClient, connectOptions} from './issuer-client.js'
 import {machineCredential} from './machine.js'
 import {foregroundDeadlineMs, isBackingOff, nextRefreshFailure, usingCurrentToken} from './outage.js'
 import {isExpired, isFresh, refreshMarginSeconds} from './freshness.js'
+import type {InterruptHold} from './interrupts.js'
+import {holdWhileGranting, restoreRescuedLogin, tellIfRescued} from './grant-hold.js'
 import {migrateAccounts} from './storage-choice.js'
 
 /** An access token ready to use, and where it came from. */
@@ -46,6 +48,7 @@ export async function currentToken(context: AuthContext, request: TokenRequest =
   if (!picked) throw notSignedIn(context)
   const index = await migrateAccounts(context, stored, picked.key)
   const account = index.accounts.find((entry) => entry.key === picked.key) ?? picked
+  await restoreRescuedLogin(context, account)
   return ensureFresh(context, account, {force: request.force, tombstone: index.tombstones[account.key], refreshFailure: index.refreshFailures[account.key]})
 }
 
@@ -114,7 +117,20 @@ export async function ensureFresh(context: AuthContext, account: AccountRecord, 
         const renew = account.clientAuth
           ? () => provider.clientCredentialsGrant(issuer, {scopes: account.scopes, resource: account.resource}, sent)
           : () => provider.refreshTokens(issuer, sent, {resource: account.resource})
-        saved = await context.store.refreshAndSave(account, renew)
+        // From the moment the request leaves, the old refresh token may be spent: nothing that can
+        // wait ends this process before the answer is saved (grant-hold.ts). Until then an interrupt
+        // ends it at once, and nothing was spent.
+        let hold: InterruptHold | undefined
+        try {
+          const result = await context.store.refreshAndSave(account, () => {
+            hold = holdWhileGranting(context)
+            return renew()
+          })
+          tellIfRescued(context, result.account, result)
+          saved = result
+        } finally {
+          hold?.release()
+        }
       } catch (caught) {
         const error = caught as AuthError
         if (error.code === 'REAUTH_REQUIRED') {

@@ -6,6 +6,8 @@ import type {Secrets} from '../store/secrets.js'
 import {accountKey, describeAccount, pickAccount, type AccountRecord} from '../store/account-index.js'
 import {refuseWhileEnvironmentToken, type AuthContext, type ProviderApi} from './context.js'
 import {configuredClient, connectOptions} from './issuer-client.js'
+import type {InterruptHold} from './interrupts.js'
+import {holdWhileGranting, tellIfRescued} from './grant-hold.js'
 import {chooseBackend} from './storage-choice.js'
 
 export type {SignInUi} from '../provider/api.js'
@@ -44,7 +46,29 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   // are the folders the sign-in writes to.
   await context.store.readIndex()
   await context.store.checkFolders()
-  const signIn = await signInWith(context, provider, issuer, method, ui)
+  // From the code exchange (or the client-credentials grant) until the login is saved, an interrupt
+  // waits (grant-hold.ts): what the issuer hands over exists only in this process until then.
+  let hold: InterruptHold | undefined
+  try {
+    return await signInAndSave(context, provider, issuer, method, ui, storage, storageWhy, () => (hold ??= holdWhileGranting(context)))
+  } finally {
+    hold?.release()
+  }
+}
+
+async function signInAndSave(
+  context: AuthContext,
+  provider: ProviderApi,
+  issuer: Issuer,
+  method: LoginMethod,
+  ui: SignInUi,
+  storage: AccountRecord['storage'],
+  storageWhy: string | undefined,
+  beforeGrant: () => void,
+): Promise<AccountRecord> {
+  const {settings} = context
+  const clientId = settings.clientId!
+  const signIn = await signInWith(context, provider, issuer, method, ui, beforeGrant)
   // Entra ID's `/common`: the account belongs to the user's tenant, whose issuer the ID token names.
   const accountIssuer = signIn.issuedBy ?? issuer.issuer
 
@@ -77,7 +101,8 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
         : signIn.secrets
   // Under the account's lock: a refresh of an older login of the same account, in flight in another
   // process, must not overwrite this one.
-  await context.store.withAccountLock(record, () => context.store.saveLogin(record, secrets, {makeDefault: true}))
+  const outcome = await context.store.withAccountLock(record, () => context.store.saveLogin(record, secrets, {makeDefault: true}))
+  tellIfRescued(context, record, outcome)
   if (storageWhy) ui.warn(storageWhy)
   if (storage === 'memory') ui.warn(`${context.settings.sources.storage} says storage=memory: this login is not saved and ends with this command.`)
   return record
@@ -116,7 +141,7 @@ function notConfigured(context: AuthContext): AuthError {
   })
 }
 
-async function signInWith(context: AuthContext, provider: ProviderApi, issuer: Issuer, method: LoginMethod, ui: SignInUi): Promise<SignIn> {
+async function signInWith(context: AuthContext, provider: ProviderApi, issuer: Issuer, method: LoginMethod, ui: SignInUi, beforeGrant: () => void): Promise<SignIn> {
   const {settings} = context
   const extraParams = {...settings.authorizationParams, ...(settings.audience ? {audience: settings.audience} : {})}
   const options = {
@@ -137,7 +162,7 @@ async function signInWith(context: AuthContext, provider: ProviderApi, issuer: I
         ui.notice(`No browser can be opened here (${noBrowser}); signing in with a device code instead.`)
         return provider.deviceSignIn(issuer, options)
       }
-      return provider.browserSignIn(issuer, options)
+      return provider.browserSignIn(issuer, {...options, beforeGrant})
     }
     case 'device': {
       return provider.deviceSignIn(issuer, options)
@@ -146,6 +171,7 @@ async function signInWith(context: AuthContext, provider: ProviderApi, issuer: I
       // The default scopes are a person's (openid, offline_access…): a machine asks for the ones
       // configured for it, or none and gets what its registration allows.
       const scopes = settings.sources.scopes === 'default' ? [] : settings.scopes
+      beforeGrant()
       const secrets = await provider.clientCredentialsGrant(issuer, {scopes, resource: settings.resource, audience: settings.audience}).catch((error: unknown) => {
         if (!(error instanceof AuthError) || error.code !== 'REAUTH_REQUIRED') throw error
         // At sign-in a refused credential is a failed sign-in, as a wrong password is.

@@ -3,58 +3,42 @@ import {basename, dirname, join} from 'node:path'
 
 import {AuthError} from '../errors.js'
 import {checkPrivateFolder} from '../private-files.js'
-import type {HostCommands} from '../host-commands.js'
 import type {BackendKind} from '../settings/settings.js'
 import {describeAccount, emptyIndex, readIndex, writeIndex, type AccountIndex, type AccountRecord, type RefreshFailure} from './account-index.js'
 import type {CredentialStore} from './credential-store.js'
 import type {Secrets} from './secrets.js'
-import {ExecCredentialStore} from './exec-store.js'
-import {FileCredentialStore} from './file-store.js'
+import {BackendRegistry, type BackendRegistryOptions} from './backend-registry.js'
 import {sha256Hex} from './hash.js'
-import {KeyringCredentialStore} from './keyring-store.js'
 import {withLock} from './lock.js'
-import {MemoryCredentialStore} from './memory-store.js'
 import {MetadataCache} from './metadata-cache.js'
 import {accountLockPath} from './account-files.js'
 import {storePaths, type StorePaths} from './paths.js'
+import {RescuedLogin, type SaveOutcome} from './rescued-login.js'
 import {pauseHereInTests} from './test-pause.js'
 
-export interface AccountStoreOptions {
+export {HelperNotConfiguredError} from './backend-registry.js'
+export type {SaveOutcome} from './rescued-login.js'
+
+export interface AccountStoreOptions extends Omit<BackendRegistryOptions, 'credentialsPath' | 'service' | 'loginHint'> {
   dataDir: string
   /** The host's bin: the keychain service is `<bin>-auth`. */
   bin: string
-  /** How the host spells its auth commands, for the next steps in messages. */
-  commands: HostCommands
-  /** The variable that chooses the storage (`ACME_AUTH_STORAGE`), for "choose another" hints. */
-  storageVariable: string
-  keyringTimeoutMs: number
-  keyringEntryLimit?: number
   /** `storage=memory`: nothing is persisted, the index included. */
   inMemory?: boolean
-  /**
-   * The storage the settings name (flag, environment, the user's file, the host). Only a credential
-   * helper named there is ever run: one an index names is data, and whoever can write the index
-   * must not choose a program for us.
-   */
-  configuredStorage?: string
-  /** Where the configured storage was set, for the message when an index names another helper. */
-  configuredStorageSource?: string
   /** The variable that moves the data folder (`ACME_DATA_DIR`), named when the folder is not the user's own. */
   dataDirVariable?: string
-  /** One line for the person at the terminal that does not stop the command. */
-  notify?: (message: string) => void
   /** How long to wait for another process's lock (the lock's default, 30 s, when absent). */
   lockWaitMs?: number
 }
 
 /**
- * The metadata index plus the secrets backends, kept consistent. Every change is a read-modify-write
- * under the store lock, secrets first and index last, so a reader never sees an index entry whose
- * secrets were not written yet.
+ * The metadata index plus the secrets backends, kept consistent: secrets first and index last, so a
+ * reader never sees an index entry whose secrets were not written yet. Index changes are
+ * read-modify-writes under the store lock, held briefly and never over the network.
  */
 export class AccountStore {
   readonly paths: StorePaths
-  private readonly backends = new Map<string, CredentialStore>()
+  private readonly backends: BackendRegistry
   /** Issuers' discovery documents between commands; none when nothing is persisted. */
   readonly metadataCache?: MetadataCache
   private memoryIndex?: AccountIndex
@@ -63,6 +47,7 @@ export class AccountStore {
 
   constructor(private readonly options: AccountStoreOptions) {
     this.paths = storePaths(options.dataDir)
+    this.backends = new BackendRegistry({...options, credentialsPath: this.paths.credentials, service: this.service, loginHint: this.loginHint})
     if (options.inMemory) this.memoryIndex = emptyIndex()
     else this.metadataCache = new MetadataCache(this.paths)
   }
@@ -76,42 +61,9 @@ export class AccountStore {
     return `${this.options.bin}-auth`
   }
 
+  /** The backend of this kind (file, keyring, memory, a configured credential helper): see BackendRegistry. */
   backend(kind: string): CredentialStore {
-    let backend = this.backends.get(kind)
-    if (!backend) {
-      backend = this.createBackend(kind)
-      this.backends.set(kind, backend)
-    }
-    return backend
-  }
-
-  private createBackend(kind: string): CredentialStore {
-    const switchHint = this.options.commands.keepInFile(this.options.storageVariable)
-    if (kind === 'file') return new FileCredentialStore(this.paths.credentials, this.loginHint, this.options.notify)
-    if (kind === 'memory') return new MemoryCredentialStore()
-    if (kind === 'keyring') {
-      return new KeyringCredentialStore({
-        service: this.service,
-        timeoutMs: this.options.keyringTimeoutMs,
-        maxEntryBytes: this.options.keyringEntryLimit,
-        switchHint,
-        nextStep: this.loginHint,
-      })
-    }
-    if (kind.startsWith('exec:')) {
-      if (kind !== this.options.configuredStorage) throw this.helperNotConfigured(kind)
-      return new ExecCredentialStore({command: kind.slice(5), service: this.service, switchHint})
-    }
-    throw new AuthError('STORE_UNAVAILABLE', `The login is kept in the '${kind}' store, which this version of the plugin does not know.`, {
-      suggestion: this.loginHint,
-    })
-  }
-
-  private helperNotConfigured(kind: string): AuthError {
-    const now = this.options.configuredStorageSource ? ` (${this.options.configuredStorageSource} says '${this.options.configuredStorage}')` : ''
-    return new HelperNotConfiguredError('STORE_UNAVAILABLE', `The login is kept by the credential helper '${kind.slice(5)}', which no setting of yours names${now}, so it is not run: the store's index is data, and a program named in data is never started.`, {
-      suggestion: `If that helper is yours, set ${this.options.storageVariable}='${kind}' (or storage in your auth.json); else run \`${this.options.commands.auth('login')}\` to sign in again.`,
-    })
+    return this.backends.backend(kind)
   }
 
   /**
@@ -135,6 +87,10 @@ export class AccountStore {
    * out": the index says they were written. (A stopped keychain answers "no entry" too.)
    */
   async readSecrets(account: AccountRecord): Promise<Secrets> {
+    // A rescued answer is newer than anything its own store holds (see keepSecrets): read first, so a
+    // refresh token the issuer has replaced is never sent again.
+    const rescued = await this.rescueOf(account.key)?.read()
+    if (rescued) return rescued
     const backend = this.backend(account.storage)
     const secrets = await backend.get(account.key)
     if (!secrets && account.storage === 'file') {
@@ -150,11 +106,18 @@ export class AccountStore {
     return secrets
   }
 
-  /** Add or replace an account after a sign-in. */
-  async saveLogin(record: AccountRecord, secrets: Secrets, options: {makeDefault: boolean}): Promise<void> {
+  /**
+   * Add or replace an account after a sign-in: the secrets first (rescued if their store cannot take
+   * them), then the index under a short hold of the store lock. The caller holds the account's lock.
+   * Returns the failure of the login's own store when the secrets went to the rescue file instead.
+   */
+  async saveLogin(record: AccountRecord, secrets: Secrets, options: {makeDefault: boolean}): Promise<SaveOutcome> {
+    // The credentials file holds every account: its read-modify-write goes under the store lock.
+    const sharedFile = record.storage === 'file'
+    let outcome = sharedFile ? {} : await this.keepSecrets(record, secrets)
     await this.update(async (index) => {
+      if (sharedFile) outcome = await this.keepSecrets(record, secrets)
       const previous = index.accounts.find((account) => account.key === record.key)
-      await this.backend(record.storage).set(record.key, secrets)
       index.accounts = [...index.accounts.filter((account) => account.key !== record.key), record]
       if (options.makeDefault || !index.defaultAccount) index.defaultAccount = record.key
       delete index.tombstones[record.key]
@@ -167,35 +130,95 @@ export class AccountStore {
         if (!removed) index.accounts = index.accounts.map((entry) => (entry.key === record.key ? {...entry, migratingFrom: kind} : entry))
       }
     })
+    return outcome
   }
 
   /**
-   * Refresh and store the result under one hold of the store lock, taken before the issuer is asked:
-   * a refresh token is sent only when what comes back can be saved. (Found taken after the issuer
-   * rotated, by a slow vault or a planted lock file, the store would lose the only copy of the new
-   * refresh token.) What `refresh` throws passes through; nothing is written then.
+   * Refresh and store the result. The caller holds the account's lock, which alone serialises
+   * refreshes of this account; no lock other accounts need is held while the issuer is asked (a slow
+   * issuer must not stall every account). What `refresh` throws passes through; nothing is written then.
    */
-  async refreshAndSave(account: AccountRecord, refresh: () => Promise<Secrets>): Promise<{account: AccountRecord; secrets: Secrets}> {
+  async refreshAndSave(account: AccountRecord, refresh: () => Promise<Secrets>): Promise<{account: AccountRecord; secrets: Secrets} & SaveOutcome> {
+    if (!(await this.readIndex()).accounts.some((entry) => entry.key === account.key)) throw this.signedOutMeanwhile(account)
+    return this.saveRefreshed(account, await refresh())
+  }
+
+  /**
+   * Save a refresh's answer, under the account's lock (the caller's): the secrets, then the index in a
+   * short hold of the store lock with nothing slow inside it. A login signed out meanwhile keeps no
+   * secrets. An index that cannot be written catches up later (recordExpiry): the secrets are what
+   * must never be lost, and a store lock not had in time sends them to the rescue file.
+   */
+  async saveRefreshed(account: AccountRecord, secrets: Secrets): Promise<{account: AccountRecord; secrets: Secrets} & SaveOutcome> {
     let saved = account
-    let secrets: Secrets | undefined
-    await this.update(async (index) => {
+    let outcome: SaveOutcome | undefined
+    let signedOut = false
+    const recordInIndex = async (index: AccountIndex) => {
       const current = index.accounts.find((entry) => entry.key === account.key)
-      if (!current) throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {suggestion: this.loginHint})
-      secrets = await refresh()
-      await this.backend(current.storage).set(account.key, secrets)
+      if (!current) return void (signedOut = true)
+      // One file holds every account's secrets: its read-modify-write needs this lock anyway.
+      if (current.storage === 'file') outcome = await this.keepSecrets(current, secrets)
       saved = {...current, expiresAt: secrets.expiresAt ?? null, hasRefreshToken: Boolean(secrets.refreshToken), updatedAt: new Date().toISOString()}
       index.accounts = index.accounts.map((entry) => (entry.key === account.key ? saved : entry))
       delete index.tombstones[account.key]
       delete index.refreshFailures[account.key]
-    }, {purpose: 'refreshing a login'}).catch((error: unknown) => {
-      if (secrets === undefined || !(error instanceof AuthError)) throw error
+    }
+    try {
+      if (account.storage !== 'file') outcome = await this.keepSecrets(account, secrets)
+      await this.update(recordInIndex, {purpose: 'saving a refreshed login'}).catch(async (error: unknown) => {
+        if (outcome || !(error instanceof AuthError)) return
+        outcome = (await this.rescueOf(account.key)?.keep(() => Promise.reject(error), secrets)) ?? {}
+        if (!outcome.rescued) throw error
+      })
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error
       // Not "nothing was lost": the issuer has already replaced the stored refresh token.
       throw new AuthError(error.code, `The issuer renewed the login of ${describeAccount(account)}, but it could not be saved: ${error.message}`, {
         cause: error,
         suggestion: `Retry; if the issuer then no longer accepts the login, run \`${this.options.commands.auth('login')}\`.`,
       })
-    })
-    return {account: saved, secrets: secrets!}
+    }
+    if (signedOut) {
+      await this.backend(account.storage).delete(account.key).catch(() => false)
+      await this.rescueOf(account.key)?.remove()
+      throw this.signedOutMeanwhile(account)
+    }
+    return {account: saved, secrets, ...outcome}
+  }
+
+  private signedOutMeanwhile(account: AccountRecord): AuthError {
+    return new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {suggestion: this.loginHint})
+  }
+
+  /** Save a login's secrets in its own store, or in its rescue file (RescuedLogin). The caller holds the account's lock. */
+  private async keepSecrets(record: AccountRecord, secrets: Secrets): Promise<SaveOutcome> {
+    const backend = this.backend(record.storage)
+    const rescue = this.rescueOf(record.key)
+    if (!rescue) {
+      await backend.set(record.key, secrets)
+      return {}
+    }
+    return rescue.keep((kept) => backend.set(record.key, kept), secrets)
+  }
+
+  /** Whether a rescued login of this account waits to go back to its own store (restoreRescued). */
+  async hasRescued(account: AccountRecord): Promise<boolean> {
+    return (await this.rescueOf(account.key)?.exists()) ?? false
+  }
+
+  /** Move a rescued login back into its own store once that answers again; what was moved. The caller holds the account's lock. */
+  async restoreRescued(account: AccountRecord): Promise<Secrets | undefined> {
+    const rescue = this.rescueOf(account.key)
+    if (!rescue) return undefined
+    const backend = this.backend(account.storage)
+    // The credentials file holds every account: written under the store lock.
+    const store = (secrets: Secrets) => (account.storage === 'file' ? this.update(async () => backend.set(account.key, secrets)) : backend.set(account.key, secrets))
+    return rescue.restore(store, backend)
+  }
+
+  /** The rescue file of an account; none when nothing is persisted. */
+  private rescueOf(accountKey: string): RescuedLogin | undefined {
+    return this.memoryIndex ? undefined : new RescuedLogin(this.paths, accountKey, this.loginHint)
   }
 
   /**
@@ -254,6 +277,7 @@ export class AccountStore {
           if (kind === current.storage) leftBehind = error instanceof AuthError ? error.message : String(error)
         }
       }
+      await this.rescueOf(account.key)?.remove()
       index.accounts = index.accounts.filter((entry) => entry.key !== account.key)
       delete index.tombstones[account.key]
       delete index.refreshFailures[account.key]
@@ -360,9 +384,6 @@ export class AccountStore {
     else await writeIndex(this.paths.index, index)
   }
 }
-
-/** An index names a credential helper no setting names: said as it is, whatever the store was doing. */
-export class HelperNotConfiguredError extends AuthError {}
 
 /** Tombstones name a refresh token without holding it. */
 export const hashToken = sha256Hex

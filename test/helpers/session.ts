@@ -31,7 +31,7 @@ export interface ScriptedIssuer {
   /** Answer one refresh grant: return the new secrets (or throw an AuthError). */
   refresh: (sent: Secrets, attempt: number) => Promise<Secrets> | Secrets
   /**
-   * Runs when the session connects to the issuer, before it takes the store lock for the grant:
+   * Runs when the session connects to the issuer, before it sends the grant:
    * where another process's save can still land (the window the re-read after a rejection covers).
    */
   onConnect?: (connection: number) => Promise<void> | void
