@@ -1,20 +1,28 @@
-// Code a host author copies from the README must work: every ```ts block type-checks against the
-// built declarations of this package (as `@tokenwise/plugin-auth`, the way a host imports it), and
-// every ```json block parses.
+// Code a host author copies from the README or docs/ must work: every ```ts block type-checks against
+// the built declarations of this package (as `@tokenwise/plugin-auth`, the way a host imports it), and
+// every ```json block parses. And the README fits on a screen or two: the rest lives in docs/.
 
 import {expect} from 'chai'
-import {mkdir, readFile, rm, writeFile} from 'node:fs/promises'
+import {mkdir, readFile, readdir, rm, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import ts from 'typescript'
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
-async function blocks(language: string): Promise<Array<{line: number; code: string}>> {
-  const text = await readFile(join(ROOT, 'README.md'), 'utf8')
-  const found: Array<{line: number; code: string}> = []
-  for (const match of text.matchAll(new RegExp('^```' + language + '\\n([\\s\\S]*?)^```', 'gm'))) {
-    found.push({line: text.slice(0, match.index).split('\n').length, code: match[1]})
+/** README.md and every page of docs/ (the generated command reference has no code blocks of these kinds). */
+async function documents(): Promise<string[]> {
+  const pages = (await readdir(join(ROOT, 'docs'))).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)
+  return ['README.md', ...pages]
+}
+
+async function blocks(language: string): Promise<Array<{file: string; line: number; code: string}>> {
+  const found: Array<{file: string; line: number; code: string}> = []
+  for (const file of await documents()) {
+    const text = await readFile(join(ROOT, file), 'utf8')
+    for (const match of text.matchAll(new RegExp('^```' + language + '\\n([\\s\\S]*?)^```', 'gm'))) {
+      found.push({file, line: text.slice(0, match.index).split('\n').length, code: match[1]})
+    }
   }
   return found
 }
@@ -32,7 +40,7 @@ describe('README code blocks', function () {
     await writeFile(join(dir, 'package.json'), JSON.stringify({type: 'module'}))
     const files: string[] = []
     for (const [i, snippet] of snippets.entries()) {
-      const file = join(dir, `readme-line-${snippet.line}-${i}.ts`)
+      const file = join(dir, `${snippet.file.replace(/[/.]/g, '-')}-line-${snippet.line}-${i}.ts`)
       await writeFile(file, snippet.code)
       files.push(file)
     }
@@ -54,7 +62,17 @@ describe('README code blocks', function () {
 
   it('every json block parses', async () => {
     for (const snippet of await blocks('json')) {
-      expect(() => JSON.parse(snippet.code), `README line ${snippet.line}`).to.not.throw()
+      // A block that starts with a key is a member of package.json's `oclif` object ("auth": {…}).
+      const code = snippet.code.trimStart().startsWith('"') ? `{${snippet.code}}` : snippet.code
+      expect(() => JSON.parse(code), `${snippet.file} line ${snippet.line}`).to.not.throw()
+    }
+  })
+
+  it('the README fits on a screen or two; the rest is in docs/', async () => {
+    const lines = (await readFile(join(ROOT, 'README.md'), 'utf8')).split('\n').length
+    expect(lines).to.be.at.most(160)
+    for (const link of (await readFile(join(ROOT, 'README.md'), 'utf8')).matchAll(/\]\((docs\/[^)#]+)/g)) {
+      await readFile(join(ROOT, link[1]), 'utf8')
     }
   })
 })
