@@ -3,7 +3,7 @@ import {formatDuration} from '../durations.js'
 import {describeAccount, type AccountRecord, type RefreshFailure, type Tombstone} from '../store/account-index.js'
 import {hashToken} from '../store/account-store.js'
 import type {Secrets} from '../store/secrets.js'
-import {pauseHereInTests} from '../store/test-pause.js'
+import {checkpoint} from '../store/checkpoint.js'
 import {notSignedIn, requestedAccount} from './accounts.js'
 import {environmentToken, type AuthContext} from './context.js'
 import {accountClient, connectOptions} from './issuer-client.js'
@@ -94,7 +94,7 @@ export async function ensureFresh(context: AuthContext, account: AccountRecord, 
     if (running) return waitForBackgroundRefresh(context, account, seen, running.since, options.refreshFailure)
   }
 
-  await pauseHereInTests('refresh:read')
+  await checkpoint('refresh:read')
   return context.store.withAccountLock(account, async () => {
     let current = await context.store.readSecrets(account)
     // Someone refreshed while we waited: theirs is as new as a token gets, even when the issuer

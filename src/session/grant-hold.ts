@@ -19,7 +19,7 @@ export function holdWhileGranting(context: AuthContext): InterruptHold {
 }
 
 /** Run a grant and the save of its answer with interrupts held (holdWhileGranting). */
-export function grantAndSave<T>(context: AuthContext, work: () => Promise<T>): Promise<T> {
+export function untilSaved<T>(context: AuthContext, work: () => Promise<T>): Promise<T> {
   return withInterruptsHeld(grantHold(context), work)
 }
 

@@ -14,7 +14,7 @@ import {MetadataCache} from './metadata-cache.js'
 import {accountLockPath} from './account-files.js'
 import {storePaths, type StorePaths} from './paths.js'
 import {RescuedLogin, type SaveOutcome} from './rescued-login.js'
-import {pauseHereInTests} from './test-pause.js'
+import {checkpoint} from './checkpoint.js'
 
 export {HelperNotConfiguredError} from './backend-registry.js'
 export type {SaveOutcome} from './rescued-login.js'
@@ -315,7 +315,7 @@ export class AccountStore {
       if (!current) return
       result = current
       if (current.storage === to && !current.migratingFrom) return
-      await pauseHereInTests('migrate:locked')
+      await checkpoint('migrate:locked')
       if (current.storage !== to) {
         const secrets = await this.readSecrets(current)
         const target = this.backend(to)
@@ -324,18 +324,18 @@ export class AccountStore {
         if (!copy || copy.accessToken !== secrets.accessToken || copy.refreshToken !== secrets.refreshToken) {
           throw new AuthError('STORE_UNAVAILABLE', `Moving the login of ${describeAccount(current)} to the ${target.location} failed: it did not read back what was written. Nothing was lost; it is still in the ${this.backend(current.storage).location}.`)
         }
-        await pauseHereInTests('migrate:copied')
+        await checkpoint('migrate:copied')
         result = {...current, storage: to, migratingFrom: current.storage}
         index.accounts = index.accounts.map((entry) => (entry.key === current.key ? result : entry))
         await this.writeIndexNow(index)
-        await pauseHereInTests('migrate:switched')
+        await checkpoint('migrate:switched')
       }
       try {
         await this.backend(result.migratingFrom!).delete(result.key)
       } catch {
         return // The old copy stays noted in the index; the next run removes it.
       }
-      await pauseHereInTests('migrate:deleted')
+      await checkpoint('migrate:deleted')
       const {migratingFrom: _, ...done} = result
       result = done
       index.accounts = index.accounts.map((entry) => (entry.key === current.key ? result : entry))

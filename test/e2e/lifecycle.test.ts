@@ -26,6 +26,7 @@ import {
   type TempHome,
   warningMessages,
 } from '../helpers/acme.js'
+import {pauseAtStep} from '../helpers/kill-mid-step.js'
 import {lifecycleSuite, type Issuer} from '../helpers/lifecycle-suite.js'
 import {expireIn, replaceAccessToken} from '../helpers/store-time.js'
 import {refreshAheadSettled, waitFor} from '../helpers/wait.js'
@@ -243,7 +244,7 @@ describe('e2e: token lifecycle', function () {
     // whoami stops once it has read our login (with its refresh token), before it takes the account's
     // lock (src/store/test-pause.ts); a concurrent `auth login --with-token` replaces the login then.
     const marker = join(home.root, 'paused')
-    const waiting = runAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off', TOKENWISE_TEST_PAUSE_AT: 'refresh:read', TOKENWISE_TEST_PAUSE_MARKER: marker}})
+    const waiting = runAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off', ...pauseAtStep('refresh:read', marker)}})
     await waitFor(async () => (await readFile(marker, 'utf8').catch(() => '')) !== '', 60_000, 'whoami to read the login')
     await writeFile(`${credentialsPath}.next`, JSON.stringify(theirs), {mode: 0o600})
     await rename(`${credentialsPath}.next`, credentialsPath)

@@ -11,6 +11,7 @@ import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {cleanEnv, describeRun, issuerEnv, makeTempHome, nodeArgs, runAcmeExpecting, type RunResult, type TempHome} from '../helpers/acme.js'
+import {pauseAtStep} from '../helpers/kill-mid-step.js'
 import {lifecycleSuite, type Issuer} from '../helpers/lifecycle-suite.js'
 import {expireIn} from '../helpers/store-time.js'
 import {waitFor} from '../helpers/wait.js'
@@ -152,7 +153,7 @@ describe('e2e: interrupts while a grant is in flight', function () {
     // A slow discovery would do as well; a held token request is simplest to wait for. But the request
     // has left then: so hold the command before it, at the step where it has read the store.
     const marker = join(home.root, 'paused')
-    const running = startAcme(['whoami'], home, {...env, ACME_AUTH_REFRESH_AHEAD: 'off', TOKENWISE_TEST_PAUSE_AT: 'refresh:read', TOKENWISE_TEST_PAUSE_MARKER: marker})
+    const running = startAcme(['whoami'], home, {...env, ACME_AUTH_REFRESH_AHEAD: 'off', ...pauseAtStep('refresh:read', marker)})
     await waitFor(async () => (await readFile(marker, 'utf8').catch(() => '')) === String(running.pid), 60_000, 'the command to reach the refresh')
     running.signal('SIGINT')
     const run = await running.ended
