@@ -50,7 +50,15 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   // waits (grant-hold.ts): what the issuer hands over exists only in this process until then.
   let hold: InterruptHold | undefined
   try {
-    return await signInAndSave(context, provider, issuer, method, ui, storage, storageWhy, () => (hold ??= holdWhileGranting(context)))
+    const grant = {
+      beforeGrant: () => void (hold ??= holdWhileGranting(context)),
+      // A device poll answered "pending": nothing was spent, so an interrupt meanwhile may end it now.
+      grantRefused: () => {
+        hold?.release()
+        hold = undefined
+      },
+    }
+    return await signInAndSave(context, provider, issuer, method, ui, storage, storageWhy, grant)
   } finally {
     hold?.release()
   }
@@ -64,11 +72,11 @@ async function signInAndSave(
   ui: SignInUi,
   storage: AccountRecord['storage'],
   storageWhy: string | undefined,
-  beforeGrant: () => void,
+  grant: GrantWatch,
 ): Promise<AccountRecord> {
   const {settings} = context
   const clientId = settings.clientId!
-  const signIn = await signInWith(context, provider, issuer, method, ui, beforeGrant)
+  const signIn = await signInWith(context, provider, issuer, method, ui, grant)
   // Entra ID's `/common`: the account belongs to the user's tenant, whose issuer the ID token names.
   const accountIssuer = signIn.issuedBy ?? issuer.issuer
 
@@ -141,7 +149,13 @@ function notConfigured(context: AuthContext): AuthError {
   })
 }
 
-async function signInWith(context: AuthContext, provider: ProviderApi, issuer: Issuer, method: LoginMethod, ui: SignInUi, beforeGrant: () => void): Promise<SignIn> {
+/** Told when a request that may spend a code or grant tokens leaves, and when its answer carried none. */
+interface GrantWatch {
+  beforeGrant: () => void
+  grantRefused: () => void
+}
+
+async function signInWith(context: AuthContext, provider: ProviderApi, issuer: Issuer, method: LoginMethod, ui: SignInUi, grant: GrantWatch): Promise<SignIn> {
   const {settings} = context
   const extraParams = {...settings.authorizationParams, ...(settings.audience ? {audience: settings.audience} : {})}
   const options = {
@@ -160,18 +174,18 @@ async function signInWith(context: AuthContext, provider: ProviderApi, issuer: I
       const noBrowser = ui.browserUnavailableReason()
       if (noBrowser && issuer.config.serverMetadata().device_authorization_endpoint) {
         ui.notice(`No browser can be opened here (${noBrowser}); signing in with a device code instead.`)
-        return provider.deviceSignIn(issuer, options)
+        return provider.deviceSignIn(issuer, {...options, ...grant})
       }
-      return provider.browserSignIn(issuer, {...options, beforeGrant})
+      return provider.browserSignIn(issuer, {...options, beforeGrant: grant.beforeGrant})
     }
     case 'device': {
-      return provider.deviceSignIn(issuer, options)
+      return provider.deviceSignIn(issuer, {...options, ...grant})
     }
     case 'client': {
       // The default scopes are a person's (openid, offline_access…): a machine asks for the ones
       // configured for it, or none and gets what its registration allows.
       const scopes = settings.sources.scopes === 'default' ? [] : settings.scopes
-      beforeGrant()
+      grant.beforeGrant()
       const secrets = await provider.clientCredentialsGrant(issuer, {scopes, resource: settings.resource, audience: settings.audience}).catch((error: unknown) => {
         if (!(error instanceof AuthError) || error.code !== 'REAUTH_REQUIRED') throw error
         // At sign-in a refused credential is a failed sign-in, as a wrong password is.

@@ -126,6 +126,18 @@ describe('e2e: interrupts while a grant is in flight', function () {
     })
   }
 
+  it('auth login --device: SIGTERM while the answer to the poll that spent the device code is on its way → signed in, then exit 143', async () => {
+    const home = await makeTempHome()
+    try {
+      const login = await interruptedWhileAnswerOnItsWay(issuer, ['auth', 'login', '--device'], home, issuerEnv(issuer), 'SIGTERM')
+      expect(login.code, describeRun(['auth', 'login', '--device'], login)).to.equal(143)
+      expect(issuer.counts.deviceCode).to.equal(1)
+      await expectRotatedLoginKept(issuer, home, env, 0)
+    } finally {
+      await home.cleanup()
+    }
+  })
+
   it('a second Ctrl-C while the answer is being saved says so once, and the login is kept', async () => {
     const home = await suite.signInHere()
     issuer.holdTokenAnswers()
