@@ -1,4 +1,4 @@
-import {displaySafe} from './safe-text.js'
+import {oneLineSafe, redactSecrets} from './safe-text.js'
 
 /**
  * One error type for everything a user can meet. The `code` is stable (scripts match on it), the
@@ -55,12 +55,13 @@ export class AuthError extends Error {
 
   constructor(code: AuthErrorCode, message: string, options: AuthErrorOptions = {}) {
     // Messages carry text from outside (an issuer's error description, a claim, a file name): no
-    // escape sequences and no secret of ours get into what users, logs and --json see.
-    super(displaySafe(message))
+    // escape sequences, no secret of ours and no line break of theirs get into what users, logs and
+    // --json see. A message is one line (the suggestion too): nothing in it can forge another.
+    super(oneLineSafe(redactSecrets(message)))
     this.code = code
     this.exitCode = EXIT_CODES[code]
     this.oclif = {exit: this.exitCode}
-    this.suggestion = options.suggestion === undefined ? undefined : displaySafe(options.suggestion)
+    this.suggestion = options.suggestion === undefined ? undefined : oneLineSafe(redactSecrets(options.suggestion))
     this.#cause = options.cause
   }
 

@@ -4,6 +4,12 @@
  *
  * - `\e[2K\r` would rewrite the line above, `\e]0;…\a` the window title, U+202E reverse what
  *   follows: C0 and C1 controls and the bidirectional overrides and isolates are removed.
+ * - A value (a name, an email, an issuer, a label) goes on one line: `Alice\n    Issuer: https://evil`
+ *   would print a line of its own. Line breaks of every kind (CR, LF, TAB, VT, FF, NEL and the Unicode
+ *   line and paragraph separators U+2028/U+2029, which some terminals and readers break on) are
+ *   removed there: CR and NEL as the controls they are, the others each made a space (words stay
+ *   apart), and runs of spaces made one. In our own multi-line messages the Unicode separators are
+ *   removed.
  * - An issuer that echoes the refresh token in its error text must not get it printed: every secret
  *   this process has read, received or sent is replaced by `[redacted]` wherever it appears.
  */
@@ -11,16 +17,21 @@
 // eslint-disable-next-line no-control-regex
 const ESCAPE_SEQUENCE = /\u001B(?:\[[0-?]*[ -/]*[@-~]|\][^\u0007\u001B]*(?:\u0007|\u001B\\)?|[@-Z\\-_])/g
 // eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g
+const CONTROL = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u061C\u200E\u200F\u2028\u2029\u202A-\u202E\u2066-\u2069]/g
+// eslint-disable-next-line no-control-regex
+const LINE_BREAKS = /[\t\n\u000B\u000C\u2028\u2029]+/g
 
-/** Remove escape sequences, control characters and bidi controls; keep newlines and tabs. */
+/** Remove escape sequences, control characters and bidi controls; keep newlines and tabs (ours, in multi-line messages). */
 export function terminalSafe(text: string): string {
   return text.replace(ESCAPE_SEQUENCE, '').replace(CONTROL, '')
 }
 
-/** The same, on one line: for text that goes inside one of our one-line messages. */
+/**
+ * The same, on one line: for a value from an issuer or a stored file (a claim, an issuer, a label, a
+ * scope), and for text that goes inside one of our one-line messages: no line break of any kind.
+ */
 export function oneLineSafe(text: string): string {
-  return terminalSafe(text).replaceAll(/\s+/g, ' ').trim()
+  return terminalSafe(text.replace(LINE_BREAKS, ' ')).replaceAll(/\s+/g, ' ').trim()
 }
 
 // What JSON.stringify leaves raw that a terminal acts on: DEL, the C1 controls, bidi controls (and the

@@ -1,4 +1,4 @@
-import {displaySafe} from '../safe-text.js'
+import {oneLineSafe} from '../safe-text.js'
 import {atInteractiveTerminal, withPrompt} from './prompt.js'
 
 /**
@@ -10,11 +10,11 @@ export async function chooseAccount<T extends {key: string}>(question: string, a
   if (!atInteractiveTerminal() || accounts.length < 2) return undefined
   const defaultIndex = Math.max(0, accounts.findIndex((account) => account.key === defaultKey))
   for (const [i, account] of accounts.entries()) {
-    process.stderr.write(`  ${i + 1}) ${displaySafe(describe(account))}${i === defaultIndex ? ' (default)' : ''}\n`)
+    process.stderr.write(`  ${i + 1}) ${oneLineSafe(describe(account))}${i === defaultIndex ? ' (default)' : ''}\n`)
   }
   return withPrompt(async (ask) => {
     for (;;) {
-      const answer = (await ask(`${question} [1-${accounts.length}, Enter for ${defaultIndex + 1}] `)).trim()
+      const answer = (await ask(`${oneLineSafe(question)} [1-${accounts.length}, Enter for ${defaultIndex + 1}] `)).trim()
       if (answer === '') return accounts[defaultIndex]
       const chosen = Number(answer)
       if (Number.isInteger(chosen) && chosen >= 1 && chosen <= accounts.length) return accounts[chosen - 1]

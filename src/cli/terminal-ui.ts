@@ -1,7 +1,7 @@
 import {ux} from '@oclif/core'
 
 import type {SignInUi} from '../session/login.js'
-import {displaySafe} from '../safe-text.js'
+import {displaySafe, oneLineSafe} from '../safe-text.js'
 import {copyToClipboard} from './clipboard.js'
 import {browserUnavailableReason, openBrowser, webAddress} from './open-browser.js'
 import {atInteractiveTerminal, withPrompt} from './prompt.js'
@@ -31,20 +31,20 @@ export function terminalUi(options: TerminalUiOptions): SignInUi {
   return {
     showAuthorizationUrl(url) {
       say('Opening the sign-in page in your browser. If it does not open, visit:')
-      say(`  ${url}`)
+      say(`  ${oneLineSafe(url)}`)
     },
     async showDeviceCode({userCode, verificationUri, verificationUriComplete}) {
-      say(`To sign in, open ${verificationUri} on any device and enter the code:`)
+      say(`To sign in, open ${oneLineSafe(verificationUri)} on any device and enter the code:`)
       say()
       // Bold on its own line, never letter-spaced: a copied code must be the code. Made safe first,
       // so that only our own styling reaches the terminal.
-      process.stderr.write(`    ${ux.colorize('bold', displaySafe(userCode))}\n`)
+      process.stderr.write(`    ${ux.colorize('bold', oneLineSafe(displaySafe(userCode)))}\n`)
       say()
       if (options.clipboard) {
         const copy = await copyToClipboard(userCode)
         say(copy.copied ? `The code is on the clipboard (${copy.tool}).` : `Could not copy the code to the clipboard: ${copy.reason}.`)
       }
-      if (verificationUriComplete) say(`Or open this address, which carries the code: ${verificationUriComplete}`)
+      if (verificationUriComplete) say(`Or open this address, which carries the code: ${oneLineSafe(verificationUriComplete)}`)
       if (atTerminal) {
         // Loaded only here: nothing on a command's hot path pays for it.
         const {renderUnicodeCompact} = await import('uqr')
@@ -85,14 +85,16 @@ export function terminalUi(options: TerminalUiOptions): SignInUi {
       process.stderr.write(`${ux.colorize('yellow', 'Warning:')} ${displaySafe(message)}\n`)
     },
     notice(message) {
-      say(message)
+      // A running spinner holds back what is written meanwhile: the line is shown now, the spinner resumes.
+      if (ux.action.running) ux.action.pause(() => say(message))
+      else say(message)
     },
     async confirm(question) {
       if (!interactive) {
-        say(question.replace(/\?$/, '.'))
+        say(oneLineSafe(question).replace(/\?$/, '.'))
         return true
       }
-      const answer = (await withPrompt((ask) => ask(`${displaySafe(question)} [Y/n] `))).trim().toLowerCase()
+      const answer = (await withPrompt((ask) => ask(`${oneLineSafe(displaySafe(question))} [Y/n] `))).trim().toLowerCase()
       return answer === '' || answer === 'y' || answer === 'yes'
     },
     waiting(message) {

@@ -30,8 +30,20 @@ export function boundedFetch(issuer: string, onResponse?: (url: string, response
       }
       chunks.push(value)
     }
-    return new Response(Buffer.concat(chunks), {status: response.status, statusText: response.statusText, headers: response.headers})
+    const body = Buffer.concat(chunks)
+    const bounded = new Response(body, {status: response.status, statusText: response.statusText, headers: response.headers})
+    // An error answer stays readable after openid-client gave up on it (a 401 with a Basic challenge
+    // carries its OAuth error in the body, which the library never reads).
+    if (!response.ok) ERROR_BODIES.set(bounded, body.toString('utf8'))
+    return bounded
   }
+}
+
+const ERROR_BODIES = new WeakMap<Response, string>()
+
+/** The body of an error answer that came through boundedFetch, whether or not it was read since. */
+export function bufferedBody(response: Response): string | undefined {
+  return ERROR_BODIES.get(response)
 }
 
 function tooLarge(issuer: string, url: string): AuthError {

@@ -61,6 +61,9 @@ export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions)
     options.ui.showAuthorizationUrl(url.href)
     await options.ui.open(url.href)
     options.ui.waiting('Waiting for you to sign in in the browser')
+    // An issuer that refuses the redirect shows its error page in the browser and never calls back:
+    // without this the terminal would say nothing for the whole wait.
+    const hint = setTimeout(() => options.ui.notice(noCallbackYet(issuer, server.redirectUri)), hintDelayMs(options.timeoutSeconds))
 
     let callback
     try {
@@ -70,6 +73,8 @@ export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions)
       // oclif holds back all output while a spinner runs: stop it, or the error is never seen.
       options.ui.doneWaiting('timed out')
       throw error
+    } finally {
+      clearTimeout(hint)
     }
     try {
       options.beforeGrant?.()
@@ -85,7 +90,7 @@ export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions)
       options.ui.doneWaiting('done')
       return signIn
     } catch (error) {
-      const failure = toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'code-exchange'})
+      const failure = toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'code-exchange', clientSecretSent: issuer.sendsClientSecret})
       callback.finish({ok: false, message: `${failure.message} Return to your terminal for details.`})
       options.ui.doneWaiting('failed')
       throw failure
@@ -102,8 +107,20 @@ async function authorizationUrl(issuer: Issuer, parameters: URLSearchParams, red
     }
     return oidc.buildAuthorizationUrl(issuer.config, parameters)
   } catch (error) {
-    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'authorization', redirectUri})
+    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'authorization', redirectUri, clientSecretSent: issuer.sendsClientSecret})
   }
+}
+
+/**
+ * When to say that no callback came yet: after 20 s, or half the wait when the loginTimeout setting
+ * makes it shorter than 40 s (then the line still comes before the sign-in gives up).
+ */
+function hintDelayMs(timeoutSeconds: number): number {
+  return Math.min(20, timeoutSeconds / 2) * 1000
+}
+
+function noCallbackYet(issuer: Issuer, redirectUri: string): string {
+  return `Still no answer from the browser. If it shows an error page of the issuer, the usual causes are that the issuer does not accept the redirect to ${redirectUri} for client '${issuer.clientId}' (some accept only the registered port: set redirectPort to it) or does not know the client id '${issuer.clientId}' (check the clientId setting). Ctrl-C stops the sign-in safely: nothing has been stored.`
 }
 
 function withTimeout<T>(promise: Promise<T>, seconds: number): Promise<T> {

@@ -14,6 +14,8 @@ export interface Issuer {
   config: oidc.Configuration
   /** The metadata came from the cache: an endpoint that fails may have moved since. */
   fromCache: boolean
+  /** Requests carry a client secret: a refused client then most likely means a wrong secret. */
+  sendsClientSecret: boolean
   /** Drop cached metadata after an endpoint failed, so the next command asks the issuer again. */
   forgetMetadata(): Promise<void>
 }
@@ -35,6 +37,9 @@ export interface MetadataCache {
   read(issuer: string): Promise<CachedMetadata | undefined>
   write(issuer: string, metadata: CachedMetadata, maxAgeSeconds: number): Promise<void>
   forget(issuer: string): Promise<void>
+  /** Whether the issuer was found without an RFC 8414 document lately (see NO_RFC8414_SECONDS). */
+  lacksRfc8414?(issuer: string): Promise<boolean>
+  rememberLacksRfc8414?(issuer: string, seconds: number): Promise<void>
 }
 
 type CachedMetadata = {issuer: string} & Record<string, unknown>
@@ -49,6 +54,13 @@ export interface ConnectOptions {
 
 /** Metadata is kept at most this long, whatever the issuer's Cache-Control says. */
 const MAX_CACHE_SECONDS = 24 * 3600
+
+/**
+ * That an issuer has no RFC 8414 document is remembered this long, whatever its OpenID document's
+ * caching says: an issuer that marks discovery no-store would otherwise be asked for both on every
+ * command (65 discovery and 39 RFC 8414 requests in one run of 242 commands).
+ */
+const NO_RFC8414_SECONDS = 24 * 3600
 
 /**
  * The issuer's endpoints, from (in this order) the endpoints set by hand, the cache, OpenID Connect
@@ -66,7 +78,7 @@ export async function connect(client: ClientOf, options: ConnectOptions): Promis
     const forgetMetadata = async () => {
       if (fromCache) await options.cache?.forget(client.issuer).catch(() => {})
     }
-    return {issuer: client.issuer, clientId: client.clientId, config, fromCache, forgetMetadata}
+    return {issuer: client.issuer, clientId: client.clientId, config, fromCache, sendsClientSecret: !client.credential && Boolean(client.clientSecret), forgetMetadata}
   }
 
   // Every source of endpoints gets the same transport check as discovery: settings, the endpoints a
@@ -83,11 +95,13 @@ export async function connect(client: ClientOf, options: ConnectOptions): Promis
     if (cached) await options.cache?.forget(client.issuer).catch(() => {})
   }
   let discovered: DiscoveredMetadata
+  const withoutRfc8414 = (await options.cache?.lacksRfc8414?.(client.issuer).catch(() => false)) ?? false
   try {
-    discovered = await discoverMetadata(url, client.clientId, auth, {insecure, timeoutSeconds: options.requestTimeoutSeconds})
+    discovered = await discoverMetadata(url, client.clientId, auth, {insecure, timeoutSeconds: options.requestTimeoutSeconds, withoutRfc8414})
   } catch (error) {
     throw toAuthError(error, {issuer: client.issuer, clientId: client.clientId, operation: 'discovery'})
   }
+  if (discovered.rfc8414Missing) await options.cache?.rememberLacksRfc8414?.(client.issuer, NO_RFC8414_SECONDS).catch(() => {})
   checkEndpoints(client.issuer, discovered.metadata, options.allowInsecureIssuer)
   if (discovered.maxAgeSeconds !== 0) {
     const maxAge = Math.min(discovered.maxAgeSeconds ?? MAX_CACHE_SECONDS, MAX_CACHE_SECONDS)

@@ -30,7 +30,7 @@ export interface DeviceFlowOptions {
  * server's interval and slows down when told to.
  */
 export async function deviceSignIn(issuer: Issuer, options: DeviceFlowOptions): Promise<SignIn> {
-  const context = {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'device-authorization' as const}
+  const context = {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'device-authorization' as const, clientSecretSent: issuer.sendsClientSecret}
   if (!issuer.config.serverMetadata().device_authorization_endpoint) {
     throw new AuthError('LOGIN_FAILED', `The issuer at ${issuer.issuer} does not offer device sign-in.`, {
       suggestion: 'Sign in without --device.',

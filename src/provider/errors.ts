@@ -1,5 +1,7 @@
 import {AuthError} from '../errors.js'
 import {oneLineSafe, redactSecrets} from '../safe-text.js'
+import {bufferedBody} from './bounded-fetch.js'
+import {libraryFailure} from './library-failures.js'
 
 /** What we were asking the issuer for: decides what a failure means, apart from how it is worded. */
 export type Operation = 'discovery' | 'authorization' | 'code-exchange' | 'device-authorization' | 'device-poll' | 'refresh' | 'client-credentials' | 'revocation' | 'userinfo'
@@ -23,6 +25,8 @@ export interface FailureContext {
   clientId?: string
   /** The redirect URI of a sign-in, named when the issuer refuses to start one. */
   redirectUri?: string
+  /** A client secret went with the request: a refused client then most likely means a wrong secret. */
+  clientSecretSent?: boolean
 }
 
 /**
@@ -31,9 +35,15 @@ export interface FailureContext {
  * (an error code in the body: it is where the metadata says). Anything else (a 404, a refused
  * connection, garbage) may mean it moved, and the next command asks the issuer again.
  */
-export async function endpointFailure(issuer: {issuer: string; clientId: string; forgetMetadata(): Promise<void>}, error: unknown, operation: Operation): Promise<AuthError> {
-  if (typeof (error as {error?: unknown})?.error !== 'string') await issuer.forgetMetadata()
-  return toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation})
+export async function endpointFailure(issuer: {issuer: string; clientId: string; sendsClientSecret?: boolean; forgetMetadata(): Promise<void>}, error: unknown, operation: Operation): Promise<AuthError> {
+  const failure = toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation, clientSecretSent: issuer.sendsClientSecret})
+  if (typeof (error as {error?: unknown})?.error !== 'string' && !answeredAsOAuth(error)) await issuer.forgetMetadata()
+  return failure
+}
+
+/** An OAuth error in a challenge's body (a token endpoint's 401 with `WWW-Authenticate: Basic`): the endpoint is where the metadata says. */
+function answeredAsOAuth(error: unknown): boolean {
+  return typeof challengeBodyError(error as {response?: unknown})?.error === 'string'
 }
 
 /**
@@ -68,6 +78,23 @@ export function toAuthError(error: unknown, context: FailureContext): AuthError 
       return transient(`${capitalize(server)} answered with ${what} while trying to ${doing}.`, error)
     }
     const detail = e.error_description ? `: ${clip(e.error_description)}` : ''
+    if (e.error === 'temporarily_unavailable' || (e.error === 'slow_down' && context.operation !== 'device-poll')) {
+      return transient(`${capitalize(server)} is temporarily unavailable (${e.error}) while trying to ${doing}.`, error)
+    }
+    // A secret that does not match (mistyped, rotated, meant for another client): said as such, since
+    // "does not accept client id" would send the user after the wrong setting.
+    if (e.error === 'invalid_client' && context.clientSecretSent && context.operation !== 'client-credentials') {
+      return new AuthError('CONFIG_INVALID', `${capitalize(server)} does not accept the client secret sent for client '${context.clientId ?? '?'}' while trying to ${doing} (invalid_client${detail}).`, {
+        cause: error,
+        suggestion: "Check the client secret setting (clientSecret, or the CLI's …_AUTH_CLIENT_SECRET variable) and the clientId setting; a rotated secret has to be set anew.",
+      })
+    }
+    // A refresh the issuer refuses for any reason but an outage or the client itself (invalid_grant,
+    // or LemonLDAP::NG's invalid_request once its offline session ended): the login has to be made
+    // again. The caller keeps the stored login and tombstones the refresh token.
+    if (context.operation === 'refresh' && !['invalid_client', 'unauthorized_client'].includes(e.error)) {
+      return new AuthError('REAUTH_REQUIRED', `${capitalize(server)} rejected the stored refresh token (${e.error}${detail}).`, {cause: error})
+    }
     // A machine's credentials refused (a revoked client, a deleted key, a rotated secret): like a
     // refresh token the issuer no longer takes, the sign-in has to be done again.
     if (context.operation === 'client-credentials' && ['invalid_client', 'unauthorized_client', 'invalid_grant'].includes(e.error)) {
@@ -85,15 +112,22 @@ export function toAuthError(error: unknown, context: FailureContext): AuthError 
           cause: error,
           suggestion: 'Check the clientId setting with the CLI\'s author or your identity team.',
         })
+      case 'consent_required':
+        return new AuthError('ACCESS_DENIED', `The sign-in at ${server} needs your consent, and it was declined or not given (consent_required${detail}).`, {
+          cause: error,
+          suggestion: 'Sign in again and allow the access the CLI asks for; if no consent page appeared, ask the administrators of the issuer to grant it.',
+        })
+      case 'login_required':
+      case 'interaction_required':
+      case 'account_selection_required':
+        return new AuthError('LOGIN_FAILED', `${capitalize(server)} wants you to sign in on its page, and the sign-in was asked to happen without it (${e.error}${detail}).`, {
+          cause: error,
+          suggestion: 'Remove prompt=none from the authorizationParams setting, or sign in with --device.',
+        })
       case 'invalid_grant':
-        if (context.operation !== 'refresh') {
-          return new AuthError('LOGIN_FAILED', `${capitalize(server)} refused to ${doing} (invalid_grant${detail}).`, {cause: error})
-        }
-        return new AuthError('REAUTH_REQUIRED', `${capitalize(server)} rejected the stored refresh token (invalid_grant).`, {cause: error})
+        return new AuthError('LOGIN_FAILED', `${capitalize(server)} refused to ${doing} (invalid_grant${detail}).`, {cause: error})
       case 'expired_token':
         return new AuthError('LOGIN_TIMEOUT', `The device code expired before the sign-in was approved.`, {cause: error})
-      case 'temporarily_unavailable':
-        return transient(`${capitalize(server)} is temporarily unavailable.`, error)
       default:
         return new AuthError('LOGIN_FAILED', `${capitalize(server)} refused to ${doing} (${e.error}${detail}).`, {
           cause: error,
@@ -106,6 +140,7 @@ export function toAuthError(error: unknown, context: FailureContext): AuthError 
   }
   const response = e?.cause instanceof Response ? e.cause : undefined
   if (response) {
+    if (response.ok) return libraryFailure(error, {server, doing, operation: context.operation, issuer: context.issuer, clientId: context.clientId})
     if (response.status >= 500 || response.status === 429) {
       return transient(`${capitalize(server)} answered with ${response.status} while trying to ${doing}.`, error)
     }
@@ -124,8 +159,9 @@ export function toAuthError(error: unknown, context: FailureContext): AuthError 
         suggestion: 'Check the clientId setting and the redirect URIs registered at the issuer; a fixed port is set with redirectPort.',
       })
     }
-    if (response.status === 404 && context.operation === 'discovery') {
-      return new AuthError('CONFIG_INVALID', `${capitalize(server)} has no OpenID Connect discovery document (404).`, {
+    // Any refusal of a public document means "not here" (LemonLDAP::NG answers every unknown path 401).
+    if (response.status >= 400 && response.status < 500 && context.operation === 'discovery') {
+      return new AuthError('CONFIG_INVALID', `${capitalize(server)} has no OpenID Connect discovery document (it answered ${response.status}).`, {
         cause: error,
         suggestion: 'Check the issuer setting: it is the URL before /.well-known/openid-configuration.',
       })
@@ -146,12 +182,29 @@ export function toAuthError(error: unknown, context: FailureContext): AuthError 
     if (challenges.some((challenge) => challenge.scheme?.toLowerCase() === 'bearer')) {
       return new AuthError('LOGIN_FAILED', `${capitalize(server)} did not accept the access token while trying to ${doing} (it is expired, revoked or from another issuer).`, {cause: error})
     }
-    // Anything else (a token endpoint's `Basic` challenge with invalid_client): its OAuth error decides.
-    const parameters = challenges.find((challenge) => typeof challenge.parameters?.error === 'string')?.parameters
+    // Anything else (a token endpoint's `Basic` challenge with invalid_client): its OAuth error decides,
+    // in the challenge or, as RFC 6749 §5.2 has it, in the body.
+    const parameters = challenges.find((challenge) => typeof challenge.parameters?.error === 'string')?.parameters ?? challengeBodyError(error as {response?: unknown})
     if (parameters) return toAuthError({error: parameters.error, error_description: parameters.error_description, status: e.status}, context)
+    const status = typeof e.status === 'number' ? e.status : 401
+    return toAuthError({cause: new Response(null, {status})}, context)
   }
-  const code = typeof e?.code === 'string' ? ` (${e.code})` : ''
-  return new AuthError('LOGIN_FAILED', `Could not ${doing} with ${server}${code}.`, {cause: error})
+  // Every other failure openid-client reports by a code: said in words, the code kept for searching.
+  return libraryFailure(error, {server, doing, operation: context.operation, issuer: context.issuer, clientId: context.clientId})
+}
+
+/** The OAuth error in the body of an answer that also carried a `WWW-Authenticate` challenge. */
+function challengeBodyError(error: {response?: unknown} | undefined): {error?: unknown; error_description?: unknown} | undefined {
+  const response = error?.response
+  if (!(response instanceof Response)) return undefined
+  const text = bufferedBody(response)
+  if (!text) return undefined
+  try {
+    const body = JSON.parse(text) as unknown
+    return body && typeof body === 'object' && typeof (body as {error?: unknown}).error === 'string' ? (body as {error: string; error_description?: unknown}) : undefined
+  } catch {
+    return undefined
+  }
 }
 
 function transient(message: string, cause: unknown): AuthError {

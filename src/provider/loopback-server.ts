@@ -83,33 +83,59 @@ export async function startLoopbackServer(expectedState: string, redirect: Redir
   }
 }
 
+/** Ports the OS picks for `localhost` before giving up: each one is tried on both addresses. */
+const PICKED_PORT_ATTEMPTS = 5
+
 /**
- * Listen on the loopback address the redirect names; for `localhost` on 127.0.0.1 and, where the
- * machine has it, ::1 as well, since the browser may resolve the name to either.
+ * Listen on every address the redirect's host name can mean, on one port. For `localhost` that is
+ * 127.0.0.1 and ::1: the browser may resolve the name to either, and a port held by someone else on
+ * the one we skipped would hand them the code and state (another local user listening on
+ * [::1]:<port> gets the callback first). So both, or another port when the OS picks it, or a clear
+ * failure when the port is fixed; ::1 is skipped only when this machine has no IPv6 loopback.
  */
 async function listen(handler: (request: IncomingMessage, response: ServerResponse) => void, redirect: RedirectSettings): Promise<Server[]> {
-  const primary = redirect.host === '[::1]' ? '::1' : '127.0.0.1'
-  const candidates = redirect.ports ?? [0]
+  const addresses = redirect.host === 'localhost' ? ['127.0.0.1', '::1'] : [redirect.host === '[::1]' ? '::1' : '127.0.0.1']
+  const candidates = redirect.ports ?? Array.from({length: addresses.length > 1 ? PICKED_PORT_ATTEMPTS : 1}, () => 0)
+  const taken: string[] = []
   for (const candidate of candidates) {
-    const server = newServer(handler)
-    try {
-      await bind(server, candidate, primary)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE' && candidate !== 0) continue
-      throw error
-    }
-    const servers = [server]
-    if (redirect.host === 'localhost') {
-      const second = newServer(handler)
-      const {port} = server.address() as AddressInfo
-      if (await bind(second, port, '::1').then(() => true, () => false)) servers.push(second)
-    }
-    return servers
+    const result = await listenOnAll(handler, candidate, addresses)
+    if (Array.isArray(result)) return result
+    taken.push(result.taken)
+  }
+  if (redirect.ports === undefined) {
+    throw new AuthError('LOGIN_FAILED', `The browser sign-in could not get one port on both addresses of ${redirect.host} (127.0.0.1 and [::1]): another program held it on one of them each of ${candidates.length} times (${taken.join(', ')}).`, {
+      suggestion: 'Run the login again; if it keeps failing, set redirectHost to 127.0.0.1 (if the issuer accepts it) or sign in with --device.',
+    })
   }
   const ports = candidates.join(', ')
-  throw new AuthError('LOGIN_FAILED', `The browser sign-in needs ${candidates.length === 1 ? `port ${ports}` : `one of the ports ${ports}`} on ${redirect.host} for the issuer's redirect, and ${candidates.length === 1 ? 'it is' : 'all are'} in use by another program.`, {
+  const both = addresses.length > 1 ? ` (both 127.0.0.1 and [::1], since the browser may use either)` : ''
+  throw new AuthError('LOGIN_FAILED', `The browser sign-in needs ${candidates.length === 1 ? `port ${ports}` : `one of the ports ${ports}`} on ${redirect.host}${both} for the issuer's redirect, and ${candidates.length === 1 ? 'it is' : 'all are'} in use by another program (${taken.join(', ')}); nothing was sent to it.`, {
     suggestion: `Close the program that uses it, or set ${redirect.portsSource ?? 'redirectPort'} to another port registered at the issuer; or sign in with --device.`,
   })
+}
+
+/**
+ * `port` on every one of `addresses` (0: the port the OS picks for the first), or where it was taken:
+ * nothing is left listening then.
+ */
+async function listenOnAll(handler: (request: IncomingMessage, response: ServerResponse) => void, port: number, addresses: string[]): Promise<Server[] | {taken: string}> {
+  const servers: Server[] = []
+  for (const address of addresses) {
+    const server = newServer(handler)
+    const wanted = servers.length === 0 ? port : (servers[0].address() as AddressInfo).port
+    try {
+      await bind(server, wanted, address)
+      servers.push(server)
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      // No IPv6 loopback on this machine (disabled, or ::1 not configured): nobody can hold it either.
+      if (address === '::1' && servers.length > 0 && (code === 'EADDRNOTAVAIL' || code === 'EAFNOSUPPORT')) continue
+      for (const bound of servers) bound.close()
+      if (code === 'EADDRINUSE' && (wanted !== 0)) return {taken: `${address.includes(':') ? `[${address}]` : address}:${wanted}`}
+      throw error
+    }
+  }
+  return servers
 }
 
 function newServer(handler: (request: IncomingMessage, response: ServerResponse) => void): Server {

@@ -14,6 +14,8 @@ export interface DiscoveredMetadata {
    * `iss` against the `{tenantid}` template (a rebuilt one would not).
    */
   config?: oidc.Configuration
+  /** The issuer was asked for its RFC 8414 document and has none. */
+  rfc8414Missing?: boolean
 }
 
 /** Endpoints that OpenID discovery may leave out and RFC 8414 metadata may name. */
@@ -25,7 +27,7 @@ const OPTIONAL_ENDPOINTS = ['revocation_endpoint', 'device_authorization_endpoin
  * out is taken from the second when the issuer publishes both. Both documents must name the same
  * issuer (openid-client checks each against the configured one).
  */
-export async function discoverMetadata(url: URL, clientId: string, auth: oidc.ClientAuth, options: {insecure: boolean; timeoutSeconds: number}): Promise<DiscoveredMetadata> {
+export async function discoverMetadata(url: URL, clientId: string, auth: oidc.ClientAuth, options: {insecure: boolean; timeoutSeconds: number; withoutRfc8414?: boolean}): Promise<DiscoveredMetadata> {
   const fetchDocument = async (algorithm: 'oidc' | 'oauth2') => {
     let maxAgeSeconds: number | null = null
     const config = await oidc.discovery(url, clientId, undefined, auth, {
@@ -48,17 +50,21 @@ export async function discoverMetadata(url: URL, clientId: string, auth: oidc.Cl
       return await fetchDocument('oauth2')
     } catch (second) {
       if (!isMissingDocument(second)) throw second
-      throw new AuthError('CONFIG_INVALID', `The issuer at ${url.href.replace(/\/$/, '')} publishes no metadata: neither OpenID Connect discovery nor RFC 8414 (both not found).`, {
+      throw new AuthError('CONFIG_INVALID', `The issuer at ${url.href.replace(/\/$/, '')} publishes no metadata: neither OpenID Connect discovery nor RFC 8414 (${answers(error, second)}).`, {
         cause: second,
         suggestion: 'Check the issuer setting (the URL before /.well-known/…); for an issuer without metadata, set its endpoints by hand (the endpoints setting).',
       })
     }
   }
-  if (OPTIONAL_ENDPOINTS.every((key) => openid.metadata[key])) return openid
+  if (OPTIONAL_ENDPOINTS.every((key) => openid.metadata[key]) || options.withoutRfc8414) return openid
   // Some issuers publish the rest in their RFC 8414 document only; without one, what we have is all.
-  const oauth = await fetchDocument('oauth2').catch(() => undefined)
+  let rfc8414Missing = false
+  const oauth = await fetchDocument('oauth2').catch((error: unknown) => {
+    rfc8414Missing = isMissingDocument(error)
+    return undefined
+  })
   const extra = OPTIONAL_ENDPOINTS.filter((key) => !openid.metadata[key] && typeof oauth?.metadata[key] === 'string')
-  if (!oauth || extra.length === 0) return openid
+  if (!oauth || extra.length === 0) return {...openid, rfc8414Missing}
   const metadata = {...openid.metadata}
   for (const key of extra) metadata[key] = oauth.metadata[key]
   return {metadata, maxAgeSeconds: smallest(openid.maxAgeSeconds, oauth.maxAgeSeconds)}
@@ -69,7 +75,18 @@ function isMissingDocument(error: unknown): boolean {
   const e = error as {code?: string; cause?: unknown}
   if (e?.code === 'OAUTH_RESPONSE_IS_NOT_JSON') return true
   const response = e?.cause instanceof Response ? e.cause : undefined
-  return Boolean(response && [403, 404, 405, 410].includes(response.status))
+  // 401 too: LemonLDAP::NG answers every path it does not serve so.
+  return Boolean(response && [401, 403, 404, 405, 410].includes(response.status))
+}
+
+/** How the two metadata requests were answered: "both not found", "answered 401 and 401". */
+function answers(...errors: unknown[]): string {
+  const statuses = errors.map((error) => {
+    const cause = (error as {cause?: unknown})?.cause
+    return cause instanceof Response ? cause.status : undefined
+  })
+  if (statuses.every((status) => status === 404)) return 'both not found'
+  return `answered ${statuses.map((status) => status ?? 'with no metadata document').join(' and ')}`
 }
 
 function maxAge(header: string | null): number | null {

@@ -1,4 +1,5 @@
 import {AuthError} from '../errors.js'
+import {oneLineSafe} from '../safe-text.js'
 import {accountsNamed} from './account-match.js'
 import {writeFileAtomic} from './atomic-file.js'
 import {ShapeError, expectObject, expectString, expectVersion1, optionalString, readStoredJson} from './stored-json.js'
@@ -68,10 +69,13 @@ export function accountKey(issuer: string, clientId: string, subject: string): s
 
 /** An account as messages name it: `Alice (alice) at https://id.example.com`, or `client 'acme-ci' at …` for a machine. */
 export function describeAccount(account: AccountRecord): string {
+  // Every part came from an issuer or the index file: each on one line, so none forges a line of ours.
+  const issuer = oneLineSafe(account.issuer)
   // A machine signs in as its client: its subject is whatever the issuer put in the token, its name is none.
-  if (account.clientAuth) return `client '${account.clientId}' at ${account.issuer}`
-  const who = account.name ? `${account.name} (${account.subject})` : account.subject
-  return `${who} at ${account.issuer}`
+  if (account.clientAuth) return `client '${oneLineSafe(account.clientId)}' at ${issuer}`
+  const subject = oneLineSafe(account.subject)
+  const who = account.name ? `${oneLineSafe(account.name)} (${subject})` : subject
+  return `${who} at ${issuer}`
 }
 
 export function emptyIndex(): AccountIndex {

@@ -17,6 +17,16 @@ interface CacheFile {
   metadata: IssuerMetadata
 }
 
+/** A document the issuer does not have, and until when that is believed. */
+interface AbsenceFile {
+  version: 1
+  issuer: string
+  document: 'rfc8414'
+  expiresAt: string
+}
+
+const NO_RFC8414 = '.no-rfc8414'
+
 /**
  * Discovery documents kept between commands, one small file per issuer in `<dataDir>/auth/issuers`,
  * for as long as the issuer's Cache-Control allows and a day at most: a refresh is then one round
@@ -49,9 +59,25 @@ export class MetadataCache {
 
   async forget(issuer: string): Promise<void> {
     await rm(this.pathOf(issuer), {force: true})
+    await rm(this.pathOf(issuer, NO_RFC8414), {force: true})
   }
 
-  private pathOf(issuer: string): string {
-    return join(this.paths.issuers, `${sha256Hex(issuer).slice(0, 32)}.json`)
+  /** Whether the issuer answered lately that it has no RFC 8414 document: kept apart from its metadata, which may not be kept at all. */
+  async lacksRfc8414(issuer: string): Promise<boolean> {
+    try {
+      const file = JSON.parse((await readPrivateFile(this.pathOf(issuer, NO_RFC8414))) ?? 'null') as Partial<AbsenceFile> | null
+      return file?.version === 1 && file.issuer === issuer && file.document === 'rfc8414' && Date.parse(file.expiresAt ?? '') > this.now()
+    } catch {
+      return false
+    }
+  }
+
+  async rememberLacksRfc8414(issuer: string, seconds: number): Promise<void> {
+    const file: AbsenceFile = {version: 1, issuer, document: 'rfc8414', expiresAt: new Date(this.now() + seconds * 1000).toISOString()}
+    await writeFileAtomic(this.pathOf(issuer, NO_RFC8414), `${JSON.stringify(file)}\n`)
+  }
+
+  private pathOf(issuer: string, suffix = ''): string {
+    return join(this.paths.issuers, `${sha256Hex(issuer).slice(0, 32)}${suffix}.json`)
   }
 }

@@ -109,10 +109,12 @@ describe('e2e: a hostile issuer (issue 10)', function () {
 
     describe('4. escape sequences in what it says', () => {
       it('an error_description on refresh: auth refresh and auth refresh --json show it without them', async () => {
-        scripted.route('/token', {status: 400, body: {error: 'invalid_request', error_description: `${HOSTILE}the refresh token is malformed`}})
+        // A refusal of the client itself (any other refused refresh means "sign in again" and is not
+        // sent twice, issue 20): every command asks again, and shows what the issuer said.
+        scripted.route('/token', {status: 400, body: {error: 'unauthorized_client', error_description: `${HOSTILE}the refresh token is malformed`}})
         for (const args of [['auth', 'refresh'], ['auth', 'refresh', '--json']]) {
           const result = await runAcme(args, {home, env})
-          expect(result.code, describeRun(args, result)).to.equal(1)
+          expect(result.code, describeRun(args, result)).to.equal(2)
           expectTerminalSafe(args, result)
           const message = args.includes('--json') ? JSON.parse(result.stdout).error.message : errorMessage(result.stderr)
           expect(message).to.include('the refresh token is malformed')
@@ -160,7 +162,8 @@ describe('e2e: a hostile issuer (issue 10)', function () {
     })
 
     it('5. a refresh token echoed in error_description: [redacted] in every output, the token in none', async () => {
-      scripted.route('/token', (request) => ({status: 400, body: {error: 'invalid_request', error_description: `refresh_token ${request.form.get('refresh_token')} is malformed`}}))
+      // unauthorized_client: a refusal that is not "sign in again" (issue 20), so each command sends the token again.
+      scripted.route('/token', (request) => ({status: 400, body: {error: 'unauthorized_client', error_description: `refresh_token ${request.form.get('refresh_token')} is malformed`}}))
       const {refreshToken} = await onlyStoredSecrets(home)
       expect(refreshToken).to.equal(stored.refreshToken)
       for (const [args, extra] of [
@@ -171,7 +174,7 @@ describe('e2e: a hostile issuer (issue 10)', function () {
       ] as const) {
         const result = await runAcme([...args], {home, env: {...env, ...extra}})
         const shown = `acme ${args.join(' ')}${'DEBUG' in extra ? ' with DEBUG=*' : ''}`
-        expect(result.code, describeRun([...args], result)).to.equal(1)
+        expect(result.code, describeRun([...args], result)).to.equal(2)
         expect(result.stdout + result.stderr, shown).to.not.include(refreshToken)
         // With DEBUG=* oclif also logs the error with its stack: the message is there, redacted too.
         const message = (args as readonly string[]).includes('--json') ? JSON.parse(result.stdout).error.message : 'DEBUG' in extra ? result.stderr : errorMessage(result.stderr)

@@ -54,9 +54,9 @@ describe('provider errors: what an issuer answer means for the user', () => {
     }
   })
 
-  it('another OAuth error is LOGIN_FAILED with its code and a clipped one-line description', async () => {
+  it('another OAuth error refusing a refresh is REAUTH_REQUIRED (issue 20: sign in again) with its code and a clipped one-line description', async () => {
     const error = await refreshFails({status: 400, body: {error: 'invalid_scope', error_description: `line one\nline two ${'x'.repeat(400)}`}})
-    expect(error.code).to.equal('LOGIN_FAILED')
+    expect(error.code).to.equal('REAUTH_REQUIRED')
     expect(error.message).to.include('(invalid_scope: line one line two').and.not.match(/\n/)
     expect(error.message.length).to.be.below(320)
   })

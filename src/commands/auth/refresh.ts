@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {AuthCommand, accountFlag} from '../../cli/auth-command.js'
+import {oneLine} from '../../cli/one-line.js'
 import {terminalUi} from '../../cli/terminal-ui.js'
 import {AuthError} from '../../errors.js'
 import {changedScopes, describeAccount, signedInAccount} from '../../session/accounts.js'
@@ -41,7 +42,7 @@ With --scopes or --remove-scopes (as \`gh auth refresh\`), signs in again (brows
     if (flags.scopes !== undefined || flags['remove-scopes'] !== undefined) return this.changeScopes(flags)
     const token = await currentToken(await this.authContext(), {account: flags.account, force: true})
     const whose = token.account ? ` of ${describeAccount(token.account)}` : ''
-    this.log(`Refreshed the access token${whose}; it expires ${token.expiresAt ? `at ${token.expiresAt}` : 'at a time the issuer did not say'}.`)
+    this.log(`Refreshed the access token${whose}; it expires ${token.expiresAt ? `at ${oneLine(token.expiresAt)}` : 'at a time the issuer did not say'}.`)
     return {expiresAt: token.expiresAt}
   }
 
@@ -53,7 +54,7 @@ With --scopes or --remove-scopes (as \`gh auth refresh\`), signs in again (brows
     // The account's own issuer and client, whatever is configured now.
     const context = await this.authContext({issuer: account.issuer, 'client-id': account.clientId, scopes: scopes.join(' ')})
     const signedIn = await login(context, {kind: flags.device ? 'device' : 'browser'}, terminalUi({browserCommand: process.env[context.envNames.browser] || process.env.BROWSER || undefined}))
-    this.log(`Signed in again as ${describeAccount(signedIn)} with the scopes ${signedIn.scopes.join(' ')}.`)
+    this.log(`Signed in again as ${describeAccount(signedIn)} with the scopes ${oneLine(signedIn.scopes.join(' '))}.`)
     return {expiresAt: signedIn.expiresAt, scopes: signedIn.scopes}
   }
 }

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
 import {AuthCommand} from '../../cli/auth-command.js'
+import {oneLine} from '../../cli/one-line.js'
 import {describeAccount, notSignedIn} from '../../session/accounts.js'
 import {accountOverride, missingSettings, status, type AccountOverride, type AccountStatus, type StatusReport} from '../../session/status.js'
 
@@ -53,22 +54,24 @@ Exits 0 whether or not you are signed in (read \`loggedIn\` from --json), or wit
 
 /** `ACME_AUTH_ACCOUNT` wins over the default marked with *: say which account commands will use. */
 function describeOverride({source, account, problem}: AccountOverride): string {
-  return account ? `Commands use ${describeAccount(account)}: ${source} names it.` : `${source}: ${problem}.`
+  return account ? `Commands use ${describeAccount(account)}: ${source} names it.` : `${source}: ${oneLine(problem ?? '')}.`
 }
 
+/** One account as lines of ours, with every value from the issuer or the index on the line it belongs to. */
 function describe(account: AccountStatus, credentialsPath: string): string {
+  const clientId = oneLine(account.clientId)
   const who =
     account.kind === 'client'
-      ? `client ${account.clientId} (signs in as itself with ${CLIENT_AUTH[account.clientAuthentication ?? ''] ?? account.clientAuthentication})`
-      : [account.name, `(${account.subject})`, account.email ? `<${account.email}>` : undefined].filter(Boolean).join(' ')
+      ? `client ${clientId} (signs in as itself with ${CLIENT_AUTH[account.clientAuthentication ?? ''] ?? oneLine(account.clientAuthentication ?? '')})`
+      : [account.name && oneLine(account.name), `(${oneLine(account.subject)})`, account.email ? `<${oneLine(account.email)}>` : undefined].filter(Boolean).join(' ')
   const lines = [
     `${account.default ? '*' : ' '} ${who}`,
-    `    Issuer:        ${account.issuer}`,
-    `    Client:        ${account.clientId}`,
+    `    Issuer:        ${oneLine(account.issuer)}`,
+    `    Client:        ${clientId}`,
     `    Token expires: ${expiry(account.expiresAt)}`,
     `    Refreshable:   ${account.kind === 'client' ? 'yes (a new token from its own credentials)' : account.hasRefreshToken ? 'yes' : 'no (sign in again when it expires)'}`,
-    `    Scopes:        ${account.scopes.join(' ') || '(unknown)'}`,
-    `    Stored in:     ${account.storage}${account.storage === 'file' ? ` (${credentialsPath})` : ''}`,
+    `    Scopes:        ${oneLine(account.scopes.join(' ')) || '(unknown)'}`,
+    `    Stored in:     ${oneLine(account.storage)}${account.storage === 'file' ? ` (${credentialsPath})` : ''}`,
   ]
   return lines.join('\n')
 }
@@ -85,5 +88,5 @@ function expiry(expiresAt: string | null): string {
   const minutes = Math.round(Math.abs(ms) / 60_000)
   const span = minutes === 0 ? 'under a minute' : `${minutes} min`
   const relative = ms <= 0 ? `expired ${minutes === 0 ? 'just now' : `${span} ago`}; refreshed on next use` : `in ${span}`
-  return `${expiresAt} (${relative})`
+  return `${oneLine(expiresAt)} (${relative})`
 }
