@@ -193,11 +193,9 @@ async function waitForBackgroundRefresh(context: AuthContext, account: AccountRe
   }
 }
 
-/** A short clause for the back-off record and the warning line: never a whole message. */
+/** A short clause for the back-off record and the warning line: the raiser's reason, never taken from the message. */
 function outageReason(error: AuthError): string {
-  if (/did not answer in time/.test(error.message)) return 'no answer in time'
-  const inParentheses = /\(([^()]{1,80})\)\.?$/.exec(error.message)?.[1]
-  return inParentheses ?? error.code.toLowerCase()
+  return error.reason ?? error.code.toLowerCase()
 }
 
 /** A rejected refresh token is not sent again (in the background or not) for this long. */

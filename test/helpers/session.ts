@@ -108,7 +108,7 @@ export function issued(clock: FakeClock, name: string, lifetime = 3600, rotate =
 }
 
 export const rejected = () => new AuthError('REAUTH_REQUIRED', 'The issuer rejected the stored refresh token (invalid_grant).')
-export const unreachable = () => new AuthError('TRANSIENT', 'Could not reach the issuer (connection refused).')
+export const unreachable = () => new AuthError('TRANSIENT', 'Could not reach the issuer (connection refused).', {reason: 'connection refused'})
 
 /** What another process does when it refreshes and saves: the store as it would leave it. */
 export async function savedElsewhere(context: AuthContext, account: AccountRecord, secrets: Secrets): Promise<void> {
