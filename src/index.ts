@@ -17,8 +17,12 @@
  * }
  * ```
  */
+import {ux, type Interfaces} from '@oclif/core'
+
 import {AuthCommandError} from './command-error.js'
 import {AuthError} from './errors.js'
+import type {AdoptionOutcome, LegacyLoginSource} from './session/adopt-login.js'
+import {adoptionFinished} from './session/adoption-marker.js'
 import type {FreshToken} from './session/ensure-fresh.js'
 import {isFresh, refreshMarginSeconds} from './session/freshness.js'
 import {tokenHolder} from './session/token-holder.js'
@@ -26,6 +30,7 @@ import {tokenHolder} from './session/token-holder.js'
 export {AuthCommandError} from './command-error.js'
 export {AuthError, EXIT_CODES, type AuthErrorCode} from './errors.js'
 export type {AuthRequirement} from './session/requirement.js'
+export type {AdoptionOutcome, LegacyLogin, LegacyLoginSource} from './session/adopt-login.js'
 
 export interface TokenOptions {
   /** Account subject or key; the default account when omitted. */
@@ -40,6 +45,9 @@ export interface TokenOptions {
  * than four minutes). Rejects with an {@link AuthCommandError}: left
  * uncaught, oclif prints its one line (what happened, what to do) and exits with the documented
  * code (4: sign in, 75: temporary, …); {@link authErrorOf} gives its {@link AuthError} and `code`.
+ *
+ * A DPoP-bound token (the `dpop` setting) is refused without a proof for each request: use
+ * {@link authFetch}, or {@link getDPoPProof} for the headers of a request you build yourself.
  *
  * @example
  * ```ts
@@ -97,6 +105,10 @@ export function authErrorOf(error: unknown): AuthError | undefined {
  * `fetch` with the user's access token (rejects like {@link getAccessToken}). When the API answers 401, it refreshes once and retries,
  * since the server may have revoked the token early (DESIGN.md: the reactive trigger).
  *
+ * With a DPoP-bound token (the `dpop` setting, RFC 9449) it sends `Authorization: DPoP …` and a
+ * fresh `DPoP` proof for this method and URL, follows the nonce the API asks for (one retry on
+ * `use_dpop_nonce`), and does not follow redirects with the token (each URL needs its own proof).
+ *
  * @example
  * ```ts
  * const response = await authFetch('https://api.example.com/me')
@@ -105,13 +117,122 @@ export function authErrorOf(error: unknown): AuthError | undefined {
  */
 export async function authFetch(input: string | URL | Request, init: RequestInit = {}, options: Omit<TokenOptions, 'force'> = {}): Promise<Response> {
   const token = await resolveToken(options)
-  const response = await fetch(input, withAuthorization(input, init, token))
+  const response = await send(input, init, token)
   // A stream body cannot be sent twice; an environment token cannot be refreshed.
   const replayable = !(init.body instanceof ReadableStream) && !(input instanceof Request && input.bodyUsed)
   if (response.status !== 401 || token.source === 'env' || !replayable) return response
   await response.body?.cancel()
   const renewed = await resolveToken({...options, force: true})
-  return fetch(input, withAuthorization(input, init, renewed))
+  return send(input, init, renewed)
+}
+
+async function send(input: string | URL | Request, init: RequestInit, token: FreshToken): Promise<Response> {
+  if (!token.dpopKey) return fetch(input, withAuthorization(input, init, token))
+  // Loaded only for a DPoP-bound login: a bearer host never pays for signing proofs.
+  const {fetchWithProof} = await import('./session/dpop-request.js')
+  return fetchWithProof(token, input, init).catch(asCommandError)
+}
+
+/** A stored key that cannot sign (damaged) stops the command with its one line, like any failure of ours. */
+function asCommandError(error: unknown): never {
+  throw error instanceof AuthError ? new AuthCommandError(error) : error
+}
+
+/** The Authorization header, and with a DPoP-bound token the proof, for one request. */
+export interface RequestAuthorization {
+  /** `Bearer <token>` or `DPoP <token>`: the value of the Authorization header. */
+  authorization: string
+  /** The value of the `DPoP` header (RFC 9449 §4): a proof for exactly this method and URL, used once. Absent for a bearer token. */
+  dpop?: string
+}
+
+/**
+ * The headers one request needs, for a host that builds its own requests instead of using
+ * {@link authFetch}: `Authorization`, and for a DPoP-bound token (the `dpop` setting) a fresh `DPoP`
+ * proof for this method and URL (query and fragment are not part of it). A proof is good for one
+ * request: ask for a new one for each. An API that answers 401 with `error="use_dpop_nonce"` wants
+ * its nonce in the proof, which only {@link authFetch} follows. Rejects like {@link getAccessToken}.
+ *
+ * @param method The request's HTTP method, e.g. `POST`.
+ * @param url The request's URL.
+ *
+ * @example
+ * ```ts
+ * const url = 'https://api.example.com/deployments'
+ * const {authorization, dpop} = await getDPoPProof('POST', url)
+ * const headers: Record<string, string> = {authorization}
+ * if (dpop) headers.dpop = dpop
+ * await fetch(url, {method: 'POST', headers})
+ * ```
+ */
+export async function getDPoPProof(method: string, url: string | URL, options: Omit<TokenOptions, 'force'> = {}): Promise<RequestAuthorization> {
+  const token = await resolveToken(options)
+  if (!token.dpopKey) return {authorization: `${token.tokenType} ${token.accessToken}`}
+  const {proofFor} = await import('./session/dpop-request.js')
+  return proofFor(token, method, url).catch(asCommandError)
+}
+
+/**
+ * Take over the login your CLI's earlier code kept (its own config file, in plain text), once: your
+ * users stay signed in, and the plaintext copy is gone. Call it from your CLI's own `init` hook.
+ *
+ * - `read()` returns the old login or undefined: an access token, optionally a refresh token, its
+ *   expiry, an ID token, and the issuer and client it was issued to (the configured ones by default).
+ * - `clear()` removes it from your file. It is called only once the login is saved in the configured
+ *   store (keychain or file, chosen as for `auth login`), or once the issuer has said it is dead.
+ *
+ * With a refresh token the login is refreshed once, which tells whose it is and until when. A login
+ * made since with `auth login` is never overwritten. Parallel commands adopt once; a process killed
+ * at any step loses nothing, and the next command finishes. Once done, the index notes it, and this
+ * costs one small file read: neither `read()` nor the code behind it is loaded again. It never
+ * rejects: what stops it is said in one line on stderr, and the next command tries again.
+ *
+ * @param config the oclif `Config` your hook receives
+ * @param source how to read and clear the old login, and where it is (`location`, named in messages)
+ * @returns what happened (see {@link AdoptionOutcome})
+ *
+ * @example
+ * ```ts
+ * // src/hooks/adopt-login.ts; in package.json: "oclif": {"hooks": {"init": "./dist/hooks/adopt-login.js"}}
+ * import type {Hook} from '@oclif/core'
+ * import {existsSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+ * import {join} from 'node:path'
+ *
+ * // The old code kept {"token": "…", "refreshToken": "…", …other settings} in <configDir>/config.json.
+ * const hook: Hook<'init'> = async function ({config}) {
+ *   const file = join(config.configDir, 'config.json')
+ *   const settings = () => JSON.parse(readFileSync(file, 'utf8')) as {token?: string; refreshToken?: string}
+ *   // Before every command: nothing to adopt costs one small read, and loads no plugin code.
+ *   if (!existsSync(file) || !settings().token) return
+ *   const {adoptLogin} = await import('@tokenwise/plugin-auth')
+ *   await adoptLogin(config, {
+ *     location: file,
+ *     read: () => {
+ *       const {token, refreshToken} = settings()
+ *       return token ? {accessToken: token, refreshToken} : undefined
+ *     },
+ *     clear: () => {
+ *       const rest = settings()
+ *       delete rest.token
+ *       delete rest.refreshToken
+ *       writeFileSync(`${file}.tmp`, JSON.stringify(rest, null, 2), {mode: 0o600})
+ *       renameSync(`${file}.tmp`, file)
+ *     },
+ *   })
+ * }
+ * export default hook
+ * ```
+ */
+export async function adoptLogin(config: Interfaces.Config, source: LegacyLoginSource): Promise<AdoptionOutcome> {
+  if (adoptionFinished(config.dataDir)) return 'nothing'
+  try {
+    const {adoptLegacyLogin} = await import('./session/adopt-login.js')
+    return await adoptLegacyLogin(config, source)
+  } catch (error) {
+    // A hook that throws is ignored by oclif anyway; a damaged install is the commands' to report.
+    ux.warn(`Could not take over the earlier login: ${(error as Error)?.message ?? error}`)
+    return 'later'
+  }
 }
 
 async function resolveToken(options: TokenOptions): Promise<FreshToken> {

@@ -23,6 +23,8 @@ export interface BrowserFlowOptions {
   claims?: IdentityClaims
   /** Called just before the code is exchanged: from then on the code is spent (the caller holds interrupts). */
   beforeGrant?: () => void
+  /** Bind the tokens to this login's key (RFC 9449): the code exchange and userinfo carry proofs. */
+  dpop?: oidc.DPoPHandle
 }
 
 /**
@@ -56,7 +58,10 @@ export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions)
     })
     if (parameters.get('prompt') === '') parameters.delete('prompt')
     for (const resource of options.resource ?? []) parameters.append('resource', resource)
-    const url = await authorizationUrl(issuer, parameters, server.redirectUri)
+    // RFC 9449 §10: the code is bound to our key, so a code caught on its way back is useless to
+    // anyone else (with PAR the proof on the pushed request does the same).
+    if (options.dpop) parameters.set('dpop_jkt', await options.dpop.calculateThumbprint())
+    const url = await authorizationUrl(issuer, parameters, server.redirectUri, options.dpop)
 
     options.ui.showAuthorizationUrl(url.href)
     await options.ui.open(url.href)
@@ -83,14 +88,15 @@ export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions)
         callback.url,
         {pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: openid},
         resourceParameters(options.resource),
+        {DPoP: options.dpop},
       )
-      const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims})
+      const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims, dpop: options.dpop})
       const who = signIn.identity.name ?? signIn.identity.email ?? signIn.identity.subject
       callback.finish({ok: true, message: `You are signed in as ${who}. You can close this tab and return to your terminal.`})
       options.ui.doneWaiting('done')
       return signIn
     } catch (error) {
-      const failure = toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'code-exchange', clientSecretSent: issuer.sendsClientSecret})
+      const failure = toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'code-exchange', clientSecretSent: issuer.sendsClientSecret, dpop: Boolean(options.dpop)})
       callback.finish({ok: false, message: `${failure.message} Return to your terminal for details.`})
       options.ui.doneWaiting('failed')
       throw failure
@@ -100,14 +106,14 @@ export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions)
   }
 }
 
-async function authorizationUrl(issuer: Issuer, parameters: URLSearchParams, redirectUri: string): Promise<URL> {
+async function authorizationUrl(issuer: Issuer, parameters: URLSearchParams, redirectUri: string, dpop: oidc.DPoPHandle | undefined): Promise<URL> {
   try {
     if (issuer.config.serverMetadata().pushed_authorization_request_endpoint) {
-      return await oidc.buildAuthorizationUrlWithPAR(issuer.config, parameters)
+      return await oidc.buildAuthorizationUrlWithPAR(issuer.config, parameters, {DPoP: dpop})
     }
     return oidc.buildAuthorizationUrl(issuer.config, parameters)
   } catch (error) {
-    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'authorization', redirectUri, clientSecretSent: issuer.sendsClientSecret})
+    throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'authorization', redirectUri, clientSecretSent: issuer.sendsClientSecret, dpop: Boolean(dpop)})
   }
 }
 

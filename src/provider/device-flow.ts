@@ -23,6 +23,8 @@ export interface DeviceFlowOptions {
   beforeGrant?: () => void
   /** Called when a poll's answer carried none (pending, slow down, an error): the device code is not spent. */
   grantRefused?: () => void
+  /** Bind the tokens to this login's key (RFC 9449): every poll and userinfo carry proofs. */
+  dpop?: oidc.DPoPHandle
 }
 
 /**
@@ -59,10 +61,10 @@ export async function deviceSignIn(issuer: Issuer, options: DeviceFlowOptions): 
   const signal = AbortSignal.timeout(seconds * 1000)
   const restoreFetch = aroundEachPoll(issuer, options)
   try {
-    const response = await oidc.pollDeviceAuthorizationGrant(issuer.config, device, resourceParameters(options.resource), {signal})
+    const response = await oidc.pollDeviceAuthorizationGrant(issuer.config, device, resourceParameters(options.resource), {signal, DPoP: options.dpop})
     restoreFetch()
     withdraw()
-    const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims})
+    const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims, dpop: options.dpop})
     options.ui.doneWaiting('done')
     return signIn
   } catch (error) {
@@ -74,7 +76,7 @@ export async function deviceSignIn(issuer: Issuer, options: DeviceFlowOptions): 
         suggestion: 'Run the login again.',
       })
     }
-    throw toAuthError(error, {...context, operation: 'device-poll'})
+    throw toAuthError(error, {...context, operation: 'device-poll', dpop: Boolean(options.dpop)})
   }
 }
 

@@ -27,6 +27,30 @@ export interface FailureContext {
   redirectUri?: string
   /** A client secret went with the request: a refused client then most likely means a wrong secret. */
   clientSecretSent?: boolean
+  /** The request carried a DPoP proof (RFC 9449). */
+  dpop?: boolean
+}
+
+/** Failures that mean the issuer wants DPoP proofs from this client and got none: see demandsDPoP. */
+const DPOP_DEMANDED = new WeakSet<AuthError>()
+
+/**
+ * A grant refused with a bare invalid_grant while we sent no proof: what oidc-provider answers a
+ * client registered as DPoP-bound (its reason stays in its logs), and also what an expired code gets.
+ */
+const PROOF_MAYBE_WANTED = new WeakSet<AuthError>()
+
+/**
+ * The issuer refused a request for want of a DPoP proof (`certain`: it said so), or refused a grant
+ * in a way such issuers do (`maybe`): the session names the setting that turns DPoP on.
+ */
+export function demandsDPoP(error: unknown): 'certain' | 'maybe' | undefined {
+  const failure = error instanceof AuthError ? error : undefined
+  if (!failure) return undefined
+  if (DPOP_DEMANDED.has(failure)) return 'certain'
+  if (PROOF_MAYBE_WANTED.has(failure)) return 'maybe'
+  // A failure rewritten on its way up (a machine's refused grant at sign-in) keeps what it was.
+  return failure.debugCause instanceof AuthError ? demandsDPoP(failure.debugCause) : undefined
 }
 
 /**
@@ -35,8 +59,8 @@ export interface FailureContext {
  * (an error code in the body: it is where the metadata says). Anything else (a 404, a refused
  * connection, garbage) may mean it moved, and the next command asks the issuer again.
  */
-export async function endpointFailure(issuer: {issuer: string; clientId: string; sendsClientSecret?: boolean; forgetMetadata(): Promise<void>}, error: unknown, operation: Operation): Promise<AuthError> {
-  const failure = toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation, clientSecretSent: issuer.sendsClientSecret})
+export async function endpointFailure(issuer: {issuer: string; clientId: string; sendsClientSecret?: boolean; forgetMetadata(): Promise<void>}, error: unknown, operation: Operation, options: {dpop?: boolean} = {}): Promise<AuthError> {
+  const failure = toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation, clientSecretSent: issuer.sendsClientSecret, dpop: options.dpop})
   if (typeof (error as {error?: unknown})?.error !== 'string' && !answeredAsOAuth(error)) await issuer.forgetMetadata()
   return failure
 }
@@ -78,6 +102,19 @@ export function toAuthError(error: unknown, context: FailureContext): AuthError 
       return transient(`${capitalize(server)} answered with ${what} while trying to ${doing}.`, error, what)
     }
     const detail = e.error_description ? `: ${clip(e.error_description)}` : ''
+    if (!context.dpop && wantsProof(e.error, e.error_description)) {
+      const failure = new AuthError('CONFIG_INVALID', `${capitalize(server)} requires DPoP-bound tokens (RFC 9449) for client '${context.clientId ?? '?'}' and refused to ${doing} without a proof (${e.error}${detail}).`, {
+        cause: error,
+        suggestion: 'Set the dpop setting to auto or on, then sign in again.',
+      })
+      DPOP_DEMANDED.add(failure)
+      return failure
+    }
+    if (!context.dpop && e.error === 'invalid_grant' && GRANTS.has(context.operation)) {
+      const failure = toAuthError(error, {...context, dpop: true})
+      PROOF_MAYBE_WANTED.add(failure)
+      return failure
+    }
     if (e.error === 'temporarily_unavailable' || (e.error === 'slow_down' && context.operation !== 'device-poll')) {
       return transient(`${capitalize(server)} is temporarily unavailable (${e.error}) while trying to ${doing}.`, error, e.error)
     }
@@ -205,6 +242,19 @@ function challengeBodyError(error: {response?: unknown} | undefined): {error?: u
   } catch {
     return undefined
   }
+}
+
+/** The grants a client registered as DPoP-bound is refused without a proof. */
+const GRANTS = new Set<Operation>(['code-exchange', 'device-poll', 'client-credentials'])
+
+/**
+ * RFC 9449 §7.1, §8: the DPoP error codes, or (oidc-provider, Keycloak) a refused grant whose
+ * description says the proof is missing. Only asked when we sent none, so a wrong guess costs a
+ * suggestion, never a meaning.
+ */
+function wantsProof(code: string, description: string | undefined): boolean {
+  if (code === 'invalid_dpop_proof' || code === 'use_dpop_nonce') return true
+  return (code === 'invalid_grant' || code === 'invalid_request' || code === 'invalid_client') && /\bdpop\b/i.test(description ?? '')
 }
 
 function transient(message: string, cause: unknown, reason: string): AuthError {

@@ -1,25 +1,46 @@
 import * as oidc from 'openid-client'
 
+import type {IdentityClaims} from '../settings/parse.js'
 import type {Secrets} from '../store/secrets.js'
 import type {Issuer} from './connect.js'
 import {endpointFailure} from './errors.js'
-import {resourceParameters, toSecrets} from './tokens.js'
+import {completeSignIn, resourceParameters, toSecrets, type SignIn} from './tokens.js'
 
 /**
  * One refresh_token grant (RFC 6749 §6), with the login's RFC 8707 resources again. The caller holds
  * the account lock and stores the result at once.
  */
-export async function refreshTokens(issuer: Issuer, current: Secrets, options: {resource?: string[]} = {}): Promise<Secrets> {
+export async function refreshTokens(issuer: Issuer, current: Secrets, options: {resource?: string[]; dpop?: oidc.DPoPHandle} = {}): Promise<Secrets> {
   try {
-    const response = await oidc.refreshTokenGrant(issuer.config, current.refreshToken!, resourceParameters(options.resource))
+    // RFC 9449 §5: a public client's refresh token is bound to the key too; without a proof it is refused.
+    const response = await oidc.refreshTokenGrant(issuer.config, current.refreshToken!, resourceParameters(options.resource), {DPoP: options.dpop})
     return toSecrets(response, current, Date.now(), `The issuer at ${issuer.issuer}`)
   } catch (error) {
-    throw await endpointFailure(issuer, error, 'refresh')
+    throw await endpointFailure(issuer, error, 'refresh', {dpop: Boolean(options.dpop)})
   }
 }
 
 /**
- * Revoke a token (RFC 7009). Returns false when the issuer offers no revocation endpoint; throws an
+ * A refresh that also says whose login it is, as a sign-in does: from the ID token the answer
+ * carries, else from userinfo. For a login made elsewhere (the host's earlier code), of which we
+ * know only its tokens. The caller holds the lock and stores the result at once.
+ */
+export async function refreshAsSignIn(issuer: Issuer, current: Secrets, options: {scopes: string[]; claims?: IdentityClaims; resource?: string[]}): Promise<SignIn> {
+  let response: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>
+  try {
+    response = await oidc.refreshTokenGrant(issuer.config, current.refreshToken!, resourceParameters(options.resource))
+  } catch (error) {
+    throw await endpointFailure(issuer, error, 'refresh')
+  }
+  const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims})
+  // An issuer that does not rotate leaves the refresh token out of its answer: keep the one we sent.
+  return {...signIn, secrets: toSecrets(response, current, Date.now(), `The issuer at ${issuer.issuer}`)}
+}
+
+/**
+ * Revoke a token (RFC 7009). RFC 9449 defines no proof for revocation, and openid-client sends none:
+ * the issuers we know revoke a DPoP-bound refresh token the client presents as any other. Returns
+ * false when the issuer offers no revocation endpoint; throws an
  * AuthError when it does and the request failed.
  */
 export async function revokeToken(issuer: Issuer, token: string, hint: 'refresh_token' | 'access_token'): Promise<boolean> {

@@ -39,8 +39,7 @@ export function toSecrets(response: TokenResponse, previous?: Secrets, now = Dat
   }
   const secrets: Secrets = {
     accessToken: response.access_token,
-    // RFC 6750 names the scheme "Bearer"; some servers answer "bearer".
-    tokenType: response.token_type?.toLowerCase() === 'bearer' ? 'Bearer' : (response.token_type ?? 'Bearer'),
+    tokenType: tokenTypeOf(response.token_type),
   }
   // Servers that do not rotate refresh tokens omit it from the refresh answer: keep the one we have.
   const refreshToken = response.refresh_token ?? previous?.refreshToken
@@ -55,7 +54,15 @@ export function toSecrets(response: TokenResponse, previous?: Secrets, now = Dat
   if (previous?.clientSecret) secrets.clientSecret = previous.clientSecret
   if (previous?.clientAssertionKey) secrets.clientAssertionKey = previous.clientAssertionKey
   if (previous?.clientAssertionKeyPath) secrets.clientAssertionKeyPath = previous.clientAssertionKeyPath
+  if (previous?.dpopKey) secrets.dpopKey = previous.dpopKey
   return secrets
+}
+
+/** The Authorization scheme: RFC 6750's "Bearer", RFC 9449's "DPoP"; servers (and openid-client) send either case. */
+function tokenTypeOf(type: string | undefined): string {
+  const lower = type?.toLowerCase()
+  if (lower === undefined || lower === 'bearer') return 'Bearer'
+  return lower === 'dpop' ? 'DPoP' : type!
 }
 
 /** A token we would store and export: bounded, and nothing a header or an environment variable cannot hold. */
@@ -74,6 +81,8 @@ function checkToken(issuer: string, what: string, value: unknown): void {
 export interface IdentityOptions {
   /** Claim names of a profile endpoint that is not OpenID userinfo (GitHub's /user: {subject: 'id', name: 'login'}). */
   claims?: IdentityClaims
+  /** A DPoP-bound access token needs a proof at userinfo too. */
+  dpop?: oidc.DPoPHandle
 }
 
 export async function completeSignIn(issuer: Issuer, response: TokenResponse, requestedScopes: string[], options: IdentityOptions = {}): Promise<SignIn> {
@@ -112,16 +121,39 @@ export async function fetchIdentity(issuer: Issuer, accessToken: string, options
     })
   }
   try {
-    if (options.claims) return await fetchProfile(issuer, accessToken, new URL(endpoint), options.claims)
-    const info = await oidc.fetchUserInfo(issuer.config, accessToken, options.expectedSubject ?? oidc.skipSubjectCheck)
+    if (options.claims) return await fetchProfile(issuer, accessToken, new URL(endpoint), options.claims, options.dpop)
+    const info = await oidc.fetchUserInfo(issuer.config, accessToken, options.expectedSubject ?? oidc.skipSubjectCheck, {DPoP: options.dpop})
     return {subject: info.sub, name: stringClaim(info.name), email: stringClaim(info.email)}
   } catch (error) {
     throw toAuthError(error, {issuer: issuer.issuer, clientId: issuer.clientId, operation: 'userinfo'})
   }
 }
 
-async function fetchProfile(issuer: Issuer, accessToken: string, endpoint: URL, claims: IdentityClaims): Promise<Identity> {
-  const response = await oidc.fetchProtectedResource(issuer.config, accessToken, endpoint, 'GET', undefined, new Headers({accept: 'application/json'}))
+/**
+ * Whether the issuer takes this access token: userinfo (or the configured profile endpoint) asked
+ * with it. False when it is turned away (401); what says nothing about the token (no answer, a
+ * server error) is thrown as the AuthError it is.
+ */
+export async function acceptsAccessToken(issuer: Issuer, accessToken: string, options: IdentityOptions = {}): Promise<boolean> {
+  try {
+    await fetchIdentity(issuer, accessToken, options)
+    return true
+  } catch (error) {
+    if (accessTokenRefused(error)) return false
+    throw error
+  }
+}
+
+/** A resource server (userinfo, a profile endpoint) said 401 to the access token: expired, revoked or not its own. */
+export function accessTokenRefused(error: unknown): boolean {
+  const cause = (error instanceof AuthError ? error.debugCause : (error as {cause?: unknown} | undefined)?.cause) as {code?: unknown; status?: unknown; cause?: unknown} | undefined
+  if (!cause) return false
+  if (cause.status === 401 || (cause.code === 'OAUTH_WWW_AUTHENTICATE_CHALLENGE' && cause.status !== 403)) return true
+  return cause.cause instanceof Response && cause.cause.status === 401
+}
+
+async function fetchProfile(issuer: Issuer, accessToken: string, endpoint: URL, claims: IdentityClaims, dpop: oidc.DPoPHandle | undefined): Promise<Identity> {
+  const response = await oidc.fetchProtectedResource(issuer.config, accessToken, endpoint, 'GET', undefined, new Headers({accept: 'application/json'}), {DPoP: dpop})
   if (!response.ok) throw Object.assign(new Error('profile request failed'), {cause: response})
   const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined
   const subject = body?.[claims.subject]

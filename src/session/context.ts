@@ -23,6 +23,7 @@ export interface EnvNames {
   clientSecret: string
   federatedTokenFile: string
   federatedTokenCommand: string
+  dpop: string
 }
 
 /** What the session layer works with: settings, the store, the issuer, the clock. */
@@ -82,6 +83,7 @@ export function hostEnvNames(config: Interfaces.Config): EnvNames {
     clientSecret: config.scopedEnvVarKey('AUTH_CLIENT_SECRET'),
     federatedTokenFile: config.scopedEnvVarKey('AUTH_FEDERATED_TOKEN_FILE'),
     federatedTokenCommand: config.scopedEnvVarKey('AUTH_FEDERATED_TOKEN_COMMAND'),
+    dpop: config.scopedEnvVarKey('AUTH_DPOP'),
   }
 }
 

@@ -23,6 +23,8 @@ export interface FreshToken {
   obtainedAt: string | null
   source: 'env' | 'store'
   account?: AccountRecord
+  /** The login's DPoP key (a private JWK as text) when the token is bound to it: every request needs a proof. */
+  dpopKey?: string
 }
 
 export interface TokenRequest {
@@ -114,9 +116,11 @@ export async function ensureFresh(context: AuthContext, account: AccountRecord, 
         if (account.clientAuth) client.credential = await machineCredential(context, account, current)
         const issuer = await provider.connect(client, connectOptions(context))
         const sent = current
+        // A DPoP-bound login proves every grant with its own key, the refresh token's too (RFC 9449 §5).
+        const dpop = sent.dpopKey ? await provider.dpopHandle(issuer.config, sent.dpopKey) : undefined
         const renew = account.clientAuth
-          ? () => provider.clientCredentialsGrant(issuer, {scopes: account.scopes, resource: account.resource}, sent)
-          : () => provider.refreshTokens(issuer, sent, {resource: account.resource})
+          ? () => provider.clientCredentialsGrant(issuer, {scopes: account.scopes, resource: account.resource, dpop}, sent)
+          : () => provider.refreshTokens(issuer, sent, {resource: account.resource, dpop})
         // From the moment the request leaves, the old refresh token may be spent: nothing that can
         // wait ends this process before the answer is saved (grant-hold.ts). Until then an interrupt
         // ends it at once, and nothing was spent.
@@ -243,5 +247,6 @@ function fromStore(account: AccountRecord, secrets: Secrets): FreshToken {
     obtainedAt: secrets.obtainedAt ?? null,
     source: 'store',
     account,
+    ...(secrets.dpopKey ? {dpopKey: secrets.dpopKey} : {}),
   }
 }

@@ -1,13 +1,14 @@
 import {AuthError} from '../errors.js'
 import {MAX_TOKEN_BYTES} from '../provider/limits.js'
 import {rememberSecret} from '../safe-text.js'
-import type {ClientCredential, Issuer, SignIn, SignInUi} from '../provider/api.js'
+import type {ClientCredential, DPoPHandle, Issuer, SignIn, SignInUi} from '../provider/api.js'
 import type {Secrets} from '../store/secrets.js'
 import {accountKey, describeAccount, pickAccount, type AccountRecord} from '../store/account-index.js'
 import {refuseWhileEnvironmentToken, type AuthContext, type ProviderApi} from './context.js'
 import {configuredClient, connectOptions} from './issuer-client.js'
 import type {InterruptHold} from './interrupts.js'
 import {holdWhileGranting, tellIfRescued} from './grant-hold.js'
+import {checkBound, dpopKeyForSignIn, explainDPoPDemand} from './dpop-login.js'
 import {chooseBackend} from './storage-choice.js'
 
 export type {SignInUi} from '../provider/api.js'
@@ -76,7 +77,17 @@ async function signInAndSave(
 ): Promise<AccountRecord> {
   const {settings} = context
   const clientId = settings.clientId!
-  const signIn = await signInWith(context, provider, issuer, method, ui, grant)
+  // One key per login (RFC 9449), made for this sign-in and kept with its tokens.
+  const dpopKey = method.kind === 'token' ? undefined : await dpopKeyForSignIn(context, provider, issuer)
+  const dpop = dpopKey ? await provider.dpopHandle(issuer.config, dpopKey) : undefined
+  const signIn = await signInWith(context, provider, issuer, method, ui, grant, dpop).catch((error: unknown) => {
+    throw explainDPoPDemand(context, provider, issuer, error)
+  })
+  if (dpopKey) {
+    checkBound(context, issuer, signIn.secrets.tokenType)
+    // An issuer that answered with a bearer token (auto) bound nothing to the key: it is not kept.
+    if (signIn.secrets.tokenType === 'DPoP') signIn.secrets.dpopKey = dpopKey
+  }
   // Entra ID's `/common`: the account belongs to the user's tenant, whose issuer the ID token names.
   const accountIssuer = signIn.issuedBy ?? issuer.issuer
 
@@ -95,6 +106,7 @@ async function signInAndSave(
   if (signIn.identity.name) record.name = signIn.identity.name
   if (signIn.identity.email) record.email = signIn.identity.email
   if (method.kind === 'client') record.clientAuth = method.credential.kind
+  if (signIn.secrets.dpopKey) record.dpopJkt = provider.dpopThumbprint(signIn.secrets.dpopKey)
   // After the name is known: "Signed in as Bob (bob)", as the earlier login is described.
   await confirmOtherAccount(context, method, record, ui)
   if (settings.endpoints) record.endpoints = {...settings.endpoints}
@@ -155,7 +167,7 @@ interface GrantWatch {
   grantRefused: () => void
 }
 
-async function signInWith(context: AuthContext, provider: ProviderApi, issuer: Issuer, method: LoginMethod, ui: SignInUi, grant: GrantWatch): Promise<SignIn> {
+async function signInWith(context: AuthContext, provider: ProviderApi, issuer: Issuer, method: LoginMethod, ui: SignInUi, grant: GrantWatch, dpop: DPoPHandle | undefined): Promise<SignIn> {
   const {settings} = context
   const extraParams = {...settings.authorizationParams, ...(settings.audience ? {audience: settings.audience} : {})}
   const options = {
@@ -166,6 +178,7 @@ async function signInWith(context: AuthContext, provider: ProviderApi, issuer: I
     resource: settings.resource,
     claims: settings.identityClaims,
     redirect: {host: settings.redirectHost, ports: settings.redirectPorts, path: settings.redirectPath, portsSource: settings.sources.redirectPorts},
+    dpop,
   }
   switch (method.kind) {
     case 'browser': {
@@ -186,7 +199,7 @@ async function signInWith(context: AuthContext, provider: ProviderApi, issuer: I
       // configured for it, or none and gets what its registration allows.
       const scopes = settings.sources.scopes === 'default' ? [] : settings.scopes
       grant.beforeGrant()
-      const secrets = await provider.clientCredentialsGrant(issuer, {scopes, resource: settings.resource, audience: settings.audience}).catch((error: unknown) => {
+      const secrets = await provider.clientCredentialsGrant(issuer, {scopes, resource: settings.resource, audience: settings.audience, dpop}).catch((error: unknown) => {
         if (!(error instanceof AuthError) || error.code !== 'REAUTH_REQUIRED') throw error
         // At sign-in a refused credential is a failed sign-in, as a wrong password is.
         throw new AuthError('LOGIN_FAILED', error.message, {cause: error, suggestion: `Check the client id (${settings.sources.clientId}) and its secret, key or federated token with the issuer's administrators.`})

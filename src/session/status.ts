@@ -2,6 +2,7 @@ import {AuthError} from '../errors.js'
 import {pickAccount, type AccountRecord} from '../store/account-index.js'
 import {noSuchAccount} from './accounts.js'
 import {environmentToken, type AuthContext} from './context.js'
+import type {Verification} from './verify-login.js'
 
 /** The `auth status --json` document. Its shape is public: scripts parse it. */
 export interface StatusReport {
@@ -27,6 +28,12 @@ export interface AccountStatus {
   scopes: string[]
   expiresAt: string | null
   hasRefreshToken: boolean
+  /** `DPoP` when the tokens are bound to the login's key (RFC 9449) and need a proof with every request, else `Bearer`. */
+  tokenType: 'Bearer' | 'DPoP'
+  /** The key's RFC 7638 thumbprint, as the issuer puts it in the token's `cnf.jkt`; null for bearer tokens. Never the key. */
+  jkt: string | null
+  /** Only with --verify: whether the issuer accepts the stored login now. */
+  verified?: boolean
 }
 
 export interface StatusRequest {
@@ -34,13 +41,18 @@ export interface StatusRequest {
   account?: string
   /** Read each account's access token from its store (gh's --show-token); otherwise no secret is touched. */
   showToken?: boolean
+  /** Ask the issuer whether each login works (refreshing first where due); see verify-login.ts. */
+  verify?: boolean
 }
 
+/** Why a login did not verify, by account key, for the text output (the JSON carries `verified` alone). */
+export type VerificationProblems = Map<string, string>
+
 /**
- * Read from the metadata index only: status never touches the network, and touches secrets only
- * when asked to show the token.
+ * Read from the metadata index only: without --verify status never touches the network, and touches
+ * secrets only when asked to show the token.
  */
-export async function status(context: AuthContext, request: StatusRequest = {}): Promise<StatusReport> {
+export async function status(context: AuthContext, request: StatusRequest = {}, problems: VerificationProblems = new Map()): Promise<StatusReport> {
   if (environmentToken(context)) return {loggedIn: true, source: 'env', accounts: []}
   const index = await context.store.readIndex()
   const defaultKey = index.defaultAccount ?? index.accounts[0]?.key
@@ -51,8 +63,18 @@ export async function status(context: AuthContext, request: StatusRequest = {}):
     records = [only]
   }
   const accounts: AccountStatus[] = []
-  for (const account of records) {
+  for (const record of records) {
+    let account = record
+    let verification: Verification | undefined
+    if (request.verify) {
+      const {verifyLogin} = await import('./verify-login.js')
+      verification = await verifyLogin(context, account, index)
+      if (verification.problem) problems.set(account.key, verification.problem)
+      // A refresh the check made is what to show: the new expiry, the new token.
+      account = (await context.store.readIndex()).accounts.find((entry) => entry.key === record.key) ?? record
+    }
     const shown = toStatus(account, account.key === defaultKey)
+    if (verification) shown.verified = verification.verified
     if (request.showToken) shown.accessToken = (await context.store.readSecrets(account)).accessToken
     accounts.push(shown)
   }
@@ -79,6 +101,8 @@ export function toStatus(account: AccountRecord, isDefault: boolean): AccountSta
     scopes: account.scopes,
     expiresAt: account.expiresAt,
     hasRefreshToken: account.hasRefreshToken,
+    tokenType: account.dpopJkt ? 'DPoP' : 'Bearer',
+    jkt: account.dpopJkt ?? null,
   }
 }
 

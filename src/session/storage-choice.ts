@@ -14,7 +14,7 @@ import {untilSaved} from './grant-hold.js'
  * write-read-delete probe within its time box, else the 0600 file, with one warning that says why
  * and how to choose. The choice is recorded per account; later commands never switch silently.
  */
-export async function chooseBackend(context: AuthContext, ui: SignInUi): Promise<{backend: BackendKind; why?: string}> {
+export async function chooseBackend(context: AuthContext, ui: Pick<SignInUi, 'warn'>): Promise<{backend: BackendKind; why?: string}> {
   const setting = context.settings.storage
   if (setting.startsWith('exec:')) {
     // Ask the helper once before the user signs in: a broken vault found afterwards would waste

@@ -2,7 +2,7 @@ import {isIPv4} from 'node:net'
 
 import {rememberSecret} from '../safe-text.js'
 
-import {REFRESH_AHEAD_MODES, STORAGE_KINDS, type RefreshAheadMode, type StorageSetting} from './settings.js'
+import {DPOP_MODES, REFRESH_AHEAD_MODES, STORAGE_KINDS, type DPoPMode, type RefreshAheadMode, type StorageSetting} from './settings.js'
 
 /** A parser returns the value or throws a ParseProblem with a short reason ("expected …"). */
 export class ParseProblem extends Error {}
@@ -74,6 +74,14 @@ export function parseRefreshAhead(raw: unknown): RefreshAheadMode {
     throw new ParseProblem(`unknown mode '${text}'; expected one of: ${REFRESH_AHEAD_MODES.join(', ')}`)
   }
   return text as RefreshAheadMode
+}
+
+export function parseDPoP(raw: unknown): DPoPMode {
+  const text = parseText(raw)
+  if (!(DPOP_MODES as readonly string[]).includes(text)) {
+    throw new ParseProblem(`unknown mode '${text}'; expected one of: ${DPOP_MODES.join(', ')}`)
+  }
+  return text as DPoPMode
 }
 
 export function parseSeconds(raw: unknown): number {

@@ -11,6 +11,13 @@ export const STORAGE_KINDS = ['auto', 'keyring', 'file', 'memory', 'exec:<comman
 export type BackendKind = 'keyring' | 'file' | 'memory' | `exec:${string}`
 export type StorageSetting = 'auto' | BackendKind
 
+/**
+ * DPoP (RFC 9449): `off` by default, since the host's API must accept DPoP-bound tokens too; `on`
+ * requires it of the issuer; `auto` uses it where the issuer's metadata lists it.
+ */
+export const DPOP_MODES = ['off', 'on', 'auto'] as const
+export type DPoPMode = (typeof DPOP_MODES)[number]
+
 export const REFRESH_AHEAD_MODES = ['background', 'inline', 'off'] as const
 export type RefreshAheadMode = (typeof REFRESH_AHEAD_MODES)[number]
 
@@ -61,6 +68,8 @@ export interface AuthSettings {
   federatedTokenFile?: string
   /** A command that prints such a JWT (GitHub Actions' ACTIONS_ID_TOKEN_REQUEST_URL, say), run for every new token. */
   federatedTokenCommand?: string
+  /** Sender-constrained tokens (RFC 9449): bind the tokens of a new sign-in to a key this login holds. */
+  dpop: DPoPMode
   /** Where each value came from, for error messages and `auth status`. */
   sources: Partial<Record<SettingKey, string>>
 }
@@ -92,5 +101,6 @@ export type SettingKey =
   | 'clientAssertionKey'
   | 'federatedTokenFile'
   | 'federatedTokenCommand'
+  | 'dpop'
 
 export const DEFAULT_SCOPES = ['openid', 'profile', 'email', 'offline_access']

@@ -3,6 +3,7 @@ import {
   parseAuthorizationParams,
   parseBoolean,
   parseBytes,
+  parseDPoP,
   parseEndpoints,
   parseIdentityClaims,
   parseIssuer,
@@ -71,6 +72,7 @@ export const SETTING_SPECS: Record<SettingKey, SettingSpec> = {
   clientAssertionKey: {parse: parseText, env: 'AUTH_CLIENT_ASSERTION_KEY', fileKey: 'clientAssertionKey', flag: 'client-assertion-key'},
   federatedTokenFile: {parse: parseText, env: 'AUTH_FEDERATED_TOKEN_FILE', fileKey: 'federatedTokenFile'},
   federatedTokenCommand: {parse: parseText, env: 'AUTH_FEDERATED_TOKEN_COMMAND', fileKey: 'federatedTokenCommand'},
+  dpop: {parse: parseDPoP, fallback: 'off', env: 'AUTH_DPOP', fileKey: 'dpop'},
 }
 
 export const SETTING_KEYS = Object.keys(SETTING_SPECS) as SettingKey[]

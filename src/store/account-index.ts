@@ -30,6 +30,11 @@ export interface AccountRecord {
   resource?: string[]
   /** A machine signed in as the client itself (client_credentials), and how it authenticates. */
   clientAuth?: 'client_secret' | 'private_key_jwt' | 'federated'
+  /**
+   * The RFC 7638 thumbprint of the login's DPoP key, when its tokens are bound to one (RFC 9449):
+   * public, as the issuer writes it in the token's `cnf.jkt`. The key itself is a secret.
+   */
+  dpopJkt?: string
 }
 
 /** A refresh token the issuer rejected: not to be tried again in the background until `until`. */
@@ -61,6 +66,26 @@ export interface AccountIndex {
   tombstones: Record<string, Tombstone>
   /** Accounts whose issuer did not answer lately (session/outage.ts). */
   refreshFailures: Record<string, RefreshFailure>
+  /**
+   * How far taking over the host's earlier login went (session/adopt-login.ts); absent until it
+   * starts. Optional, so an index written before it existed still reads.
+   */
+  adoption?: Adoption
+}
+
+/**
+ * `waiting`: it failed before anything was saved (the issuer did not answer, say); nothing was changed,
+ * and no command tries again before `until`.
+ * `clear`: the login is saved here, or there was nothing usable to take over, and only the host's
+ * old copy is left to clear (its refresh token may be spent: it is never read or sent again).
+ * `done`: nothing is left to do, and the host's `read()` is not called again.
+ */
+export interface Adoption {
+  state: 'waiting' | 'clear' | 'done'
+  /** When it reached this state (ISO-8601). */
+  since: string
+  /** `waiting` only: the earliest time to try again (ISO-8601). */
+  until?: string
 }
 
 export function accountKey(issuer: string, clientId: string, subject: string): string {
@@ -131,7 +156,14 @@ export function parseIndex(data: unknown, path = 'the index'): AccountIndex {
       reason: expectString(entry.reason, `refreshFailures ${key}: reason`).slice(0, 200),
     }
   }
-  return {version: 1, gen: file.gen, defaultAccount, accounts, tombstones, refreshFailures}
+  const index: AccountIndex = {version: 1, gen: file.gen, defaultAccount, accounts, tombstones, refreshFailures}
+  // A note this version cannot read (a later version's) is left out, not a reason to set the whole
+  // index aside: at worst the old copy is looked at once more, which finds nothing or only clears it.
+  const adoption = file.adoption as {state?: unknown; since?: unknown; until?: unknown} | undefined
+  const isDate = (value: unknown): value is string => typeof value === 'string' && !Number.isNaN(Date.parse(value))
+  if ((adoption?.state === 'clear' || adoption?.state === 'done') && isDate(adoption.since)) index.adoption = {state: adoption.state, since: adoption.since}
+  if (adoption?.state === 'waiting' && isDate(adoption.since) && isDate(adoption.until)) index.adoption = {state: 'waiting', since: adoption.since, until: adoption.until}
+  return index
 }
 
 function parseAccount(value: unknown, what: string): AccountRecord {
@@ -170,6 +202,11 @@ function parseAccount(value: unknown, what: string): AccountRecord {
   if (entry.resource !== undefined) {
     if (!Array.isArray(entry.resource) || entry.resource.some((item) => typeof item !== 'string')) throw new ShapeError(`${what}: resource is not a list`)
     record.resource = entry.resource as string[]
+  }
+  const dpopJkt = optionalString(entry.dpopJkt, `${what}: dpopJkt`)
+  if (dpopJkt) {
+    if (!/^[\w-]{43}$/.test(dpopJkt)) throw new ShapeError(`${what}: dpopJkt is not a key thumbprint`)
+    record.dpopJkt = dpopJkt
   }
   if (record.key !== accountKey(record.issuer, record.clientId, record.subject)) throw new ShapeError(`${what}: key does not match`)
   return record

@@ -20,6 +20,11 @@ export interface Secrets {
   clientAssertionKey?: string
   /** Where a machine's private key file is: read again for every new token. */
   clientAssertionKeyPath?: string
+  /**
+   * The login's DPoP key (RFC 9449), a private JWK as text: its tokens are bound to it, so it lives
+   * and dies with them (stored, moved and removed with the login, never in the index).
+   */
+  dpopKey?: string
 }
 
 /** Every field of a bundle, in the order backends write them. */
@@ -33,6 +38,7 @@ const FIELDS = [
   'clientSecret',
   'clientAssertionKey',
   'clientAssertionKeyPath',
+  'dpopKey',
 ] as const satisfies ReadonlyArray<keyof Secrets>
 
 // A field added to Secrets and not to FIELDS would be dropped on every save: make that a type error.
@@ -40,10 +46,10 @@ const everyFieldListed: Exclude<keyof Secrets, (typeof FIELDS)[number]> extends 
 void everyFieldListed
 
 /** The fields that are secret: none of them may appear in any message (safe-text.ts). */
-const SECRET_FIELDS = ['accessToken', 'refreshToken', 'idToken', 'clientSecret', 'clientAssertionKey'] as const satisfies ReadonlyArray<keyof Secrets>
+const SECRET_FIELDS = ['accessToken', 'refreshToken', 'idToken', 'clientSecret', 'clientAssertionKey', 'dpopKey'] as const satisfies ReadonlyArray<keyof Secrets>
 
 /** Optional text fields taken as they are (the two dates are checked on their own). */
-const OPTIONAL_TEXT = ['refreshToken', 'idToken', 'clientSecret', 'clientAssertionKey', 'clientAssertionKeyPath'] as const
+const OPTIONAL_TEXT = ['refreshToken', 'idToken', 'clientSecret', 'clientAssertionKey', 'clientAssertionKeyPath', 'dpopKey'] as const
 
 /** Read secrets as a backend stored them; a ShapeError names the field, never its value. */
 export function parseSecrets(value: unknown, what: string): Secrets {
@@ -77,4 +83,6 @@ export function storableSecrets(secrets: Secrets): Secrets {
 /** Every secret of a bundle, kept out of any message this process shows (see safe-text.ts). */
 export function rememberSecrets(secrets: Partial<Secrets>): void {
   for (const field of SECRET_FIELDS) rememberSecret(secrets[field])
+  // The key's private part on its own too: a message could quote the JWK's `d` without the rest.
+  if (secrets.dpopKey) rememberSecret(/"d":"([\w-]+)"/.exec(secrets.dpopKey)?.[1])
 }

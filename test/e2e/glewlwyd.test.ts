@@ -91,6 +91,8 @@ describe('e2e: the core story against Glewlwyd, an independent OpenID Provider',
       storage: 'file',
       scopes: SCOPES,
       hasRefreshToken: true,
+    tokenType: 'Bearer',
+    jkt: null,
     }
   }
 

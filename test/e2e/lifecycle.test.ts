@@ -242,7 +242,7 @@ describe('e2e: token lifecycle', function () {
       delete entry.refreshToken
     }
     // whoami stops once it has read our login (with its refresh token), before it takes the account's
-    // lock (src/store/test-pause.ts); a concurrent `auth login --with-token` replaces the login then.
+    // lock (src/store/checkpoint.ts); a concurrent `auth login --with-token` replaces the login then.
     const marker = join(home.root, 'paused')
     const waiting = runAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off', ...pauseAtStep('refresh:read', marker)}})
     await waitFor(async () => (await readFile(marker, 'utf8').catch(() => '')) !== '', 60_000, 'whoami to read the login')

@@ -38,6 +38,8 @@ function aliceAt(issuer: Issuer, overrides: Partial<AccountStatus> = {}): Omit<A
     storage: 'file',
     scopes: SCOPES,
     hasRefreshToken: true,
+    tokenType: 'Bearer',
+    jkt: null,
     ...overrides,
   }
 }

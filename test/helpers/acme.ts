@@ -338,7 +338,7 @@ export async function loginSnapshot(home: TempHome): Promise<{index?: unknown; c
 // What the user sees
 
 export const STATUS_KEYS = ['loggedIn', 'source', 'accounts']
-export const ACCOUNT_KEYS = ['kind', 'clientAuthentication', 'issuer', 'clientId', 'subject', 'name', 'email', 'default', 'storage', 'scopes', 'expiresAt', 'hasRefreshToken']
+export const ACCOUNT_KEYS = ['kind', 'clientAuthentication', 'issuer', 'clientId', 'subject', 'name', 'email', 'default', 'storage', 'scopes', 'expiresAt', 'hasRefreshToken', 'tokenType', 'jkt']
 
 export interface AccountStatus {
   kind: 'user' | 'client'
@@ -353,6 +353,8 @@ export interface AccountStatus {
   scopes: string[]
   expiresAt: string | null
   hasRefreshToken: boolean
+  tokenType: 'Bearer' | 'DPoP'
+  jkt: string | null
 }
 
 export interface StatusReport {

@@ -3,20 +3,24 @@ import {Flags} from '@oclif/core'
 import {AuthCommand} from '../../cli/auth-command.js'
 import {oneLine} from '../../cli/one-line.js'
 import {describeAccount, notSignedIn} from '../../session/accounts.js'
-import {accountOverride, missingSettings, status, type AccountOverride, type AccountStatus, type StatusReport} from '../../session/status.js'
+import {EXIT_CODES} from '../../errors.js'
+import {accountOverride, missingSettings, status, type AccountOverride, type AccountStatus, type StatusReport, type VerificationProblems} from '../../session/status.js'
 
 export default class Status extends AuthCommand {
   static override summary = 'Show who is signed in, to which issuer, and where the login is kept.'
 
   static override description = `Reads only the local store: it makes no network request and prints no secret unless --show-token asks for the access token. While <%= config.scopedEnvVarKey('TOKEN') %> is set, commands use that token and no stored login, and status says so.
 
-Exits 0 whether or not you are signed in (read \`loggedIn\` from --json), or with --check exits 4 when not signed in, for scripts.`
+With --verify it asks the issuer whether each stored login still works: the token is refreshed first when it is due, then shown to the issuer's userinfo (or the configured profile) endpoint; --json gains \`verified: true|false\` per account. A token the issuer turns away is reported, even one it has just issued. A machine's login (client credentials) is verified by getting it a token; a token in <%= config.scopedEnvVarKey('TOKEN') %> is not checked.
+
+Exits 0 whether or not you are signed in (read \`loggedIn\` from --json), or with --check exits 4 when not signed in, for scripts. With --verify: 0 when every login shown is verified, 4 when one is not (sign in again), 75 when the issuer does not answer (nothing is known; retry).`
 
   static override examples = [
     '<%= config.bin %> <%= command.id %>',
     {description: 'Machine-readable, for scripts', command: '<%= config.bin %> <%= command.id %> --json'},
     {description: 'In a script: stop unless signed in', command: '<%= config.bin %> <%= command.id %> --check >/dev/null || exit'},
     {description: 'One account, with its access token', command: '<%= config.bin %> <%= command.id %> --account bob --show-token'},
+    {description: 'Ask the issuer whether the stored login still works (exit 4 if not)', command: '<%= config.bin %> <%= command.id %> --verify'},
   ]
 
   static override enableJsonFlag = true
@@ -25,14 +29,16 @@ Exits 0 whether or not you are signed in (read \`loggedIn\` from --json), or wit
     account: Flags.string({description: 'Show only this account (its subject, email, name or key).'}),
     'show-token': Flags.boolean({description: 'Also show the access token (read from where the login is kept). It is a secret: do not paste it into logs.'}),
     check: Flags.boolean({description: 'Exit 4 when not signed in (with a stored login or the token variable), like `gh auth status`.'}),
+    verify: Flags.boolean({description: 'Ask the issuer whether each stored login works (refreshing first when due); exit 4 when one does not, 75 when the issuer does not answer.'}),
   }
 
   public async run(): Promise<StatusReport> {
     const {flags} = await this.parse(Status)
     const context = await this.authContext()
-    const report = await status(context, {account: flags.account, showToken: flags['show-token']})
+    const problems: VerificationProblems = new Map()
+    const report = await status(context, {account: flags.account, showToken: flags['show-token'], verify: flags.verify}, problems)
     if (report.source === 'env') {
-      this.log(`Using the access token from ${context.envNames.token}; stored logins are ignored while it is set.`)
+      this.log(`Using the access token from ${context.envNames.token}; stored logins are ignored while it is set.${flags.verify ? ' (--verify checks stored logins only.)' : ''}`)
     } else if (!report.loggedIn) {
       const missing = missingSettings(context)
       // A user of a CLI whose author configured nothing: "sign in" alone would only fail next.
@@ -41,6 +47,7 @@ Exits 0 whether or not you are signed in (read \`loggedIn\` from --json), or wit
     } else {
       for (const account of report.accounts) {
         this.log(describe(account, context.store.paths.credentials))
+        if (account.verified !== undefined) this.log(`    Verified:      ${account.verified ? 'yes, the issuer accepts the login' : `no: ${problems.get(keyOf(account))} ${context.commands.signInAgain()}`}`)
         if (flags['show-token']) this.logSecret(`    Token:         ${account.accessToken}`)
         else this.log('    Token:         ******** (--show-token shows it)')
       }
@@ -48,6 +55,8 @@ Exits 0 whether or not you are signed in (read \`loggedIn\` from --json), or wit
       if (override) this.log(`\n${describeOverride(override)}`)
     }
     if (flags.check && !report.loggedIn) throw notSignedIn(context)
+    // The report is the answer, on stdout as usual (--json too); the exit code is what a script branches on.
+    if (report.accounts.some((account) => account.verified === false)) process.exitCode = EXIT_CODES.REAUTH_REQUIRED
     return report
   }
 }
@@ -73,7 +82,13 @@ function describe(account: AccountStatus, credentialsPath: string): string {
     `    Scopes:        ${oneLine(account.scopes.join(' ')) || '(unknown)'}`,
     `    Stored in:     ${oneLine(account.storage)}${account.storage === 'file' ? ` (${credentialsPath})` : ''}`,
   ]
+  // RFC 9449: the tokens work only with proofs from the login's key; its thumbprint, never the key.
+  if (account.tokenType === 'DPoP') lines.push(`    Bound to key:  ${account.jkt} (DPoP: every request needs a proof)`)
   return lines.join('\n')
+}
+
+function keyOf(account: AccountStatus): string {
+  return `${account.issuer}|${account.clientId}|${account.subject}`
 }
 
 const CLIENT_AUTH: Record<string, string> = {

@@ -1,5 +1,5 @@
 import {Args, Command, Flags} from '@oclif/core'
-import {authFetch} from '@tokenwise/plugin-auth'
+import {authFetch, getDPoPProof} from '@tokenwise/plugin-auth'
 
 /**
  * Call an API with the signed-in token, like `gh api`: authFetch adds the Authorization header and
@@ -17,12 +17,21 @@ export default class Api extends Command {
 
   static flags = {
     method: Flags.string({description: 'The HTTP method.', default: 'GET'}),
+    'own-request': Flags.boolean({description: 'Build the request here with getDPoPProof() instead of authFetch(), as a host with its own HTTP client does.'}),
   }
 
   async run() {
     const {args, flags} = await this.parse(Api)
-    const response = await authFetch(args.url, {method: flags.method})
+    const response = flags['own-request'] ? await ownRequest(args.url, flags.method) : await authFetch(args.url, {method: flags.method})
     this.log(`${response.status} ${await response.text()}`)
     if (!response.ok) this.exit(1)
   }
+}
+
+/** The Authorization header, and the DPoP proof when the login's tokens are DPoP-bound, for this one request. */
+async function ownRequest(url, method) {
+  const {authorization, dpop} = await getDPoPProof(method, url)
+  const headers = {authorization}
+  if (dpop) headers.dpop = dpop
+  return fetch(url, {method, headers})
 }
