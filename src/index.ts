@@ -259,7 +259,7 @@ async function findToken(options: TokenOptions): Promise<FreshToken> {
   if (!options.account) {
     holder.token = token
     // Child processes started from now on get the new token too, unless the host keeps it from them.
-    if (context.settings.exportToken) process.env[context.envNames.accessToken] = token.accessToken
+    if (context.settings.exportToken) context.env[context.envNames.accessToken] = token.accessToken
   }
   return token
 }

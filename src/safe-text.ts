@@ -54,6 +54,8 @@ const MIN_SECRET_LENGTH = 8
 interface SecretRegistry {
   remember(value: string): void
   all(): string[]
+  /** Absent from a registry made by an older copy of this module. */
+  forgetAll?(): void
 }
 
 // On globalThis under a registered symbol, like the token holder (session/token-holder.ts): the hooks
@@ -68,7 +70,7 @@ function sharedRegistry(): SecretRegistry {
   const existing = (globalThis as Record<symbol, unknown>)[SECRETS_KEY] as Partial<SecretRegistry> | undefined
   if (typeof existing?.remember === 'function' && typeof existing.all === 'function') return existing as SecretRegistry
   const secrets = new Set<string>()
-  const created: SecretRegistry = Object.freeze({remember: (value: string) => void secrets.add(value), all: () => [...secrets]})
+  const created: SecretRegistry = Object.freeze({remember: (value: string) => void secrets.add(value), all: () => [...secrets], forgetAll: () => secrets.clear()})
   try {
     Object.defineProperty(globalThis, SECRETS_KEY, {value: created, enumerable: false, writable: false, configurable: false})
   } catch {
@@ -83,6 +85,14 @@ function sharedRegistry(): SecretRegistry {
  */
 export function rememberSecret(value: string | undefined): void {
   if (value && value.length >= MIN_SECRET_LENGTH) registry.remember(value)
+}
+
+/**
+ * Forget every secret remembered so far: for a process that runs one command after another (see
+ * run-environment.ts), where one command's secrets must not change what the next one prints.
+ */
+export function forgetSecrets(): void {
+  registry.forgetAll?.()
 }
 
 /** Replace every remembered secret in `text` with `[redacted]`, longest first (one may contain another). */

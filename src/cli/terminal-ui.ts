@@ -10,6 +10,8 @@ export interface TerminalUiOptions {
   browserCommand?: string
   /** Copy the device code to the clipboard (`--clipboard`). */
   clipboard?: boolean
+  /** The command's variables (the display, what the browser inherits). */
+  env: NodeJS.ProcessEnv
 }
 
 /**
@@ -23,7 +25,7 @@ export function terminalUi(options: TerminalUiOptions): SignInUi {
   const atTerminal = Boolean(process.stderr.isTTY)
   const interactive = atInteractiveTerminal()
   const open = async (url: string) => {
-    const result = await openBrowser(url, options.browserCommand, (reason) => {
+    const result = await openBrowser(url, options.browserCommand, options.env, (reason) => {
       say(`Could not open a browser (${reason}); open the URL above yourself.`)
     })
     if (!result.opened) say(`Could not open a browser (${result.reason}); open the URL above yourself.`)
@@ -41,7 +43,7 @@ export function terminalUi(options: TerminalUiOptions): SignInUi {
       process.stderr.write(`    ${ux.colorize('bold', oneLineSafe(displaySafe(userCode)))}\n`)
       say()
       if (options.clipboard) {
-        const copy = await copyToClipboard(userCode)
+        const copy = await copyToClipboard(userCode, options.env)
         say(copy.copied ? `The code is on the clipboard (${copy.tool}).` : `Could not copy the code to the clipboard: ${copy.reason}.`)
       }
       if (verificationUriComplete) say(`Or open this address, which carries the code: ${oneLineSafe(verificationUriComplete)}`)
@@ -53,13 +55,13 @@ export function terminalUi(options: TerminalUiOptions): SignInUi {
       }
     },
     browserUnavailableReason() {
-      return browserUnavailableReason(options.browserCommand)
+      return browserUnavailableReason(options.browserCommand, options.env)
     },
     open,
     offerBrowser(url) {
       const address = webAddress(url)
       // Not a web address: it was shown as text, and that is all that is safe to do with it.
-      if (!address || browserUnavailableReason(options.browserCommand)) return () => {}
+      if (!address || browserUnavailableReason(options.browserCommand, options.env)) return () => {}
       // Without a person at the terminal, open at once (a configured ACME_BROWSER, CI, a pipe).
       if (!interactive) {
         void open(url)

@@ -1,6 +1,7 @@
 import {ux, type Interfaces} from '@oclif/core'
 
 import {AuthError} from '../errors.js'
+import {runEnvironment} from '../run-environment.js'
 import {displaySafe, rememberSecret} from '../safe-text.js'
 import {HostCommands} from '../host-commands.js'
 import {loadSettings, userSettingsPath, type SettingFlags} from '../settings/load.js'
@@ -33,6 +34,8 @@ export interface AuthContext {
   commands: HostCommands
   store: AccountStore
   envNames: EnvNames
+  /** The variables this command runs with (run-environment.ts): settings, ACME_TOKEN, what child processes inherit. */
+  env: NodeJS.ProcessEnv
   /** The user's settings file, `<configDir>/auth.json`, named in messages about settings. */
   settingsFile: string
   /** The issuer side, loaded on first use: a command whose token is fresh never loads openid-client. */
@@ -52,6 +55,7 @@ export interface AuthContext {
 export async function authContext(config: Interfaces.Config, flags: SettingFlags = {}): Promise<AuthContext> {
   const settings = await loadSettings(config, flags)
   const envNames = hostEnvNames(config)
+  const {env} = runEnvironment(config)
   const commands = new HostCommands(config.bin, config.topicSeparator)
   const notify = (message: string) => ux.warn(displaySafe(message))
   const store = new AccountStore({
@@ -66,10 +70,11 @@ export async function authContext(config: Interfaces.Config, flags: SettingFlags
     configuredStorageSource: settings.sources.storage,
     dataDirVariable: config.scopedEnvVarKey('DATA_DIR'),
     notify,
-    lockWaitMs: lockWaitMs(config),
+    lockWaitMs: lockWaitMs(config, env),
+    env,
   })
   const refreshElsewhere = (accountKey: string) => startBackgroundRefresh(config, accountKey, () => {})
-  return {settings, commands, store, envNames, settingsFile: userSettingsPath(config), provider: loadProvider, now: Date.now, notify, refreshElsewhere}
+  return {settings, commands, store, envNames, env, settingsFile: userSettingsPath(config), provider: loadProvider, now: Date.now, notify, refreshElsewhere}
 }
 
 export function hostEnvNames(config: Interfaces.Config): EnvNames {
@@ -97,9 +102,9 @@ function loadProvider(): Promise<ProviderApi> {
  * tests of "waits, then gives up with exit 75" take seconds instead of 30 s each. A refresh's answer
  * that cannot have the store lock in time goes to the rescue file (store/rescued-login.ts).
  */
-function lockWaitMs(config: Interfaces.Config): number | undefined {
+function lockWaitMs(config: Interfaces.Config, env: NodeJS.ProcessEnv): number | undefined {
   const variable = config.scopedEnvVarKey('AUTH_LOCK_WAIT')
-  const raw = process.env[variable]
+  const raw = env[variable]
   if (raw === undefined || raw === '') return undefined
   try {
     return parseSeconds(raw) * 1000
@@ -111,7 +116,7 @@ function lockWaitMs(config: Interfaces.Config): number | undefined {
 
 /** CI's way in (DESIGN.md, Lifecycle): a token in `ACME_TOKEN` wins and nothing else is consulted. */
 export function environmentToken(context: AuthContext): string | undefined {
-  const value = process.env[context.envNames.token]?.trim()
+  const value = context.env[context.envNames.token]?.trim()
   rememberSecret(value)
   return value ? value : undefined
 }

@@ -76,7 +76,7 @@ export async function federatedToken(context: AuthContext): Promise<string> {
       })
     }
   } else if (command) {
-    token = await runTokenCommand(command, context.settings.requestTimeoutSeconds * 1000, context.settings.sources.federatedTokenCommand ?? 'federatedTokenCommand')
+    token = await runTokenCommand(command, context.settings.requestTimeoutSeconds * 1000, context.settings.sources.federatedTokenCommand ?? 'federatedTokenCommand', context.env)
   } else {
     throw new AuthError('REAUTH_REQUIRED', 'This machine login gets its token from a federated JWT, and no setting says where that JWT is now.', {
       suggestion: `Set ${context.envNames.federatedTokenFile} (a file the CI system writes) or ${context.envNames.federatedTokenCommand} (a command that prints one).`,
@@ -91,11 +91,11 @@ export async function federatedToken(context: AuthContext): Promise<string> {
 }
 
 /** Run the command (without a shell) and take the JWT it prints; time-boxed and bounded. */
-function runTokenCommand(command: string, timeoutMs: number, source: string): Promise<string> {
+function runTokenCommand(command: string, timeoutMs: number, source: string, env: NodeJS.ProcessEnv): Promise<string> {
   const [file, ...args] = splitCommand(command)
   return new Promise((resolve, reject) => {
     if (!file) return reject(new AuthError('CONFIG_INVALID', `${source} is an empty command.`))
-    const child = spawn(file, args, {stdio: ['ignore', 'pipe', 'pipe']})
+    const child = spawn(file, args, {stdio: ['ignore', 'pipe', 'pipe'], env})
     let stdout = ''
     let stderr = ''
     const timer = setTimeout(() => {

@@ -11,7 +11,8 @@ import {tokenHolder} from './token-holder.js'
  * error to stop the command with, if any.
  */
 export async function prepareCommand(config: Interfaces.Config, command: {id?: string; auth?: unknown}): Promise<AuthError | undefined> {
-  tokenHolder().config = config
+  // A token an earlier command of this process was given is not this command's (a process that runs several).
+  Object.assign(tokenHolder(), {config, token: undefined})
   let requirement
   try {
     requirement = authRequirement(command, () => loadHookSettings(config, ['requireAuth']).requireAuth)

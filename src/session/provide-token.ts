@@ -16,7 +16,7 @@ export async function provideToken(config: Interfaces.Config, requirement: 'requ
     const token = await currentToken(context)
     tokenHolder().token = token
     // The host may keep it out of child processes' environments (exportToken: false).
-    if (context.settings.exportToken) process.env[context.envNames.accessToken] = token.accessToken
+    if (context.settings.exportToken) context.env[context.envNames.accessToken] = token.accessToken
     return undefined
   } catch (caught) {
     // Anything else (a folder we may not write, a hand-edited index) must stop the command too:

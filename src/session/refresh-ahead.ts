@@ -7,6 +7,7 @@
 import type {Interfaces} from '@oclif/core'
 
 import {readPrivateFileSync} from '../private-files.js'
+import {runEnvironment} from '../run-environment.js'
 import {loadHookSettings} from '../settings/load.js'
 import {accountsNamed} from '../store/account-match.js'
 import {storePaths} from '../store/paths.js'
@@ -31,7 +32,7 @@ export async function refreshAheadBeforeCommand(config: Interfaces.Config, comma
 async function refreshAheadIfDue(config: Interfaces.Config, debug: (message: string) => void): Promise<void> {
   // A bad value stops here (and the commands that need a token report it, exit 2).
   const settings = loadHookSettings(config, ['refreshAhead', 'refreshAheadWindowSeconds', 'account'])
-  if (settings.refreshAhead === 'off' || config.scopedEnvVarKeys('TOKEN').some((name) => process.env[name])) return
+  if (settings.refreshAhead === 'off' || config.scopedEnvVarKeys('TOKEN').some((name) => runEnvironment(config).env[name])) return
   const index = readIndexQuietly(config.dataDir) ?? {}
   const due = dueForRefresh(index, Date.now(), settings.refreshAheadWindowSeconds, settings.account)
   if (!due) return

@@ -9,6 +9,7 @@ import {realpathSync} from 'node:fs'
 import {open, stat, unlink} from 'node:fs/promises'
 import {sep} from 'node:path'
 
+import {runEnvironment} from '../run-environment.js'
 import type {RefreshAheadMode} from '../settings/settings.js'
 import {refreshAheadMarkerPath} from '../store/account-files.js'
 import {storePaths} from '../store/paths.js'
@@ -36,7 +37,8 @@ export async function startRefreshAhead(config: Interfaces.Config, account: stri
  * in-process); undefined then. Otherwise when the refresh that is running now started.
  */
 export async function startBackgroundRefresh(config: Interfaces.Config, accountKey: string, debug: (message: string) => void): Promise<{since: number} | undefined> {
-  const entry = hostEntryPoint(config.root)
+  const {env, entryPoint} = runEnvironment(config)
+  const entry = hostEntryPoint(config.root, entryPoint)
   if (!entry) return undefined
   const claim = await claimRefreshAhead(config.dataDir, accountKey)
   if (!claim.claimed) return claim.since === undefined ? undefined : {since: claim.since}
@@ -45,7 +47,7 @@ export async function startBackgroundRefresh(config: Interfaces.Config, accountK
   const child = spawn(process.execPath, [entry, 'auth:refresh', '--ahead', '--account', accountKey], {
     detached: true,
     stdio: 'ignore',
-    env: {...process.env, [config.scopedEnvVarKey('AUTH_REFRESH_AHEAD')]: 'off'},
+    env: {...env, [config.scopedEnvVarKey('AUTH_REFRESH_AHEAD')]: 'off'},
   })
   child.on('error', (error) => debug(`refresh ahead could not start: ${error.message}`))
   child.unref()
@@ -53,9 +55,10 @@ export async function startBackgroundRefresh(config: Interfaces.Config, accountK
   return {since: Date.now()}
 }
 
-function hostEntryPoint(root: string): string | undefined {
+function hostEntryPoint(root: string, entryPoint: string | undefined): string | undefined {
+  if (!entryPoint) return undefined
   try {
-    const entry = realpathSync(process.argv[1])
+    const entry = realpathSync(entryPoint)
     // With the separator: /opt/acme-x is not inside /opt/acme.
     return entry.startsWith(realpathSync(root) + sep) ? entry : undefined
   } catch {

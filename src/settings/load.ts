@@ -3,6 +3,7 @@ import {dirname, join} from 'node:path'
 import type {Interfaces} from '@oclif/core'
 
 import {AuthError} from '../errors.js'
+import {runEnvironment} from '../run-environment.js'
 import {checkPrivateFolder, readPrivateFile, UnsafePathError} from '../private-files.js'
 import {HOOK_SETTING_SPECS, type HookSettingKey} from './hook-specs.js'
 import {layerFromBlockRows, layerFromFileBlock, resolveKeys, resolveSettings, type SettingsLayer} from './resolve.js'
@@ -53,13 +54,14 @@ function flagLayer(flags: SettingFlags): SettingsLayer {
 function envLayer<K extends SettingKey>(config: Interfaces.Config, keys: readonly K[], specs: Record<K, SettingSpec>): SettingsLayer {
   const values: Partial<Record<SettingKey, unknown>> = {}
   const names: Partial<Record<SettingKey, string>> = {}
+  const variables = runEnvironment(config).env
   for (const key of keys) {
     const {env} = specs[key]
     if (!env) continue
     const candidates = config.scopedEnvVarKeys(env)
-    const name = candidates.find((candidate) => process.env[candidate] !== undefined && process.env[candidate] !== '')
+    const name = candidates.find((candidate) => variables[candidate] !== undefined && variables[candidate] !== '')
     names[key] = name ?? candidates[0]
-    if (name) values[key] = process.env[name]
+    if (name) values[key] = variables[name]
   }
   return {kind: 'env', values, describe: (key) => names[key] ?? key}
 }

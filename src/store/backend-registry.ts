@@ -27,6 +27,8 @@ export interface BackendRegistryOptions {
   configuredStorageSource?: string
   /** One line for the person at the terminal that does not stop the command. */
   notify?: (message: string) => void
+  /** What a credential helper's process inherits (process.env when absent). */
+  env?: NodeJS.ProcessEnv
 }
 
 /**
@@ -63,7 +65,7 @@ export class BackendRegistry {
     }
     if (kind.startsWith('exec:')) {
       if (kind !== options.configuredStorage) throw this.helperNotConfigured(kind)
-      return new ExecCredentialStore({command: kind.slice(5), service: options.service, switchHint})
+      return new ExecCredentialStore({command: kind.slice(5), service: options.service, switchHint, env: options.env})
     }
     throw new AuthError('STORE_UNAVAILABLE', `The login is kept in the '${kind}' store, which this version of the plugin does not know.`, {
       suggestion: options.loginHint,

@@ -29,6 +29,8 @@ export interface ExecCredentialStoreOptions {
   switchHint?: string
   /** Between SIGTERM and SIGKILL when a helper runs out of time. */
   killGraceMs?: number
+  /** The helper's environment (process.env when absent). */
+  env?: NodeJS.ProcessEnv
 }
 
 export type HelperAction = 'get' | 'store' | 'erase'
@@ -54,8 +56,10 @@ export class ExecCredentialStore implements CredentialStore {
   private readonly argv: string[]
   private readonly switchHint: string
   private readonly killGraceMs: number
+  private readonly env?: NodeJS.ProcessEnv
 
-  constructor({command, service, timeoutMs = 10_000, switchHint, killGraceMs = 1000}: ExecCredentialStoreOptions) {
+  constructor({command, service, timeoutMs = 10_000, switchHint, killGraceMs = 1000, env}: ExecCredentialStoreOptions) {
+    this.env = env
     this.command = command
     this.service = service
     this.timeoutMs = timeoutMs
@@ -115,7 +119,7 @@ export class ExecCredentialStore implements CredentialStore {
 
     let child: ChildProcessWithoutNullStreams
     try {
-      child = spawn(file, [...args, action], {stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true})
+      child = spawn(file, [...args, action], {stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true, env: this.env})
     } catch (error) {
       // Bad arguments (a NUL byte) or, on Windows, a .cmd/.bat file, which needs a shell.
       return Promise.reject(this.error(action, startFailure(file, error as NodeJS.ErrnoException)))

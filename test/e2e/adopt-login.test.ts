@@ -7,7 +7,8 @@ import {execFileSync} from 'node:child_process'
 import {chmod, readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {discoveryOf, loginSnapshot, onlyStoredSecrets, refreshAtIssuer, runAcme, runAcmeExpecting, statusJson, warningMessages, type TempHome} from '../helpers/acme.js'
+import {discoveryOf, loginSnapshot, onlyStoredSecrets, refreshAtIssuer, runAcme as spawnAcme, runAcmeExpecting as spawnAcmeExpecting, statusJson as spawnedStatusJson, warningMessages, type TempHome} from '../helpers/acme.js'
+import {runAcmeExpecting, statusJson} from '../helpers/in-process.js'
 import {killAtStep} from '../helpers/kill-mid-step.js'
 import {KEPT_SETTINGS, legacyFile, moveLoginToLegacyFile, readIndexFile, readLegacyFile, writeLegacyFile} from '../helpers/legacy-login.js'
 import {lifecycleSuite} from '../helpers/lifecycle-suite.js'
@@ -17,7 +18,7 @@ const MODULE_RECORDER = new URL('../fixtures/module-recorder.mjs', import.meta.u
 
 describe('e2e: adopting the login a host already has (acme\'s legacy config.json)', function () {
   this.timeout(180_000)
-  const suite = lifecycleSuite()
+  const suite = lifecycleSuite(runAcmeExpecting)
 
   /** A home whose only login is in acme's legacy file, from a sign-in of its own (its own grant). */
   async function legacyHome(options: {accessTokenOnly?: boolean} = {}): Promise<{home: TempHome; tokens: {accessToken: string; refreshToken: string}}> {
@@ -69,7 +70,8 @@ describe('e2e: adopting the login a host already has (acme\'s legacy config.json
 
     // The hot path again: acme's hook finds no token in its file and loads nothing of the plugin's.
     const modules = join(home.root, 'modules.txt')
-    await runAcmeExpecting(0, ['hello'], {home, env: {...suite.env, NODE_OPTIONS: `--import=${MODULE_RECORDER}`, RECORD_MODULES: modules}})
+    // Spawned: what a new process loads is what is measured.
+    await spawnAcmeExpecting(0, ['hello'], {home, env: {...suite.env, NODE_OPTIONS: `--import=${MODULE_RECORDER}`, RECORD_MODULES: modules}})
     const ours = (await readFile(modules, 'utf8')).split('\n').filter((url) => url.includes('/dist/'))
     expect([...new Set(ours.map((url) => url.replace(/^.*\/dist\//, '')))], 'files of ours loaded').to.deep.equal(['hooks/index.js'])
   })
@@ -81,7 +83,8 @@ describe('e2e: adopting the login a host already has (acme\'s legacy config.json
     // The old CLI signed in again and wrote its file: adoption happened once, and is not redone.
     await writeLegacyFile(home, {token: 'Bearer written-again', refreshtoken: 'written-again'})
     const modules = join(home.root, 'modules.txt')
-    const run = await runAcmeExpecting(0, ['hello'], {home, env: {...suite.env, NODE_OPTIONS: `--import=${MODULE_RECORDER}`, RECORD_MODULES: modules}})
+    // Spawned: what a new process loads is what is measured.
+    const run = await spawnAcmeExpecting(0, ['hello'], {home, env: {...suite.env, NODE_OPTIONS: `--import=${MODULE_RECORDER}`, RECORD_MODULES: modules}})
     expect(warningMessages(run.stderr)).to.deep.equal([])
     const loaded = (await readFile(modules, 'utf8')).split('\n')
     expect(loaded.some((url) => url.endsWith('/dist/index.js')), 'acme\'s hook did call adoptLogin()').to.equal(true)
@@ -92,7 +95,8 @@ describe('e2e: adopting the login a host already has (acme\'s legacy config.json
 
   it('8 commands started together adopt once: one refresh, all succeed, one account', async () => {
     const {home} = await legacyHome()
-    const runs = await Promise.all(Array.from({length: 8}, () => runAcme(['whoami'], {home, env: suite.env})))
+    // Spawned: eight processes at once.
+    const runs = await Promise.all(Array.from({length: 8}, () => spawnAcme(['whoami'], {home, env: suite.env})))
     for (const run of runs) expect(run.code, run.stderr).to.equal(0)
     for (const run of runs) expect(run.stdout).to.equal('alice (Alice)\n')
     expect(suite.issuer.counts.refresh, 'refreshes').to.equal(1)
@@ -238,15 +242,16 @@ describe('e2e: adopting the login a host already has (acme\'s legacy config.json
     expect(warningMessages((await runAcmeExpecting(0, ['hello'], {home, env: suite.env})).stderr)).to.deep.equal([])
   })
 
+  // Spawned: the keychain library reads the D-Bus address from the process's environment.
   it('storage=auto with no keychain answering keeps the adopted login in the file, and says why once', async () => {
     const {home} = await legacyHome()
     const env = {...suite.env, ACME_AUTH_STORAGE: 'auto', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus'}
-    const first = await runAcmeExpecting(0, ['whoami'], {home, env})
+    const first = await spawnAcmeExpecting(0, ['whoami'], {home, env})
     expect(first.stdout).to.equal('alice (Alice)\n')
     const warnings = warningMessages(first.stderr)
     expect(warnings).to.have.length(1)
     expect(warnings[0]).to.match(/^No OS keychain answered/)
-    expect((await statusJson(home, env)).accounts[0].storage).to.equal('file')
+    expect((await spawnedStatusJson(home, env)).accounts[0].storage).to.equal('file')
     await expectTokensRemoved(home)
   })
 })

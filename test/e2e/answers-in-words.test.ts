@@ -10,7 +10,16 @@ import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {startIssuer} from '../fixtures/issuer.js'
-import {describeRun, errorMessage, issuerEnv, makeTempHome, runAcme, runAcmeExpecting, storeSnapshot, type RunResult, type TempHome} from '../helpers/acme.js'
+import {
+  describeRun,
+  errorMessage,
+  issuerEnv,
+  makeTempHome,
+  storeSnapshot,
+  type RunResult,
+  type TempHome,
+} from '../helpers/acme.js'
+import {runAcme, runAcmeExpecting} from '../helpers/in-process.js'
 import {fakeToken, writeLogin} from '../helpers/hostile.js'
 import {startScriptedIssuer, type ScriptedIssuer, type ScriptedRequest, type ScriptedAnswer} from '../helpers/scripted-issuer.js'
 import {copyOfHome, issuerWithLogin} from '../helpers/signed-in.js'
@@ -111,7 +120,7 @@ describe('e2e: every answer said in words (issue 20)', function () {
   })
 
   describe('the real issuer', () => {
-    const shared = issuerWithLogin()
+    const shared = issuerWithLogin(runAcmeExpecting)
 
     it('a refresh refused with invalid_request (LemonLDAP::NG once its offline session ended): exit 4 "sign in again", the login kept and the refresh token tombstoned', async () => {
       const {issuer, env, signedIn} = shared

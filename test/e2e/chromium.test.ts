@@ -5,6 +5,7 @@
 //
 // Chromium is a system package (`apt-get install -y chromium`; .ci/run installs it). Without it this
 // test fails and says so: it never skips.
+// The commands run in-process (test/helpers/in-process.ts); Chromium is the real child process the CLI starts.
 
 import {expect} from 'chai'
 import {constants} from 'node:fs'
@@ -13,7 +14,8 @@ import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {startIssuer} from '../fixtures/issuer.js'
-import {issuerEnv, makeTempHome, runAcmeExpecting, statusJson, type TempHome} from '../helpers/acme.js'
+import {issuerEnv, makeTempHome, type TempHome} from '../helpers/acme.js'
+import {runAcmeExpecting, statusJson} from '../helpers/in-process.js'
 import {browserOutcome} from '../helpers/wait.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>

@@ -12,13 +12,12 @@ import {
   onlyStoredSecrets,
   readCredentialsFile,
   refreshAtIssuer,
-  runAcme,
-  runAcmeExpecting,
+  runAcmeExpecting as spawnAcmeExpecting,
   startRequestRecorder,
-  statusJson,
   userinfo,
   type TempHome,
 } from '../helpers/acme.js'
+import {runAcme, runAcmeExpecting, statusJson} from '../helpers/in-process.js'
 import {copyOfHome, issuerWithLogin} from '../helpers/signed-in.js'
 import {expireIn} from '../helpers/store-time.js'
 
@@ -30,7 +29,7 @@ describe('e2e: commands', () => {
   /** alice's login, made once (`acme auth login`) for the tests that only read a signed-in state. */
   let signedIn: TempHome
 
-  const shared = issuerWithLogin()
+  const shared = issuerWithLogin(runAcmeExpecting)
   before(() => ({issuer, signedIn} = shared))
 
   describe('of a signed-in user', () => {
@@ -226,6 +225,7 @@ describe('e2e: commands', () => {
       expect(errorMessage(result.stderr)).to.include('acme auth login')
     })
 
+    // whoami spawned: with ACME_TOKEN the example's whoami finds the issuer in process.env, as a host command would.
     it('ACME_TOKEN: status says source env, auth token prints it, whoami uses it', async () => {
       // A token made elsewhere: here, by the shared browser login (what its `auth token` prints, as tested above).
       const token = (await onlyStoredSecrets(signedIn)).accessToken
@@ -235,7 +235,7 @@ describe('e2e: commands', () => {
       expect(report).to.include({loggedIn: true, source: 'env'})
 
       expect((await runAcmeExpecting(0, ['auth', 'token'], {home, env})).stdout).to.equal(`${token}\n`)
-      expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('alice (Alice)\n')
+      expect((await spawnAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('alice (Alice)\n')
     })
 
     it('auth login refuses while ACME_TOKEN is set (exit 2, names the variable)', async () => {

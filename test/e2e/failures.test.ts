@@ -14,14 +14,13 @@ import {
   onlyErrorMessage,
   onlyStoredSecrets,
   refreshAtIssuer,
-  runAcme,
-  runAcmeExpecting,
-  statusJson,
+  runAcme as spawnAcme,
   storeSnapshot,
   type RunResult,
   type StatusReport,
   type TempHome,
 } from '../helpers/acme.js'
+import {runAcme, runAcmeExpecting, statusJson} from '../helpers/in-process.js'
 import {copyOfHome, issuerWithLogin, type Issuer} from '../helpers/signed-in.js'
 
 const SELF_SIGNED_CERT = fileURLToPath(new URL('../fixtures/tls/self-signed-cert.pem', import.meta.url))
@@ -53,7 +52,7 @@ describe('e2e: failures', () => {
   let statusBefore: StatusReport
   let filesBefore: {index?: string; credentials?: string}
 
-  const shared = issuerWithLogin()
+  const shared = issuerWithLogin(runAcmeExpecting)
   before(async () => {
     ;({issuer, env, signedIn} = shared)
     // Every copy holds the same bytes, so it says the same.
@@ -169,7 +168,8 @@ describe('e2e: failures', () => {
         const message = expectFailedLogin(result, 1)
         expect(message).to.match(/not signed by an authority this machine trusts/).and.include('NODE_EXTRA_CA_CERTS')
         // Following the advice gets past TLS: this server has no discovery document, and says so.
-        const trusted = await runAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_ISSUER: tls.url, NODE_EXTRA_CA_CERTS: SELF_SIGNED_CERT}})
+        // Spawned: Node reads NODE_EXTRA_CA_CERTS once, when the process starts.
+        const trusted = await spawnAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_ISSUER: tls.url, NODE_EXTRA_CA_CERTS: SELF_SIGNED_CERT}})
         expect(expectFailedLogin(trusted, 2)).to.match(/publishes no metadata: neither OpenID Connect discovery nor RFC 8414/)
       } finally {
         await tls.close()

@@ -7,7 +7,14 @@
 import {expect} from 'chai'
 
 import {startIssuer} from '../fixtures/issuer.js'
-import {issuerEnv, makeTempHome, parseStatus, runAcmeExpecting, type RunResult, type TempHome} from '../helpers/acme.js'
+import {
+  issuerEnv,
+  makeTempHome,
+  parseStatus,
+  type RunResult,
+  type TempHome,
+} from '../helpers/acme.js'
+import {runAcmeExpecting} from '../helpers/in-process.js'
 import {runAcmeAtTerminal} from '../helpers/hostile.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>

@@ -24,14 +24,12 @@ import {
   nodeArgs,
   onlyStoredSecrets,
   readCredentialsFile,
-  runAcme,
-  runAcmeExpecting,
-  statusJson,
   storeSnapshot,
   userinfo,
   warningMessages,
   type TempHome,
 } from '../helpers/acme.js'
+import {runAcme, runAcmeExpecting, statusJson} from '../helpers/in-process.js'
 import {expireIn} from '../helpers/store-time.js'
 import {browserOutcome} from '../helpers/wait.js'
 

@@ -1,10 +1,18 @@
 // Signing in where no browser can be opened (SSH, containers): the CLI says why, falls back to the
 // device flow, and a person approves on another device. Nothing is animated when nobody watches.
+// The login is spawned: the device code is read from its stderr while it runs, as a person reads it.
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 
 import {startIssuer} from '../fixtures/issuer.js'
-import { BROWSER, cleanEnv, makeTempHome, nodeArgs, runAcmeExpecting, statusJson, type TempHome } from '../helpers/acme.js'
+import {
+  BROWSER,
+  cleanEnv,
+  makeTempHome,
+  nodeArgs,
+  type TempHome,
+} from '../helpers/acme.js'
+import {runAcmeExpecting, statusJson} from '../helpers/in-process.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
 

@@ -18,14 +18,13 @@ import {
   makeTempHome,
   onlyStoredSecrets,
   parseStatus,
-  runAcme,
-  runAcmeExpecting,
+  runAcme as spawnAcme,
   startRequestRecorder,
-  statusJson,
   storeSnapshot,
   type RunResult,
   type TempHome,
 } from '../helpers/acme.js'
+import {runAcme, runAcmeExpecting, statusJson} from '../helpers/in-process.js'
 import {fakeToken, nonLoopbackAddress, runAcmeAtTerminal, unsafeCharacters, writeLogin} from '../helpers/hostile.js'
 import {startScriptedIssuer, type ScriptedIssuer} from '../helpers/scripted-issuer.js'
 import {copyOfHome, issuerWithLogin} from '../helpers/signed-in.js'
@@ -172,7 +171,8 @@ describe('e2e: a hostile issuer (issue 10)', function () {
         [['auth', 'refresh'], {DEBUG: '*'}],
         [['whoami'], {}],
       ] as const) {
-        const result = await runAcme([...args], {home, env: {...env, ...extra}})
+        // With DEBUG spawned: the debug module reads DEBUG from the environment of the process that loads it.
+        const result = await ('DEBUG' in extra ? spawnAcme : runAcme)([...args], {home, env: {...env, ...extra}})
         const shown = `acme ${args.join(' ')}${'DEBUG' in extra ? ' with DEBUG=*' : ''}`
         expect(result.code, describeRun([...args], result)).to.equal(2)
         expect(result.stdout + result.stderr, shown).to.not.include(refreshToken)
@@ -260,7 +260,7 @@ describe('e2e: a hostile issuer (issue 10)', function () {
     let storeBefore: {index?: string; credentials?: string}
     const question = (issuerUrl: string) => `Signed in as Bob (bob) at ${issuerUrl}, not as Alice (alice) at ${issuerUrl} like before`
 
-    const shared = issuerWithLogin()
+    const shared = issuerWithLogin(runAcmeExpecting)
     before(() => ({issuer, env, signedIn} = shared))
     beforeEach(async () => {
       await home.cleanup()

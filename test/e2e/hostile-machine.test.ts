@@ -15,13 +15,13 @@ import {
   errorMessage,
   makeHostVariant,
   makeTempHome,
-  runAcme,
-  runAcmeExpecting,
+  runAcmeExpecting as spawnAcmeExpecting,
   startRequestRecorder,
   storeSnapshot,
   type RunResult,
   type TempHome,
 } from '../helpers/acme.js'
+import {runAcme, runAcmeExpecting} from '../helpers/in-process.js'
 import {
   asOtherUser,
   baitLogin,
@@ -58,7 +58,7 @@ describe('e2e: a hostile machine (issue 10)', function () {
   /** alice, signed in once: what the tests whose commands never send her refresh token start from. */
   let signedIn: TempHome
 
-  const shared = issuerWithLogin()
+  const shared = issuerWithLogin(runAcmeExpecting)
   before(() => ({issuer, env, signedIn} = shared))
   beforeEach(async () => {
     home = await makeTempHome()
@@ -106,8 +106,9 @@ describe('e2e: a hostile machine (issue 10)', function () {
       await expireIn(home, 30)
     })
 
+    // Spawned (this and the next): the debug module reads DEBUG from the environment of the process that loads it.
     it('acme hello, refreshing ahead in the background: the detached refresh does not run it', async () => {
-      const run = await runAcmeExpecting(0, ['hello'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'background', DEBUG: '*'}})
+      const run = await spawnAcmeExpecting(0, ['hello'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'background', DEBUG: '*'}})
       expect(run.stdout).to.equal('hello from acme\n')
       const started = /in process (\d+)/.exec(run.stderr)
       expect(started, `the init hook started a background refresh:\n${run.stderr}`).to.not.equal(null)
@@ -116,7 +117,7 @@ describe('e2e: a hostile machine (issue 10)', function () {
     })
 
     it('acme hello, refreshing ahead inline: does not run it', async () => {
-      const run = await runAcmeExpecting(0, ['hello'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'inline', DEBUG: '*'}})
+      const run = await spawnAcmeExpecting(0, ['hello'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'inline', DEBUG: '*'}})
       expect(run.stdout).to.equal('hello from acme\n')
       expect(run.stderr, 'the init hook tried a refresh ahead').to.match(/refresh ahead: /)
       expect(await exists(marker), 'the planted helper ran').to.equal(false)
@@ -297,15 +298,16 @@ describe('e2e: a hostile machine (issue 10)', function () {
     expect(issuer.counts.refresh, 'no refresh token sent without a place to save the answer').to.equal(0)
   })
 
+  // Spawned: the example's env command starts its child with process.env, as a host command would.
   it('10. exportToken: false in the host: a child process does not see ACME_ACCESS_TOKEN, getAccessToken() still works', async () => {
     // A fresh token: env uses it as it is, no refresh.
     await signedInCopy()
     const variant = await makeHostVariant((auth) => ({...auth, exportToken: false}))
     try {
       // The check can see a token: acme itself exports it.
-      const exported = await runAcmeExpecting(0, ['env'], {home, env})
+      const exported = await spawnAcmeExpecting(0, ['env'], {home, env})
       expect(exported.stdout).to.equal('ACME_ACCESS_TOKEN in a child process: set\ngetAccessToken(): a token\n')
-      const kept = await runAcmeExpecting(0, ['env'], {home, env, bin: variant.bin})
+      const kept = await spawnAcmeExpecting(0, ['env'], {home, env, bin: variant.bin})
       expect(kept.stdout).to.equal('ACME_ACCESS_TOKEN in a child process: not set\ngetAccessToken(): a token\n')
     } finally {
       await variant.cleanup()

@@ -3,6 +3,7 @@
 // modules are seen by a `--import` preload that records every module the process resolves
 // (test/fixtures/module-recorder.mjs); the hooks by oclif's own debug lines. The time itself is for
 // `npm run bench`, not a timed test.
+// Spawned: what a new process loads is what is measured.
 
 import {expect} from 'chai'
 import {cp, mkdir, mkdtemp, readFile, rm, symlink} from 'node:fs/promises'

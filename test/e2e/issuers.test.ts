@@ -24,7 +24,7 @@ import {
   onlyStoredSecrets,
   readCredentialsFile,
   refreshAtIssuer,
-  runAcmeExpecting,
+  runAcmeExpecting as spawnAcmeExpecting,
   statusJson,
   storeSnapshot,
   type AccountStatus,
@@ -32,6 +32,7 @@ import {
   type RunResult,
   type TempHome,
 } from '../helpers/acme.js'
+import {runAcmeExpecting} from '../helpers/in-process.js'
 import {waitFor} from '../helpers/wait.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
@@ -322,12 +323,13 @@ describe('e2e: issuers that differ (issue 9)', function () {
       response_types: ['code'],
     })
 
+    // Spawned: DEBUG=* must reach the debug module as a process starting with it in its environment reads it.
     it('client_secret_basic required: login with ACME_AUTH_CLIENT_SECRET, later commands without it; the secret is never shown', async () => {
       const secret = 'installed-app-secret-7Qm2vX9kLp4sT8wZ'
       const issuer = await startIssuer({clients: [client('acme-installed', secret, 'client_secret_basic')]})
       const outputs: Record<string, string> = {}
       const run = async (code: number, step: string, args: string[], env: Env): Promise<RunResult> => {
-        const result = await runAcmeExpecting(code, args, {home, env: {...issuerEnv(issuer, {ACME_AUTH_CLIENT_ID: 'acme-installed', DEBUG: '*'}), ...env}})
+        const result = await spawnAcmeExpecting(code, args, {home, env: {...issuerEnv(issuer, {ACME_AUTH_CLIENT_ID: 'acme-installed', DEBUG: '*'}), ...env}})
         outputs[`stdout of ${step}`] = result.stdout
         outputs[`stderr of ${step}`] = result.stderr
         return result
@@ -567,6 +569,7 @@ describe('e2e: issuers that differ (issue 9)', function () {
     })
   })
 
+  // Spawned: NODE_OPTIONS loads route-origin.js, which reroutes the process's own connections.
   describe("a multi-tenant issuer (Entra ID's /common)", () => {
     // A made-up tenant. The issuer runs as https://login.microsoftonline.com/<tenant>/v2.0 (the
     // origin for which openid-client accepts a `{tenantid}` issuer template); the CLI, and the
@@ -600,14 +603,14 @@ describe('e2e: issuers that differ (issue 9)', function () {
 
     it("login at /common succeeds; the account is kept under the tenant's issuer and refreshed there", async () => {
       expect(issuer.issuer).to.equal(`${entra}/${tenant}/v2.0`)
-      await runAcmeExpecting(0, ['auth', 'login'], {home, env})
+      await spawnAcmeExpecting(0, ['auth', 'login'], {home, env})
       const [account] = (await statusJson(home, env)).accounts
       expect(account).to.include({issuer: `${entra}/${tenant}/v2.0`, subject: 'alice', hasRefreshToken: true})
       const {idToken} = await onlyStoredSecrets(home)
       expect(jwtPayload(idToken!)).to.include({iss: `${entra}/${tenant}/v2.0`, tid: tenant})
 
-      await runAcmeExpecting(0, ['auth', 'refresh'], {home, env})
-      const whoami = await runAcmeExpecting(0, ['whoami'], {home, env})
+      await spawnAcmeExpecting(0, ['auth', 'refresh'], {home, env})
+      const whoami = await spawnAcmeExpecting(0, ['whoami'], {home, env})
       expect(whoami.stdout).to.equal('alice (Alice)\n')
       expect(issuer.counts).to.include({authorizationCode: 1, refresh: 1})
       expect((await readCredentialsFile(home)).accounts).to.have.all.keys(`${entra}/${tenant}/v2.0|acme-cli|alice`)

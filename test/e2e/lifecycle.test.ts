@@ -20,13 +20,14 @@ import {
   nodeArgs,
   onlyStoredSecrets,
   refreshAtIssuer,
-  runAcme,
-  runAcmeExpecting,
+  runAcme as spawnAcme,
+  runAcmeExpecting as spawnAcmeExpecting,
   storeSnapshot,
   type TempHome,
   warningMessages,
 } from '../helpers/acme.js'
 import {pauseAtStep} from '../helpers/kill-mid-step.js'
+import {runAcme, runAcmeExpecting} from '../helpers/in-process.js'
 import {lifecycleSuite, type Issuer} from '../helpers/lifecycle-suite.js'
 import {expireIn, replaceAccessToken} from '../helpers/store-time.js'
 import {refreshAheadSettled, waitFor} from '../helpers/wait.js'
@@ -43,12 +44,13 @@ async function processState(pid: number): Promise<string | undefined> {
 
 describe('e2e: token lifecycle', function () {
   this.timeout(180_000)
-  const suite = lifecycleSuite()
+  const suite = lifecycleSuite(runAcmeExpecting)
   const {signInHere, sharedSignIn} = suite
   let issuer: Issuer
   let env: Record<string, string | undefined>
   before(() => ({issuer, env} = suite))
 
+  // The killed and the stopped commands are spawned: a kill or SIGSTOP needs a process of its own.
   it('a command killed (SIGKILL) in the middle of a refresh does not block the next one, and the login still works', async () => {
     const home = await signInHere()
     await expireIn(home, -10) // expired: this command refreshes itself (a valid token would hand it to a background process)
@@ -214,7 +216,8 @@ describe('e2e: token lifecycle', function () {
     // answer, which the credentials file cannot take without that lock, is kept in the rescue file.
     await writeFile(storeLock, JSON.stringify({pid: process.pid, host: hostname(), nonce: 'test', since: new Date().toISOString()}))
     const shortWaits = {...env, ACME_AUTH_REFRESH_AHEAD: 'off', ACME_AUTH_LOCK_WAIT: '3'}
-    const run = await runAcmeExpecting(0, ['whoami'], {home, env: shortWaits})
+    // Spawned: the lock's holder is this test process, which must be another process than the command.
+    const run = await spawnAcmeExpecting(0, ['whoami'], {home, env: shortWaits})
     expect(run.stdout).to.equal('alice (Alice)\n')
     const warnings = warningMessages(run.stderr)
     expect(warnings, run.stderr).to.have.length(1)
@@ -244,7 +247,8 @@ describe('e2e: token lifecycle', function () {
     // whoami stops once it has read our login (with its refresh token), before it takes the account's
     // lock (src/store/checkpoint.ts); a concurrent `auth login --with-token` replaces the login then.
     const marker = join(home.root, 'paused')
-    const waiting = runAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off', ...pauseAtStep('refresh:read', marker)}})
+    // Spawned: the pause is a checkpoint its preload installs in that process (pauseAtStep).
+    const waiting = spawnAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off', ...pauseAtStep('refresh:read', marker)}})
     await waitFor(async () => (await readFile(marker, 'utf8').catch(() => '')) !== '', 60_000, 'whoami to read the login')
     await writeFile(`${credentialsPath}.next`, JSON.stringify(theirs), {mode: 0o600})
     await rename(`${credentialsPath}.next`, credentialsPath)
@@ -312,7 +316,8 @@ describe('e2e: token lifecycle', function () {
     const empty = await makeTempHome()
     try {
       const withToken = {...env, ACME_TOKEN: token}
-      expect((await runAcmeExpecting(0, ['whoami'], {home: empty, env: withToken})).stdout).to.equal('alice (Alice)\n')
+      // Spawned: with ACME_TOKEN the example's whoami finds the issuer in process.env, as a host command would.
+      expect((await spawnAcmeExpecting(0, ['whoami'], {home: empty, env: withToken})).stdout).to.equal('alice (Alice)\n')
       const status = JSON.parse((await runAcmeExpecting(0, ['auth', 'status', '--json'], {home: empty, env: withToken})).stdout)
       expect(status).to.deep.equal({loggedIn: true, source: 'env', accounts: []})
       expect((await runAcmeExpecting(0, ['auth', 'status'], {home: empty, env: withToken})).stdout).to.include('ACME_TOKEN')

@@ -11,14 +11,13 @@ import {
   makeTempHome,
   onlyStoredSecrets,
   readCredentialsFile,
-  runAcmeExpecting,
-  statusJson,
   storeSnapshot,
   userinfo,
   type AccountStatus,
   type RunResult,
   type TempHome,
 } from '../helpers/acme.js'
+import {runAcmeExpecting, statusJson} from '../helpers/in-process.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
 

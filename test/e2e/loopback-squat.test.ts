@@ -9,7 +9,16 @@ import {spawn, type ChildProcess} from 'node:child_process'
 import {createServer} from 'node:net'
 
 import {startIssuer} from '../fixtures/issuer.js'
-import {closedPort, describeRun, errorMessage, issuerEnv, makeTempHome, runAcme, storeSnapshot, type TempHome} from '../helpers/acme.js'
+import {
+  closedPort,
+  describeRun,
+  errorMessage,
+  issuerEnv,
+  makeTempHome,
+  storeSnapshot,
+  type TempHome,
+} from '../helpers/acme.js'
+import {runAcme} from '../helpers/in-process.js'
 import {OTHER_UID, waitFor} from '../helpers/hostile.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>

@@ -12,7 +12,13 @@ import {join} from 'node:path'
 import {SignJWT, exportJWK, type JWK} from 'jose'
 
 import {MACHINE, startIssuer} from '../fixtures/issuer.js'
-import {errorMessage, makeTempHome, runAcmeExpecting, statusJson, storeSnapshot, type TempHome} from '../helpers/acme.js'
+import {
+  errorMessage,
+  makeTempHome,
+  storeSnapshot,
+  type TempHome,
+} from '../helpers/acme.js'
+import {runAcmeExpecting, statusJson} from '../helpers/in-process.js'
 import {expireIn} from '../helpers/store-time.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>

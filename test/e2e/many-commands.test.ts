@@ -1,6 +1,7 @@
 // Many commands of one user at once, against an issuer that rotates refresh tokens: N parallel
 // commands must cost one refresh (DESIGN.md, story 4), and N processes writing the store must lose
 // no write. Counted at the real issuer and in the real store files.
+// Spawned: several processes at once, against one store and one lock.
 
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'

@@ -17,11 +17,10 @@ import {
   makeTempHome,
   parseStatus,
   readCredentialsFile,
-  runAcme,
-  runAcmeExpecting,
-  statusJson,
+  runAcme as spawnAcme,
   type TempHome,
 } from '../helpers/acme.js'
+import {runAcmeExpecting, statusJson} from '../helpers/in-process.js'
 import {runAcmeAtTerminal} from '../helpers/hostile.js'
 import {copyLoginInto, signInOnce} from '../helpers/signed-in.js'
 
@@ -39,7 +38,7 @@ describe('e2e: what a new user meets', function () {
 
   before(async () => {
     issuer = await startIssuer()
-    aliceSignedIn = await signInOnce({...issuerEnv(issuer), FAKE_BROWSER_LOGIN: 'alice'})
+    aliceSignedIn = await signInOnce({...issuerEnv(issuer), FAKE_BROWSER_LOGIN: 'alice'}, runAcmeExpecting)
   })
   after(async () => {
     await issuer.close()
@@ -82,7 +81,8 @@ describe('e2e: what a new user meets', function () {
 
   it('a --with-token sign-in that fails says nothing about where a login would be kept', async () => {
     // No keychain answers here (no session bus): auto would pick the file, and used to say so first.
-    const run = await runAcme(['auth', 'login', '--with-token'], {home, env: {...env, ACME_AUTH_STORAGE: 'auto', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent'}, input: 'junk-token\n'})
+    // Spawned: the keychain library finds the D-Bus session in the process's own environment.
+    const run = await spawnAcme(['auth', 'login', '--with-token'], {home, env: {...env, ACME_AUTH_STORAGE: 'auto', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent'}, input: 'junk-token\n'})
     expect(run.code).to.equal(1)
     expect(run.stderr).to.not.include('No OS keychain answered')
   })

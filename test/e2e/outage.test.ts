@@ -2,6 +2,7 @@
 // moment, says so in one line and runs; the next ones do not ask the issuer at all until the back-off
 // ends; an expired token still waits the full request time and exits 75. Against the real issuer,
 // whose token endpoint is held open (it accepts the request and never answers).
+// Spawned: a command that gives up waiting hands its refresh to a detached process, which is under test.
 
 import {expect} from 'chai'
 import {readFile} from 'node:fs/promises'

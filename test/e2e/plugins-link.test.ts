@@ -5,6 +5,7 @@
 //
 // The linked plugin must run what we ship — the built dist and oclif.manifest.json — so the suite's
 // `npm run build` comes first (`npm test` does it).
+// Spawned: a generated host with the plugin linked into it by `plugins link`, run as its own CLI.
 
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'

@@ -3,6 +3,7 @@
 // fixture records every access, refresh and ID token, authorization code, device code and PKCE verifier
 // it saw (issuedSecrets); this test runs everything a user can do with debug output switched on and
 // looks for each of them in the output.
+// Spawned: DEBUG and NODE_DEBUG are read by the debug module and by Node when a process starts.
 
 import {expect} from 'chai'
 import {readdir, readFile} from 'node:fs/promises'

@@ -5,7 +5,19 @@
 import {expect} from 'chai'
 
 import {startIssuer} from '../fixtures/issuer.js'
-import {ACCOUNT_KEYS, discoveryOf, issuerEnv, loginSnapshot, makeHostVariant, makeTempHome, onlyStoredSecrets, refreshAtIssuer, runAcmeExpecting, type HostVariant, type TempHome} from '../helpers/acme.js'
+import {
+  ACCOUNT_KEYS,
+  discoveryOf,
+  issuerEnv,
+  loginSnapshot,
+  makeHostVariant,
+  makeTempHome,
+  onlyStoredSecrets,
+  refreshAtIssuer,
+  type HostVariant,
+  type TempHome,
+} from '../helpers/acme.js'
+import {runAcmeExpecting} from '../helpers/in-process.js'
 import {KEPT_SETTINGS, moveLoginToLegacyFile, readLegacyFile} from '../helpers/legacy-login.js'
 import {lifecycleSuite} from '../helpers/lifecycle-suite.js'
 import {expireIn} from '../helpers/store-time.js'
@@ -28,7 +40,7 @@ function parseVerified(stdout: string): VerifiedReport {
 
 describe('e2e: auth status --verify asks the issuer', function () {
   this.timeout(180_000)
-  const suite = lifecycleSuite()
+  const suite = lifecycleSuite(runAcmeExpecting)
 
   async function revokeAccessToken(accessToken: string): Promise<void> {
     const {revocation_endpoint: endpoint} = await discoveryOf(suite.issuer)

@@ -15,11 +15,10 @@ import {
   makeTempHome,
   nodeArgs,
   onlyStoredSecrets,
-  runAcmeExpecting,
-  statusJson,
   warningMessages,
   type TempHome,
 } from '../helpers/acme.js'
+import {runAcmeExpecting, statusJson} from '../helpers/in-process.js'
 import {MOVE_STEPS, expectKilledMidMove, expectMoveFinished, killAtStep} from '../helpers/kill-mid-step.js'
 import {copyOfHome, issuerWithLogin} from '../helpers/signed-in.js'
 
@@ -47,7 +46,7 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
   /** alice's login (file storage), made once; see startSignedIn. */
   let signedIn: TempHome
 
-  const shared = issuerWithLogin()
+  const shared = issuerWithLogin(runAcmeExpecting)
   before(() => ({issuer, signedIn} = shared))
   beforeEach(async () => {
     home = await makeTempHome()
@@ -203,6 +202,7 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
       await runAcmeExpecting(4, ['whoami'], {home, env: {...env, ACME_AUTH_STORAGE: 'memory'}})
     })
 
+    // Spawned: the umask is the process's own, and this test sets it for the command alone.
     it('files are 0600 in 0700 folders even under umask 000', async () => {
       const child = spawn('sh', ['-c', `umask 000 && exec "${process.execPath}" ${nodeArgs(['auth', 'login']).map((arg) => `"${arg}"`).join(' ')}`], {env: cleanEnv(home, env), stdio: 'ignore'})
       expect(await new Promise((resolve) => child.on('close', resolve))).to.equal(0)
@@ -243,6 +243,7 @@ describe('e2e: storage, accounts, migration, damaged files', function () {
       expect(await readFile(join(home.root, 'vault.json'), 'utf8')).to.not.include(token)
     })
 
+    // The killed commands are spawned (killAtStep): a kill needs a process of its own. The next command runs in-process.
     it('killed at any point of a move, it loses nothing and finishes next time', async () => {
       await startSignedIn() // stored in the file
       // The token as stored: what `auth token` printed for this same login in the test above.

@@ -4,6 +4,7 @@
 
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
+import {appendFileSync} from 'node:fs'
 import {cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile} from 'node:fs/promises'
 import {createServer as createHttpServer} from 'node:http'
 import {createServer} from 'node:net'
@@ -135,6 +136,7 @@ export function cleanEnv(home: TempHome, extra: Record<string, string | undefine
  * pipes have closed — what a shell's `$(acme ...)` waits for.
  */
 export function runAcme(args: string[], options: RunOptions): Promise<RunResult> {
+  countRun('spawned', args)
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, nodeArgs(args, options.bin), {
@@ -169,6 +171,15 @@ export function runAcme(args: string[], options: RunOptions): Promise<RunResult>
       resolve({code, stdout, stderr})
     })
   })
+}
+
+/**
+ * With TOKENWISE_TEST_RUN_LOG=<file>, one line per run of the host (`spawned` or `in-process`, and
+ * the command line) is appended there: how the suite's figures of spawned runs are counted.
+ */
+export function countRun(how: 'spawned' | 'in-process', args: string[]): void {
+  const log = process.env.TOKENWISE_TEST_RUN_LOG
+  if (log) appendFileSync(log, `${how} ${args.join(' ')}\n`)
 }
 
 /** A one-line summary of a run for assertion messages. */

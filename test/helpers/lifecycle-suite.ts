@@ -1,7 +1,7 @@
 // What every token-lifecycle suite sets up: one issuer, one real login its tests can copy, and per
 // test homes that are settled (no background refresh still running) and removed afterwards.
 import {issuerEnv, makeTempHome, runAcmeExpecting, type TempHome} from './acme.js'
-import {copyOfHome, issuerWithLogin, type Issuer} from './signed-in.js'
+import {copyOfHome, issuerWithLogin, type Issuer, type RunExpecting} from './signed-in.js'
 import {refreshAheadSettled} from './wait.js'
 
 export type {Issuer} from './signed-in.js'
@@ -17,10 +17,10 @@ export interface LifecycleSuite {
   sharedSignIn(): Promise<TempHome>
 }
 
-/** Register the hooks in the calling describe() and return what its tests use. */
-export function lifecycleSuite(): LifecycleSuite {
+/** Register the hooks in the calling describe() and return what its tests use; its logins are made by `run`. */
+export function lifecycleSuite(run: RunExpecting = runAcmeExpecting): LifecycleSuite {
   /** The issuer, and one real login at it copied by the tests in which the issuer rotates and revokes nothing. */
-  const shared = issuerWithLogin()
+  const shared = issuerWithLogin(run)
   /** The homes of the running test, settled and removed after it. */
   let homes: TempHome[] = []
 
@@ -34,7 +34,7 @@ export function lifecycleSuite(): LifecycleSuite {
     async signInHere(at: Issuer = suite.issuer) {
       const home = await makeTempHome()
       homes.push(home)
-      await runAcmeExpecting(0, ['auth', 'login'], {home, env: issuerEnv(at)})
+      await run(0, ['auth', 'login'], {home, env: issuerEnv(at)})
       at.resetCounts()
       return home
     },

@@ -8,7 +8,10 @@
 import {cp} from 'node:fs/promises'
 
 import {startIssuer} from '../fixtures/issuer.js'
-import {issuerEnv, makeTempHome, runAcmeExpecting, type TempHome} from './acme.js'
+import {issuerEnv, makeTempHome, runAcmeExpecting, type RunOptions, type RunResult, type TempHome} from './acme.js'
+
+/** How a helper runs the one `auth login` it makes: spawned (acme.ts) or in-process (in-process.ts), as the suite does. */
+export type RunExpecting = (code: number, args: string[], options: RunOptions) => Promise<RunResult>
 
 export type Issuer = Awaited<ReturnType<typeof startIssuer>>
 
@@ -21,15 +24,15 @@ export interface IssuerWithLogin {
 }
 
 /**
- * In the calling describe(): a test issuer and one real `auth login` at it, started before its tests
- * and ended after them. The fields are set once that `before` hook has run.
+ * In the calling describe(): a test issuer and one real `auth login` at it (made by `run`), started
+ * before its tests and ended after them. The fields are set once that `before` hook has run.
  */
-export function issuerWithLogin(): IssuerWithLogin {
+export function issuerWithLogin(run: RunExpecting = runAcmeExpecting): IssuerWithLogin {
   const shared = {} as IssuerWithLogin
   before(async () => {
     shared.issuer = await startIssuer()
     shared.env = issuerEnv(shared.issuer)
-    shared.signedIn = await signInOnce(shared.env)
+    shared.signedIn = await signInOnce(shared.env, run)
   })
   after(async () => {
     await shared.issuer?.close()
@@ -39,9 +42,9 @@ export function issuerWithLogin(): IssuerWithLogin {
 }
 
 /** `acme auth login` once, into a home of its own: the template copies are made from. */
-export async function signInOnce(env: Record<string, string | undefined>): Promise<TempHome> {
+export async function signInOnce(env: Record<string, string | undefined>, run: RunExpecting = runAcmeExpecting): Promise<TempHome> {
   const template = await makeTempHome()
-  await runAcmeExpecting(0, ['auth', 'login'], {home: template, env})
+  await run(0, ['auth', 'login'], {home: template, env})
   return template
 }
 

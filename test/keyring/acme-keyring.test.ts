@@ -1,13 +1,25 @@
 // The example host with its secrets in the OS keychain (a real gnome-keyring on a private D-Bus,
 // as `npm test` starts it): the whole flow, `auto`, a keychain that stops answering, and migration
 // between the keychain and the file.
+// In-process (test/helpers/in-process.ts) but for the runs given another D-Bus address, which the
+// keychain library reads from the process's own environment, and the commands it kills or stops.
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 import {readdir, readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {startIssuer} from '../fixtures/issuer.js'
-import { cleanEnv, errorMessage, issuerEnv, makeTempHome, nodeArgs, runAcmeExpecting, statusJson, type TempHome } from '../helpers/acme.js'
+import {
+  cleanEnv,
+  errorMessage,
+  issuerEnv,
+  makeTempHome,
+  nodeArgs,
+  runAcmeExpecting as spawnAcmeExpecting,
+  statusJson as spawnedStatusJson,
+  type TempHome,
+} from '../helpers/acme.js'
+import {runAcmeExpecting, statusJson} from '../helpers/in-process.js'
 import {MOVE_STEPS, expectKilledMidMove, expectMoveFinished, killAtStep} from '../helpers/kill-mid-step.js'
 import {pidOf, whileStopped} from '../helpers/keyring.js'
 import {KeyringCredentialStore} from '../../src/store/keyring-store.js'
@@ -77,11 +89,12 @@ describe('keychain: the example host with storage in the OS keychain', function 
 
   it('auto picks the file when no keychain answers (no D-Bus), says so once, and sticks to it', async () => {
     const noBus = {...env, ACME_AUTH_STORAGE: 'auto', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus'}
-    const run = await runAcmeExpecting(0, ['auth', 'login'], {home, env: noBus})
+    // Spawned (with noBus): the keychain library reads the D-Bus address from the process's environment.
+    const run = await spawnAcmeExpecting(0, ['auth', 'login'], {home, env: noBus})
     const warnings = run.stderr.split('\n').filter((line) => line.includes('Warning'))
     expect(warnings).to.have.length(1)
     expect(run.stderr).to.include('No OS keychain answered').and.include('ACME_AUTH_STORAGE=file')
-    expect((await statusJson(home, noBus)).accounts[0].storage).to.equal('file')
+    expect((await spawnedStatusJson(home, noBus)).accounts[0].storage).to.equal('file')
     // With the keychain back, the recorded choice holds: nothing moves, nothing is said.
     const later = await runAcmeExpecting(0, ['whoami'], {home, env: {...env, ACME_AUTH_STORAGE: 'auto'}})
     expect(later.stderr).to.equal('')
@@ -149,7 +162,7 @@ describe('keychain: the example host with storage in the OS keychain', function 
 
   it('status shows where each account is kept', async () => {
     await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, FAKE_BROWSER_LOGIN: 'alice'}})
-    await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ACME_AUTH_STORAGE: 'auto', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus', FAKE_BROWSER_LOGIN: 'bob'}})
+    await spawnAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ACME_AUTH_STORAGE: 'auto', DBUS_SESSION_BUS_ADDRESS: 'unix:path=/nonexistent/bus', FAKE_BROWSER_LOGIN: 'bob'}})
     const auto = {...env, ACME_AUTH_STORAGE: 'auto'}
     expect((await statusJson(home, auto)).accounts.map((a) => [a.subject, a.storage])).to.deep.equal([['alice', 'keyring'], ['bob', 'file']])
     const text = (await runAcmeExpecting(0, ['auth', 'status'], {home, env: auto})).stdout

@@ -6,7 +6,13 @@ import {readdir, readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {startIssuer} from '../fixtures/issuer.js'
-import {issuerEnv, makeTempHome, runAcmeExpecting, statusJson, warningMessages, type TempHome} from '../helpers/acme.js'
+import {
+  issuerEnv,
+  makeTempHome,
+  warningMessages,
+  type TempHome,
+} from '../helpers/acme.js'
+import {runAcmeExpecting, statusJson} from '../helpers/in-process.js'
 import {killAtStep} from '../helpers/kill-mid-step.js'
 import {KEPT_SETTINGS, moveLoginToLegacyFile, readLegacyFile} from '../helpers/legacy-login.js'
 import {ADOPTION_STEPS} from '../../src/session/adopt-login.js'

@@ -19,7 +19,7 @@ const LAYERS: Array<{name: string; files: RegExp; rank: number; mayImport?: RegE
   {name: 'provider', files: /^provider\//, rank: 3},
   {name: 'store', files: /^store\//, rank: 2},
   {name: 'settings', files: /^settings\//, rank: 1},
-  {name: 'shared words', files: /^(errors|durations|host-commands|split-command|safe-text|private-files)\.ts$/, rank: 0},
+  {name: 'shared words', files: /^(errors|durations|host-commands|split-command|safe-text|private-files|run-environment)\.ts$/, rank: 0},
 ]
 
 const MAX_LINES = 400

@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 import {text} from 'node:stream/consumers'
 
 import {AuthCommand} from '../../cli/auth-command.js'
+import {browserCommand} from '../../cli/open-browser.js'
 import {terminalUi} from '../../cli/terminal-ui.js'
 import {AuthError} from '../../errors.js'
 import {describeAccount} from '../../session/accounts.js'
@@ -49,7 +50,7 @@ Where sign-in is configured, first found wins: these flags; the environment (<%=
     const stdinKey = flags['client-assertion-key'] === '-'
     const context = await this.authContext({...flags, 'client-assertion-key': stdinKey ? undefined : flags['client-assertion-key']})
     const method = await this.method(context, flags, stdinKey)
-    const ui = terminalUi({browserCommand: browserCommand(context.envNames.browser), clipboard: flags.clipboard})
+    const ui = terminalUi({browserCommand: browserCommand(context.env, context.envNames.browser), clipboard: flags.clipboard, env: context.env})
     const account = await login(context, method, ui)
     this.log(`Signed in as ${describeAccount(account)}.`)
     return {account: toStatus(account, true)}
@@ -78,8 +79,4 @@ Where sign-in is configured, first found wins: these flags; the environment (<%=
     if (!value || /\s/.test(value)) throw new AuthError('USAGE', `Standard input did not hold ${what}.`, {suggestion: `Pipe exactly ${what}, without spaces, into ${flag}.`})
     return value
   }
-}
-
-function browserCommand(variable: string): string | undefined {
-  return process.env[variable] || process.env.BROWSER || undefined
 }

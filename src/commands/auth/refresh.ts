@@ -2,6 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {AuthCommand, accountFlag} from '../../cli/auth-command.js'
 import {oneLine} from '../../cli/one-line.js'
+import {browserCommand} from '../../cli/open-browser.js'
 import {terminalUi} from '../../cli/terminal-ui.js'
 import {AuthError} from '../../errors.js'
 import {changedScopes, describeAccount, signedInAccount} from '../../session/accounts.js'
@@ -53,7 +54,7 @@ With --scopes or --remove-scopes (as \`gh auth refresh\`), signs in again (brows
     if (scopes.length === 0) throw new AuthError('USAGE', 'That would leave the login without any scope.', {suggestion: 'Keep at least one scope.'})
     // The account's own issuer and client, whatever is configured now.
     const context = await this.authContext({issuer: account.issuer, 'client-id': account.clientId, scopes: scopes.join(' ')})
-    const signedIn = await login(context, {kind: flags.device ? 'device' : 'browser'}, terminalUi({browserCommand: process.env[context.envNames.browser] || process.env.BROWSER || undefined}))
+    const signedIn = await login(context, {kind: flags.device ? 'device' : 'browser'}, terminalUi({browserCommand: browserCommand(context.env, context.envNames.browser), env: context.env}))
     this.log(`Signed in again as ${describeAccount(signedIn)} with the scopes ${oneLine(signedIn.scopes.join(' '))}.`)
     return {expiresAt: signedIn.expiresAt, scopes: signedIn.scopes}
   }
