@@ -16,10 +16,25 @@ import {AuthError} from './errors.js'
 /** The owner every file and folder of ours must have; undefined where there are no uids (Windows). */
 const ourUid = process.getuid?.()
 
-/** Nothing we keep comes near this; a bigger file is not ours, and is not read into memory. */
-const MAX_FILE_BYTES = 8 * 1024 * 1024
+/** Nothing we keep comes near this; a bigger file is not read into memory. */
+export const MAX_FILE_BYTES = 8 * 1024 * 1024
 
 export class UnsafePathError extends AuthError {}
+
+/**
+ * A file of ours far larger than anything we write (an index an older version let a hostile issuer
+ * grow, a file edited by hand). Not someone else's doing: said as what it is, and never read.
+ */
+export class OversizedFileError extends AuthError {
+  constructor(
+    readonly path: string,
+    readonly size: number,
+  ) {
+    super('STORE_CORRUPT', `The file ${path} is ${size} bytes, far more than this CLI ever writes (${MAX_FILE_BYTES} at most), so it was not read.`, {
+      suggestion: 'Move it aside or remove it.',
+    })
+  }
+}
 
 function unsafe(path: string, reason: string, variable?: string): UnsafePathError {
   const move = variable ? `, or set ${variable} to a folder of your own` : ''
@@ -117,7 +132,7 @@ function judgeFile(path: string, info: Stats, variable?: string): void {
   if (!info.isFile()) throw unsafe(path, 'is not a regular file', variable)
   if (ourUid !== undefined && info.uid !== ourUid) throw unsafe(path, `belongs to another user (uid ${info.uid})`, variable)
   if (ourUid !== undefined && info.mode & 0o022) throw unsafe(path, 'can be written by other users', variable)
-  if (info.size > MAX_FILE_BYTES) throw unsafe(path, `is ${info.size} bytes, far more than anything of ours`, variable)
+  if (info.size > MAX_FILE_BYTES) throw new OversizedFileError(path, info.size)
 }
 
 /**

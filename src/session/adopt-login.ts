@@ -11,7 +11,9 @@ import {withLock} from '../store/lock.js'
 import type {Secrets} from '../store/secrets.js'
 import {checkpoint} from '../store/checkpoint.js'
 import {authContext, type AuthContext, type ProviderApi} from './context.js'
-import {connectOptions} from './issuer-client.js'
+import type {IdentityClaims} from '../settings/parse.js'
+import {checkRecordFits} from '../store/record-limits.js'
+import {accountSettings, connectOptions} from './issuer-client.js'
 import {chooseBackend} from './storage-choice.js'
 
 /** A login the host's earlier code kept (in its own config file, say), as the host's `read()` returns it. */
@@ -136,14 +138,12 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
   // found while the old copy still works, not with a rotated refresh token in hand.
   const {backend: storage, why: storageWhy} = await chooseBackend(context, {warn: context.notify})
   const provider = await context.provider()
-  const sameClient = issuerUrl === settings.issuer && clientId === settings.clientId
-  const issuer = await provider.connect(
-    {issuer: issuerUrl, clientId, clientSecret: sameClient ? settings.clientSecret : undefined, endpoints: sameClient ? settings.endpoints : undefined},
-    connectOptions(context),
-  )
+  // As for any stored login: only what the settings configure for this issuer and client (binding.ts).
+  const {usable: bound} = accountSettings(context, {issuer: issuerUrl, clientId})
+  const issuer = await provider.connect({issuer: issuerUrl, clientId, clientSecret: bound.clientSecret, endpoints: bound.endpoints}, connectOptions(context))
   let signIn: SignIn
   try {
-    signIn = await learnWhoItIs(context, provider, issuer, legacy, {source, where, resource: sameClient ? settings.resource : undefined})
+    signIn = await learnWhoItIs(context, provider, issuer, legacy, {source, where, resource: bound.resource, claims: bound.identityClaims})
   } catch (error) {
     if (!(error instanceof AuthError) || !(error.code === 'REAUTH_REQUIRED' || provider.accessTokenRefused(error))) throw error
     // Nothing to take over: said once, since from here on only the clearing is left to do.
@@ -166,12 +166,13 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
   }
   if (signIn.identity.name) record.name = signIn.identity.name
   if (signIn.identity.email) record.email = signIn.identity.email
-  if (sameClient && settings.endpoints) record.endpoints = {...settings.endpoints}
-  if (sameClient && settings.resource) record.resource = settings.resource
+  if (bound.endpoints) record.endpoints = {...bound.endpoints}
+  if (bound.resource) record.resource = bound.resource
+  checkRecordFits(record)
   // As at sign-in: a client secret given only for this user (environment, user file) is needed by
   // every refresh too; the host's own is in its package.json whenever the CLI runs.
-  const keepSecret = sameClient && settings.clientSecret && settings.sources.clientSecret?.startsWith('oclif.auth') !== true
-  const saved = await saveAdoptedLogin(store, record, keepSecret ? {...signIn.secrets, clientSecret: settings.clientSecret} : signIn.secrets)
+  const keepSecret = bound.clientSecret && settings.bindings?.clientSecret?.layer !== 'host'
+  const saved = await saveAdoptedLogin(store, record, keepSecret ? {...signIn.secrets, clientSecret: bound.clientSecret} : signIn.secrets)
   if (saved && storageWhy) context.notify(storageWhy)
   await checkpoint(ADOPTION_STEPS.saved)
   return clearOldCopy(context, source, where, saved ? 'adopted' : 'kept-newer')
@@ -188,9 +189,8 @@ async function learnWhoItIs(
   provider: ProviderApi,
   issuer: Awaited<ReturnType<ProviderApi['connect']>>,
   legacy: LegacyLogin,
-  {source, where, resource}: {source: LegacyLoginSource; where: string; resource?: string[]},
+  {source, where, resource, claims}: {source: LegacyLoginSource; where: string; resource?: string[]; claims?: IdentityClaims},
 ): Promise<SignIn> {
-  const claims = context.settings.identityClaims
   if (!legacy.refreshToken) {
     const accessToken = legacy.accessToken!
     const identity = await provider.fetchIdentity(issuer, accessToken, {claims})

@@ -6,7 +6,7 @@
  */
 import {holdInterrupts, withInterruptsHeld, type HoldOptions, type InterruptHold} from './interrupts.js'
 import {describeAccount, type AccountRecord} from '../store/account-index.js'
-import type {SaveOutcome} from '../store/account-store.js'
+import type {SaveOutcome} from '../store/rescued-login.js'
 import type {AuthContext} from './context.js'
 
 /**

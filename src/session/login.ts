@@ -5,7 +5,9 @@ import type {ClientCredential, DPoPHandle, Issuer, SignIn, SignInUi} from '../pr
 import type {Secrets} from '../store/secrets.js'
 import {accountKey, describeAccount, pickAccount, type AccountRecord} from '../store/account-index.js'
 import {refuseWhileEnvironmentToken, type AuthContext, type ProviderApi} from './context.js'
-import {configuredClient, connectOptions} from './issuer-client.js'
+import type {BoundSettings} from '../settings/binding.js'
+import {configuredClient, configuredSettings, connectOptions} from './issuer-client.js'
+import {checkRecordFits} from '../store/record-limits.js'
 import type {InterruptHold} from './interrupts.js'
 import {holdWhileGranting, tellIfRescued} from './grant-hold.js'
 import {checkBound, dpopKeyForSignIn, explainDPoPDemand} from './dpop-login.js'
@@ -30,8 +32,10 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   refuseWhileEnvironmentToken(context, 'sign in')
   const {issuer: issuerUrl, clientId} = settings
   if (!issuerUrl || !clientId) throw notConfigured(context)
+  // First of all: a secret, key or set of endpoints set for another issuer or client stops the sign-in.
+  const bound = configuredSettings(context)
   const provider = await context.provider()
-  const client = method.kind === 'client' ? {...configuredClient(context), credential: method.credential} : configuredClient(context)
+  const client = method.kind === 'client' ? {...configuredClient(context, bound), credential: method.credential} : configuredClient(context, bound)
   const issuer = await provider.connect(client, connectOptions(context, {fresh: true})).catch((error: unknown) => {
     // At sign-in an issuer that cannot be reached is as often a wrong address as an outage.
     if (!(error instanceof AuthError) || error.code !== 'TRANSIENT') throw error
@@ -59,7 +63,7 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
         hold = undefined
       },
     }
-    return await signInAndSave(context, provider, issuer, method, ui, storage, storageWhy, grant)
+    return await signInAndSave(context, bound, provider, issuer, method, ui, storage, storageWhy, grant)
   } finally {
     hold?.release()
   }
@@ -67,6 +71,7 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
 
 async function signInAndSave(
   context: AuthContext,
+  bound: BoundSettings,
   provider: ProviderApi,
   issuer: Issuer,
   method: LoginMethod,
@@ -80,7 +85,7 @@ async function signInAndSave(
   // One key per login (RFC 9449), made for this sign-in and kept with its tokens.
   const dpopKey = method.kind === 'token' ? undefined : await dpopKeyForSignIn(context, provider, issuer)
   const dpop = dpopKey ? await provider.dpopHandle(issuer.config, dpopKey) : undefined
-  const signIn = await signInWith(context, provider, issuer, method, ui, grant, dpop).catch((error: unknown) => {
+  const signIn = await signInWith(context, bound, provider, issuer, method, ui, grant, dpop).catch((error: unknown) => {
     throw explainDPoPDemand(context, provider, issuer, error)
   })
   if (dpopKey) {
@@ -106,18 +111,20 @@ async function signInAndSave(
   if (signIn.identity.name) record.name = signIn.identity.name
   if (signIn.identity.email) record.email = signIn.identity.email
   if (method.kind === 'client') record.clientAuth = method.credential.kind
+  // Before it is shown or kept: a hostile issuer's megabyte claims must not reach the index.
+  checkRecordFits(record)
   if (signIn.secrets.dpopKey) record.dpopJkt = provider.dpopThumbprint(signIn.secrets.dpopKey)
   // After the name is known: "Signed in as Bob (bob)", as the earlier login is described.
   await confirmOtherAccount(context, method, record, ui)
-  if (settings.endpoints) record.endpoints = {...settings.endpoints}
-  if (settings.resource) record.resource = settings.resource
+  if (bound.endpoints) record.endpoints = {...bound.endpoints}
+  if (bound.resource) record.resource = bound.resource
   // A secret given for this sign-in only (environment, user file) is needed by every refresh too;
   // the host's own is in its package.json whenever the CLI runs.
   const secrets =
     method.kind === 'client'
       ? {...signIn.secrets, ...method.keep}
-      : settings.clientSecret && settings.sources.clientSecret?.startsWith('oclif.auth') !== true
-        ? {...signIn.secrets, clientSecret: settings.clientSecret}
+      : bound.clientSecret && settings.bindings?.clientSecret?.layer !== 'host'
+        ? {...signIn.secrets, clientSecret: bound.clientSecret}
         : signIn.secrets
   // Under the account's lock: a refresh of an older login of the same account, in flight in another
   // process, must not overwrite this one.
@@ -167,16 +174,16 @@ interface GrantWatch {
   grantRefused: () => void
 }
 
-async function signInWith(context: AuthContext, provider: ProviderApi, issuer: Issuer, method: LoginMethod, ui: SignInUi, grant: GrantWatch, dpop: DPoPHandle | undefined): Promise<SignIn> {
+async function signInWith(context: AuthContext, bound: BoundSettings, provider: ProviderApi, issuer: Issuer, method: LoginMethod, ui: SignInUi, grant: GrantWatch, dpop: DPoPHandle | undefined): Promise<SignIn> {
   const {settings} = context
-  const extraParams = {...settings.authorizationParams, ...(settings.audience ? {audience: settings.audience} : {})}
+  const extraParams = {...bound.authorizationParams, ...(bound.audience ? {audience: bound.audience} : {})}
   const options = {
     scopes: settings.scopes,
     timeoutSeconds: settings.loginTimeoutSeconds,
     ui,
     extraParams,
-    resource: settings.resource,
-    claims: settings.identityClaims,
+    resource: bound.resource,
+    claims: bound.identityClaims,
     redirect: {host: settings.redirectHost, ports: settings.redirectPorts, path: settings.redirectPath, portsSource: settings.sources.redirectPorts},
     dpop,
   }
@@ -199,7 +206,7 @@ async function signInWith(context: AuthContext, provider: ProviderApi, issuer: I
       // configured for it, or none and gets what its registration allows.
       const scopes = settings.sources.scopes === 'default' ? [] : settings.scopes
       grant.beforeGrant()
-      const secrets = await provider.clientCredentialsGrant(issuer, {scopes, resource: settings.resource, audience: settings.audience, dpop}).catch((error: unknown) => {
+      const secrets = await provider.clientCredentialsGrant(issuer, {scopes, resource: bound.resource, audience: bound.audience, dpop}).catch((error: unknown) => {
         if (!(error instanceof AuthError) || error.code !== 'REAUTH_REQUIRED') throw error
         // At sign-in a refused credential is a failed sign-in, as a wrong password is.
         throw new AuthError('LOGIN_FAILED', error.message, {cause: error, suggestion: `Check the client id (${settings.sources.clientId}) and its secret, key or federated token with the issuer's administrators.`})
@@ -214,7 +221,7 @@ async function signInWith(context: AuthContext, provider: ProviderApi, issuer: I
           suggestion: 'Pipe the access token itself into --with-token.',
         })
       }
-      const identity = await provider.fetchIdentity(issuer, method.accessToken, {claims: settings.identityClaims})
+      const identity = await provider.fetchIdentity(issuer, method.accessToken, {claims: bound.identityClaims})
       return {secrets: {accessToken: method.accessToken, tokenType: 'Bearer'}, identity, scopes: []}
     }
   }

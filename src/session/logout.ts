@@ -15,21 +15,35 @@ export interface LogoutResult {
   leftBehind?: string
 }
 
+/** What `auth logout --all` did with an index it could not read. */
+export interface IndexReset {
+  /** The index, and where its bytes went. */
+  path: string
+  movedTo: string
+  /** "too large (9000000 bytes)", "damaged (not valid JSON)". */
+  reason: string
+  /** The credentials file was removed (it held the secrets no index names any more). */
+  credentialsRemoved?: string
+}
+
 /** Sign out one account (the default or `account`), or every account with `all`. */
-export async function logout(context: AuthContext, request: {account?: string; all?: boolean} = {}): Promise<LogoutResult[]> {
+export async function logout(context: AuthContext, request: {account?: string; all?: boolean} = {}): Promise<{results: LogoutResult[]; reset?: IndexReset}> {
   refuseWhileEnvironmentToken(context, 'sign out of the stored logins')
-  const index = await context.store.readIndex()
   if (request.all) {
+    // The way out of any state of the store: an index that cannot be read is set aside, not in the way.
+    const {index, setAside} = await context.store.readIndexForReset()
     const results: LogoutResult[] = []
     for (const account of index.accounts) results.push(await logoutAccount(context, account))
     // `--all` means nothing stays behind, not even entries no listed account owns.
-    await context.store.clearCredentialsFile()
-    return results
+    const removed = await context.store.clearCredentialsFile()
+    if (!setAside) return {results}
+    return {results, reset: {...setAside, ...(removed ? {credentialsRemoved: context.store.paths.credentials} : {})}}
   }
+  const index = await context.store.readIndex()
   const account = requestedAccount(context, index, request.account)
   // Signed out already: the state asked for holds, so this is no error (scripts run it to be sure).
-  if (!account) return []
-  return [await logoutAccount(context, account)]
+  if (!account) return {results: []}
+  return {results: [await logoutAccount(context, account)]}
 }
 
 /**
@@ -45,8 +59,10 @@ async function logoutAccount(context: AuthContext, account: AccountRecord): Prom
       const secrets = await context.store.readSecrets(account)
       const provider = await context.provider()
       const client = accountClient(context, account, secrets)
-      // A confidential client authenticates its revocation request too (RFC 7009 §2.1).
-      if (account.clientAuth) client.credential = await machineCredential(context, account, secrets)
+      // A confidential client authenticates its revocation request too (RFC 7009 §2.1), with its own
+      // credential only: one the settings hold for another issuer or client is left out, and the
+      // issuer may still take the revocation without it.
+      if (account.clientAuth) client.credential = await machineCredential(context, account, secrets, 'omit')
       const issuer = await provider.connect(client, connectOptions(context))
       const revoked = secrets.refreshToken
         ? await provider.revokeToken(issuer, secrets.refreshToken, 'refresh_token')

@@ -8,7 +8,9 @@ import {oneLineSafe} from '../safe-text.js'
 import {splitCommand} from '../split-command.js'
 import type {AccountRecord} from '../store/account-index.js'
 import type {Secrets} from '../store/secrets.js'
+import type {BoundSettings, ClientBoundKey} from '../settings/binding.js'
 import type {AuthContext} from './context.js'
+import {accountSettings, configuredSettings, misboundSetting} from './issuer-client.js'
 
 /*
  * Sign-in for machines: a service or a CI job signs in as the client itself (RFC 6749 §4.4), with a
@@ -17,30 +19,43 @@ import type {AuthContext} from './context.js'
  * client_credentials grant, made with the credential the login kept, or the one the settings give.
  */
 
-/** The credential a machine account uses for its next token. */
-export async function machineCredential(context: AuthContext, account: AccountRecord, secrets: Secrets): Promise<ClientCredential> {
-  const sameClient = context.settings.issuer === account.issuer && context.settings.clientId === account.clientId
+/**
+ * The credential a machine account uses for its next token: the one its login kept, else the one the
+ * settings configure for its issuer and client. One configured for another issuer or client is never
+ * sent: a renewal stops with exit 2 naming both (`whenMisbound: 'refuse'`); a revocation, which the
+ * issuer takes without it too, goes on without it (`'omit'`: undefined).
+ */
+export async function machineCredential(context: AuthContext, account: AccountRecord, secrets: Secrets, whenMisbound: 'refuse' | 'omit' = 'refuse'): Promise<ClientCredential | undefined> {
+  const {usable, misbound} = accountSettings(context, account)
+  /** None usable: one set for another issuer or client is said as such (or left out), else `otherwise`. */
+  const without = (keys: ClientBoundKey[], otherwise: () => never) => {
+    const elsewhere = misbound.find((entry) => (keys as string[]).includes(entry.key))
+    if (!elsewhere) return otherwise()
+    if (whenMisbound === 'omit') return undefined
+    throw misboundSetting(context, elsewhere, account, 'login')
+  }
   switch (account.clientAuth) {
     case 'client_secret': {
-      const secret = secrets.clientSecret ?? (sameClient ? context.settings.clientSecret : undefined)
-      if (!secret) throw machineSettingMissing(context, account, `its client secret, which was given in ${context.envNames.clientSecret} and is not set now`)
+      const secret = secrets.clientSecret ?? usable.clientSecret
+      if (!secret) return without(['clientSecret'], () => machineSettingMissing(context, account, `its client secret, which was given in ${context.envNames.clientSecret} and is not set now`))
       return {kind: 'client_secret', secret}
     }
     case 'private_key_jwt': {
       if (secrets.clientAssertionKey) return {kind: 'private_key_jwt', key: secrets.clientAssertionKey}
-      const path = secrets.clientAssertionKeyPath ?? context.settings.clientAssertionKey
-      if (!path) throw machineSettingMissing(context, account, 'its private key: no key file is known')
+      const path = secrets.clientAssertionKeyPath ?? usable.clientAssertionKey
+      if (!path) return without(['clientAssertionKey'], () => machineSettingMissing(context, account, 'its private key: no key file is known'))
       return {kind: 'private_key_jwt', key: await readKeyFile(path)}
     }
     case 'federated':
-      return {kind: 'federated', assertion: await federatedToken(context)}
+      if (!usable.federatedTokenFile && !usable.federatedTokenCommand) return without(['federatedTokenFile', 'federatedTokenCommand'], () => noFederatedToken(context))
+      return {kind: 'federated', assertion: await federatedToken(context, usable)}
     default:
       throw new AuthError('UNEXPECTED', `${account.clientId} is not a machine login.`)
   }
 }
 
-function machineSettingMissing(context: AuthContext, account: AccountRecord, what: string): AuthError {
-  return new AuthError('REAUTH_REQUIRED', `Client '${account.clientId}' at ${account.issuer} cannot get a new token without ${what}.`, {
+function machineSettingMissing(context: AuthContext, account: AccountRecord, what: string): never {
+  throw new AuthError('REAUTH_REQUIRED', `Client '${account.clientId}' at ${account.issuer} cannot get a new token without ${what}.`, {
     suggestion: `Set it again, or sign the client in again: \`${context.commands.auth('login')} --client-credentials\`.`,
   })
 }
@@ -64,8 +79,8 @@ export async function readKeyFile(path: string): Promise<string> {
  * re-written by the runner, or a command that asks the CI system for one). Only the user's settings
  * name either (flag, environment, the user's or the host's file), never the index.
  */
-export async function federatedToken(context: AuthContext): Promise<string> {
-  const {federatedTokenFile: file, federatedTokenCommand: command} = context.settings
+export async function federatedToken(context: AuthContext, bound: BoundSettings): Promise<string> {
+  const {federatedTokenFile: file, federatedTokenCommand: command} = bound
   let token: string
   if (file) {
     try {
@@ -78,9 +93,7 @@ export async function federatedToken(context: AuthContext): Promise<string> {
   } else if (command) {
     token = await runTokenCommand(command, context.settings.requestTimeoutSeconds * 1000, context.settings.sources.federatedTokenCommand ?? 'federatedTokenCommand', context.env)
   } else {
-    throw new AuthError('REAUTH_REQUIRED', 'This machine login gets its token from a federated JWT, and no setting says where that JWT is now.', {
-      suggestion: `Set ${context.envNames.federatedTokenFile} (a file the CI system writes) or ${context.envNames.federatedTokenCommand} (a command that prints one).`,
-    })
+    noFederatedToken(context)
   }
   if (!/^[\w-]+\.[\w-]+\.[\w-]*$/.test(token) || token.length > MAX_TOKEN_BYTES) {
     throw new AuthError('LOGIN_FAILED', `The federated token (${file ?? 'from the command'}) is not a JWT.`, {
@@ -88,6 +101,12 @@ export async function federatedToken(context: AuthContext): Promise<string> {
     })
   }
   return token
+}
+
+function noFederatedToken(context: AuthContext): never {
+  throw new AuthError('REAUTH_REQUIRED', 'This machine login gets its token from a federated JWT, and no setting says where that JWT is now.', {
+    suggestion: `Set ${context.envNames.federatedTokenFile} (a file the CI system writes) or ${context.envNames.federatedTokenCommand} (a command that prints one).`,
+  })
 }
 
 /** Run the command (without a shell) and take the JWT it prints; time-boxed and bounded. */
@@ -135,16 +154,17 @@ export interface MachineLoginInput {
  * commands then read from the settings too.
  */
 export async function machineLoginCredential(context: AuthContext, input: MachineLoginInput): Promise<{credential: ClientCredential; keep: Partial<Secrets>}> {
-  const {settings} = context
+  // Before anything is read or run: a secret, key or federated token set for another issuer or client stops here.
+  const bound = configuredSettings(context)
   if (input.key) return {credential: {kind: 'private_key_jwt', key: input.key}, keep: {clientAssertionKey: input.key}}
-  if (settings.clientAssertionKey) {
+  if (bound.clientAssertionKey) {
     const {resolve} = await import('node:path')
-    const path = resolve(settings.clientAssertionKey)
+    const path = resolve(bound.clientAssertionKey)
     return {credential: {kind: 'private_key_jwt', key: await readKeyFile(path)}, keep: {clientAssertionKeyPath: path}}
   }
   if (input.secret) return {credential: {kind: 'client_secret', secret: input.secret}, keep: {clientSecret: input.secret}}
-  if (settings.federatedTokenFile || settings.federatedTokenCommand) return {credential: {kind: 'federated', assertion: await federatedToken(context)}, keep: {}}
-  if (settings.clientSecret) return {credential: {kind: 'client_secret', secret: settings.clientSecret}, keep: {}}
+  if (bound.federatedTokenFile || bound.federatedTokenCommand) return {credential: {kind: 'federated', assertion: await federatedToken(context, bound)}, keep: {}}
+  if (bound.clientSecret) return {credential: {kind: 'client_secret', secret: bound.clientSecret}, keep: {}}
   throw new AuthError('USAGE', 'Signing in as a client needs its secret, its private key or a federated token, and none was given.', {
     suggestion: `Pipe the secret into --with-secret, or set ${context.envNames.clientSecret}; give a key with --client-assertion-key <file>; or set ${context.envNames.federatedTokenFile} (a JWT from your CI system).`,
   })

@@ -5,7 +5,7 @@ import {splitCommand} from '../split-command.js'
 import type {SignInUi} from '../provider/sign-in-ui.js'
 import type {BackendKind} from '../settings/settings.js'
 import type {AccountIndex, AccountRecord} from '../store/account-index.js'
-import {HelperNotConfiguredError} from '../store/account-store.js'
+import {HelperNotConfiguredError} from '../store/backend-registry.js'
 import type {AuthContext} from './context.js'
 import {untilSaved} from './grant-hold.js'
 

@@ -2,7 +2,7 @@ import {AuthError} from '../errors.js'
 import type {AccountIndex, AccountRecord} from '../store/account-index.js'
 import type {AuthContext} from './context.js'
 import {ensureFresh} from './ensure-fresh.js'
-import {accountClient, connectOptions} from './issuer-client.js'
+import {accountClient, accountSettings, connectOptions} from './issuer-client.js'
 
 /** What the issuer said about one stored login; `problem` says why not, in one line, when it is not verified. */
 export interface Verification {
@@ -32,10 +32,9 @@ export async function verifyLogin(context: AuthContext, account: AccountRecord, 
   if (account.clientAuth) return {verified: true}
   const provider = await context.provider()
   const issuer = await provider.connect(accountClient(context, account), connectOptions(context))
-  const sameClient = context.settings.issuer === account.issuer && context.settings.clientId === account.clientId
   // A DPoP-bound token is shown with a proof of the login's key, as every request must (RFC 9449).
   const dpop = dpopKey ? await provider.dpopHandle(issuer.config, dpopKey) : undefined
-  const accepted = await provider.acceptsAccessToken(issuer, accessToken, {claims: sameClient ? context.settings.identityClaims : undefined, dpop})
+  const accepted = await provider.acceptsAccessToken(issuer, accessToken, {claims: accountSettings(context, account).usable.identityClaims, dpop})
   if (accepted) return {verified: true}
   return {verified: false, problem: `The issuer at ${account.issuer} does not accept the stored access token (revoked, or expired early).`}
 }

@@ -4,7 +4,7 @@ import type {Interfaces} from '@oclif/core'
 
 import {AuthError} from '../errors.js'
 import {runEnvironment} from '../run-environment.js'
-import {checkPrivateFolder, readPrivateFile, UnsafePathError} from '../private-files.js'
+import {checkPrivateFolder, OversizedFileError, readPrivateFile, UnsafePathError} from '../private-files.js'
 import {HOOK_SETTING_SPECS, type HookSettingKey} from './hook-specs.js'
 import {layerFromBlockRows, layerFromFileBlock, resolveKeys, resolveSettings, type SettingsLayer} from './resolve.js'
 import type {AuthSettings, SettingKey} from './settings.js'
@@ -75,7 +75,7 @@ async function userFileLayer(config: Interfaces.Config): Promise<SettingsLayer> 
     const variable = config.scopedEnvVarKey('CONFIG_DIR')
     if ((await checkPrivateFolder(dirname(path), variable)) === 'ok') text = await readPrivateFile(path, variable)
   } catch (error) {
-    if (error instanceof UnsafePathError) throw error
+    if (error instanceof UnsafePathError || error instanceof OversizedFileError) throw error
     throw new AuthError('CONFIG_INVALID', `Could not read the settings file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}.`)
   }
   let block: unknown

@@ -1,4 +1,5 @@
 import {AuthError} from '../errors.js'
+import {bindingsOf} from './binding.js'
 import {ParseProblem, isLoopbackHost} from './parse.js'
 import type {AuthSettings, SettingKey} from './settings.js'
 import {SETTING_KEYS, SETTING_SPECS, type SettingSpec} from './specs.js'
@@ -19,6 +20,7 @@ export interface SettingsLayer {
 export function resolveSettings(layers: SettingsLayer[]): AuthSettings {
   const result = resolveKeys(layers, SETTING_KEYS, SETTING_SPECS) as AuthSettings
   if (result.issuer) checkTransport(result)
+  result.bindings = bindingsOf(layers)
   return result
 }
 

@@ -1,3 +1,4 @@
+import type {Binding, BoundKey} from './binding.js'
 import type {EndpointSettings, IdentityClaims} from './parse.js'
 
 /**
@@ -72,6 +73,8 @@ export interface AuthSettings {
   dpop: DPoPMode
   /** Where each value came from, for error messages and `auth status`. */
   sources: Partial<Record<SettingKey, string>>
+  /** The issuer and client each secret, key, endpoint set or extra parameter was set for (binding.ts): read them through settingsFor(). */
+  bindings?: Partial<Record<BoundKey, Binding>>
 }
 
 export type SettingKey =

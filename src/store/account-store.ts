@@ -10,14 +10,13 @@ import type {Secrets} from './secrets.js'
 import {BackendRegistry, type BackendRegistryOptions} from './backend-registry.js'
 import {sha256Hex} from './hash.js'
 import {withLock} from './lock.js'
+import {moveAside} from './atomic-file.js'
+import {DamagedFileError} from './stored-json.js'
 import {MetadataCache} from './metadata-cache.js'
 import {accountLockPath} from './account-files.js'
 import {storePaths, type StorePaths} from './paths.js'
 import {RescuedLogin, type SaveOutcome} from './rescued-login.js'
 import {checkpoint} from './checkpoint.js'
-
-export {HelperNotConfiguredError} from './backend-registry.js'
-export type {SaveOutcome} from './rescued-login.js'
 
 export interface AccountStoreOptions extends Omit<BackendRegistryOptions, 'credentialsPath' | 'service' | 'loginHint'> {
   dataDir: string
@@ -79,7 +78,29 @@ export class AccountStore {
     if (this.memoryIndex) return structuredClone(this.memoryIndex)
     // Nothing is read from a folder someone else prepared or can write (see private-files.ts).
     await checkPrivateFolder(this.paths.dir, this.options.dataDirVariable)
-    return readIndex(this.paths.index, `${this.loginHint} (\`${this.options.commands.auth('logout')} --all\` clears what is left.)`)
+    const logoutAll = `${this.options.commands.auth('logout')} --all`
+    return readIndex(this.paths.index, `${this.loginHint} (\`${logoutAll}\` clears what is left.)`).catch((error: unknown) => {
+      // Not moved aside (too large to judge): nothing works until it is, sign-in included.
+      if (!(error instanceof DamagedFileError) || error.keptAt) throw error
+      throw new DamagedFileError(error.path, error.reason, undefined, error.message, `Run \`${logoutAll}\` to move it aside and clear what is left, then \`${this.options.commands.auth('login')}\`.`)
+    })
+  }
+
+  /**
+   * The index for `auth logout --all`, which must work whatever state the index is in: one too large
+   * to read or damaged is moved aside (where a damaged one already went) and an empty one stands in.
+   * `setAside` says what was moved where; undefined when the index was fine.
+   */
+  async readIndexForReset(): Promise<{index: AccountIndex; setAside?: {path: string; reason: string; movedTo: string}}> {
+    try {
+      return {index: await this.readIndex()}
+    } catch (error) {
+      if (!(error instanceof DamagedFileError)) throw error
+      const {path, reason, keptAt} = error
+      // Under the store lock, as every change of the index: no writer is halfway through it.
+      const movedTo = keptAt ?? (await withLock(join(this.paths.locks, 'store.lock'), () => moveAside(path), {...this.lockWait, purpose: 'setting the damaged index aside'}))
+      return {index: emptyIndex(), setAside: {path, reason, movedTo}}
+    }
   }
 
   /**
@@ -87,8 +108,7 @@ export class AccountStore {
    * out": the index says they were written. (A stopped keychain answers "no entry" too.)
    */
   async readSecrets(account: AccountRecord): Promise<Secrets> {
-    // A rescued answer is newer than anything its own store holds (see keepSecrets): read first, so a
-    // refresh token the issuer has replaced is never sent again.
+    // A rescued answer is the newest there is (RescuedLogin): a replaced refresh token is never sent.
     const rescued = await this.rescueOf(account.key)?.read()
     if (rescued) return rescued
     const backend = this.backend(account.storage)
@@ -106,11 +126,7 @@ export class AccountStore {
     return secrets
   }
 
-  /**
-   * Add or replace an account after a sign-in: the secrets first (rescued if their store cannot take
-   * them), then the index under a short hold of the store lock. The caller holds the account's lock.
-   * Returns the failure of the login's own store when the secrets went to the rescue file instead.
-   */
+  /** Add or replace an account after a sign-in (the caller holds its lock): secrets first, rescued if need be, then the index. */
   async saveLogin(record: AccountRecord, secrets: Secrets, options: {makeDefault: boolean}): Promise<SaveOutcome> {
     // The credentials file holds every account: its read-modify-write goes under the store lock.
     const sharedFile = record.storage === 'file'
@@ -133,21 +149,16 @@ export class AccountStore {
     return outcome
   }
 
-  /**
-   * Refresh and store the result. The caller holds the account's lock, which alone serialises
-   * refreshes of this account; no lock other accounts need is held while the issuer is asked (a slow
-   * issuer must not stall every account). What `refresh` throws passes through; nothing is written then.
-   */
+  /** Refresh and save (saveRefreshed) under the caller's account lock alone: no lock other accounts need is held meanwhile. */
   async refreshAndSave(account: AccountRecord, refresh: () => Promise<Secrets>): Promise<{account: AccountRecord; secrets: Secrets} & SaveOutcome> {
-    if (!(await this.readIndex()).accounts.some((entry) => entry.key === account.key)) throw this.signedOutMeanwhile(account)
+    if (!(await this.readIndex()).accounts.some((entry) => entry.key === account.key)) throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {suggestion: this.loginHint})
     return this.saveRefreshed(account, await refresh())
   }
 
   /**
-   * Save a refresh's answer, under the account's lock (the caller's): the secrets, then the index in a
-   * short hold of the store lock with nothing slow inside it. A login signed out meanwhile keeps no
-   * secrets. An index that cannot be written catches up later (recordExpiry): the secrets are what
-   * must never be lost, and a store lock not had in time sends them to the rescue file.
+   * Save a refresh's answer under the caller's account lock: the secrets, then the index in a short
+   * hold of the store lock. A login signed out meanwhile keeps no secrets; an index not written catches
+   * up later (recordExpiry); a store lock not had in time sends the secrets to the rescue file.
    */
   async saveRefreshed(account: AccountRecord, secrets: Secrets): Promise<{account: AccountRecord; secrets: Secrets} & SaveOutcome> {
     let saved = account
@@ -179,25 +190,19 @@ export class AccountStore {
       })
     }
     if (signedOut) {
-      await this.backend(account.storage).delete(account.key).catch(() => false)
+      // Secrets the index no longer names would outlive every logout (the shared file was not written).
+      if (account.storage !== 'file') await this.backend(account.storage).delete(account.key).catch(() => false)
       await this.rescueOf(account.key)?.remove()
-      throw this.signedOutMeanwhile(account)
+      throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {suggestion: this.loginHint})
     }
     return {account: saved, secrets, ...outcome}
-  }
-
-  private signedOutMeanwhile(account: AccountRecord): AuthError {
-    return new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {suggestion: this.loginHint})
   }
 
   /** Save a login's secrets in its own store, or in its rescue file (RescuedLogin). The caller holds the account's lock. */
   private async keepSecrets(record: AccountRecord, secrets: Secrets): Promise<SaveOutcome> {
     const backend = this.backend(record.storage)
     const rescue = this.rescueOf(record.key)
-    if (!rescue) {
-      await backend.set(record.key, secrets)
-      return {}
-    }
+    if (!rescue) return backend.set(record.key, secrets).then(() => ({}))
     return rescue.keep((kept) => backend.set(record.key, kept), secrets)
   }
 
@@ -206,12 +211,11 @@ export class AccountStore {
     return (await this.rescueOf(account.key)?.exists()) ?? false
   }
 
-  /** Move a rescued login back into its own store once that answers again; what was moved. The caller holds the account's lock. */
+  /** Move a rescued login back into its own store (the shared file under the store lock); what was moved. Under the account's lock. */
   async restoreRescued(account: AccountRecord): Promise<Secrets | undefined> {
     const rescue = this.rescueOf(account.key)
     if (!rescue) return undefined
     const backend = this.backend(account.storage)
-    // The credentials file holds every account: written under the store lock.
     const store = (secrets: Secrets) => (account.storage === 'file' ? this.update(async () => backend.set(account.key, secrets)) : backend.set(account.key, secrets))
     return rescue.restore(store, backend)
   }
@@ -290,8 +294,9 @@ export class AccountStore {
    * After every account was signed out: drop whatever the credentials file still holds (entries of
    * no listed account, say after a damaged index was set aside), under the lock like every write.
    */
-  async clearCredentialsFile(): Promise<void> {
-    if (this.memoryIndex) return
+  async clearCredentialsFile(): Promise<boolean> {
+    if (this.memoryIndex) return false
+    let removed = false
     await this.update(async (index) => {
       // Temp files of a writer killed before its rename hold a copy of the file; under the store
       // lock no write is in progress, so every one left is such a leftover.
@@ -299,8 +304,12 @@ export class AccountStore {
       const names = await readdir(dirname(this.paths.credentials)).catch(() => [] as string[])
       for (const name of names) if (name.startsWith(prefix) && name.endsWith('.tmp')) await rm(join(dirname(this.paths.credentials), name), {force: true})
       if (index.accounts.some((account) => account.storage === 'file')) return
-      await rm(this.paths.credentials, {force: true})
+      removed = await rm(this.paths.credentials).then(() => true, (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return false
+        throw error
+      })
     })
+    return removed
   }
 
   /**

@@ -1,5 +1,22 @@
 import {AuthError} from '../errors.js'
+import {OversizedFileError} from '../private-files.js'
 import {moveAside, readTextIfExists} from './atomic-file.js'
+
+/**
+ * One of our files that cannot be used: too large to read, or not what we wrote. `keptAt` is where
+ * its bytes were moved, when they were; `reason` says which, in a few words.
+ */
+export class DamagedFileError extends AuthError {
+  constructor(
+    readonly path: string,
+    override readonly reason: string,
+    readonly keptAt: string | undefined,
+    message: string,
+    suggestion: string,
+  ) {
+    super('STORE_CORRUPT', message, {suggestion, reason})
+  }
+}
 
 /**
  * Read one of our JSON files and hand it to `validate`. Anything that does not parse or validate is
@@ -11,7 +28,13 @@ export async function readStoredJson<T>(
   validate: (data: unknown, path: string) => T,
   nextStep: string,
 ): Promise<T | undefined> {
-  const text = await readTextIfExists(path)
+  let text: string | undefined
+  try {
+    text = await readTextIfExists(path)
+  } catch (error) {
+    if (!(error instanceof OversizedFileError)) throw error
+    throw new DamagedFileError(path, `too large (${error.size} bytes)`, undefined, error.message, nextStep)
+  }
   if (text === undefined) return undefined
   let value: T
   try {
@@ -22,9 +45,7 @@ export async function readStoredJson<T>(
     const keptAt = (await readTextIfExists(path).catch(() => undefined)) === text ? await moveAside(path).catch(() => undefined) : undefined
     const kept = keptAt ? ` It was moved to ${keptAt}.` : ''
     const reason = error instanceof ShapeError ? error.message : 'not valid JSON'
-    throw new AuthError('STORE_CORRUPT', `The file ${path} is damaged (${reason}).${kept}`, {
-      suggestion: nextStep,
-    })
+    throw new DamagedFileError(path, `damaged (${reason})`, keptAt, `The file ${path} is damaged (${reason}).${kept}`, nextStep)
   }
   return value
 }

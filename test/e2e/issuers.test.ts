@@ -231,7 +231,8 @@ describe('e2e: issuers that differ (issue 9)', function () {
 
     it('in the user settings file (auth.json): browser login; the login keeps them for a refresh and logout in later commands', async () => {
       const settingsFile = join(home.configDir, 'auth.json')
-      await writeFile(settingsFile, JSON.stringify({endpoints}))
+      // Beside the issuer they belong to: endpoints set for another issuer are never used (issue 20).
+      await writeFile(settingsFile, JSON.stringify({issuer: issuer.issuer, endpoints}))
       const env = issuerEnv(issuer)
       const account = await reportedAndKept(await runAcmeExpecting(0, ['auth', 'login', '--json'], {home, env}), home)
       expect(account).to.include({issuer: issuer.issuer, subject: 'alice', name: 'Alice', hasRefreshToken: true})
@@ -245,7 +246,7 @@ describe('e2e: issuers that differ (issue 9)', function () {
     })
 
     it("in the host's package.json: device login, a refresh in a later command, logout with revocation", async () => {
-      const host = await makeHostVariant((auth) => ({...auth, endpoints}))
+      const host = await makeHostVariant((auth) => ({...auth, issuer: issuer.issuer, endpoints}))
       try {
         const env = issuerEnv(issuer)
         const login = await runAcmeExpecting(0, ['auth', 'login', '--device', '--json'], {home, env, bin: host.bin})
@@ -274,6 +275,7 @@ describe('e2e: issuers that differ (issue 9)', function () {
       const at = (path: string) => `${issuer.issuer}${path}`
       host = await makeHostVariant((auth) => ({
         ...auth,
+        issuer: issuer.issuer,
         scopes: ['profile', 'email'],
         endpoints: {authorization: at('/auth'), token: at('/token'), userinfo: at('/user')},
         claims: {subject: 'id', name: 'login', email: 'email'},
@@ -381,7 +383,8 @@ describe('e2e: issuers that differ (issue 9)', function () {
         expect((await discoveryOf(issuer)) as {token_endpoint_auth_methods_supported?: string[]}).to.have.deep.property('token_endpoint_auth_methods_supported', ['none', 'client_secret_post'])
         const env = issuerEnv(issuer, {ACME_AUTH_CLIENT_ID: 'acme-post'})
         const settingsFile = join(home.configDir, 'auth.json')
-        await writeFile(settingsFile, JSON.stringify({clientSecret: secret}))
+        // With the issuer and client it is for: a secret is never sent to another (issue 20).
+        await writeFile(settingsFile, JSON.stringify({issuer: issuer.issuer, clientId: 'acme-post', clientSecret: secret}))
         await runAcmeExpecting(0, ['auth', 'login', '--device'], {home, env})
         await writeFile(settingsFile, '{}')
         await runAcmeExpecting(0, ['auth', 'refresh'], {home, env})
@@ -432,7 +435,7 @@ describe('e2e: issuers that differ (issue 9)', function () {
     let host: HostVariant
     before(async () => {
       issuer = await startIssuer()
-      host = await makeHostVariant((auth) => ({...auth, authorizationParams: {access_type: 'offline', ui_locales: 'de'}}))
+      host = await makeHostVariant((auth) => ({...auth, issuer: issuer.issuer, authorizationParams: {access_type: 'offline', ui_locales: 'de'}}))
     })
     after(async () => {
       await issuer?.close()
@@ -455,7 +458,7 @@ describe('e2e: issuers that differ (issue 9)', function () {
     })
 
     it('a parameter the plugin sets itself (state) in authorizationParams: exit 2 naming the setting, before anything is sent', async () => {
-      const broken = await makeHostVariant((auth) => ({...auth, authorizationParams: {state: 'fixed'}}))
+      const broken = await makeHostVariant((auth) => ({...auth, issuer: issuer.issuer, authorizationParams: {state: 'fixed'}}))
       try {
         const login = await runAcmeExpecting(2, ['auth', 'login'], {home, env: issuerEnv(issuer), bin: broken.bin})
         const message = errorMessage(login.stderr)

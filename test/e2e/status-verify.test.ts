@@ -144,6 +144,8 @@ describe('e2e: auth status --verify asks the issuer', function () {
       const at = (path: string) => `${issuer.issuer}${path}`
       host = await makeHostVariant((auth) => ({
         ...auth,
+        // Endpoints belong to the issuer set beside them (docs/security.md, Binding).
+        issuer: issuer.issuer,
         scopes: ['profile', 'email'],
         endpoints: {authorization: at('/auth'), token: at('/token'), userinfo: at('/user')},
         claims: {subject: 'id', name: 'login', email: 'email'},

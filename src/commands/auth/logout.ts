@@ -36,7 +36,7 @@ export default class Logout extends AuthCommand {
 
   static override enableJsonFlag = true
 
-  public async run(): Promise<{signedOut: LoggedOut[]}> {
+  public async run(): Promise<{signedOut: LoggedOut[]; indexSetAside: {path: string; movedTo: string; reason: string} | null}> {
     const {flags} = await this.parse(Logout)
     const context = await this.authContext()
     let account = flags.account
@@ -44,8 +44,15 @@ export default class Logout extends AuthCommand {
       const {accounts, defaultKey} = await storedAccounts(context)
       account = (await chooseAccount('Sign out of which account?', accounts, defaultKey, describeAccount))?.key
     }
-    const results = await logout(context, {account, all: flags.all})
-    if (results.length === 0) this.log('No stored logins; nothing to sign out of.')
+    const {results, reset} = await logout(context, {account, all: flags.all})
+    if (reset) {
+      this.warn(`The login index ${reset.path} was ${reset.reason}; it was moved to ${reset.movedTo}.`)
+      this.log(reset.credentialsRemoved ? `Removed the stored secrets in ${reset.credentialsRemoved}.` : 'There was no credentials file to remove.')
+      // Entries in a keychain or a helper are found only through the index.
+      if (context.settings.storage !== 'file' && context.settings.storage !== 'memory') {
+        this.log(`Any secrets kept in the OS keychain (service ${this.config.bin}-auth) or by a credential helper were named only in that index: remove them there by hand.`)
+      }
+    } else if (results.length === 0) this.log('No stored logins; nothing to sign out of.')
     for (const result of results) {
       const who = describeAccount(result.account)
       if (result.leftBehind) this.warn(`The stored secrets could not be deleted: ${result.leftBehind} Delete them there by hand once it answers.`)
@@ -62,7 +69,7 @@ export default class Logout extends AuthCommand {
           break
       }
     }
-    return {signedOut: results.map(toJson)}
+    return {signedOut: results.map(toJson), indexSetAside: reset ? {path: reset.path, movedTo: reset.movedTo, reason: reset.reason} : null}
   }
 }
 
