@@ -12,7 +12,9 @@
 //   no plugin;  the plugin with no hooks declared;  the plugin with one no-op module for both
 //   hooks;  the plugin as shipped,
 // and `acme whoami` with examples/acme as shipped (its prerun hook reads the store; the command
-// calls discovery and userinfo on the embedded issuer). Then for each pair of hello variants: the
+// calls discovery and userinfo on the embedded issuer), and `acme hello` in a host that requires a
+// sign-in for it, with an expired token: the command waits for one refresh (a second issuer in
+// this process issues tokens that live 1 s, and each such run starts at least 1.2 s after the last). Then for each pair of hello variants: the
 // difference of the medians and the median of the per-round differences (runs of one round ran
 // close together: the less noisy estimate) with its 95% confidence interval, and the median of the
 // per-round ratios. On a shared, busy machine the CPU figures are the ones to quote: other work
@@ -40,13 +42,18 @@ const VARIANTS = [
   {key: 'noop-hooks', label: '`acme hello`, the plugin with one no-op module for both hooks', args: ['hello'], expect: hello},
   {key: 'shipped', label: '`acme hello`, the plugin as shipped', args: ['hello'], expect: hello},
   {key: 'whoami', label: '`acme whoami`, examples/acme as shipped, fresh token', entry: join(root, 'examples/acme/bin/run.js'), args: ['whoami'], expect: /^bench/m},
+  {key: 'refresh', label: '`acme hello`, the plugin as shipped, sign-in required, expired token (one refresh)', args: ['hello'], expect: hello},
 ]
 const PAIRS = [
   {title: 'hooks as shipped, over the same plugin with no hooks', with: 'shipped', without: 'no-hooks', targetMs: 3},
   {title: 'floor: a plugin with no hooks, over no plugin', with: 'no-hooks', without: 'no-plugin'},
   {title: 'floor: one no-op module for both hooks, over no hooks', with: 'noop-hooks', without: 'no-hooks'},
   {title: 'the whole plugin as shipped, over no plugin', with: 'shipped', without: 'no-plugin', targetMs: 10},
+  {title: 'a refresh (expired token), over `acme hello` with the plugin as shipped', with: 'refresh', without: 'shipped', targetMs: 150},
 ]
+
+/** Variants measured by instruction count: the hot path only (whoami and refresh talk to an issuer in this process). */
+const COUNTED = new Set(['no-plugin', 'no-hooks', 'noop-hooks', 'shipped'])
 
 // V8 flags for --instructions: see countInstructions.
 const REPEATABLE_V8 = ['--single-threaded', '--hash-seed=42', '--random-seed=42']
@@ -76,6 +83,19 @@ const env = childEnv({
   ACME_CACHE_DIR: join(home, 'cache'),
   FAKE_BROWSER_LOGIN: 'bench',
 })
+// Tokens that expire before the next run: every run of the refresh variant refreshes, inline
+// (refresh ahead off: no detached process competes with the measured one).
+const refreshIssuer = await startIssuer({accessTokenTTL: 1})
+const refreshEnv = childEnv({
+  ACME_AUTH_ISSUER: refreshIssuer.issuer,
+  ACME_DATA_DIR: join(home, 'refresh-data'),
+  ACME_CONFIG_DIR: join(home, 'refresh-config'),
+  ACME_CACHE_DIR: join(home, 'refresh-cache'),
+  ACME_AUTH_REFRESH_AHEAD: 'off',
+  FAKE_BROWSER_LOGIN: 'bench',
+})
+VARIANTS.find((variant) => variant.key === 'refresh').env = refreshEnv
+const TOKEN_LIFETIME_MS = 1200
 
 let failed = false
 try {
@@ -87,7 +107,11 @@ try {
   const acme = VARIANTS.find((variant) => variant.key === 'whoami').entry
   const login = await run(acme, ['auth', 'login'], {...env, ACME_BROWSER: join(root, 'test/fixtures/browser.js')})
   if (login.code !== 0) throw new Error(`acme auth login exited ${login.code}:\n${login.stdout}${login.stderr}`)
+  const refreshLogin = await run(acme, ['auth', 'login'], {...refreshEnv, ACME_BROWSER: join(root, 'test/fixtures/browser.js')})
+  if (refreshLogin.code !== 0) throw new Error(`acme auth login (refresh issuer) exited ${refreshLogin.code}:\n${refreshLogin.stdout}${refreshLogin.stderr}`)
   issuer.resetCounts()
+  refreshIssuer.resetCounts()
+  let lastRefreshRun = Date.now()
 
   const header = environmentLine()
   console.log(header)
@@ -100,7 +124,10 @@ try {
     // Rotate the order each round so no variant always runs right after the same neighbour.
     const order = VARIANTS.map((_, index) => VARIANTS[(index + round) % VARIANTS.length])
     for (const variant of order) {
-      const result = await run(variant.entry, variant.args, env, [], [], {cpu: true})
+      // Outside the measurement: wait until the token the last refresh got has expired.
+      if (variant.key === 'refresh') await new Promise((resolve) => setTimeout(resolve, Math.max(0, lastRefreshRun + TOKEN_LIFETIME_MS - Date.now())))
+      const result = await run(variant.entry, variant.args, variant.env ?? env, [], [], {cpu: true})
+      if (variant.key === 'refresh') lastRefreshRun = Date.now()
       check(variant, result)
       if (round >= options.warmup) times[variant.key].push(result.ms)
       if (round >= options.warmup && result.cpuMs !== undefined) cpuTimes[variant.key].push(result.cpuMs)
@@ -110,6 +137,8 @@ try {
   progress()
   // A fresh token must never be refreshed: if it was, the numbers include a refresh.
   if (issuer.counts.refresh > 0) console.log(`Warning: the issuer saw ${issuer.counts.refresh} refreshes during the measurement.\n`)
+  // And every run of the refresh variant must have refreshed exactly once.
+  if (refreshIssuer.counts.refresh !== rounds) console.log(`Warning: the refresh variant's issuer saw ${refreshIssuer.counts.refresh} refreshes in ${rounds} runs.\n`)
 
   const wall = formatReport(times, 'Wall time (spawn to exit)')
   // CPU time is what the plugin adds for certain; on a shared machine other work stretches the wall time of a run, not its CPU time.
@@ -131,6 +160,7 @@ try {
   console.error(`\nbench failed: ${error.message}`)
 } finally {
   await issuer.close()
+  await refreshIssuer.close()
   rmSync(home, {recursive: true, force: true})
 }
 if (failed) process.exitCode = 1
@@ -227,7 +257,7 @@ function progress(text) {
  * counts do not depend on each other.
  */
 async function countInstructions() {
-  const hello = VARIANTS.filter((variant) => variant.key !== 'whoami')
+  const hello = VARIANTS.filter((variant) => COUNTED.has(variant.key))
   const jobs = []
   for (let round = 0; round < options.instructions; round++) for (const variant of hello) jobs.push({round, variant})
   const counts = Object.fromEntries(hello.map((variant) => [variant.key, []]))
@@ -343,7 +373,7 @@ function formatInstructions(counts, times) {
     `| \`acme hello\`: what is added | M instructions (median of per-round differences) | each round | ≈ ms at ${mega(perMs)} M/ms | target |`,
     '| --- | ---: | ---: | ---: | ---: |',
   ]
-  for (const pair of PAIRS) {
+  for (const pair of PAIRS.filter((candidate) => COUNTED.has(candidate.with) && COUNTED.has(candidate.without))) {
     const differences = pairedDifferences(counts, pair)
     lines.push(`| ${pair.title} | ${mega(median(differences))} | ${differences.map(mega).join(', ')} | ${(median(differences) / perMs).toFixed(1)} | ${pair.targetMs ? `≤ ${pair.targetMs}` : ''} |`)
   }

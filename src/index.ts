@@ -105,6 +105,13 @@ export function authErrorOf(error: unknown): AuthError | undefined {
  * `fetch` with the user's access token (rejects like {@link getAccessToken}). When the API answers 401, it refreshes once and retries,
  * since the server may have revoked the token early (DESIGN.md: the reactive trigger).
  *
+ * The request goes through the plugin's own transport, as its requests to the issuer do: the proxy
+ * from `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`, the certificate authorities of the caFile setting
+ * (`ACME_AUTH_CA_FILE`) besides Node's, and a standard `Response` back. A request that gets no
+ * answer (host down, proxy refusing, certificate not trusted) rejects with an
+ * {@link AuthCommandError}: one line naming the host or the proxy, exit 75 (1 for a certificate,
+ * 2 for a proxy that refuses the password). The global `fetch` and its dispatcher are left alone.
+ *
  * With a DPoP-bound token (the `dpop` setting, RFC 9449) it sends `Authorization: DPoP …` and a
  * fresh `DPoP` proof for this method and URL, follows the nonce the API asks for (one retry on
  * `use_dpop_nonce`), and does not follow redirects with the token (each URL needs its own proof).
@@ -126,14 +133,39 @@ export async function authFetch(input: string | URL | Request, init: RequestInit
   return send(input, init, renewed)
 }
 
-async function send(input: string | URL | Request, init: RequestInit, token: FreshToken): Promise<Response> {
-  if (!token.dpopKey) return fetch(input, withAuthorization(input, init, token))
-  // Loaded only for a DPoP-bound login: a bearer host never pays for signing proofs.
-  const {fetchWithProof} = await import('./session/dpop-request.js')
-  return fetchWithProof(token, input, init).catch(asCommandError)
+/**
+ * `fetch` without a token, through the same transport as {@link authFetch} (proxy, caFile, one-line
+ * errors): for the requests of a host command that need no sign-in (an issuer's discovery document,
+ * a public API, a download), so that they work on the same networks as the sign-in does.
+ *
+ * @example
+ * ```ts
+ * import {plainFetch} from '@tokenwise/plugin-auth'
+ *
+ * const response = await plainFetch('https://id.example.com/.well-known/openid-configuration')
+ * const {userinfo_endpoint} = await response.json()
+ * ```
+ */
+export async function plainFetch(input: string | URL | Request, init?: RequestInit): Promise<Response> {
+  return (await hostFetch())(input, init)
 }
 
-/** A stored key that cannot sign (damaged) stops the command with its one line, like any failure of ours. */
+async function send(input: string | URL | Request, init: RequestInit, token: FreshToken): Promise<Response> {
+  const transport = await hostFetch()
+  if (!token.dpopKey) return transport(input, withAuthorization(input, init, token))
+  // Loaded only for a DPoP-bound login: a bearer host never pays for signing proofs.
+  const {fetchWithProof} = await import('./session/dpop-request.js')
+  return fetchWithProof(token, input, init, transport as typeof fetch).catch(asCommandError)
+}
+
+/** The plugin's transport for the host's requests, its failures as AuthCommandErrors (what oclif prints as one line). */
+async function hostFetch(): Promise<(input: string | URL | Request, init?: RequestInit) => Promise<Response>> {
+  const {hostTransport} = await import('./session/host-transport.js')
+  const transport = await hostTransport(tokenHolder().config).catch(asCommandError)
+  return (input, init) => transport(input, init).catch(asCommandError)
+}
+
+/** A request that got no answer, or a stored key that cannot sign (damaged), stops the command with its one line, like any failure of ours. */
 function asCommandError(error: unknown): never {
   throw error instanceof AuthError ? new AuthCommandError(error) : error
 }

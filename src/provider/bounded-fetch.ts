@@ -1,41 +1,26 @@
 import {AuthError} from '../errors.js'
+import {transportFetch, type TransportSettings} from '../transport/transport-fetch.js'
 import {MAX_RESPONSE_BYTES} from './limits.js'
 
-
 /**
- * `fetch` for openid-client (`config[customFetch]`): the same request, but the answer is read with
- * a size limit, and what `onResponse` wants to know of the headers (Cache-Control of the metadata)
- * is handed over before openid-client reads the body.
+ * `fetch` for openid-client (`config[customFetch]`): the request through the plugin's one transport
+ * (proxy, certificate authorities, timeouts via openid-client's signal), its answer read with a size
+ * limit, and what `onResponse` wants to know of the headers (Cache-Control of the metadata) handed
+ * over before openid-client reads the body.
  */
-export function boundedFetch(issuer: string, onResponse?: (url: string, response: Response) => void) {
+export function boundedFetch(issuer: string, transport: TransportSettings, onResponse?: (url: string, response: Response) => void) {
+  const send = transportFetch({...transport, toIssuer: true, limit: {bytes: MAX_RESPONSE_BYTES, tooLarge: (url) => tooLarge(issuer, url)}})
   return async (url: string, options: RequestInit): Promise<Response> => {
-    const response = await fetch(url, options)
+    const response = await send(url, options)
     onResponse?.(url, response)
-    const declared = Number(response.headers.get('content-length'))
-    if (Number.isFinite(declared) && declared > MAX_RESPONSE_BYTES) {
-      await response.body?.cancel()
-      throw tooLarge(issuer, url)
-    }
-    if (!response.body) return response
-    const reader = response.body.getReader()
-    const chunks: Uint8Array[] = []
-    let size = 0
-    for (;;) {
-      const {done, value} = await reader.read()
-      if (done) break
-      size += value.byteLength
-      if (size > MAX_RESPONSE_BYTES) {
-        await reader.cancel()
-        throw tooLarge(issuer, url)
-      }
-      chunks.push(value)
-    }
-    const body = Buffer.concat(chunks)
-    const bounded = new Response(body, {status: response.status, statusText: response.statusText, headers: response.headers})
+    if (response.ok) return response
     // An error answer stays readable after openid-client gave up on it (a 401 with a Basic challenge
-    // carries its OAuth error in the body, which the library never reads).
-    if (!response.ok) ERROR_BODIES.set(bounded, body.toString('utf8'))
-    return bounded
+    // carries its OAuth error in the body, which the library never reads). The transport has read
+    // it whole already, within the limit.
+    const body = await response.arrayBuffer()
+    const kept = new Response(body, {status: response.status, statusText: response.statusText, headers: response.headers})
+    ERROR_BODIES.set(kept, Buffer.from(body).toString('utf8'))
+    return kept
   }
 }
 

@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client'
 
 import {AuthError} from '../errors.js'
+import type {TransportSettings} from '../transport/transport-fetch.js'
 import {isLoopbackHost, type EndpointSettings} from '../settings/parse.js'
 import {boundedFetch} from './bounded-fetch.js'
 import {machineAuthentication, secretAuthentication, type ClientCredential} from './client-credentials.js'
@@ -47,6 +48,8 @@ type CachedMetadata = {issuer: string} & Record<string, unknown>
 export interface ConnectOptions {
   requestTimeoutSeconds: number
   allowInsecureIssuer: boolean
+  /** How requests leave the process: the caFile setting and how this host names it (none: Node's certificate authorities only). */
+  transport?: TransportSettings
   cache?: MetadataCache
   /** Ask the issuer even when the cache holds its metadata (sign-in: a stale endpoint would waste it). */
   fresh?: boolean
@@ -67,6 +70,7 @@ const NO_RFC8414_SECONDS = 24 * 3600
  * discovery, RFC 8414 metadata (see metadata.ts), and the client authentication it takes.
  */
 export async function connect(client: ClientOf, options: ConnectOptions): Promise<Issuer> {
+  const transport = options.transport ?? {caFileVariable: 'the caFile setting'}
   const url = new URL(client.issuer)
   // openid-client refuses plain http; settings already limited it to loopback or an explicit opt-in.
   const insecure = url.protocol === 'http:' && (isLoopbackHost(url.hostname) || options.allowInsecureIssuer)
@@ -74,7 +78,7 @@ export async function connect(client: ClientOf, options: ConnectOptions): Promis
   const finish = (config: oidc.Configuration, fromCache: boolean): Issuer => {
     if (insecure) oidc.allowInsecureRequests(config)
     config.timeout = options.requestTimeoutSeconds
-    config[oidc.customFetch] = boundedFetch(client.issuer)
+    config[oidc.customFetch] = boundedFetch(client.issuer, transport)
     const forgetMetadata = async () => {
       if (fromCache) await options.cache?.forget(client.issuer).catch(() => {})
     }
@@ -97,7 +101,7 @@ export async function connect(client: ClientOf, options: ConnectOptions): Promis
   let discovered: DiscoveredMetadata
   const withoutRfc8414 = (await options.cache?.lacksRfc8414?.(client.issuer).catch(() => false)) ?? false
   try {
-    discovered = await discoverMetadata(url, client.clientId, auth, {insecure, timeoutSeconds: options.requestTimeoutSeconds, withoutRfc8414})
+    discovered = await discoverMetadata(url, client.clientId, auth, {insecure, timeoutSeconds: options.requestTimeoutSeconds, withoutRfc8414, transport})
   } catch (error) {
     throw toAuthError(error, {issuer: client.issuer, clientId: client.clientId, operation: 'discovery'})
   }

@@ -1,5 +1,6 @@
 import {AuthError} from '../errors.js'
 import {oneLineSafe, redactSecrets} from '../safe-text.js'
+import {networkReason} from '../transport/failures.js'
 import {bufferedBody} from './bounded-fetch.js'
 import {libraryFailure} from './library-failures.js'
 
@@ -88,10 +89,8 @@ export function toAuthError(error: unknown, context: FailureContext): AuthError 
     return transient(`${capitalize(server)} did not answer in time while trying to ${doing}.`, error, 'no answer in time')
   }
   if (error instanceof TypeError && e.cause && typeof e.cause === 'object') {
+    // The transport (transport/failures.ts) has said what a certificate or proxy failure is; what is left is the network's.
     const code = (e.cause as {code?: string}).code
-    // Retrying never fixes a certificate or a port that does not speak TLS: not temporary.
-    const tls = tlsProblem(code)
-    if (tls) return new AuthError('TLS_FAILED', `Could not make a secure connection to ${server}: ${tls.reason} (${code}).`, {cause: error, suggestion: tls.suggestion, reason: code})
     return transient(`Could not reach ${server} to ${doing} (${networkReason(code)}).`, error, networkReason(code))
   }
   if (typeof e?.error === 'string') {
@@ -259,58 +258,6 @@ function wantsProof(code: string, description: string | undefined): boolean {
 
 function transient(message: string, cause: unknown, reason: string): AuthError {
   return new AuthError('TRANSIENT', message, {cause, reason, suggestion: 'This is temporary and nothing was lost: retry when the issuer is reachable.'})
-}
-
-const UNTRUSTED_CERTIFICATE = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-])
-
-function tlsProblem(code: string | undefined): {reason: string; suggestion: string} | undefined {
-  if (!code) return undefined
-  if (UNTRUSTED_CERTIFICATE.has(code)) {
-    return {
-      reason: 'its certificate is not signed by an authority this machine trusts',
-      suggestion: 'If your network uses its own certificate authority (a company proxy), set NODE_EXTRA_CA_CERTS to the file of its certificate; else check the issuer setting.',
-    }
-  }
-  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
-    return {reason: 'its certificate is not valid now', suggestion: "Check this machine's clock, or tell the issuer's administrators."}
-  }
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
-    return {reason: 'its certificate is for another host name', suggestion: 'Check the host name in the issuer setting.'}
-  }
-  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') {
-    return {reason: 'the server there does not speak https', suggestion: 'Check the issuer setting: http or https, and the port.'}
-  }
-  if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) {
-    return {
-      reason: 'the TLS handshake failed',
-      suggestion: 'If a proxy or firewall inspects https traffic here, ask its administrators; else tell the administrators of the issuer.',
-    }
-  }
-  return undefined
-}
-
-function networkReason(code: string | undefined): string {
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused'
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'host not found'
-    case 'ECONNRESET':
-      return 'connection reset'
-    case 'ETIMEDOUT':
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return 'connection timed out'
-    default:
-      return code ? `network error ${code}` : 'network error'
-  }
 }
 
 /**

@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client'
 
 import {AuthError} from '../errors.js'
+import type {TransportSettings} from '../transport/transport-fetch.js'
 import {boundedFetch} from './bounded-fetch.js'
 
 /** What discovery found, how long it may be kept, and the Configuration it made (when usable as is). */
@@ -27,14 +28,14 @@ const OPTIONAL_ENDPOINTS = ['revocation_endpoint', 'device_authorization_endpoin
  * out is taken from the second when the issuer publishes both. Both documents must name the same
  * issuer (openid-client checks each against the configured one).
  */
-export async function discoverMetadata(url: URL, clientId: string, auth: oidc.ClientAuth, options: {insecure: boolean; timeoutSeconds: number; withoutRfc8414?: boolean}): Promise<DiscoveredMetadata> {
+export async function discoverMetadata(url: URL, clientId: string, auth: oidc.ClientAuth, options: {insecure: boolean; timeoutSeconds: number; withoutRfc8414?: boolean; transport: TransportSettings}): Promise<DiscoveredMetadata> {
   const fetchDocument = async (algorithm: 'oidc' | 'oauth2') => {
     let maxAgeSeconds: number | null = null
     const config = await oidc.discovery(url, clientId, undefined, auth, {
       algorithm,
       execute: options.insecure ? [oidc.allowInsecureRequests] : [],
       timeout: options.timeoutSeconds,
-      [oidc.customFetch]: boundedFetch(url.href, (_, response) => {
+      [oidc.customFetch]: boundedFetch(url.href, options.transport, (_, response) => {
         maxAgeSeconds = maxAge(response.headers.get('cache-control'))
       }),
     })

@@ -8,6 +8,7 @@ import {loadSettings, userSettingsPath, type SettingFlags} from '../settings/loa
 import {ParseProblem, parseSeconds} from '../settings/parse.js'
 import type {AuthSettings} from '../settings/settings.js'
 import {AccountStore} from '../store/account-store.js'
+import type {TransportSettings} from '../transport/transport-fetch.js'
 import {startBackgroundRefresh} from './start-refresh-ahead.js'
 
 /** What the session asks of the issuer: provider/api.ts. */
@@ -24,6 +25,7 @@ export interface EnvNames {
   clientSecret: string
   federatedTokenFile: string
   federatedTokenCommand: string
+  caFile: string
   dpop: string
 }
 
@@ -88,8 +90,15 @@ export function hostEnvNames(config: Interfaces.Config): EnvNames {
     clientSecret: config.scopedEnvVarKey('AUTH_CLIENT_SECRET'),
     federatedTokenFile: config.scopedEnvVarKey('AUTH_FEDERATED_TOKEN_FILE'),
     federatedTokenCommand: config.scopedEnvVarKey('AUTH_FEDERATED_TOKEN_COMMAND'),
+    caFile: config.scopedEnvVarKey('AUTH_CA_FILE'),
     dpop: config.scopedEnvVarKey('AUTH_DPOP'),
   }
+}
+
+/** How requests leave the process (transport/transport-fetch.ts): the caFile setting, and how this host spells it. */
+export function transportSettings(context: AuthContext): TransportSettings {
+  const {caFile, sources} = context.settings
+  return {caFile: caFile ? {path: caFile, source: sources.caFile ?? 'caFile'} : undefined, caFileVariable: context.envNames.caFile, env: context.env}
 }
 
 function loadProvider(): Promise<ProviderApi> {

@@ -3,7 +3,7 @@ import type {ClientOf, ConnectOptions} from '../provider/api.js'
 import {describeBinding, isClientBound, settingsFor, type BoundSettings, type Misbound} from '../settings/binding.js'
 import type {AccountRecord} from '../store/account-index.js'
 import type {Secrets} from '../store/secrets.js'
-import type {AuthContext} from './context.js'
+import {transportSettings, type AuthContext} from './context.js'
 
 /**
  * The secrets, keys, endpoints and extra parameters of the settings that the configured sign-in may
@@ -75,5 +75,5 @@ export function misboundSetting(context: AuthContext, entry: Misbound, target: {
 
 export function connectOptions(context: AuthContext, options: {fresh?: boolean} = {}): ConnectOptions {
   const {requestTimeoutSeconds, allowInsecureIssuer} = context.settings
-  return {requestTimeoutSeconds, allowInsecureIssuer, cache: context.store.metadataCache, fresh: options.fresh}
+  return {requestTimeoutSeconds, allowInsecureIssuer, transport: transportSettings(context), cache: context.store.metadataCache, fresh: options.fresh}
 }

@@ -1,5 +1,6 @@
 import {AuthError} from '../errors.js'
 import {pickAccount, type AccountRecord} from '../store/account-index.js'
+import {chooseProxy} from '../transport/proxy-choice.js'
 import {noSuchAccount} from './accounts.js'
 import {environmentToken, type AuthContext} from './context.js'
 import type {Verification} from './verify-login.js'
@@ -28,6 +29,8 @@ export interface AccountStatus {
   scopes: string[]
   expiresAt: string | null
   hasRefreshToken: boolean
+  /** The proxy requests to the issuer go through (HTTPS_PROXY, …), user and password shown as `***`; null: direct. */
+  proxy: string | null
   /** `DPoP` when the tokens are bound to the login's key (RFC 9449) and need a proof with every request, else `Bearer`. */
   tokenType: 'Bearer' | 'DPoP'
   /** The key's RFC 7638 thumbprint, as the issuer puts it in the token's `cnf.jkt`; null for bearer tokens. Never the key. */
@@ -73,7 +76,7 @@ export async function status(context: AuthContext, request: StatusRequest = {}, 
       // A refresh the check made is what to show: the new expiry, the new token.
       account = (await context.store.readIndex()).accounts.find((entry) => entry.key === record.key) ?? record
     }
-    const shown = toStatus(account, account.key === defaultKey)
+    const shown = toStatus(account, account.key === defaultKey, context.env)
     if (verification) shown.verified = verification.verified
     if (request.showToken) shown.accessToken = (await context.store.readSecrets(account)).accessToken
     accounts.push(shown)
@@ -87,7 +90,7 @@ export function missingSettings(context: AuthContext): string[] {
 }
 
 /** An account as `--json` shows it: the `auth status --json` account shape. */
-export function toStatus(account: AccountRecord, isDefault: boolean): AccountStatus {
+export function toStatus(account: AccountRecord, isDefault: boolean, env: NodeJS.ProcessEnv = process.env): AccountStatus {
   return {
     kind: account.clientAuth ? 'client' : 'user',
     clientAuthentication: account.clientAuth ?? null,
@@ -101,6 +104,7 @@ export function toStatus(account: AccountRecord, isDefault: boolean): AccountSta
     scopes: account.scopes,
     expiresAt: account.expiresAt,
     hasRefreshToken: account.hasRefreshToken,
+    proxy: chooseProxy(new URL(account.issuer), env)?.shown ?? null,
     tokenType: account.dpopJkt ? 'DPoP' : 'Bearer',
     jkt: account.dpopJkt ?? null,
   }

@@ -41,6 +41,8 @@ export interface AuthSettings {
   keyringTimeoutSeconds: number
   /** Split keychain entries larger than this (bytes); undefined: the platform's limit. */
   keyringEntryLimit?: number
+  /** A PEM file of certificate authorities trusted besides Node's own (a company's TLS-inspecting proxy). */
+  caFile?: string
   /** Plain http is refused for issuers other than loopback unless this is set. */
   allowInsecureIssuer: boolean
   /** The account commands use instead of the default (subject, email, name or key), like `--account`. */
@@ -88,6 +90,7 @@ export type SettingKey =
   | 'loginTimeoutSeconds'
   | 'requestTimeoutSeconds'
   | 'allowInsecureIssuer'
+  | 'caFile'
   | 'keyringTimeoutSeconds'
   | 'keyringEntryLimit'
   | 'account'

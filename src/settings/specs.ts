@@ -57,6 +57,7 @@ export const SETTING_SPECS: Record<SettingKey, SettingSpec> = {
   requestTimeoutSeconds: {parse: parseSeconds, fallback: 20, env: 'AUTH_REQUEST_TIMEOUT', fileKey: 'requestTimeout'},
   keyringTimeoutSeconds: {parse: parseSeconds, fallback: 3, env: 'AUTH_KEYRING_TIMEOUT', fileKey: 'keyringTimeout'},
   keyringEntryLimit: {parse: parseBytes, env: 'AUTH_KEYRING_ENTRY_LIMIT', fileKey: 'keyringEntryLimit'},
+  caFile: {parse: parseText, env: 'AUTH_CA_FILE', fileKey: 'caFile'},
   allowInsecureIssuer: {parse: parseBoolean, fallback: false, fileKey: 'allowInsecureIssuer', hostOnly: true},
   account: HOOK_SETTING_SPECS.account,
   redirectHost: {parse: parseRedirectHost, fallback: '127.0.0.1', env: 'AUTH_REDIRECT_HOST', fileKey: 'redirectHost'},

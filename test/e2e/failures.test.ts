@@ -161,16 +161,18 @@ describe('e2e: failures', () => {
       await expectEarlierLoginIntact()
     })
 
-    it('an issuer whose certificate this machine does not trust: exit 1, points at NODE_EXTRA_CA_CERTS, which then works', async () => {
+    it('an issuer whose certificate this machine does not trust: exit 1, names the host and the problem, points at ACME_AUTH_CA_FILE and NODE_EXTRA_CA_CERTS, which then work', async () => {
       const tls = await startSelfSignedServer()
       try {
         const result = await runAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_ISSUER: tls.url}})
         const message = expectFailedLogin(result, 1)
-        expect(message).to.match(/not signed by an authority this machine trusts/).and.include('NODE_EXTRA_CA_CERTS')
-        // Following the advice gets past TLS: this server has no discovery document, and says so.
+        expect(message).to.include(tls.url).and.match(/the certificate is self-signed/).and.include('ACME_AUTH_CA_FILE').and.include('NODE_EXTRA_CA_CERTS')
+        // Following either advice gets past TLS: this server has no discovery document, and says so.
         // Spawned: Node reads NODE_EXTRA_CA_CERTS once, when the process starts.
-        const trusted = await spawnAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_ISSUER: tls.url, NODE_EXTRA_CA_CERTS: SELF_SIGNED_CERT}})
-        expect(expectFailedLogin(trusted, 2)).to.match(/publishes no metadata: neither OpenID Connect discovery nor RFC 8414/)
+        for (const trust of [{NODE_EXTRA_CA_CERTS: SELF_SIGNED_CERT}, {ACME_AUTH_CA_FILE: SELF_SIGNED_CERT}]) {
+          const trusted = await spawnAcme(['auth', 'login'], {home, env: {...env, ACME_AUTH_ISSUER: tls.url, ...trust}})
+          expect(expectFailedLogin(trusted, 2), Object.keys(trust)[0]).to.match(/publishes no metadata: neither OpenID Connect discovery nor RFC 8414/)
+        }
       } finally {
         await tls.close()
       }
@@ -290,5 +292,20 @@ describe('e2e: failures', () => {
       expect(errorMessage(result.stderr)).to.include('acme auth login')
       expect((await storeSnapshot(home)).credentials, 'credentials.json').to.equal(credentialsBefore)
     })
+  })
+})
+
+describe('e2e: failures of a host command\'s own requests (authFetch, plainFetch)', () => {
+  it('the API is down: exit 75, one line naming the host (no TypeError: fetch failed, no stack)', async () => {
+    const home = await makeTempHome()
+    try {
+      const port = await closedPort()
+      const result = await runAcme(['api', `http://127.0.0.1:${port}/items`], {home, env: {ACME_TOKEN: 'env-token-for-the-api-0123456789'}})
+      expect(result.code, result.stderr).to.equal(75)
+      expect(errorMessage(result.stderr)).to.equal(`Could not reach 127.0.0.1:${port}: connection refused. This is temporary: retry when it is reachable.`)
+      expect(result.stderr).to.not.match(/TypeError|fetch failed/)
+    } finally {
+      await home.cleanup()
+    }
   })
 })

@@ -89,6 +89,7 @@ describe('e2e: the core story against Glewlwyd, an independent OpenID Provider',
       storage: 'file',
       scopes: SCOPES,
       hasRefreshToken: true,
+      proxy: null,
     tokenType: 'Bearer',
     jkt: null,
     }

@@ -37,6 +37,7 @@ function aliceAt(issuer: Issuer, overrides: Partial<AccountStatus> = {}): Omit<A
     storage: 'file',
     scopes: SCOPES,
     hasRefreshToken: true,
+    proxy: null,
     tokenType: 'Bearer',
     jkt: null,
     ...overrides,

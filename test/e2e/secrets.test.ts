@@ -175,13 +175,14 @@ describe('e2e: secrets never leak into output', function () {
   })
 
   // One run with every debug channel on at once covers each channel on its own: what a command prints
-  // with DEBUG=* alone, or with NODE_DEBUG=http,net,fetch alone, is part of what it prints with both.
-  it('with DEBUG=* and NODE_DEBUG=* together (oclif\'s and our debug output; Node\'s http, net and fetch); and no secret in any file outside the store', async () => {
+  // with DEBUG=* alone, or with NODE_DEBUG=http,net,tls alone, is part of what it prints with both.
+  it('with DEBUG=* and NODE_DEBUG=* together (oclif\'s and our debug output; Node\'s http and net, which the plugin\'s transport uses); and no secret in any file outside the store', async () => {
     const transcript = new Transcript(issuerEnv(issuer, {DEBUG: '*', NODE_DEBUG: '*'}))
     await everything(issuer, transcript, home, second)
-    // Every channel really was in effect: oclif's debug lines, and Node's fetch and net lines.
+    // Every channel really was in effect: oclif's debug lines, the transport's, and Node's http and net lines.
     expect(transcript.stderr).to.match(/oclif:/)
-    expect(transcript.stderr).to.match(/^FETCH \d+:/m)
+    expect(transcript.stderr).to.match(/oclif:@tokenwise\/plugin-auth:transport requests to 127\.0\.0\.1:\d+ go direct/)
+    expect(transcript.stderr).to.match(/^HTTP \d+:/m)
     expect(transcript.stderr).to.match(/^NET \d+:/m)
     expectNoSecrets(issuer, transcript)
     // Every file the CLI left anywhere in either home (data, config, cache, HOME), except the store's

@@ -349,7 +349,7 @@ export async function loginSnapshot(home: TempHome): Promise<{index?: unknown; c
 // What the user sees
 
 export const STATUS_KEYS = ['loggedIn', 'source', 'accounts']
-export const ACCOUNT_KEYS = ['kind', 'clientAuthentication', 'issuer', 'clientId', 'subject', 'name', 'email', 'default', 'storage', 'scopes', 'expiresAt', 'hasRefreshToken', 'tokenType', 'jkt']
+export const ACCOUNT_KEYS = ['kind', 'clientAuthentication', 'issuer', 'clientId', 'subject', 'name', 'email', 'default', 'storage', 'scopes', 'expiresAt', 'hasRefreshToken', 'tokenType', 'jkt', 'proxy']
 
 export interface AccountStatus {
   kind: 'user' | 'client'
@@ -366,6 +366,8 @@ export interface AccountStatus {
   hasRefreshToken: boolean
   tokenType: 'Bearer' | 'DPoP'
   jkt: string | null
+  /** The proxy to the issuer, credentials shown as ***; null: direct. */
+  proxy: string | null
 }
 
 export interface StatusReport {

@@ -66,7 +66,7 @@ export function sessionContext(options: {issuer: ScriptedIssuer; clock: FakeCloc
     commands,
     store,
     env: process.env,
-    envNames: {token: 'ACME_TOKEN', browser: 'ACME_BROWSER', accessToken: 'ACME_ACCESS_TOKEN', storage: 'ACME_AUTH_STORAGE', issuer: 'ACME_AUTH_ISSUER', clientId: 'ACME_AUTH_CLIENT_ID', clientSecret: 'ACME_AUTH_CLIENT_SECRET', federatedTokenFile: 'ACME_AUTH_FEDERATED_TOKEN_FILE', federatedTokenCommand: 'ACME_AUTH_FEDERATED_TOKEN_COMMAND', dpop: 'ACME_AUTH_DPOP'},
+    envNames: {token: 'ACME_TOKEN', browser: 'ACME_BROWSER', accessToken: 'ACME_ACCESS_TOKEN', storage: 'ACME_AUTH_STORAGE', issuer: 'ACME_AUTH_ISSUER', clientId: 'ACME_AUTH_CLIENT_ID', clientSecret: 'ACME_AUTH_CLIENT_SECRET', federatedTokenFile: 'ACME_AUTH_FEDERATED_TOKEN_FILE', federatedTokenCommand: 'ACME_AUTH_FEDERATED_TOKEN_COMMAND', dpop: 'ACME_AUTH_DPOP', caFile: 'ACME_AUTH_CA_FILE'},
     settingsFile: '/nonexistent/auth.json',
     async provider() {
       issuer.loads++

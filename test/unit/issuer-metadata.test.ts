@@ -13,7 +13,7 @@ import {storePaths} from '../../src/store/paths.js'
 import {authErrorFrom} from '../helpers/errors.js'
 import {startScriptedIssuer, type ScriptedIssuer} from '../helpers/scripted-issuer.js'
 
-const OPTIONS = {requestTimeoutSeconds: 2, allowInsecureIssuer: false}
+const OPTIONS = {requestTimeoutSeconds: 2, allowInsecureIssuer: false, transport: {caFileVariable: 'ACME_AUTH_CA_FILE'}}
 const SECRETS = {accessToken: 'at-secret-1', refreshToken: 'rt-secret-1', tokenType: 'Bearer'}
 const TOKENS = {access_token: 'at-2', refresh_token: 'rt-2', token_type: 'Bearer', expires_in: 20}
 

@@ -18,6 +18,7 @@ const LAYERS: Array<{name: string; files: RegExp; rank: number; mayImport?: RegE
   {name: 'session', files: /^session\//, rank: 4},
   {name: 'provider', files: /^provider\//, rank: 3},
   {name: 'store', files: /^store\//, rank: 2},
+  {name: 'transport', files: /^transport\//, rank: 1.5},
   {name: 'settings', files: /^settings\//, rank: 1},
   {name: 'shared words', files: /^(errors|durations|host-commands|split-command|safe-text|private-files|run-environment)\.ts$/, rank: 0},
 ]

@@ -11,7 +11,7 @@ import {authErrorFrom} from '../helpers/errors.js'
 import {closedPort} from '../helpers/acme.js'
 import {startScriptedIssuer, type ScriptedIssuer} from '../helpers/scripted-issuer.js'
 
-const OPTIONS = {requestTimeoutSeconds: 2, allowInsecureIssuer: false}
+const OPTIONS = {requestTimeoutSeconds: 2, allowInsecureIssuer: false, transport: {caFileVariable: 'ACME_AUTH_CA_FILE'}}
 const SECRETS = {accessToken: 'at-secret-1', refreshToken: 'rt-secret-1', tokenType: 'Bearer'}
 
 describe('provider errors: what an issuer answer means for the user', () => {

@@ -53,7 +53,7 @@ Where sign-in is configured, first found wins: these flags; the environment (<%=
     const ui = terminalUi({browserCommand: browserCommand(context.env, context.envNames.browser), clipboard: flags.clipboard, env: context.env})
     const account = await login(context, method, ui)
     this.log(`Signed in as ${describeAccount(account)}.`)
-    return {account: toStatus(account, true)}
+    return {account: toStatus(account, true, context.env)}
   }
 
   private async method(context: AuthContext, flags: {device: boolean; 'with-token': boolean; 'client-credentials': boolean; 'with-secret': boolean}, stdinKey: boolean): Promise<LoginMethod> {

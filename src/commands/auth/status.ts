@@ -82,6 +82,7 @@ function describe(account: AccountStatus, credentialsPath: string): string {
     `    Scopes:        ${oneLine(account.scopes.join(' ')) || '(unknown)'}`,
     `    Stored in:     ${oneLine(account.storage)}${account.storage === 'file' ? ` (${credentialsPath})` : ''}`,
   ]
+  if (account.proxy) lines.push(`    Proxy:         ${account.proxy}`)
   // RFC 9449: the tokens work only with proofs from the login's key; its thumbprint, never the key.
   if (account.tokenType === 'DPoP') lines.push(`    Bound to key:  ${account.jkt} (DPoP: every request needs a proof)`)
   return lines.join('\n')

@@ -24,8 +24,9 @@ export default class Switch extends AuthCommand {
 
   public async run(): Promise<{account: AccountStatus; changed: boolean}> {
     const {args} = await this.parse(Switch)
-    const {account, changed} = await switchAccount(await this.authContext(), args.account)
+    const context = await this.authContext()
+    const {account, changed} = await switchAccount(context, args.account)
     this.log(`${describeAccount(account)} ${changed ? 'is now' : 'is already'} the default account.`)
-    return {account: toStatus(account, true), changed}
+    return {account: toStatus(account, true, context.env), changed}
   }
 }
