@@ -17,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SERIAL_SUITES=(test/keyring/keyring-store.test.ts test/keyring/acme-keyring.test.ts test/keyring/adopt-login-keyring.test.ts test/keyring/dpop-keyring.test.ts test/e2e/chromium.test.ts test/e2e/many-commands.test.ts)
+SERIAL_SUITES=(test/keyring/keyring-store.test.ts test/keyring/acme-keyring.test.ts test/keyring/adopt-login-keyring.test.ts test/keyring/dpop-keyring.test.ts test/keyring/rescue-keyring.test.ts test/e2e/chromium.test.ts test/e2e/many-commands.test.ts)
 MOCHA=(npx mocha --no-config --node-option import=tsx --timeout 180000)
 
 if [ "${TOKENWISE_TEST_BUILT:-}" != 1 ]; then

@@ -40,6 +40,11 @@ export interface AuthErrorOptions {
   suggestion?: string
   /** Kept for debugging only; never rendered to users (it may hold request details). */
   cause?: unknown
+  /**
+   * Why, in a few words ("connection refused", "no answer in time"): what the back-off record and the
+   * "using the current token" line say, so nothing is taken from the message's wording.
+   */
+  reason?: string
 }
 
 export class AuthError extends Error {
@@ -47,6 +52,8 @@ export class AuthError extends Error {
   readonly code: AuthErrorCode
   readonly exitCode: number
   readonly suggestion?: string
+  /** A few words on why (AuthErrorOptions.reason), where the raiser knows them. */
+  readonly reason?: string
   /** oclif exits with this code should the error reach its handler. */
   readonly oclif: {exit: number}
   // Not `cause`: Node's inspect and oclif's error printer both walk `cause`, and one from fetch or
@@ -62,6 +69,7 @@ export class AuthError extends Error {
     this.exitCode = EXIT_CODES[code]
     this.oclif = {exit: this.exitCode}
     this.suggestion = options.suggestion === undefined ? undefined : oneLineSafe(redactSecrets(options.suggestion))
+    this.reason = options.reason === undefined ? undefined : oneLineSafe(redactSecrets(options.reason))
     this.#cause = options.cause
   }
 

@@ -21,6 +21,8 @@ export interface BrowserFlowOptions {
   resource?: string[]
   /** Claim names of a profile endpoint that is not OpenID userinfo. */
   claims?: IdentityClaims
+  /** Called just before the code is exchanged: from then on the code is spent (the caller holds interrupts). */
+  beforeGrant?: () => void
   /** Bind the tokens to this login's key (RFC 9449): the code exchange and userinfo carry proofs. */
   dpop?: oidc.DPoPHandle
 }
@@ -80,6 +82,7 @@ export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions)
       clearTimeout(hint)
     }
     try {
+      options.beforeGrant?.()
       const response = await oidc.authorizationCodeGrant(
         issuer.config,
         callback.url,

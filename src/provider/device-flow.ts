@@ -19,6 +19,10 @@ export interface DeviceFlowOptions {
   resource?: string[]
   /** Claim names of a profile endpoint that is not OpenID userinfo. */
   claims?: IdentityClaims
+  /** Called as each poll leaves: its answer may carry the tokens (the caller holds interrupts). */
+  beforeGrant?: () => void
+  /** Called when a poll's answer carried none (pending, slow down, an error): the device code is not spent. */
+  grantRefused?: () => void
   /** Bind the tokens to this login's key (RFC 9449): every poll and userinfo carry proofs. */
   dpop?: oidc.DPoPHandle
 }
@@ -55,13 +59,16 @@ export async function deviceSignIn(issuer: Issuer, options: DeviceFlowOptions): 
 
   const seconds = Math.min(options.timeoutSeconds, device.expires_in)
   const signal = AbortSignal.timeout(seconds * 1000)
+  const restoreFetch = aroundEachPoll(issuer, options)
   try {
     const response = await oidc.pollDeviceAuthorizationGrant(issuer.config, device, resourceParameters(options.resource), {signal, DPoP: options.dpop})
+    restoreFetch()
     withdraw()
     const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims, dpop: options.dpop})
     options.ui.doneWaiting('done')
     return signIn
   } catch (error) {
+    restoreFetch()
     withdraw()
     options.ui.doneWaiting('failed')
     if (signal.aborted) {
@@ -70,5 +77,26 @@ export async function deviceSignIn(issuer: Issuer, options: DeviceFlowOptions): 
       })
     }
     throw toAuthError(error, {...context, operation: 'device-poll', dpop: Boolean(options.dpop)})
+  }
+}
+
+/**
+ * Tell the caller as each poll of the token endpoint leaves and when its answer carried no tokens:
+ * any poll may be the one that spends the device code. Returns what puts the transport back.
+ */
+function aroundEachPoll(issuer: Issuer, options: DeviceFlowOptions): () => void {
+  const send = issuer.config[oidc.customFetch]
+  if (!options.beforeGrant || !send) return () => {}
+  issuer.config[oidc.customFetch] = async (url, init) => {
+    options.beforeGrant?.()
+    const answer = await send(url, init).catch((error: unknown) => {
+      options.grantRefused?.()
+      throw error
+    })
+    if (!answer.ok) options.grantRefused?.()
+    return answer
+  }
+  return () => {
+    issuer.config[oidc.customFetch] = send
   }
 }

@@ -86,19 +86,19 @@ export function toAuthError(error: unknown, context: FailureContext): AuthError 
   const doing = DOING[context.operation]
 
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.code === 'OAUTH_TIMEOUT') {
-    return transient(`${capitalize(server)} did not answer in time while trying to ${doing}.`, error)
+    return transient(`${capitalize(server)} did not answer in time while trying to ${doing}.`, error, 'no answer in time')
   }
   if (error instanceof TypeError && e.cause && typeof e.cause === 'object') {
     // The transport (transport/failures.ts) has said what a certificate or proxy failure is; what is left is the network's.
     const code = (e.cause as {code?: string}).code
-    return transient(`Could not reach ${server} to ${doing} (${networkReason(code)}).`, error)
+    return transient(`Could not reach ${server} to ${doing} (${networkReason(code)}).`, error, networkReason(code))
   }
   if (typeof e?.error === 'string') {
     // An OAuth error response (RFC 6749 §5.2) or an error redirect (§4.1.2.1).
     const status = typeof e.status === 'number' ? e.status : undefined
     if (status !== undefined && (status >= 500 || status === 429)) {
       const what = status === 429 ? 'too many requests (429)' : `a server error (${status})`
-      return transient(`${capitalize(server)} answered with ${what} while trying to ${doing}.`, error)
+      return transient(`${capitalize(server)} answered with ${what} while trying to ${doing}.`, error, what)
     }
     const detail = e.error_description ? `: ${clip(e.error_description)}` : ''
     if (!context.dpop && wantsProof(e.error, e.error_description)) {
@@ -115,7 +115,7 @@ export function toAuthError(error: unknown, context: FailureContext): AuthError 
       return failure
     }
     if (e.error === 'temporarily_unavailable' || (e.error === 'slow_down' && context.operation !== 'device-poll')) {
-      return transient(`${capitalize(server)} is temporarily unavailable (${e.error}) while trying to ${doing}.`, error)
+      return transient(`${capitalize(server)} is temporarily unavailable (${e.error}) while trying to ${doing}.`, error, e.error)
     }
     // A secret that does not match (mistyped, rotated, meant for another client): said as such, since
     // "does not accept client id" would send the user after the wrong setting.
@@ -178,7 +178,7 @@ export function toAuthError(error: unknown, context: FailureContext): AuthError 
   if (response) {
     if (response.ok) return libraryFailure(error, {server, doing, operation: context.operation, issuer: context.issuer, clientId: context.clientId})
     if (response.status >= 500 || response.status === 429) {
-      return transient(`${capitalize(server)} answered with ${response.status} while trying to ${doing}.`, error)
+      return transient(`${capitalize(server)} answered with ${response.status} while trying to ${doing}.`, error, response.status === 429 ? 'too many requests (429)' : `a server error (${response.status})`)
     }
     // RFC 6749 §5.2 says invalid_grant; some servers send a bare 400 or 401 (Glewlwyd does). On a
     // refresh that can only mean the refresh token was refused: the same rules as invalid_grant.
@@ -256,8 +256,8 @@ function wantsProof(code: string, description: string | undefined): boolean {
   return (code === 'invalid_grant' || code === 'invalid_request' || code === 'invalid_client') && /\bdpop\b/i.test(description ?? '')
 }
 
-function transient(message: string, cause: unknown): AuthError {
-  return new AuthError('TRANSIENT', message, {cause, suggestion: 'This is temporary and nothing was lost: retry when the issuer is reachable.'})
+function transient(message: string, cause: unknown, reason: string): AuthError {
+  return new AuthError('TRANSIENT', message, {cause, reason, suggestion: 'This is temporary and nothing was lost: retry when the issuer is reachable.'})
 }
 
 /**

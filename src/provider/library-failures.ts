@@ -87,7 +87,7 @@ export function libraryFailure(error: unknown, context: LibraryFailureContext): 
       return fail(`${Server} sent an answer that is not a valid OAuth answer while trying to ${context.doing}${what}${tag}; nothing was stored.`, "Tell the issuer's administrators; check the issuer setting first.")
     }
     case 'OAUTH_ABORT':
-      return new AuthError('TRANSIENT', `The request to ${context.server} was cut off while trying to ${context.doing}${tag}.`, {cause: error, suggestion: 'This is temporary and nothing was lost: retry.'})
+      return new AuthError('TRANSIENT', `The request to ${context.server} was cut off while trying to ${context.doing}${tag}.`, {cause: error, reason: 'request cut off', suggestion: 'This is temporary and nothing was lost: retry.'})
     default: {
       const what = typeof e.message === 'string' && e.message ? `: ${clip(e.message)}` : ''
       return fail(`Could not ${context.doing} with ${context.server}${what}${tag}.`)

@@ -9,7 +9,7 @@ import {accountKey, type AccountRecord} from '../store/account-index.js'
 import {markAdoption, postponeAdoption, saveAdoptedLogin} from '../store/adoption-store.js'
 import {withLock} from '../store/lock.js'
 import type {Secrets} from '../store/secrets.js'
-import {pauseHereInTests} from '../store/test-pause.js'
+import {checkpoint} from '../store/checkpoint.js'
 import {authContext, type AuthContext, type ProviderApi} from './context.js'
 import type {IdentityClaims} from '../settings/parse.js'
 import {checkRecordFits} from '../store/record-limits.js'
@@ -53,8 +53,8 @@ export interface LegacyLoginSource {
 export type AdoptionOutcome = 'adopted' | 'kept-newer' | 'rejected' | 'cleared' | 'nothing' | 'later'
 
 /**
- * The named steps a test can stop a command at (TOKENWISE_TEST_PAUSE_AT), in order, kept here so
- * that the code and the tests that kill it mid-way name them alike.
+ * The named steps a test can stop a command at (store/checkpoint.ts), in order, kept here so that
+ * the code and the tests that kill it mid-way name them alike.
  */
 export const ADOPTION_STEPS = {
   /** Under the adoption lock, the old login read; nothing sent, nothing saved. */
@@ -123,7 +123,7 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
     await markAdoption(store, 'done')
     return 'nothing'
   }
-  await pauseHereInTests(ADOPTION_STEPS.read)
+  await checkpoint(ADOPTION_STEPS.read)
   const issuerUrl = legacy.issuer ?? settings.issuer
   const clientId = legacy.clientId ?? settings.clientId
   if (!issuerUrl || !clientId) throw new AuthError('CONFIG_INVALID', 'No issuer and client id are configured, and the old login does not name them.')
@@ -174,7 +174,7 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
   const keepSecret = bound.clientSecret && settings.bindings?.clientSecret?.layer !== 'host'
   const saved = await saveAdoptedLogin(store, record, keepSecret ? {...signIn.secrets, clientSecret: bound.clientSecret} : signIn.secrets)
   if (saved && storageWhy) context.notify(storageWhy)
-  await pauseHereInTests(ADOPTION_STEPS.saved)
+  await checkpoint(ADOPTION_STEPS.saved)
   return clearOldCopy(context, source, where, saved ? 'adopted' : 'kept-newer')
 }
 
@@ -225,7 +225,7 @@ async function clearOldCopy(context: AuthContext, source: LegacyLoginSource, whe
     context.notify(`Could not remove the old login from ${where} (${(error as Error)?.message ?? error}); the next command tries again. Your login is not affected.`)
     return 'later'
   }
-  await pauseHereInTests(ADOPTION_STEPS.cleared)
+  await checkpoint(ADOPTION_STEPS.cleared)
   await markAdoption(context.store, 'done')
   return outcome
 }

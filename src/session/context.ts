@@ -108,8 +108,8 @@ function loadProvider(): Promise<ProviderApi> {
 /**
  * How long a command waits for another process's store or refresh lock: `ACME_AUTH_LOCK_WAIT` seconds,
  * else the lock's default (30 s). Hidden on purpose, not one of the documented settings: it lets the
- * tests of "waits, then gives up with exit 75" take seconds instead of 30 s each. It applies to the
- * store lock a refresh takes before it asks the issuer too: nothing is sent until the answer can be saved.
+ * tests of "waits, then gives up with exit 75" take seconds instead of 30 s each. A refresh's answer
+ * that cannot have the store lock in time goes to the rescue file (store/rescued-login.ts).
  */
 function lockWaitMs(config: Interfaces.Config, env: NodeJS.ProcessEnv): number | undefined {
   const variable = config.scopedEnvVarKey('AUTH_LOCK_WAIT')

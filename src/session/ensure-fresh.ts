@@ -3,13 +3,15 @@ import {formatDuration} from '../durations.js'
 import {describeAccount, type AccountRecord, type RefreshFailure, type Tombstone} from '../store/account-index.js'
 import {hashToken} from '../store/account-store.js'
 import type {Secrets} from '../store/secrets.js'
-import {pauseHereInTests} from '../store/test-pause.js'
+import {checkpoint} from '../store/checkpoint.js'
 import {notSignedIn, requestedAccount} from './accounts.js'
 import {environmentToken, type AuthContext} from './context.js'
 import {accountClient, connectOptions} from './issuer-client.js'
 import {machineCredential} from './machine.js'
 import {foregroundDeadlineMs, isBackingOff, nextRefreshFailure, usingCurrentToken} from './outage.js'
 import {isExpired, isFresh, refreshMarginSeconds} from './freshness.js'
+import type {InterruptHold} from './interrupts.js'
+import {holdWhileGranting, restoreRescuedLogin, tellIfRescued} from './grant-hold.js'
 import {migrateAccounts} from './storage-choice.js'
 
 /** An access token ready to use, and where it came from. */
@@ -48,6 +50,7 @@ export async function currentToken(context: AuthContext, request: TokenRequest =
   if (!picked) throw notSignedIn(context)
   const index = await migrateAccounts(context, stored, picked.key)
   const account = index.accounts.find((entry) => entry.key === picked.key) ?? picked
+  await restoreRescuedLogin(context, account)
   return ensureFresh(context, account, {force: request.force, tombstone: index.tombstones[account.key], refreshFailure: index.refreshFailures[account.key]})
 }
 
@@ -93,7 +96,7 @@ export async function ensureFresh(context: AuthContext, account: AccountRecord, 
     if (running) return waitForBackgroundRefresh(context, account, seen, running.since, options.refreshFailure)
   }
 
-  await pauseHereInTests('refresh:read')
+  await checkpoint('refresh:read')
   return context.store.withAccountLock(account, async () => {
     let current = await context.store.readSecrets(account)
     // Someone refreshed while we waited: theirs is as new as a token gets, even when the issuer
@@ -118,7 +121,20 @@ export async function ensureFresh(context: AuthContext, account: AccountRecord, 
         const renew = account.clientAuth
           ? () => provider.clientCredentialsGrant(issuer, {scopes: account.scopes, resource: account.resource, dpop}, sent)
           : () => provider.refreshTokens(issuer, sent, {resource: account.resource, dpop})
-        saved = await context.store.refreshAndSave(account, renew)
+        // From the moment the request leaves, the old refresh token may be spent: nothing that can
+        // wait ends this process before the answer is saved (grant-hold.ts). Until then an interrupt
+        // ends it at once, and nothing was spent.
+        let hold: InterruptHold | undefined
+        try {
+          const result = await context.store.refreshAndSave(account, () => {
+            hold = holdWhileGranting(context)
+            return renew()
+          })
+          tellIfRescued(context, result.account, result)
+          saved = result
+        } finally {
+          hold?.release()
+        }
       } catch (caught) {
         const error = caught as AuthError
         if (error.code === 'REAUTH_REQUIRED') {
@@ -181,11 +197,9 @@ async function waitForBackgroundRefresh(context: AuthContext, account: AccountRe
   }
 }
 
-/** A short clause for the back-off record and the warning line: never a whole message. */
+/** A short clause for the back-off record and the warning line: the raiser's reason, never taken from the message. */
 function outageReason(error: AuthError): string {
-  if (/did not answer in time/.test(error.message)) return 'no answer in time'
-  const inParentheses = /\(([^()]{1,80})\)\.?$/.exec(error.message)?.[1]
-  return inParentheses ?? error.code.toLowerCase()
+  return error.reason ?? error.code.toLowerCase()
 }
 
 /** A rejected refresh token is not sent again (in the background or not) for this long. */

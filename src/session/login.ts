@@ -8,6 +8,8 @@ import {refuseWhileEnvironmentToken, type AuthContext, type ProviderApi} from '.
 import type {BoundSettings} from '../settings/binding.js'
 import {configuredClient, configuredSettings, connectOptions} from './issuer-client.js'
 import {checkRecordFits} from '../store/record-limits.js'
+import type {InterruptHold} from './interrupts.js'
+import {holdWhileGranting, tellIfRescued} from './grant-hold.js'
 import {checkBound, dpopKeyForSignIn, explainDPoPDemand} from './dpop-login.js'
 import {chooseBackend} from './storage-choice.js'
 
@@ -49,10 +51,41 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   // are the folders the sign-in writes to.
   await context.store.readIndex()
   await context.store.checkFolders()
+  // From the code exchange (or the client-credentials grant) until the login is saved, an interrupt
+  // waits (grant-hold.ts): what the issuer hands over exists only in this process until then.
+  let hold: InterruptHold | undefined
+  try {
+    const grant = {
+      beforeGrant: () => void (hold ??= holdWhileGranting(context)),
+      // A device poll answered "pending": nothing was spent, so an interrupt meanwhile may end it now.
+      grantRefused: () => {
+        hold?.release()
+        hold = undefined
+      },
+    }
+    return await signInAndSave(context, bound, provider, issuer, method, ui, storage, storageWhy, grant)
+  } finally {
+    hold?.release()
+  }
+}
+
+async function signInAndSave(
+  context: AuthContext,
+  bound: BoundSettings,
+  provider: ProviderApi,
+  issuer: Issuer,
+  method: LoginMethod,
+  ui: SignInUi,
+  storage: AccountRecord['storage'],
+  storageWhy: string | undefined,
+  grant: GrantWatch,
+): Promise<AccountRecord> {
+  const {settings} = context
+  const clientId = settings.clientId!
   // One key per login (RFC 9449), made for this sign-in and kept with its tokens.
   const dpopKey = method.kind === 'token' ? undefined : await dpopKeyForSignIn(context, provider, issuer)
   const dpop = dpopKey ? await provider.dpopHandle(issuer.config, dpopKey) : undefined
-  const signIn = await signInWith(context, bound, provider, issuer, method, ui, dpop).catch((error: unknown) => {
+  const signIn = await signInWith(context, bound, provider, issuer, method, ui, grant, dpop).catch((error: unknown) => {
     throw explainDPoPDemand(context, provider, issuer, error)
   })
   if (dpopKey) {
@@ -95,7 +128,8 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
         : signIn.secrets
   // Under the account's lock: a refresh of an older login of the same account, in flight in another
   // process, must not overwrite this one.
-  await context.store.withAccountLock(record, () => context.store.saveLogin(record, secrets, {makeDefault: true}))
+  const outcome = await context.store.withAccountLock(record, () => context.store.saveLogin(record, secrets, {makeDefault: true}))
+  tellIfRescued(context, record, outcome)
   if (storageWhy) ui.warn(storageWhy)
   if (storage === 'memory') ui.warn(`${context.settings.sources.storage} says storage=memory: this login is not saved and ends with this command.`)
   return record
@@ -134,7 +168,13 @@ function notConfigured(context: AuthContext): AuthError {
   })
 }
 
-async function signInWith(context: AuthContext, bound: BoundSettings, provider: ProviderApi, issuer: Issuer, method: LoginMethod, ui: SignInUi, dpop: DPoPHandle | undefined): Promise<SignIn> {
+/** Told when a request that may spend a code or grant tokens leaves, and when its answer carried none. */
+interface GrantWatch {
+  beforeGrant: () => void
+  grantRefused: () => void
+}
+
+async function signInWith(context: AuthContext, bound: BoundSettings, provider: ProviderApi, issuer: Issuer, method: LoginMethod, ui: SignInUi, grant: GrantWatch, dpop: DPoPHandle | undefined): Promise<SignIn> {
   const {settings} = context
   const extraParams = {...bound.authorizationParams, ...(bound.audience ? {audience: bound.audience} : {})}
   const options = {
@@ -154,17 +194,18 @@ async function signInWith(context: AuthContext, bound: BoundSettings, provider: 
       const noBrowser = ui.browserUnavailableReason()
       if (noBrowser && issuer.config.serverMetadata().device_authorization_endpoint) {
         ui.notice(`No browser can be opened here (${noBrowser}); signing in with a device code instead.`)
-        return provider.deviceSignIn(issuer, options)
+        return provider.deviceSignIn(issuer, {...options, ...grant})
       }
-      return provider.browserSignIn(issuer, options)
+      return provider.browserSignIn(issuer, {...options, beforeGrant: grant.beforeGrant})
     }
     case 'device': {
-      return provider.deviceSignIn(issuer, options)
+      return provider.deviceSignIn(issuer, {...options, ...grant})
     }
     case 'client': {
       // The default scopes are a person's (openid, offline_access…): a machine asks for the ones
       // configured for it, or none and gets what its registration allows.
       const scopes = settings.sources.scopes === 'default' ? [] : settings.scopes
+      grant.beforeGrant()
       const secrets = await provider.clientCredentialsGrant(issuer, {scopes, resource: bound.resource, audience: bound.audience, dpop}).catch((error: unknown) => {
         if (!(error instanceof AuthError) || error.code !== 'REAUTH_REQUIRED') throw error
         // At sign-in a refused credential is a failed sign-in, as a wrong password is.

@@ -119,7 +119,7 @@ function runTokenCommand(command: string, timeoutMs: number, source: string, env
     let stderr = ''
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
-      reject(new AuthError('TRANSIENT', `The command that prints the federated token (${source}) did not finish within ${timeoutMs / 1000} s.`, {suggestion: 'Retry; if it keeps happening, check that command.'}))
+      reject(new AuthError('TRANSIENT', `The command that prints the federated token (${source}) did not finish within ${timeoutMs / 1000} s.`, {reason: 'the federated token command took too long', suggestion: 'Retry; if it keeps happening, check that command.'}))
     }, timeoutMs)
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
       stdout += chunk

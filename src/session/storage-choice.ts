@@ -5,8 +5,9 @@ import {splitCommand} from '../split-command.js'
 import type {SignInUi} from '../provider/sign-in-ui.js'
 import type {BackendKind} from '../settings/settings.js'
 import type {AccountIndex, AccountRecord} from '../store/account-index.js'
-import {HelperNotConfiguredError} from '../store/account-store.js'
+import {HelperNotConfiguredError} from '../store/backend-registry.js'
 import type {AuthContext} from './context.js'
+import {untilSaved} from './grant-hold.js'
 
 /**
  * `storage=auto`, decided once at login (DESIGN.md, Backends): the OS keychain when it answers a
@@ -58,7 +59,9 @@ export async function migrateAccounts(context: AuthContext, index: AccountIndex,
   const moved = new Map<string, AccountRecord>()
   for (const account of pending) {
     try {
-      moved.set(account.key, await context.store.migrate(account, destination(account)))
+      // A move deletes the old copy once the new one is read back: an interrupt waits for the step
+      // under way (a kill there is survivable too, but an orderly end is cheaper for the next command).
+      moved.set(account.key, await untilSaved(context, () => context.store.migrate(account, destination(account))))
     } catch (error) {
       if (!(error instanceof AuthError)) throw error
       if (account.key !== inUse) continue

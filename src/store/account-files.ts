@@ -15,6 +15,15 @@ export function refreshAheadMarkerPath(paths: StorePaths, accountKey: string): s
   return join(paths.locks, `${accountFileName(accountKey)}.ahead`)
 }
 
+/**
+ * Where a grant's answer goes when the store that holds the login could not take it (a keychain
+ * locked or stopped, a helper failing): one private file per account, written only under that
+ * account's lock, so no lock shared with other accounts is needed to save it.
+ */
+export function rescuedLoginPath(paths: StorePaths, accountKey: string): string {
+  return join(paths.dir, 'rescued', `${accountFileName(accountKey)}.json`)
+}
+
 function accountFileName(accountKey: string): string {
   return sha256Hex(accountKey).slice(0, 32)
 }

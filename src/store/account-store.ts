@@ -3,62 +3,41 @@ import {basename, dirname, join} from 'node:path'
 
 import {AuthError} from '../errors.js'
 import {checkPrivateFolder} from '../private-files.js'
-import type {HostCommands} from '../host-commands.js'
 import type {BackendKind} from '../settings/settings.js'
 import {describeAccount, emptyIndex, readIndex, writeIndex, type AccountIndex, type AccountRecord, type RefreshFailure} from './account-index.js'
 import type {CredentialStore} from './credential-store.js'
 import type {Secrets} from './secrets.js'
-import {ExecCredentialStore} from './exec-store.js'
-import {FileCredentialStore} from './file-store.js'
+import {BackendRegistry, type BackendRegistryOptions} from './backend-registry.js'
 import {sha256Hex} from './hash.js'
-import {KeyringCredentialStore} from './keyring-store.js'
 import {withLock} from './lock.js'
 import {moveAside} from './atomic-file.js'
 import {DamagedFileError} from './stored-json.js'
-import {MemoryCredentialStore} from './memory-store.js'
 import {MetadataCache} from './metadata-cache.js'
 import {accountLockPath} from './account-files.js'
 import {storePaths, type StorePaths} from './paths.js'
-import {pauseHereInTests} from './test-pause.js'
+import {RescuedLogin, type SaveOutcome} from './rescued-login.js'
+import {checkpoint} from './checkpoint.js'
 
-export interface AccountStoreOptions {
+export interface AccountStoreOptions extends Omit<BackendRegistryOptions, 'credentialsPath' | 'service' | 'loginHint'> {
   dataDir: string
   /** The host's bin: the keychain service is `<bin>-auth`. */
   bin: string
-  /** How the host spells its auth commands, for the next steps in messages. */
-  commands: HostCommands
-  /** The variable that chooses the storage (`ACME_AUTH_STORAGE`), for "choose another" hints. */
-  storageVariable: string
-  keyringTimeoutMs: number
-  keyringEntryLimit?: number
   /** `storage=memory`: nothing is persisted, the index included. */
   inMemory?: boolean
-  /**
-   * The storage the settings name (flag, environment, the user's file, the host). Only a credential
-   * helper named there is ever run: one an index names is data, and whoever can write the index
-   * must not choose a program for us.
-   */
-  configuredStorage?: string
-  /** Where the configured storage was set, for the message when an index names another helper. */
-  configuredStorageSource?: string
   /** The variable that moves the data folder (`ACME_DATA_DIR`), named when the folder is not the user's own. */
   dataDirVariable?: string
-  /** One line for the person at the terminal that does not stop the command. */
-  notify?: (message: string) => void
   /** How long to wait for another process's lock (the lock's default, 30 s, when absent). */
   lockWaitMs?: number
-  /** What a credential helper's process inherits (process.env when absent). */
-  env?: NodeJS.ProcessEnv
 }
 
 /**
- * The metadata index plus the secrets backends, kept consistent. Every change is a read-modify-write
- * under the store lock, secrets first and index last, so a reader never sees an index entry whose
- * secrets were not written yet.
+ * The metadata index plus the secrets backends, kept consistent: secrets first and index last, so a
+ * reader never sees an index entry whose secrets were not written yet. Index changes are
+ * read-modify-writes under the store lock, held briefly and never over the network.
  */
 export class AccountStore {
   readonly paths: StorePaths
-  private readonly backends = new Map<string, CredentialStore>()
+  private readonly backends: BackendRegistry
   /** Issuers' discovery documents between commands; none when nothing is persisted. */
   readonly metadataCache?: MetadataCache
   private memoryIndex?: AccountIndex
@@ -67,6 +46,7 @@ export class AccountStore {
 
   constructor(private readonly options: AccountStoreOptions) {
     this.paths = storePaths(options.dataDir)
+    this.backends = new BackendRegistry({...options, credentialsPath: this.paths.credentials, service: this.service, loginHint: this.loginHint})
     if (options.inMemory) this.memoryIndex = emptyIndex()
     else this.metadataCache = new MetadataCache(this.paths)
   }
@@ -80,42 +60,9 @@ export class AccountStore {
     return `${this.options.bin}-auth`
   }
 
+  /** The backend of this kind (file, keyring, memory, a configured credential helper): see BackendRegistry. */
   backend(kind: string): CredentialStore {
-    let backend = this.backends.get(kind)
-    if (!backend) {
-      backend = this.createBackend(kind)
-      this.backends.set(kind, backend)
-    }
-    return backend
-  }
-
-  private createBackend(kind: string): CredentialStore {
-    const switchHint = this.options.commands.keepInFile(this.options.storageVariable)
-    if (kind === 'file') return new FileCredentialStore(this.paths.credentials, this.loginHint, this.options.notify)
-    if (kind === 'memory') return new MemoryCredentialStore()
-    if (kind === 'keyring') {
-      return new KeyringCredentialStore({
-        service: this.service,
-        timeoutMs: this.options.keyringTimeoutMs,
-        maxEntryBytes: this.options.keyringEntryLimit,
-        switchHint,
-        nextStep: this.loginHint,
-      })
-    }
-    if (kind.startsWith('exec:')) {
-      if (kind !== this.options.configuredStorage) throw this.helperNotConfigured(kind)
-      return new ExecCredentialStore({command: kind.slice(5), service: this.service, switchHint, env: this.options.env})
-    }
-    throw new AuthError('STORE_UNAVAILABLE', `The login is kept in the '${kind}' store, which this version of the plugin does not know.`, {
-      suggestion: this.loginHint,
-    })
-  }
-
-  private helperNotConfigured(kind: string): AuthError {
-    const now = this.options.configuredStorageSource ? ` (${this.options.configuredStorageSource} says '${this.options.configuredStorage}')` : ''
-    return new HelperNotConfiguredError('STORE_UNAVAILABLE', `The login is kept by the credential helper '${kind.slice(5)}', which no setting of yours names${now}, so it is not run: the store's index is data, and a program named in data is never started.`, {
-      suggestion: `If that helper is yours, set ${this.options.storageVariable}='${kind}' (or storage in your auth.json); else run \`${this.options.commands.auth('login')}\` to sign in again.`,
-    })
+    return this.backends.backend(kind)
   }
 
   /**
@@ -161,6 +108,9 @@ export class AccountStore {
    * out": the index says they were written. (A stopped keychain answers "no entry" too.)
    */
   async readSecrets(account: AccountRecord): Promise<Secrets> {
+    // A rescued answer is the newest there is (RescuedLogin): a replaced refresh token is never sent.
+    const rescued = await this.rescueOf(account.key)?.read()
+    if (rescued) return rescued
     const backend = this.backend(account.storage)
     const secrets = await backend.get(account.key)
     if (!secrets && account.storage === 'file') {
@@ -176,11 +126,14 @@ export class AccountStore {
     return secrets
   }
 
-  /** Add or replace an account after a sign-in. */
-  async saveLogin(record: AccountRecord, secrets: Secrets, options: {makeDefault: boolean}): Promise<void> {
+  /** Add or replace an account after a sign-in (the caller holds its lock): secrets first, rescued if need be, then the index. */
+  async saveLogin(record: AccountRecord, secrets: Secrets, options: {makeDefault: boolean}): Promise<SaveOutcome> {
+    // The credentials file holds every account: its read-modify-write goes under the store lock.
+    const sharedFile = record.storage === 'file'
+    let outcome = sharedFile ? {} : await this.keepSecrets(record, secrets)
     await this.update(async (index) => {
+      if (sharedFile) outcome = await this.keepSecrets(record, secrets)
       const previous = index.accounts.find((account) => account.key === record.key)
-      await this.backend(record.storage).set(record.key, secrets)
       index.accounts = [...index.accounts.filter((account) => account.key !== record.key), record]
       if (options.makeDefault || !index.defaultAccount) index.defaultAccount = record.key
       delete index.tombstones[record.key]
@@ -193,35 +146,83 @@ export class AccountStore {
         if (!removed) index.accounts = index.accounts.map((entry) => (entry.key === record.key ? {...entry, migratingFrom: kind} : entry))
       }
     })
+    return outcome
+  }
+
+  /** Refresh and save (saveRefreshed) under the caller's account lock alone: no lock other accounts need is held meanwhile. */
+  async refreshAndSave(account: AccountRecord, refresh: () => Promise<Secrets>): Promise<{account: AccountRecord; secrets: Secrets} & SaveOutcome> {
+    if (!(await this.readIndex()).accounts.some((entry) => entry.key === account.key)) throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {suggestion: this.loginHint})
+    return this.saveRefreshed(account, await refresh())
   }
 
   /**
-   * Refresh and store the result under one hold of the store lock, taken before the issuer is asked:
-   * a refresh token is sent only when what comes back can be saved. (Found taken after the issuer
-   * rotated, by a slow vault or a planted lock file, the store would lose the only copy of the new
-   * refresh token.) What `refresh` throws passes through; nothing is written then.
+   * Save a refresh's answer under the caller's account lock: the secrets, then the index in a short
+   * hold of the store lock. A login signed out meanwhile keeps no secrets; an index not written catches
+   * up later (recordExpiry); a store lock not had in time sends the secrets to the rescue file.
    */
-  async refreshAndSave(account: AccountRecord, refresh: () => Promise<Secrets>): Promise<{account: AccountRecord; secrets: Secrets}> {
+  async saveRefreshed(account: AccountRecord, secrets: Secrets): Promise<{account: AccountRecord; secrets: Secrets} & SaveOutcome> {
     let saved = account
-    let secrets: Secrets | undefined
-    await this.update(async (index) => {
+    let outcome: SaveOutcome | undefined
+    let signedOut = false
+    const recordInIndex = async (index: AccountIndex) => {
       const current = index.accounts.find((entry) => entry.key === account.key)
-      if (!current) throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {suggestion: this.loginHint})
-      secrets = await refresh()
-      await this.backend(current.storage).set(account.key, secrets)
+      if (!current) return void (signedOut = true)
+      // One file holds every account's secrets: its read-modify-write needs this lock anyway.
+      if (current.storage === 'file') outcome = await this.keepSecrets(current, secrets)
       saved = {...current, expiresAt: secrets.expiresAt ?? null, hasRefreshToken: Boolean(secrets.refreshToken), updatedAt: new Date().toISOString()}
       index.accounts = index.accounts.map((entry) => (entry.key === account.key ? saved : entry))
       delete index.tombstones[account.key]
       delete index.refreshFailures[account.key]
-    }, {purpose: 'refreshing a login'}).catch((error: unknown) => {
-      if (secrets === undefined || !(error instanceof AuthError)) throw error
+    }
+    try {
+      if (account.storage !== 'file') outcome = await this.keepSecrets(account, secrets)
+      await this.update(recordInIndex, {purpose: 'saving a refreshed login'}).catch(async (error: unknown) => {
+        if (outcome || !(error instanceof AuthError)) return
+        outcome = (await this.rescueOf(account.key)?.keep(() => Promise.reject(error), secrets)) ?? {}
+        if (!outcome.rescued) throw error
+      })
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error
       // Not "nothing was lost": the issuer has already replaced the stored refresh token.
       throw new AuthError(error.code, `The issuer renewed the login of ${describeAccount(account)}, but it could not be saved: ${error.message}`, {
         cause: error,
         suggestion: `Retry; if the issuer then no longer accepts the login, run \`${this.options.commands.auth('login')}\`.`,
       })
-    })
-    return {account: saved, secrets: secrets!}
+    }
+    if (signedOut) {
+      // Secrets the index no longer names would outlive every logout (the shared file was not written).
+      if (account.storage !== 'file') await this.backend(account.storage).delete(account.key).catch(() => false)
+      await this.rescueOf(account.key)?.remove()
+      throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {suggestion: this.loginHint})
+    }
+    return {account: saved, secrets, ...outcome}
+  }
+
+  /** Save a login's secrets in its own store, or in its rescue file (RescuedLogin). The caller holds the account's lock. */
+  private async keepSecrets(record: AccountRecord, secrets: Secrets): Promise<SaveOutcome> {
+    const backend = this.backend(record.storage)
+    const rescue = this.rescueOf(record.key)
+    if (!rescue) return backend.set(record.key, secrets).then(() => ({}))
+    return rescue.keep((kept) => backend.set(record.key, kept), secrets)
+  }
+
+  /** Whether a rescued login of this account waits to go back to its own store (restoreRescued). */
+  async hasRescued(account: AccountRecord): Promise<boolean> {
+    return (await this.rescueOf(account.key)?.exists()) ?? false
+  }
+
+  /** Move a rescued login back into its own store (the shared file under the store lock); what was moved. Under the account's lock. */
+  async restoreRescued(account: AccountRecord): Promise<Secrets | undefined> {
+    const rescue = this.rescueOf(account.key)
+    if (!rescue) return undefined
+    const backend = this.backend(account.storage)
+    const store = (secrets: Secrets) => (account.storage === 'file' ? this.update(async () => backend.set(account.key, secrets)) : backend.set(account.key, secrets))
+    return rescue.restore(store, backend)
+  }
+
+  /** The rescue file of an account; none when nothing is persisted. */
+  private rescueOf(accountKey: string): RescuedLogin | undefined {
+    return this.memoryIndex ? undefined : new RescuedLogin(this.paths, accountKey, this.loginHint)
   }
 
   /**
@@ -280,6 +281,7 @@ export class AccountStore {
           if (kind === current.storage) leftBehind = error instanceof AuthError ? error.message : String(error)
         }
       }
+      await this.rescueOf(account.key)?.remove()
       index.accounts = index.accounts.filter((entry) => entry.key !== account.key)
       delete index.tombstones[account.key]
       delete index.refreshFailures[account.key]
@@ -322,7 +324,7 @@ export class AccountStore {
       if (!current) return
       result = current
       if (current.storage === to && !current.migratingFrom) return
-      await pauseHereInTests('migrate:locked')
+      await checkpoint('migrate:locked')
       if (current.storage !== to) {
         const secrets = await this.readSecrets(current)
         const target = this.backend(to)
@@ -331,18 +333,18 @@ export class AccountStore {
         if (!copy || copy.accessToken !== secrets.accessToken || copy.refreshToken !== secrets.refreshToken) {
           throw new AuthError('STORE_UNAVAILABLE', `Moving the login of ${describeAccount(current)} to the ${target.location} failed: it did not read back what was written. Nothing was lost; it is still in the ${this.backend(current.storage).location}.`)
         }
-        await pauseHereInTests('migrate:copied')
+        await checkpoint('migrate:copied')
         result = {...current, storage: to, migratingFrom: current.storage}
         index.accounts = index.accounts.map((entry) => (entry.key === current.key ? result : entry))
         await this.writeIndexNow(index)
-        await pauseHereInTests('migrate:switched')
+        await checkpoint('migrate:switched')
       }
       try {
         await this.backend(result.migratingFrom!).delete(result.key)
       } catch {
         return // The old copy stays noted in the index; the next run removes it.
       }
-      await pauseHereInTests('migrate:deleted')
+      await checkpoint('migrate:deleted')
       const {migratingFrom: _, ...done} = result
       result = done
       index.accounts = index.accounts.map((entry) => (entry.key === current.key ? result : entry))
@@ -391,9 +393,6 @@ export class AccountStore {
     else await writeIndex(this.paths.index, index)
   }
 }
-
-/** An index names a credential helper no setting names: said as it is, whatever the store was doing. */
-export class HelperNotConfiguredError extends AuthError {}
 
 /** Tombstones name a refresh token without holding it. */
 export const hashToken = sha256Hex

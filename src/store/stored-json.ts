@@ -9,12 +9,12 @@ import {moveAside, readTextIfExists} from './atomic-file.js'
 export class DamagedFileError extends AuthError {
   constructor(
     readonly path: string,
-    readonly reason: string,
+    override readonly reason: string,
     readonly keptAt: string | undefined,
     message: string,
     suggestion: string,
   ) {
-    super('STORE_CORRUPT', message, {suggestion})
+    super('STORE_CORRUPT', message, {suggestion, reason})
   }
 }
 

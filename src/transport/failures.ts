@@ -15,6 +15,7 @@ export interface FailureWords {
 
 export function proxyUnreachable(proxy: ProxyChoice, target: URL, code: string | undefined): AuthError {
   return new AuthError('TRANSIENT', `Could not reach the proxy ${proxy.hostPort} (from ${proxy.variable}) on the way to ${target.host}: ${networkReason(code)}.`, {
+    reason: `proxy: ${networkReason(code)}`,
     suggestion: `This is temporary and nothing was lost: retry when the proxy answers; if it persists, check ${proxy.variable}.`,
   })
 }
@@ -32,6 +33,7 @@ export function proxyRefused(proxy: ProxyChoice, target: URL, status: number): A
   }
   if (status >= 500) {
     return new AuthError('TRANSIENT', `The proxy ${proxy.hostPort} (from ${proxy.variable}) could not reach ${target.host} (${status}).`, {
+      reason: `proxy answered ${status}`,
       suggestion: `This is temporary and nothing was lost: retry when ${target.hostname} is reachable; if it persists, ask the proxy's administrators.`,
     })
   }
@@ -70,7 +72,7 @@ export function tlsFailure(host: string, errorCode: string | undefined, words: F
   const suggestion = reason.untrusted
     ? `If your network uses its own certificate authority (a company proxy), ${trust}; else check the address.`
     : `Check the address and this machine's clock; if a company proxy inspects https here, ${trust}.`
-  return new AuthError('TLS_FAILED', `Could not make a secure connection to ${host}: ${reason.words} (${code}).`, {cause, suggestion})
+  return new AuthError('TLS_FAILED', `Could not make a secure connection to ${host}: ${reason.words} (${code}).`, {cause, suggestion, reason: code})
 }
 
 /** node:tls reports a handshake that went wrong as EPROTO, with OpenSSL's reason in words. */
@@ -97,6 +99,7 @@ export function systemStoreSwitch(version: string): string | undefined {
 export function hostUnreachable(target: URL, code: string | undefined, cause: unknown): AuthError {
   return new AuthError('TRANSIENT', `Could not reach ${target.host}: ${networkReason(code)}.`, {
     cause,
+    reason: networkReason(code),
     suggestion: 'This is temporary: retry when it is reachable.',
   })
 }

@@ -5,7 +5,7 @@
 
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
-import {readdir, readFile, rename, unlink, writeFile} from 'node:fs/promises'
+import {readdir, readFile, rename, stat, unlink, writeFile} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 
@@ -24,7 +24,9 @@ import {
   runAcmeExpecting as spawnAcmeExpecting,
   storeSnapshot,
   type TempHome,
+  warningMessages,
 } from '../helpers/acme.js'
+import {pauseAtStep} from '../helpers/kill-mid-step.js'
 import {runAcme, runAcmeExpecting} from '../helpers/in-process.js'
 import {lifecycleSuite, type Issuer} from '../helpers/lifecycle-suite.js'
 import {expireIn, replaceAccessToken} from '../helpers/store-time.js'
@@ -204,24 +206,32 @@ describe('e2e: token lifecycle', function () {
     await runAcmeExpecting(0, ['whoami'], {home, env})
   })
 
-  it('a store lock another process holds past the wait: no refresh is sent (its answer could not be saved), exit 75, and the login works once the lock is free', async () => {
+  it('a store lock another process holds past the wait: the refresh is not held up by it, its answer goes to the rescue file, and the next command moves it back', async () => {
     const home = await signInHere()
     await expireIn(home, -10)
     const storeLock = join(home.authDir, 'locks', 'store.lock')
     // "Another process" (this one: a live pid on this host, so no waiter may break its lock) writes the
     // store for longer than others wait: 3 s here (ACME_AUTH_LOCK_WAIT; 30 s by default). The store
-    // lock is taken before the refresh token is sent, so nothing the issuer rotates can be lost.
+    // lock is shared by every account, so no refresh waits for it before asking the issuer; the
+    // answer, which the credentials file cannot take without that lock, is kept in the rescue file.
     await writeFile(storeLock, JSON.stringify({pid: process.pid, host: hostname(), nonce: 'test', since: new Date().toISOString()}))
     const shortWaits = {...env, ACME_AUTH_REFRESH_AHEAD: 'off', ACME_AUTH_LOCK_WAIT: '3'}
-    const before = await loginSnapshot(home)
     // Spawned: the lock's holder is this test process, which must be another process than the command.
-    const run = await spawnAcmeExpecting(75, ['whoami'], {home, env: shortWaits})
-    expect(errorMessage(run.stderr)).to.include(`waiting for another process (pid ${process.pid})`)
-    expect(issuer.counts.tokenRequests, 'token requests the issuer saw').to.equal(0)
-    expect(await loginSnapshot(home)).to.deep.equal(before)
+    const run = await spawnAcmeExpecting(0, ['whoami'], {home, env: shortWaits})
+    expect(run.stdout).to.equal('alice (Alice)\n')
+    const warnings = warningMessages(run.stderr)
+    expect(warnings, run.stderr).to.have.length(1)
+    expect(warnings[0]).to.include(`waiting for another process (pid ${process.pid})`).and.match(/rescued.*\(readable only by you\).*the next command moves it back/)
+    expect(issuer.counts.refresh).to.equal(1)
+    const rescued = await readdir(join(home.authDir, 'rescued'))
+    expect(rescued, 'one rescue file').to.have.length(1)
+    expect((await stat(join(home.authDir, 'rescued', rescued[0]))).mode & 0o777).to.equal(0o600)
     await unlink(storeLock)
     expect((await runAcmeExpecting(0, ['whoami'], {home, env: shortWaits})).stdout).to.equal('alice (Alice)\n')
-    expect(issuer.counts.refresh).to.equal(1)
+    expect(await readdir(join(home.authDir, 'rescued')), 'moved back').to.deep.equal([])
+    expect(issuer.counts.refresh, 'the rescued tokens were used, not a new refresh').to.equal(1)
+    // The credentials file now holds the rotated refresh token: refreshing with it is no reuse.
+    await runAcmeExpecting(0, ['auth', 'refresh'], {home, env})
     expect(issuer.counts.refreshReuse).to.equal(0)
   })
 
@@ -235,10 +245,10 @@ describe('e2e: token lifecycle', function () {
       delete entry.refreshToken
     }
     // whoami stops once it has read our login (with its refresh token), before it takes the account's
-    // lock (src/store/test-pause.ts); a concurrent `auth login --with-token` replaces the login then.
+    // lock (src/store/checkpoint.ts); a concurrent `auth login --with-token` replaces the login then.
     const marker = join(home.root, 'paused')
-    // Spawned: the pause (src/store/test-pause.ts) is read from the process's own environment.
-    const waiting = spawnAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off', TOKENWISE_TEST_PAUSE_AT: 'refresh:read', TOKENWISE_TEST_PAUSE_MARKER: marker}})
+    // Spawned: the pause is a checkpoint its preload installs in that process (pauseAtStep).
+    const waiting = spawnAcme(['whoami'], {home, env: {...env, ACME_AUTH_REFRESH_AHEAD: 'off', ...pauseAtStep('refresh:read', marker)}})
     await waitFor(async () => (await readFile(marker, 'utf8').catch(() => '')) !== '', 60_000, 'whoami to read the login')
     await writeFile(`${credentialsPath}.next`, JSON.stringify(theirs), {mode: 0o600})
     await rename(`${credentialsPath}.next`, credentialsPath)

@@ -8,7 +8,7 @@
 // kills or stops it, starts several at once, drives a terminal, measures what a command loads, or
 // needs what is read from the process's own environment: by Node at start (NODE_OPTIONS,
 // NODE_EXTRA_CA_CERTS), by the debug module (DEBUG), by the keychain library (the D-Bus address), by
-// src/store/test-pause.ts, or by a host command itself (the example's whoami and env read process.env,
+// a preload (pauseAtStep in kill-mid-step.ts), or by a host command itself (the example's whoami and env read process.env,
 // as any host command may).
 //
 // How a run is kept apart from the test process and from the runs before it:

@@ -1,13 +1,25 @@
 // Kill a command exactly in the middle of a multi-step change, where a crash or a closed laptop lid
-// would catch it: the plugin stops at a named step when TOKENWISE_TEST_PAUSE_AT says so
-// (src/store/test-pause.ts), writes its pid to a marker file, and waits there to be killed.
+// would catch it: a preload (test/fixtures/pause-at-step.mjs) installs the plugin's checkpoint handler
+// (src/store/checkpoint.ts), which stops at a named step, writes its pid to a marker file, and waits
+// there to be killed.
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
 import {readFile, rm} from 'node:fs/promises'
 import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
 
 import {cleanEnv, nodeArgs, type TempHome} from './acme.js'
 import {waitFor} from './wait.js'
+
+const PAUSE_AT_STEP = fileURLToPath(new URL('../fixtures/pause-at-step.mjs', import.meta.url))
+
+/**
+ * The environment that makes an acme process stop at `step` (writing its pid to `marker`, then waiting
+ * until it is killed or the marker is removed): the preload that installs the checkpoint, and what it reads.
+ */
+export function pauseAtStep(step: string, marker: string): Record<string, string> {
+  return {NODE_OPTIONS: `--import=${PAUSE_AT_STEP}`, TOKENWISE_TEST_PAUSE_AT: step, TOKENWISE_TEST_PAUSE_MARKER: marker}
+}
 
 /** The steps of moving a login between backends (AccountStore.migrate), in order. */
 export const MOVE_STEPS = [
@@ -24,7 +36,7 @@ export const MOVE_STEPS = [
 export async function killAtStep(step: string, args: string[], home: TempHome, env: Record<string, string | undefined>): Promise<number> {
   const marker = join(home.root, `paused-at-${step.replace(/\W/g, '-')}`)
   const child = spawn(process.execPath, nodeArgs(args), {
-    env: cleanEnv(home, {...env, TOKENWISE_TEST_PAUSE_AT: step, TOKENWISE_TEST_PAUSE_MARKER: marker}),
+    env: cleanEnv(home, {...env, ...pauseAtStep(step, marker)}),
     stdio: ['ignore', 'ignore', 'pipe'],
   })
   let stderr = ''

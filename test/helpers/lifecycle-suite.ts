@@ -56,6 +56,7 @@ export function lifecycleSuite(run: RunExpecting = runAcmeExpecting): LifecycleS
     suite.issuer.setTokenFailure(null)
     suite.issuer.setTokenDelay(0)
     suite.issuer.releaseTokenRequests()
+    suite.issuer.releaseTokenAnswers()
     for (const home of homes) await home.cleanup()
   })
   return suite

@@ -31,7 +31,7 @@ export interface ScriptedIssuer {
   /** Answer one refresh grant: return the new secrets (or throw an AuthError). */
   refresh: (sent: Secrets, attempt: number) => Promise<Secrets> | Secrets
   /**
-   * Runs when the session connects to the issuer, before it takes the store lock for the grant:
+   * Runs when the session connects to the issuer, before it sends the grant:
    * where another process's save can still land (the window the re-read after a rejection covers).
    */
   onConnect?: (connection: number) => Promise<void> | void
@@ -109,7 +109,7 @@ export function issued(clock: FakeClock, name: string, lifetime = 3600, rotate =
 }
 
 export const rejected = () => new AuthError('REAUTH_REQUIRED', 'The issuer rejected the stored refresh token (invalid_grant).')
-export const unreachable = () => new AuthError('TRANSIENT', 'Could not reach the issuer (connection refused).')
+export const unreachable = () => new AuthError('TRANSIENT', 'Could not reach the issuer (connection refused).', {reason: 'connection refused'})
 
 /** What another process does when it refreshes and saves: the store as it would leave it. */
 export async function savedElsewhere(context: AuthContext, account: AccountRecord, secrets: Secrets): Promise<void> {
