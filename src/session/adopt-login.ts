@@ -5,7 +5,6 @@ import {AuthError} from '../errors.js'
 import {MAX_TOKEN_BYTES} from '../provider/limits.js'
 import {rememberSecret} from '../safe-text.js'
 import type {SignIn} from '../provider/api.js'
-import {accountKey, type AccountRecord} from '../store/account-index.js'
 import {markAdoption, postponeAdoption, saveAdoptedLogin} from '../store/adoption-store.js'
 import {withLock} from '../store/lock.js'
 import type {Secrets} from '../store/secrets.js'
@@ -14,6 +13,7 @@ import {authContext, type AuthContext, type ProviderApi} from './context.js'
 import type {IdentityClaims} from '../settings/parse.js'
 import {checkRecordFits} from '../store/record-limits.js'
 import {accountSettings, connectOptions} from './issuer-client.js'
+import {signInRecord} from './sign-in-record.js'
 import {chooseBackend} from './storage-choice.js'
 
 /** A login the host's earlier code kept (in its own config file, say), as the host's `read()` returns it. */
@@ -152,20 +152,7 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
     return clearOldCopy(context, source, where, 'rejected')
   }
 
-  const accountIssuer = signIn.issuedBy ?? issuer.issuer
-  const record: AccountRecord = {
-    key: accountKey(accountIssuer, clientId, signIn.identity.subject),
-    issuer: accountIssuer,
-    clientId,
-    subject: signIn.identity.subject,
-    scopes: signIn.scopes,
-    expiresAt: signIn.secrets.expiresAt ?? null,
-    hasRefreshToken: Boolean(signIn.secrets.refreshToken),
-    storage,
-    updatedAt: new Date().toISOString(),
-  }
-  if (signIn.identity.name) record.name = signIn.identity.name
-  if (signIn.identity.email) record.email = signIn.identity.email
+  const record = signInRecord(signIn, issuer.issuer, clientId, storage)
   if (bound.endpoints) record.endpoints = {...bound.endpoints}
   if (bound.resource) record.resource = bound.resource
   checkRecordFits(record)

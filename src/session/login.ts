@@ -3,7 +3,7 @@ import {MAX_TOKEN_BYTES} from '../provider/limits.js'
 import {rememberSecret} from '../safe-text.js'
 import type {ClientCredential, DPoPHandle, Issuer, SignIn, SignInUi} from '../provider/api.js'
 import type {Secrets} from '../store/secrets.js'
-import {accountKey, describeAccount, pickAccount, type AccountRecord} from '../store/account-index.js'
+import {describeAccount, pickAccount, type AccountRecord} from '../store/account-index.js'
 import {refuseWhileEnvironmentToken, type AuthContext, type ProviderApi} from './context.js'
 import type {BoundSettings} from '../settings/binding.js'
 import {configuredClient, configuredSettings, connectOptions} from './issuer-client.js'
@@ -11,6 +11,7 @@ import {checkRecordFits} from '../store/record-limits.js'
 import type {InterruptHold} from './interrupts.js'
 import {holdWhileGranting, tellIfRescued} from './grant-hold.js'
 import {checkBound, dpopKeyForSignIn, explainDPoPDemand} from './dpop-login.js'
+import {signInRecord} from './sign-in-record.js'
 import {chooseBackend} from './storage-choice.js'
 
 export type {SignInUi} from '../provider/api.js'
@@ -93,23 +94,8 @@ async function signInAndSave(
     // An issuer that answered with a bearer token (auto) bound nothing to the key: it is not kept.
     if (signIn.secrets.tokenType === 'DPoP') signIn.secrets.dpopKey = dpopKey
   }
-  // Entra ID's `/common`: the account belongs to the user's tenant, whose issuer the ID token names.
-  const accountIssuer = signIn.issuedBy ?? issuer.issuer
-
-  const record: AccountRecord = {
-    key: accountKey(accountIssuer, clientId, signIn.identity.subject),
-    issuer: accountIssuer,
-    clientId,
-    subject: signIn.identity.subject,
-    scopes: signIn.scopes,
-    expiresAt: signIn.secrets.expiresAt ?? null,
-    hasRefreshToken: Boolean(signIn.secrets.refreshToken),
-    storage,
-    updatedAt: new Date().toISOString(),
-  }
+  const record = signInRecord(signIn, issuer.issuer, clientId, storage)
   if (settings.sources.storage === '--storage') record.storagePinned = true
-  if (signIn.identity.name) record.name = signIn.identity.name
-  if (signIn.identity.email) record.email = signIn.identity.email
   if (method.kind === 'client') record.clientAuth = method.credential.kind
   // Before it is shown or kept: a hostile issuer's megabyte claims must not reach the index.
   checkRecordFits(record)
