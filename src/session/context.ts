@@ -75,8 +75,10 @@ export async function authContext(config: Interfaces.Config, flags: SettingFlags
     lockWaitMs: lockWaitMs(config, env),
     env,
   })
-  const refreshElsewhere = (accountKey: string) => startBackgroundRefresh(config, accountKey, () => {})
-  return {settings, commands, store, envNames, env, settingsFile: userSettingsPath(config), provider: loadProvider, now: Date.now, notify, refreshElsewhere}
+  // One clock for the whole lifecycle: the background hand-off's deadline is measured on it too.
+  const now = Date.now
+  const refreshElsewhere = (accountKey: string) => startBackgroundRefresh(config, accountKey, () => {}, now)
+  return {settings, commands, store, envNames, env, settingsFile: userSettingsPath(config), provider: loadProvider, now, notify, refreshElsewhere}
 }
 
 export function hostEnvNames(config: Interfaces.Config): EnvNames {

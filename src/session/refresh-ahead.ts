@@ -19,25 +19,25 @@ import {refreshMarginSeconds} from './freshness.js'
  * no command waits (`refreshAhead: background`), or before the command (`inline`). Of N commands
  * that start together one refreshes. Never throws, prints nothing: `debug` is for DEBUG output.
  */
-export async function refreshAheadBeforeCommand(config: Interfaces.Config, commandId: string | undefined, debug: (message: string) => void): Promise<void> {
+export async function refreshAheadBeforeCommand(config: Interfaces.Config, commandId: string | undefined, debug: (message: string) => void, now: () => number = Date.now): Promise<void> {
   // The auth commands manage the login themselves; a refresh racing `auth logout` helps nobody.
   if (commandId?.startsWith('auth:')) return
   try {
-    await refreshAheadIfDue(config, debug)
+    await refreshAheadIfDue(config, debug, now)
   } catch (error) {
     debug(`refresh ahead skipped: ${(error as Error).message}`)
   }
 }
 
-async function refreshAheadIfDue(config: Interfaces.Config, debug: (message: string) => void): Promise<void> {
+async function refreshAheadIfDue(config: Interfaces.Config, debug: (message: string) => void, now: () => number): Promise<void> {
   // A bad value stops here (and the commands that need a token report it, exit 2).
   const settings = loadHookSettings(config, ['refreshAhead', 'refreshAheadWindowSeconds', 'account'])
   if (settings.refreshAhead === 'off' || config.scopedEnvVarKeys('TOKEN').some((name) => runEnvironment(config).env[name])) return
   const index = readIndexQuietly(config.dataDir) ?? {}
-  const due = dueForRefresh(index, Date.now(), settings.refreshAheadWindowSeconds, settings.account)
+  const due = dueForRefresh(index, now(), settings.refreshAheadWindowSeconds, settings.account)
   if (!due) return
   const {startRefreshAhead} = await import('./start-refresh-ahead.js')
-  await startRefreshAhead(config, due.account, settings.refreshAhead, debug)
+  await startRefreshAhead(config, due.account, settings.refreshAhead, debug, now)
 }
 
 /** The fields of the index this decision needs; see store/account-index.ts for the whole shape. */

@@ -6,27 +6,27 @@
  */
 import type {Interfaces} from '@oclif/core'
 import {realpathSync} from 'node:fs'
-import {open, stat, unlink} from 'node:fs/promises'
 import {sep} from 'node:path'
 
 import {runEnvironment} from '../run-environment.js'
 import type {RefreshAheadMode} from '../settings/settings.js'
 import {refreshAheadMarkerPath} from '../store/account-files.js'
+import {releaseClaim, tryClaim} from '../store/lock.js'
 import {storePaths} from '../store/paths.js'
 
 /**
  * Refresh `account` ahead of time: in a detached process (`background`), so no command waits, or
  * before the command (`inline`). Of N commands that start together one does it.
  */
-export async function startRefreshAhead(config: Interfaces.Config, account: string, mode: Exclude<RefreshAheadMode, 'off'>, debug: (message: string) => void): Promise<void> {
+export async function startRefreshAhead(config: Interfaces.Config, account: string, mode: Exclude<RefreshAheadMode, 'off'>, debug: (message: string) => void, now: () => number = Date.now): Promise<void> {
   if (mode === 'inline') {
     // A claim left after a failure is the back-off that keeps every later command from trying again at once.
-    if (!(await claimRefreshAhead(config.dataDir, account)).claimed) return
+    if (!(await claimRefreshAhead(config.dataDir, account, now)).claimed) return
     const {refreshAheadNow} = await import('./refresh-if-due.js')
     debug(`refresh ahead: ${await refreshAheadNow(config, account)}`)
     return
   }
-  await startBackgroundRefresh(config, account, debug)
+  await startBackgroundRefresh(config, account, debug, now)
 }
 
 /**
@@ -36,11 +36,12 @@ export async function startRefreshAhead(config: Interfaces.Config, account: stri
  * token. Only when we know the host's entry point (not a test runner that loaded the host
  * in-process); undefined then. Otherwise when the refresh that is running now started.
  */
-export async function startBackgroundRefresh(config: Interfaces.Config, accountKey: string, debug: (message: string) => void): Promise<{since: number} | undefined> {
+export async function startBackgroundRefresh(config: Interfaces.Config, accountKey: string, debug: (message: string) => void, now: () => number = Date.now): Promise<{since: number} | undefined> {
   const {env, entryPoint} = runEnvironment(config)
   const entry = hostEntryPoint(config.root, entryPoint)
   if (!entry) return undefined
-  const claim = await claimRefreshAhead(config.dataDir, accountKey)
+  const since = now()
+  const claim = await claimRefreshAhead(config.dataDir, accountKey, () => since)
   if (!claim.claimed) return claim.since === undefined ? undefined : {since: claim.since}
   const {spawn} = await import('node:child_process')
   // Not process.execArgv: a parent started with --inspect-brk would leave a detached child waiting.
@@ -52,7 +53,7 @@ export async function startBackgroundRefresh(config: Interfaces.Config, accountK
   child.on('error', (error) => debug(`refresh ahead could not start: ${error.message}`))
   child.unref()
   debug(`refreshing ${accountKey} in the background in process ${child.pid}`)
-  return {since: Date.now()}
+  return {since}
 }
 
 function hostEntryPoint(root: string, entryPoint: string | undefined): string | undefined {
@@ -67,32 +68,21 @@ function hostEntryPoint(root: string, entryPoint: string | undefined): string | 
 }
 
 /** A started background refresh that has not finished within this long has died. */
-const MARKER_STALE_MS = 60_000
+const CLAIM_HOLD_MS = 60_000
 
 /**
  * Claim the right to start the background refresh of an account: the first of N commands that
- * start together wins, the others leave it be. A claim that is not released (the refresh failed
- * for a reason that may pass, or the process died) expires after a minute: a back-off, so an issuer
- * that is down is not asked again by every command. Any failure just means "do not start one".
+ * start together wins, the others leave it be; `since` says when the winner started it, on the
+ * clock `now`. A claim that is not released (the refresh failed for a reason that may pass, or the
+ * process died) lapses after a minute: a back-off, so an issuer that is down is not asked again by
+ * every command. Built on the account lock's primitive (store/lock.ts, tryClaim). Any failure just
+ * means "do not start one".
  */
-export async function claimRefreshAhead(dataDir: string, accountKey: string): Promise<{claimed: true} | {claimed: false; since?: number}> {
-  const marker = refreshAheadMarkerPath(storePaths(dataDir), accountKey)
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await (await open(marker, 'wx', 0o600)).close()
-      return {claimed: true}
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') return {claimed: false}
-      const since = (await stat(marker).catch(() => undefined))?.mtimeMs
-      // A marker dated in the future (a clock that jumped, a planted file) proves nothing: stale.
-      if (since !== undefined && since <= Date.now() + 1000 && Date.now() - since < MARKER_STALE_MS) return {claimed: false, since}
-      await unlink(marker).catch(() => {})
-    }
-  }
-  return {claimed: false}
+export async function claimRefreshAhead(dataDir: string, accountKey: string, now: () => number = Date.now): Promise<{claimed: true} | {claimed: false; since?: number}> {
+  return tryClaim(refreshAheadMarkerPath(storePaths(dataDir), accountKey), {holdMs: CLAIM_HOLD_MS, now})
 }
 
 /** The background process lets go of its claim once the refresh succeeded or can never succeed. */
 export async function releaseRefreshAhead(dataDir: string, accountKey: string): Promise<void> {
-  await unlink(refreshAheadMarkerPath(storePaths(dataDir), accountKey)).catch(() => {})
+  await releaseClaim(refreshAheadMarkerPath(storePaths(dataDir), accountKey))
 }

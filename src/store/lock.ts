@@ -1,5 +1,5 @@
 import {randomBytes} from 'node:crypto'
-import {lstat, open, unlink, utimes} from 'node:fs/promises'
+import {link, lstat, open, unlink, utimes} from 'node:fs/promises'
 import {hostname} from 'node:os'
 import {dirname} from 'node:path'
 
@@ -178,6 +178,75 @@ async function isStale(path: string, settings: typeof DEFAULTS, watch: Watch): P
   return watched >= settings.staleMs
 }
 
+/**
+ * The try-lock variant of withLock, for a claim that outlives its taker: the same O_EXCL file and
+ * owner record, taken at once or not at all, never waited for. The taker hands the work on (a
+ * detached process) and whoever finishes it removes the file (releaseClaim); so its holder's pid
+ * proves nothing and there is no heartbeat: a claim lapses `holdMs` after the `since` it records,
+ * on the caller's injected clock. One dated ahead of that clock (a clock that jumped, a planted
+ * file) has lapsed too. An unreadable claim, or a failure to create one, means "not claimed".
+ */
+export async function tryClaim(path: string, options: {holdMs: number; now: () => number}): Promise<{claimed: true} | {claimed: false; since?: number}> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const now = options.now()
+    try {
+      if (await createWhole(path, newOwner(now))) return {claimed: true}
+    } catch {
+      return {claimed: false}
+    }
+    const text = await readPrivateFile(path).catch(() => undefined)
+    if (text === undefined) continue // gone meanwhile: try again
+    const owner = parseOwner(text)
+    const since = owner ? Date.parse(owner.since) : Number.NaN
+    if (since <= now + CLAIM_CLOCK_TOLERANCE_MS && now - since < options.holdMs) return {claimed: false, since}
+    if (!(await removeClaimOf(path, owner?.nonce))) return {claimed: false}
+  }
+  return {claimed: false}
+}
+
+/** Let go of a claim (tryClaim), whoever took it: the work it guarded is done. */
+export async function releaseClaim(path: string): Promise<void> {
+  await unlink(path).catch(() => {})
+}
+
+/** Two processes taking a claim within this of each other's clocks are not "ahead" of each other. */
+const CLAIM_CLOCK_TOLERANCE_MS = 1000
+
+/**
+ * Create `path` holding the owner record in one step (written to a file of our own, then linked):
+ * a claim seen without its record would have to be judged by its mtime.
+ */
+async function createWhole(path: string, owner: LockOwner): Promise<boolean> {
+  const own = `${path}.${owner.nonce}`
+  if (!(await tryCreate(own, owner))) return false
+  try {
+    await link(own, path)
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw error
+  } finally {
+    await unlink(own).catch(() => {})
+  }
+}
+
+/**
+ * Remove a lapsed claim, only if it is still the one judged (`nonce`): under the same "breaker" as
+ * breakIfStale, so that of two processes judging it one removes it and neither removes the fresh
+ * claim the other took meanwhile. False when another process is doing it now.
+ */
+async function removeClaimOf(path: string, nonce: string | undefined): Promise<boolean> {
+  const breaker = `${path}.break`
+  if (!(await tryCreate(breaker, newOwner()))) return false
+  try {
+    const text = await readPrivateFile(path).catch(() => undefined)
+    if (text !== undefined && parseOwner(text)?.nonce === nonce) await unlink(path).catch(() => {})
+    return true
+  } finally {
+    await unlink(breaker).catch(() => {})
+  }
+}
+
 /** Clocks of hosts sharing a home folder differ a little; more than this ahead is not a heartbeat. */
 const FUTURE_TOLERANCE_MS = 60_000
 
@@ -195,10 +264,10 @@ function parseOwner(text: string): LockOwner | undefined {
   }
 }
 
-function newOwner(): LockOwner {
+function newOwner(now = Date.now()): LockOwner {
   const boot = bootId()
   const start = ownStartTime()
-  return {pid: process.pid, host: hostname(), ...(boot ? {boot} : {}), ...(start ? {start} : {}), nonce: randomBytes(12).toString('hex'), since: new Date().toISOString()}
+  return {pid: process.pid, host: hostname(), ...(boot ? {boot} : {}), ...(start ? {start} : {}), nonce: randomBytes(12).toString('hex'), since: new Date(now).toISOString()}
 }
 
 let cachedStart: string | null | undefined

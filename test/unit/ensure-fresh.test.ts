@@ -4,7 +4,10 @@
 
 import {expect} from 'chai'
 
-import {currentToken, TOMBSTONE_COOLDOWN_MS} from '../../src/session/ensure-fresh.js'
+import {AuthError} from '../../src/errors.js'
+import type {AuthContext} from '../../src/session/context.js'
+import {currentToken, ensureFresh, TOMBSTONE_COOLDOWN_MS} from '../../src/session/ensure-fresh.js'
+import {nextRefreshFailure} from '../../src/session/outage.js'
 import type {Secrets} from '../../src/store/secrets.js'
 import {authErrorFrom} from '../helpers/errors.js'
 import {fakeClock, issued, rejected, savedElsewhere, scriptedIssuer, sessionContext, storeLogin, unreachable} from '../helpers/session.js'
@@ -250,5 +253,154 @@ describe('ensureFresh: an issuer that does not answer (in-process, fake clock)',
     await currentToken(context)
     expect((await authErrorFrom(() => currentToken(context, {force: true}))).code).to.equal('TRANSIENT')
     expect(issuer.sent).to.have.length(2)
+  })
+})
+
+describe('ensureFresh: every branch of the story (in-process, fake clock)', () => {
+  /** A context whose background refresher "started" at `since` on the fake clock; `onStart` plays that process. */
+  function handingOff(context: AuthContext, clock: ReturnType<typeof fakeClock>, onStart: () => Promise<void> | void = () => {}): {context: AuthContext; started: string[]} {
+    const started: string[] = []
+    return {
+      started,
+      context: {
+        ...context,
+        async refreshElsewhere(accountKey) {
+          started.push(accountKey)
+          await onStart()
+          return {since: clock.now()}
+        },
+      },
+    }
+  }
+
+  it('hand-off: a still-valid token due for refresh is handed to the background refresher, and its new token is used', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => expect.fail('the command itself must not ask the issuer'))
+    const base = sessionContext({issuer, clock})
+    const account = await storeLogin(base, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 30})
+    const {context, started} = handingOff(base, clock, () => {
+      setTimeout(() => void savedElsewhere(base, account, issued(clock, 'background')), 50)
+    })
+    expect((await currentToken(context)).accessToken).to.equal('at-background')
+    expect(started).to.deep.equal([account.key])
+    expect(issuer.sent).to.deep.equal([])
+  })
+
+  it('hand-off: the wait ends on the injected clock; the current token is used with a line saying the refresh goes on', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => expect.fail('the command itself must not ask the issuer'))
+    const notices: string[] = []
+    const base = sessionContext({issuer, clock, notices})
+    await storeLogin(base, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 30})
+    // Three seconds pass on the fake clock in a few real milliseconds: the deadline is the clock's, not Date.now()'s.
+    const {context} = handingOff(base, clock, () => {
+      setTimeout(() => clock.advance(3), 20)
+    })
+    const started = performance.now()
+    expect((await currentToken(context)).accessToken).to.equal('at-0')
+    expect(performance.now() - started, 'waited on the fake clock').to.be.below(1500)
+    expect(notices).to.deep.equal(['The issuer at https://id.example.com did not answer (not within 3 s; the refresh goes on in the background); using the current token, valid for 27 s more.'])
+  })
+
+  it('hand-off: a failure the background refresher records ends the wait at once, with its reason', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => expect.fail('the command itself must not ask the issuer'))
+    const notices: string[] = []
+    const base = sessionContext({issuer, clock, notices})
+    const account = await storeLogin(base, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 30})
+    const {context} = handingOff(base, clock, () => {
+      setTimeout(() => void base.store.recordRefreshFailure(account, (previous) => nextRefreshFailure(previous, 'connection refused', clock.now())), 50)
+    })
+    expect((await currentToken(context)).accessToken).to.equal('at-0')
+    expect(notices).to.have.length(1)
+    expect(notices[0]).to.include('(connection refused)')
+  })
+
+  it('hand-off: none when no background refresher can start, for an expired token, or for the refresh ahead (foreground: false)', async () => {
+    const clock = fakeClock()
+    let round = 0
+    const issuer = scriptedIssuer(() => issued(clock, String(++round)))
+    const base = sessionContext({issuer, clock})
+    await storeLogin(base, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 30})
+    // No entry point to start a process from (a test runner that loaded the host in-process): refresh here.
+    const none: AuthContext = {...base, refreshElsewhere: async () => undefined}
+    expect((await currentToken(none)).accessToken).to.equal('at-1')
+
+    const {context, started} = handingOff(base, clock)
+    clock.advance(3600 + 1)
+    expect((await currentToken(context)).accessToken, 'expired: nothing to hand over').to.equal('at-2')
+    clock.advance(3600 - 30)
+    const account = (await base.store.readIndex()).accounts[0]
+    expect((await ensureFresh(context, account, {foreground: false})).accessToken).to.equal('at-3')
+    expect(started).to.deep.equal([])
+  })
+
+  it('tombstoned: a still-valid token is used without asking; once it expires, exit 4 without a request; --force too', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => {
+      throw rejected()
+    })
+    const context = sessionContext({issuer, clock})
+    await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 30})
+    await authErrorFrom(() => currentToken(context, {force: true}))
+    expect(issuer.sent).to.deep.equal(['rt-0'])
+    expect((await currentToken(context)).accessToken).to.equal('at-0')
+    expect((await authErrorFrom(() => currentToken(context, {force: true}))).code).to.equal('REAUTH_REQUIRED')
+    clock.advance(31)
+    expect((await authErrorFrom(() => currentToken(context))).code).to.equal('REAUTH_REQUIRED')
+    expect(issuer.sent, 'the tombstoned token is not sent again').to.deep.equal(['rt-0'])
+    clock.advance(TOMBSTONE_COOLDOWN_MS / 1000)
+    await authErrorFrom(() => currentToken(context))
+    expect(issuer.sent, 'after the cool-down it may be tried once more').to.deep.equal(['rt-0', 'rt-0'])
+  })
+
+  it('under the lock: a back-off another process recorded while we waited is honoured: no request, one line', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => expect.fail('no request during the back-off'))
+    const notices: string[] = []
+    const context = sessionContext({issuer, clock, notices})
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 30})
+    // What this caller read before the lock did not show it (options.refreshFailure is absent); the store does.
+    await context.store.recordRefreshFailure(account, (previous) => nextRefreshFailure(previous, 'timed out', clock.now()))
+    expect((await ensureFresh(context, account)).accessToken).to.equal('at-0')
+    expect(notices).to.have.length(1)
+    expect(notices[0]).to.include('(timed out)')
+  })
+
+  it('under the lock: a new login without a refresh token that replaced the one read is used, not refreshed', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => expect.fail('nothing to refresh with'))
+    const context = sessionContext({issuer, clock})
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 30})
+    // Play the other process: the first read sees the old login, then a sign-in without a refresh token lands.
+    const read = context.store.readSecrets.bind(context.store)
+    let reads = 0
+    context.store.readSecrets = async (record) => {
+      const secrets = await read(record)
+      if (++reads === 1) await storeLogin(context, {accessToken: 'at-new', expiresIn: 20})
+      return secrets
+    }
+    expect((await ensureFresh(context, account)).accessToken).to.equal('at-new')
+  })
+
+  it('decisions by error code: TLS_FAILED is an outage (back-off, current token); any other code is thrown, whatever its message says', async () => {
+    const clock = fakeClock()
+    let next: AuthError = new AuthError('TLS_FAILED', 'The certificate of the issuer is not trusted.')
+    const issuer = scriptedIssuer(() => {
+      throw next
+    })
+    const notices: string[] = []
+    const context = sessionContext({issuer, clock, notices})
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 30})
+    expect((await currentToken(context)).accessToken).to.equal('at-0')
+    expect((await context.store.readIndex()).refreshFailures[account.key]).to.include({failures: 1, reason: 'tls_failed'})
+    expect(notices[0]).to.include('(tls_failed)')
+
+    clock.advance(31)
+    await storeLogin(context, {accessToken: 'at-1', refreshToken: 'rt-1', expiresIn: 30})
+    next = new AuthError('STORE_UNAVAILABLE', 'connection refused: timed out (ETIMEDOUT) talking to the keychain')
+    const error = await authErrorFrom(() => currentToken(context))
+    expect(error.code, 'not an outage because its message sounds like one').to.equal('STORE_UNAVAILABLE')
+    expect((await context.store.readIndex()).refreshFailures).to.deep.equal({})
   })
 })

@@ -1,6 +1,10 @@
 import {expect} from 'chai'
+import {mkdir, mkdtemp, readdir, rm, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {dueForRefresh, refreshAheadWindowSeconds} from '../../src/session/refresh-ahead.js'
+import {claimRefreshAhead, releaseRefreshAhead} from '../../src/session/start-refresh-ahead.js'
 
 const T0 = Date.parse('2026-11-23T12:00:00.000Z')
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString()
@@ -79,5 +83,54 @@ describe('refresh ahead follows ACME_AUTH_ACCOUNT', () => {
     expect(dueForRefresh(both, T0, undefined, 'carol')).to.equal(undefined)
     const twice = {...both, accounts: [entry('bob', 100), {...entry('bob', 100), key: 'https://other.example.com|acme-cli|bob'}]}
     expect(dueForRefresh(twice, T0, undefined, 'bob')).to.equal(undefined)
+  })
+})
+
+describe('the refresh-ahead claim (the account lock primitive, tryClaim; fake clock)', () => {
+  let dir: string
+  const key = 'https://id.example.com|acme-cli|alice'
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'claim-'))
+    await mkdir(join(dir, 'auth', 'locks'), {recursive: true, mode: 0o700})
+  })
+  afterEach(() => rm(dir, {recursive: true, force: true}))
+
+  it('one of N takers wins at once; the others learn since when it is held, on the injected clock', async () => {
+    let time = T0
+    const now = () => time
+    const claims = await Promise.all(Array.from({length: 6}, () => claimRefreshAhead(dir, key, now)))
+    expect(claims.filter((claim) => claim.claimed)).to.have.length(1)
+    time += 10_000
+    expect(await claimRefreshAhead(dir, key, now)).to.deep.equal({claimed: false, since: T0})
+  })
+
+  it('a claim not released lapses a minute after it was taken (the back-off), and is then taken again', async () => {
+    let time = T0
+    const now = () => time
+    expect((await claimRefreshAhead(dir, key, now)).claimed).to.equal(true)
+    time += 59_999
+    expect((await claimRefreshAhead(dir, key, now)).claimed).to.equal(false)
+    time += 1
+    expect((await claimRefreshAhead(dir, key, now)).claimed).to.equal(true)
+    expect(await claimRefreshAhead(dir, key, now)).to.deep.equal({claimed: false, since: T0 + 60_000})
+  })
+
+  it('released, it can be taken at once; one dated ahead of the clock (a jump, a planted file) has lapsed', async () => {
+    let time = T0
+    const now = () => time
+    await claimRefreshAhead(dir, key, now)
+    await releaseRefreshAhead(dir, key)
+    expect((await claimRefreshAhead(dir, key, now)).claimed).to.equal(true)
+    time -= 5000 // the clock went back: the claim now looks five seconds ahead of it
+    expect((await claimRefreshAhead(dir, key, now)).claimed).to.equal(true)
+  })
+
+  it('a file that is not a claim (garbage) does not block refreshing ahead', async () => {
+    const now = () => T0
+    expect((await claimRefreshAhead(dir, key, now)).claimed).to.equal(true)
+    const [file] = (await readdir(join(dir, 'auth', 'locks'))).filter((name) => name.endsWith('.ahead'))
+    await writeFile(join(dir, 'auth', 'locks', file), 'not a claim', {mode: 0o600})
+    expect((await claimRefreshAhead(dir, key, now)).claimed).to.equal(true)
+    expect((await readdir(join(dir, 'auth', 'locks'))).filter((name) => !name.endsWith('.ahead')), 'no leftovers').to.deep.equal([])
   })
 })
