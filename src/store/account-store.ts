@@ -1,5 +1,5 @@
-import {readdir, rm} from 'node:fs/promises'
-import {basename, dirname, join} from 'node:path'
+import {rm} from 'node:fs/promises'
+import {join} from 'node:path'
 
 import {AuthError} from '../errors.js'
 import {checkPrivateFolder} from '../private-files.js'
@@ -10,7 +10,7 @@ import type {Secrets} from './secrets.js'
 import {BackendRegistry, type BackendRegistryOptions} from './backend-registry.js'
 import {sha256Hex} from './hash.js'
 import {withLock} from './lock.js'
-import {moveAside} from './atomic-file.js'
+import {moveAside, removeLeftoverTemps} from './atomic-file.js'
 import {DamagedFileError} from './stored-json.js'
 import {MetadataCache} from './metadata-cache.js'
 import {accountLockPath} from './account-files.js'
@@ -298,11 +298,8 @@ export class AccountStore {
     if (this.memoryIndex) return false
     let removed = false
     await this.update(async (index) => {
-      // Temp files of a writer killed before its rename hold a copy of the file; under the store
-      // lock no write is in progress, so every one left is such a leftover.
-      const prefix = `${basename(this.paths.credentials)}.`
-      const names = await readdir(dirname(this.paths.credentials)).catch(() => [] as string[])
-      for (const name of names) if (name.startsWith(prefix) && name.endsWith('.tmp')) await rm(join(dirname(this.paths.credentials), name), {force: true})
+      // Under the store lock no write of the file is in progress: every temp file left is a leftover.
+      await removeLeftoverTemps(this.paths.credentials)
       if (index.accounts.some((account) => account.storage === 'file')) return
       removed = await rm(this.paths.credentials).then(() => true, (error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT') return false
