@@ -1,19 +1,16 @@
 import {rm} from 'node:fs/promises'
-import {join} from 'node:path'
 
 import {AuthError} from '../errors.js'
-import {checkPrivateFolder} from '../private-files.js'
 import type {BackendKind} from '../settings/settings.js'
-import {describeAccount, emptyIndex, readIndex, writeIndex, type AccountIndex, type AccountRecord, type RefreshFailure} from './account-index.js'
+import {describeAccount, emptyIndex, type AccountIndex, type AccountRecord, type RefreshFailure} from './account-index.js'
 import type {CredentialStore} from './credential-store.js'
 import type {Secrets} from './secrets.js'
 import {BackendRegistry, type BackendRegistryOptions} from './backend-registry.js'
 import {sha256Hex} from './hash.js'
-import {withLock} from './lock.js'
-import {moveAside, removeLeftoverTemps} from './atomic-file.js'
+import {removeLeftoverTemps} from './atomic-file.js'
 import {DamagedFileError} from './stored-json.js'
 import {MetadataCache} from './metadata-cache.js'
-import {accountLockPath} from './account-files.js'
+import {FileIndexRepository, MemoryIndexRepository, type IndexChange, type IndexRepository} from './index-repository.js'
 import {storePaths, type StorePaths} from './paths.js'
 import {RescuedLogin, type SaveOutcome} from './rescued-login.js'
 import {checkpoint} from './checkpoint.js'
@@ -40,15 +37,24 @@ export class AccountStore {
   private readonly backends: BackendRegistry
   /** Issuers' discovery documents between commands; none when nothing is persisted. */
   readonly metadataCache?: MetadataCache
-  private memoryIndex?: AccountIndex
-  /** With nothing on disk, the account locks are this process's own: the tail of each account's queue. */
-  private readonly memoryLocks = new Map<string, Promise<unknown>>()
+  private readonly index: IndexRepository
 
   constructor(private readonly options: AccountStoreOptions) {
     this.paths = storePaths(options.dataDir)
     this.backends = new BackendRegistry({...options, credentialsPath: this.paths.credentials, service: this.service, loginHint: this.loginHint})
-    if (options.inMemory) this.memoryIndex = emptyIndex()
-    else this.metadataCache = new MetadataCache(this.paths)
+    if (options.inMemory) this.index = new MemoryIndexRepository()
+    else {
+      const logoutAll = `${options.commands.auth('logout')} --all`
+      this.index = new FileIndexRepository(this.paths, {
+        dataDirVariable: options.dataDirVariable,
+        lockWaitMs: options.lockWaitMs,
+        damagedIndexSteps: {
+          moved: `${this.loginHint} (\`${logoutAll}\` clears what is left.)`,
+          tooLarge: `Run \`${logoutAll}\` to move it aside and clear what is left, then \`${options.commands.auth('login')}\`.`,
+        },
+      })
+      this.metadataCache = new MetadataCache(this.paths)
+    }
   }
 
   get loginHint(): string {
@@ -70,20 +76,11 @@ export class AccountStore {
    * would throw the sign-in away afterwards.
    */
   async checkFolders(): Promise<void> {
-    if (this.memoryIndex) return
-    for (const dir of [this.paths.dir, this.paths.locks, this.paths.issuers]) await checkPrivateFolder(dir, this.options.dataDirVariable)
+    await this.index.checkFolders()
   }
 
-  async readIndex(): Promise<AccountIndex> {
-    if (this.memoryIndex) return structuredClone(this.memoryIndex)
-    // Nothing is read from a folder someone else prepared or can write (see private-files.ts).
-    await checkPrivateFolder(this.paths.dir, this.options.dataDirVariable)
-    const logoutAll = `${this.options.commands.auth('logout')} --all`
-    return readIndex(this.paths.index, `${this.loginHint} (\`${logoutAll}\` clears what is left.)`).catch((error: unknown) => {
-      // Not moved aside (too large to judge): nothing works until it is, sign-in included.
-      if (!(error instanceof DamagedFileError) || error.keptAt) throw error
-      throw new DamagedFileError(error.path, error.reason, undefined, error.message, `Run \`${logoutAll}\` to move it aside and clear what is left, then \`${this.options.commands.auth('login')}\`.`)
-    })
+  readIndex(): Promise<AccountIndex> {
+    return this.index.read()
   }
 
   /**
@@ -97,8 +94,7 @@ export class AccountStore {
     } catch (error) {
       if (!(error instanceof DamagedFileError)) throw error
       const {path, reason, keptAt} = error
-      // Under the store lock, as every change of the index: no writer is halfway through it.
-      const movedTo = keptAt ?? (await withLock(join(this.paths.locks, 'store.lock'), () => moveAside(path), {...this.lockWait, purpose: 'setting the damaged index aside'}))
+      const movedTo = keptAt ?? (await this.index.setAside(path))
       return {index: emptyIndex(), setAside: {path, reason, movedTo}}
     }
   }
@@ -222,7 +218,7 @@ export class AccountStore {
 
   /** The rescue file of an account; none when nothing is persisted. */
   private rescueOf(accountKey: string): RescuedLogin | undefined {
-    return this.memoryIndex ? undefined : new RescuedLogin(this.paths, accountKey, this.loginHint)
+    return this.index.persisted ? new RescuedLogin(this.paths, accountKey, this.loginHint) : undefined
   }
 
   /**
@@ -295,7 +291,7 @@ export class AccountStore {
    * no listed account, say after a damaged index was set aside), under the lock like every write.
    */
   async clearCredentialsFile(): Promise<boolean> {
-    if (this.memoryIndex) return false
+    if (!this.index.persisted) return false
     let removed = false
     await this.update(async (index) => {
       // Under the store lock no write of the file is in progress: every temp file left is a leftover.
@@ -316,7 +312,7 @@ export class AccountStore {
    */
   async migrate(account: AccountRecord, to: BackendKind): Promise<AccountRecord> {
     let result = account
-    await this.update(async (index) => {
+    await this.update(async (index, writeNow) => {
       const current = index.accounts.find((entry) => entry.key === account.key)
       if (!current) return
       result = current
@@ -333,7 +329,7 @@ export class AccountStore {
         await checkpoint('migrate:copied')
         result = {...current, storage: to, migratingFrom: current.storage}
         index.accounts = index.accounts.map((entry) => (entry.key === current.key ? result : entry))
-        await this.writeIndexNow(index)
+        await writeNow()
         await checkpoint('migrate:switched')
       }
       try {
@@ -350,44 +346,13 @@ export class AccountStore {
   }
 
   /** Run `fn` on the account's refresh lock, so only one process refreshes it at a time. */
-  async withAccountLock<T>(account: AccountRecord, fn: () => Promise<T>): Promise<T> {
-    if (this.memoryIndex) {
-      const previous = this.memoryLocks.get(account.key) ?? Promise.resolve()
-      const run = previous.then(fn, fn)
-      this.memoryLocks.set(account.key, run.catch(() => {}))
-      return run
-    }
-    return withLock(accountLockPath(this.paths, account.key), fn, {
-      ...this.lockWait,
-      purpose: `refreshing the login of ${describeAccount(account)}`,
-    })
+  withAccountLock<T>(account: AccountRecord, fn: () => Promise<T>): Promise<T> {
+    return this.index.withAccountLock(account, fn)
   }
 
   /** A read-modify-write of the index under the store lock; `gen` counts the writes. */
-  async update(change: (index: AccountIndex) => Promise<void>, lock: {purpose?: string} = {}): Promise<void> {
-    if (this.memoryIndex) {
-      const index = structuredClone(this.memoryIndex)
-      await change(index)
-      index.gen += 1
-      this.memoryIndex = index
-      return
-    }
-    await withLock(join(this.paths.locks, 'store.lock'), async () => {
-      const index = await this.readIndex()
-      await change(index)
-      await this.writeIndexNow(index)
-    }, {...this.lockWait, purpose: 'writing the login store', ...lock})
-  }
-
-  /** The configured lock wait, if any (an undefined waitMs would override the lock's default). */
-  private get lockWait(): {waitMs?: number} {
-    return this.options.lockWaitMs === undefined ? {} : {waitMs: this.options.lockWaitMs}
-  }
-
-  private async writeIndexNow(index: AccountIndex): Promise<void> {
-    index.gen += 1
-    if (this.memoryIndex) this.memoryIndex = structuredClone(index)
-    else await writeIndex(this.paths.index, index)
+  update(change: IndexChange, lock: {purpose?: string} = {}): Promise<void> {
+    return this.index.update(change, lock)
   }
 }
 
