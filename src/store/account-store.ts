@@ -15,7 +15,7 @@ import {storePaths, type StorePaths} from './paths.js'
 import {RescuedLogin, type SaveOutcome} from './rescued-login.js'
 import {checkpoint} from './checkpoint.js'
 
-export interface AccountStoreOptions extends Omit<BackendRegistryOptions, 'credentialsPath' | 'service' | 'loginHint'> {
+export interface AccountStoreOptions extends Omit<BackendRegistryOptions, 'credentialsPath' | 'service'> {
   dataDir: string
   /** The host's bin: the keychain service is `<bin>-auth`. */
   bin: string
@@ -41,24 +41,20 @@ export class AccountStore {
 
   constructor(private readonly options: AccountStoreOptions) {
     this.paths = storePaths(options.dataDir)
-    this.backends = new BackendRegistry({...options, credentialsPath: this.paths.credentials, service: this.service, loginHint: this.loginHint})
+    this.backends = new BackendRegistry({...options, credentialsPath: this.paths.credentials, service: this.service})
     if (options.inMemory) this.index = new MemoryIndexRepository()
     else {
-      const logoutAll = `${options.commands.auth('logout')} --all`
       this.index = new FileIndexRepository(this.paths, {
         dataDirVariable: options.dataDirVariable,
         lockWaitMs: options.lockWaitMs,
-        damagedIndexSteps: {
-          moved: `${this.loginHint} (\`${logoutAll}\` clears what is left.)`,
-          tooLarge: `Run \`${logoutAll}\` to move it aside and clear what is left, then \`${options.commands.auth('login')}\`.`,
-        },
+        damagedIndexSteps: {moved: options.nextSteps.damagedIndexMoved, tooLarge: options.nextSteps.damagedIndexTooLarge},
       })
       this.metadataCache = new MetadataCache(this.paths)
     }
   }
 
   get loginHint(): string {
-    return this.options.commands.signInAgain()
+    return this.options.nextSteps.signInAgain
   }
 
   /** The keychain service name: a published constant, since users' stored logins depend on it. */
@@ -116,7 +112,7 @@ export class AccountStore {
     }
     if (!secrets) {
       throw new AuthError('STORE_UNAVAILABLE', `The login of ${describeAccount(account)} is missing from where it was stored (${backend.location}); that store may be locked, stopped or emptied.`, {
-        suggestion: `If it is locked or stopped, unlock or start it and retry; else run \`${this.options.commands.auth('login')}\` to sign in again.`,
+        suggestion: this.options.nextSteps.unlockOrSignInAgain,
       })
     }
     return secrets
@@ -182,7 +178,7 @@ export class AccountStore {
       // Not "nothing was lost": the issuer has already replaced the stored refresh token.
       throw new AuthError(error.code, `The issuer renewed the login of ${describeAccount(account)}, but it could not be saved: ${error.message}`, {
         cause: error,
-        suggestion: `Retry; if the issuer then no longer accepts the login, run \`${this.options.commands.auth('login')}\`.`,
+        suggestion: this.options.nextSteps.retryOrSignInAgain,
       })
     }
     if (signedOut) {
