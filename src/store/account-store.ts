@@ -1,24 +1,21 @@
-import {readdir, rm} from 'node:fs/promises'
-import {basename, dirname, join} from 'node:path'
+import {rm} from 'node:fs/promises'
 
 import {AuthError} from '../errors.js'
-import {checkPrivateFolder} from '../private-files.js'
 import type {BackendKind} from '../settings/settings.js'
-import {describeAccount, emptyIndex, readIndex, writeIndex, type AccountIndex, type AccountRecord, type RefreshFailure} from './account-index.js'
+import {describeAccount, emptyIndex, type AccountIndex, type AccountRecord, type RefreshFailure} from './account-index.js'
 import type {CredentialStore} from './credential-store.js'
 import type {Secrets} from './secrets.js'
 import {BackendRegistry, type BackendRegistryOptions} from './backend-registry.js'
 import {sha256Hex} from './hash.js'
-import {withLock} from './lock.js'
-import {moveAside} from './atomic-file.js'
+import {removeLeftoverTemps} from './atomic-file.js'
 import {DamagedFileError} from './stored-json.js'
 import {MetadataCache} from './metadata-cache.js'
-import {accountLockPath} from './account-files.js'
+import {FileIndexRepository, MemoryIndexRepository, type IndexChange, type IndexRepository} from './index-repository.js'
 import {storePaths, type StorePaths} from './paths.js'
 import {RescuedLogin, type SaveOutcome} from './rescued-login.js'
 import {checkpoint} from './checkpoint.js'
 
-export interface AccountStoreOptions extends Omit<BackendRegistryOptions, 'credentialsPath' | 'service' | 'loginHint'> {
+export interface AccountStoreOptions extends Omit<BackendRegistryOptions, 'credentialsPath' | 'service'> {
   dataDir: string
   /** The host's bin: the keychain service is `<bin>-auth`. */
   bin: string
@@ -40,19 +37,24 @@ export class AccountStore {
   private readonly backends: BackendRegistry
   /** Issuers' discovery documents between commands; none when nothing is persisted. */
   readonly metadataCache?: MetadataCache
-  private memoryIndex?: AccountIndex
-  /** With nothing on disk, the account locks are this process's own: the tail of each account's queue. */
-  private readonly memoryLocks = new Map<string, Promise<unknown>>()
+  private readonly index: IndexRepository
 
   constructor(private readonly options: AccountStoreOptions) {
     this.paths = storePaths(options.dataDir)
-    this.backends = new BackendRegistry({...options, credentialsPath: this.paths.credentials, service: this.service, loginHint: this.loginHint})
-    if (options.inMemory) this.memoryIndex = emptyIndex()
-    else this.metadataCache = new MetadataCache(this.paths)
+    this.backends = new BackendRegistry({...options, credentialsPath: this.paths.credentials, service: this.service})
+    if (options.inMemory) this.index = new MemoryIndexRepository()
+    else {
+      this.index = new FileIndexRepository(this.paths, {
+        dataDirVariable: options.dataDirVariable,
+        lockWaitMs: options.lockWaitMs,
+        damagedIndexSteps: {moved: options.nextSteps.damagedIndexMoved, tooLarge: options.nextSteps.damagedIndexTooLarge},
+      })
+      this.metadataCache = new MetadataCache(this.paths)
+    }
   }
 
   get loginHint(): string {
-    return this.options.commands.signInAgain()
+    return this.options.nextSteps.signInAgain
   }
 
   /** The keychain service name: a published constant, since users' stored logins depend on it. */
@@ -70,20 +72,11 @@ export class AccountStore {
    * would throw the sign-in away afterwards.
    */
   async checkFolders(): Promise<void> {
-    if (this.memoryIndex) return
-    for (const dir of [this.paths.dir, this.paths.locks, this.paths.issuers]) await checkPrivateFolder(dir, this.options.dataDirVariable)
+    await this.index.checkFolders()
   }
 
-  async readIndex(): Promise<AccountIndex> {
-    if (this.memoryIndex) return structuredClone(this.memoryIndex)
-    // Nothing is read from a folder someone else prepared or can write (see private-files.ts).
-    await checkPrivateFolder(this.paths.dir, this.options.dataDirVariable)
-    const logoutAll = `${this.options.commands.auth('logout')} --all`
-    return readIndex(this.paths.index, `${this.loginHint} (\`${logoutAll}\` clears what is left.)`).catch((error: unknown) => {
-      // Not moved aside (too large to judge): nothing works until it is, sign-in included.
-      if (!(error instanceof DamagedFileError) || error.keptAt) throw error
-      throw new DamagedFileError(error.path, error.reason, undefined, error.message, `Run \`${logoutAll}\` to move it aside and clear what is left, then \`${this.options.commands.auth('login')}\`.`)
-    })
+  readIndex(): Promise<AccountIndex> {
+    return this.index.read()
   }
 
   /**
@@ -97,8 +90,7 @@ export class AccountStore {
     } catch (error) {
       if (!(error instanceof DamagedFileError)) throw error
       const {path, reason, keptAt} = error
-      // Under the store lock, as every change of the index: no writer is halfway through it.
-      const movedTo = keptAt ?? (await withLock(join(this.paths.locks, 'store.lock'), () => moveAside(path), {...this.lockWait, purpose: 'setting the damaged index aside'}))
+      const movedTo = keptAt ?? (await this.index.setAside(path))
       return {index: emptyIndex(), setAside: {path, reason, movedTo}}
     }
   }
@@ -120,7 +112,7 @@ export class AccountStore {
     }
     if (!secrets) {
       throw new AuthError('STORE_UNAVAILABLE', `The login of ${describeAccount(account)} is missing from where it was stored (${backend.location}); that store may be locked, stopped or emptied.`, {
-        suggestion: `If it is locked or stopped, unlock or start it and retry; else run \`${this.options.commands.auth('login')}\` to sign in again.`,
+        suggestion: this.options.nextSteps.unlockOrSignInAgain,
       })
     }
     return secrets
@@ -186,7 +178,7 @@ export class AccountStore {
       // Not "nothing was lost": the issuer has already replaced the stored refresh token.
       throw new AuthError(error.code, `The issuer renewed the login of ${describeAccount(account)}, but it could not be saved: ${error.message}`, {
         cause: error,
-        suggestion: `Retry; if the issuer then no longer accepts the login, run \`${this.options.commands.auth('login')}\`.`,
+        suggestion: this.options.nextSteps.retryOrSignInAgain,
       })
     }
     if (signedOut) {
@@ -222,7 +214,7 @@ export class AccountStore {
 
   /** The rescue file of an account; none when nothing is persisted. */
   private rescueOf(accountKey: string): RescuedLogin | undefined {
-    return this.memoryIndex ? undefined : new RescuedLogin(this.paths, accountKey, this.loginHint)
+    return this.index.persisted ? new RescuedLogin(this.paths, accountKey, this.loginHint) : undefined
   }
 
   /**
@@ -295,14 +287,11 @@ export class AccountStore {
    * no listed account, say after a damaged index was set aside), under the lock like every write.
    */
   async clearCredentialsFile(): Promise<boolean> {
-    if (this.memoryIndex) return false
+    if (!this.index.persisted) return false
     let removed = false
     await this.update(async (index) => {
-      // Temp files of a writer killed before its rename hold a copy of the file; under the store
-      // lock no write is in progress, so every one left is such a leftover.
-      const prefix = `${basename(this.paths.credentials)}.`
-      const names = await readdir(dirname(this.paths.credentials)).catch(() => [] as string[])
-      for (const name of names) if (name.startsWith(prefix) && name.endsWith('.tmp')) await rm(join(dirname(this.paths.credentials), name), {force: true})
+      // Under the store lock no write of the file is in progress: every temp file left is a leftover.
+      await removeLeftoverTemps(this.paths.credentials)
       if (index.accounts.some((account) => account.storage === 'file')) return
       removed = await rm(this.paths.credentials).then(() => true, (error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT') return false
@@ -319,7 +308,7 @@ export class AccountStore {
    */
   async migrate(account: AccountRecord, to: BackendKind): Promise<AccountRecord> {
     let result = account
-    await this.update(async (index) => {
+    await this.update(async (index, writeNow) => {
       const current = index.accounts.find((entry) => entry.key === account.key)
       if (!current) return
       result = current
@@ -336,7 +325,7 @@ export class AccountStore {
         await checkpoint('migrate:copied')
         result = {...current, storage: to, migratingFrom: current.storage}
         index.accounts = index.accounts.map((entry) => (entry.key === current.key ? result : entry))
-        await this.writeIndexNow(index)
+        await writeNow()
         await checkpoint('migrate:switched')
       }
       try {
@@ -353,44 +342,13 @@ export class AccountStore {
   }
 
   /** Run `fn` on the account's refresh lock, so only one process refreshes it at a time. */
-  async withAccountLock<T>(account: AccountRecord, fn: () => Promise<T>): Promise<T> {
-    if (this.memoryIndex) {
-      const previous = this.memoryLocks.get(account.key) ?? Promise.resolve()
-      const run = previous.then(fn, fn)
-      this.memoryLocks.set(account.key, run.catch(() => {}))
-      return run
-    }
-    return withLock(accountLockPath(this.paths, account.key), fn, {
-      ...this.lockWait,
-      purpose: `refreshing the login of ${describeAccount(account)}`,
-    })
+  withAccountLock<T>(account: AccountRecord, fn: () => Promise<T>): Promise<T> {
+    return this.index.withAccountLock(account, fn)
   }
 
   /** A read-modify-write of the index under the store lock; `gen` counts the writes. */
-  async update(change: (index: AccountIndex) => Promise<void>, lock: {purpose?: string} = {}): Promise<void> {
-    if (this.memoryIndex) {
-      const index = structuredClone(this.memoryIndex)
-      await change(index)
-      index.gen += 1
-      this.memoryIndex = index
-      return
-    }
-    await withLock(join(this.paths.locks, 'store.lock'), async () => {
-      const index = await this.readIndex()
-      await change(index)
-      await this.writeIndexNow(index)
-    }, {...this.lockWait, purpose: 'writing the login store', ...lock})
-  }
-
-  /** The configured lock wait, if any (an undefined waitMs would override the lock's default). */
-  private get lockWait(): {waitMs?: number} {
-    return this.options.lockWaitMs === undefined ? {} : {waitMs: this.options.lockWaitMs}
-  }
-
-  private async writeIndexNow(index: AccountIndex): Promise<void> {
-    index.gen += 1
-    if (this.memoryIndex) this.memoryIndex = structuredClone(index)
-    else await writeIndex(this.paths.index, index)
+  update(change: IndexChange, lock: {purpose?: string} = {}): Promise<void> {
+    return this.index.update(change, lock)
   }
 }
 

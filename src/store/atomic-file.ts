@@ -1,8 +1,10 @@
 import {randomBytes} from 'node:crypto'
-import {open, rename, rm} from 'node:fs/promises'
-import {dirname} from 'node:path'
+import {open, readdir, rename, rm} from 'node:fs/promises'
+import {basename, dirname, join} from 'node:path'
 
 import {ensurePrivateDir, readPrivateFile} from '../private-files.js'
+
+const TEMP_SUFFIX = '.tmp'
 
 /**
  * Replace `path` with `contents` so that readers see the old file or the new one, never half of
@@ -11,7 +13,7 @@ import {ensurePrivateDir, readPrivateFile} from '../private-files.js'
  */
 export async function writeFileAtomic(path: string, contents: string): Promise<void> {
   await ensurePrivateDir(dirname(path))
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}${TEMP_SUFFIX}`
   const handle = await open(temp, 'wx', 0o600)
   try {
     await handle.chmod(0o600)
@@ -29,6 +31,18 @@ export async function writeFileAtomic(path: string, contents: string): Promise<v
     await rm(temp, {force: true})
     throw error
   }
+}
+
+/**
+ * Delete the temp files writeFileAtomic left next to `path` when its writer was killed before the
+ * rename: each holds a full copy of the file. Only safe when no writer of `path` is at work (the
+ * caller holds the lock every writer takes).
+ */
+export async function removeLeftoverTemps(path: string): Promise<void> {
+  const folder = dirname(path)
+  const prefix = `${basename(path)}.`
+  const names = await readdir(folder).catch(() => [] as string[])
+  for (const name of names) if (name.startsWith(prefix) && name.endsWith(TEMP_SUFFIX)) await rm(join(folder, name), {force: true})
 }
 
 /**

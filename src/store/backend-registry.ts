@@ -1,20 +1,17 @@
 import {AuthError} from '../errors.js'
-import type {HostCommands} from '../host-commands.js'
 import type {CredentialStore} from './credential-store.js'
 import {ExecCredentialStore} from './exec-store.js'
 import {FileCredentialStore} from './file-store.js'
 import {KeyringCredentialStore} from './keyring-store.js'
 import {MemoryCredentialStore} from './memory-store.js'
+import type {StoreNextSteps} from './next-steps.js'
 
 export interface BackendRegistryOptions {
   credentialsPath: string
   /** The keychain service, `<bin>-auth`. */
   service: string
-  loginHint: string
-  /** How the host spells its auth commands, for the next steps in messages. */
-  commands: HostCommands
-  /** The variable that chooses the storage (`ACME_AUTH_STORAGE`), for "choose another" hints. */
-  storageVariable: string
+  /** The next steps that end messages, in the host's words (session/store-messages.ts). */
+  nextSteps: StoreNextSteps
   keyringTimeoutMs: number
   keyringEntryLimit?: number
   /**
@@ -51,8 +48,8 @@ export class BackendRegistry {
 
   private create(kind: string): CredentialStore {
     const {options} = this
-    const switchHint = options.commands.keepInFile(options.storageVariable)
-    if (kind === 'file') return new FileCredentialStore(options.credentialsPath, options.loginHint, options.notify)
+    const switchHint = options.nextSteps.keepInFile
+    if (kind === 'file') return new FileCredentialStore(options.credentialsPath, options.nextSteps.signInAgain, options.notify)
     if (kind === 'memory') return new MemoryCredentialStore()
     if (kind === 'keyring') {
       return new KeyringCredentialStore({
@@ -60,7 +57,7 @@ export class BackendRegistry {
         timeoutMs: options.keyringTimeoutMs,
         maxEntryBytes: options.keyringEntryLimit,
         switchHint,
-        nextStep: options.loginHint,
+        nextStep: options.nextSteps.signInAgain,
       })
     }
     if (kind.startsWith('exec:')) {
@@ -68,7 +65,7 @@ export class BackendRegistry {
       return new ExecCredentialStore({command: kind.slice(5), service: options.service, switchHint, env: options.env})
     }
     throw new AuthError('STORE_UNAVAILABLE', `The login is kept in the '${kind}' store, which this version of the plugin does not know.`, {
-      suggestion: options.loginHint,
+      suggestion: options.nextSteps.signInAgain,
     })
   }
 
@@ -76,7 +73,7 @@ export class BackendRegistry {
     const {options} = this
     const now = options.configuredStorageSource ? ` (${options.configuredStorageSource} says '${options.configuredStorage}')` : ''
     return new HelperNotConfiguredError('STORE_UNAVAILABLE', `The login is kept by the credential helper '${kind.slice(5)}', which no setting of yours names${now}, so it is not run: the store's index is data, and a program named in data is never started.`, {
-      suggestion: `If that helper is yours, set ${options.storageVariable}='${kind}' (or storage in your auth.json); else run \`${options.commands.auth('login')}\` to sign in again.`,
+      suggestion: options.nextSteps.helperNotConfigured(kind),
     })
   }
 }

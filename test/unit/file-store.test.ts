@@ -11,6 +11,7 @@ import {execFile} from 'node:child_process'
 import {promisify} from 'node:util'
 
 import {HostCommands} from '../../src/host-commands.js'
+import {storeNextSteps} from '../../src/session/store-messages.js'
 import {AuthError} from '../../src/errors.js'
 import {
   accountKey,
@@ -514,7 +515,7 @@ describe('store', () => {
     let store: AccountStore
 
     beforeEach(() => {
-      store = new AccountStore({dataDir: dir, bin: 'acme', commands: new HostCommands('acme'), storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 3000})
+      store = new AccountStore({dataDir: dir, bin: 'acme', nextSteps: storeNextSteps(new HostCommands('acme'), 'ACME_AUTH_STORAGE'), keyringTimeoutMs: 3000})
     })
 
     it('paths live in <dataDir>/auth', () => {
@@ -574,7 +575,7 @@ await import(${JSON.stringify(resolve('examples/credential-helper/file-vault.js'
 `)
       const inHelper = record('alice', {storage: `exec:node ${helper}`})
       // Only a helper the settings name is ever run.
-      store = new AccountStore({dataDir: dir, bin: 'acme', commands: new HostCommands('acme'), storageVariable: 'ACME_AUTH_STORAGE', keyringTimeoutMs: 3000, configuredStorage: inHelper.storage})
+      store = new AccountStore({dataDir: dir, bin: 'acme', nextSteps: storeNextSteps(new HostCommands('acme'), 'ACME_AUTH_STORAGE'), keyringTimeoutMs: 3000, configuredStorage: inHelper.storage})
       await store.saveLogin(inHelper, secrets(1), {makeDefault: true})
       await writeFile(refuse, '')
       const inFile = record('alice', {storage: 'file'})
