@@ -2,6 +2,8 @@
 // is useless. A real oidc-provider with clients registered as DPoP-bound, an API in this process that
 // verifies every proof with jose (test/helpers/dpop-api.ts), the example host, the file backend and a
 // credential helper, and a migration between them.
+// Spawned: the provider keeps the DPoP nonces an issuer or API sent per process, and these tests count
+// the nonce retries a fresh process makes.
 
 import {expect} from 'chai'
 import {readFile, writeFile} from 'node:fs/promises'

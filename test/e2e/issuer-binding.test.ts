@@ -8,7 +8,8 @@ import {expect} from 'chai'
 import {readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {BROWSER, describeRun, errorMessage, makeHostVariant, makeTempHome, runAcme, runAcmeExpecting, storeSnapshot, type HostVariant, type TempHome} from '../helpers/acme.js'
+import {BROWSER, describeRun, errorMessage, makeHostVariant, makeTempHome, storeSnapshot, type HostVariant, type TempHome} from '../helpers/acme.js'
+import {runAcme, runAcmeExpecting} from '../helpers/in-process.js'
 import {fakeToken} from '../helpers/hostile.js'
 import {startScriptedIssuer, type ScriptedIssuer, type ScriptedRequest} from '../helpers/scripted-issuer.js'
 

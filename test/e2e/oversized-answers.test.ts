@@ -8,7 +8,8 @@ import {expect} from 'chai'
 import {readdir, readFile, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
-import {BROWSER, describeRun, errorMessage, makeTempHome, runAcme, runAcmeExpecting, storeSnapshot, warningMessages, type TempHome} from '../helpers/acme.js'
+import {BROWSER, describeRun, errorMessage, makeTempHome, storeSnapshot, warningMessages, type TempHome} from '../helpers/acme.js'
+import {runAcme, runAcmeExpecting} from '../helpers/in-process.js'
 import {exists, fakeToken, loginFiles, writeLogin} from '../helpers/hostile.js'
 import {startScriptedIssuer, type ScriptedIssuer} from '../helpers/scripted-issuer.js'
 

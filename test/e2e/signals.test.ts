@@ -4,6 +4,7 @@
 // What a user sees: the conventional exit status once the answer is saved, the next command works
 // with the new tokens, and the issuer saw no reuse. SIGKILL, which no process can hold, is documented
 // in docs/security.md ("Lifecycle").
+// Spawned: a signal is delivered to a process, and what is under test is that process's exit status.
 
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'

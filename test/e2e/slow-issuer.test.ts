@@ -3,6 +3,7 @@
 // store's) is held only for the short write after an answer, never while an issuer is asked. Two
 // accounts at two issuers; A's issuer holds A's refresh while B's commands run to the end. Asserted
 // by order (B is done while A's request is still held), not by timing.
+// Spawned: two commands run at the same time, which in-process runs (one at a time) cannot.
 
 import {expect} from 'chai'
 import {spawn} from 'node:child_process'
