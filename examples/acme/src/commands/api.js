@@ -1,5 +1,5 @@
 import {Args, Command, Flags} from '@oclif/core'
-import {authFetch, getDPoPProof} from '@tokenwise/plugin-auth'
+import {authFetch, getDPoPProof, plainFetch} from '@tokenwise/plugin-auth'
 
 /**
  * Call an API with the signed-in token, like `gh api`: authFetch adds the Authorization header and
@@ -28,10 +28,13 @@ export default class Api extends Command {
   }
 }
 
-/** The Authorization header, and the DPoP proof when the login's tokens are DPoP-bound, for this one request. */
+/**
+ * The Authorization header, and the DPoP proof when the login's tokens are DPoP-bound, for this one
+ * request, sent through plainFetch: the plugin's transport (proxy, company CA), without its token logic.
+ */
 async function ownRequest(url, method) {
   const {authorization, dpop} = await getDPoPProof(method, url)
   const headers = {authorization}
   if (dpop) headers.dpop = dpop
-  return fetch(url, {method, headers})
+  return plainFetch(url, {method, headers})
 }
