@@ -13,7 +13,7 @@ import {authContext, type AuthContext, type ProviderApi} from './context.js'
 import type {IdentityClaims} from '../settings/parse.js'
 import {checkRecordFits} from '../store/record-limits.js'
 import {accountSettings, connectOptions} from './issuer-client.js'
-import {signInRecord} from './sign-in-record.js'
+import {signInRecord, withUserClientSecret} from './sign-in-record.js'
 import {chooseBackend} from './storage-choice.js'
 
 /** A login the host's earlier code kept (in its own config file, say), as the host's `read()` returns it. */
@@ -152,14 +152,9 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
     return clearOldCopy(context, source, where, 'rejected')
   }
 
-  const record = signInRecord(signIn, issuer.issuer, clientId, storage)
-  if (bound.endpoints) record.endpoints = {...bound.endpoints}
-  if (bound.resource) record.resource = bound.resource
+  const record = signInRecord(signIn, issuer.issuer, clientId, storage, bound)
   checkRecordFits(record)
-  // As at sign-in: a client secret given only for this user (environment, user file) is needed by
-  // every refresh too; the host's own is in its package.json whenever the CLI runs.
-  const keepSecret = bound.clientSecret && settings.bindings?.clientSecret?.layer !== 'host'
-  const saved = await saveAdoptedLogin(store, record, keepSecret ? {...signIn.secrets, clientSecret: bound.clientSecret} : signIn.secrets)
+  const saved = await saveAdoptedLogin(store, record, withUserClientSecret(signIn.secrets, bound, settings))
   if (saved && storageWhy) context.notify(storageWhy)
   await checkpoint(ADOPTION_STEPS.saved)
   return clearOldCopy(context, source, where, saved ? 'adopted' : 'kept-newer')

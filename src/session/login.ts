@@ -11,7 +11,7 @@ import {checkRecordFits} from '../store/record-limits.js'
 import type {InterruptHold} from './interrupts.js'
 import {holdWhileGranting, tellIfRescued} from './grant-hold.js'
 import {checkBound, dpopKeyForSignIn, explainDPoPDemand} from './dpop-login.js'
-import {signInRecord} from './sign-in-record.js'
+import {signInRecord, withUserClientSecret} from './sign-in-record.js'
 import {chooseBackend} from './storage-choice.js'
 
 export type {SignInUi} from '../provider/api.js'
@@ -94,7 +94,7 @@ async function signInAndSave(
     // An issuer that answered with a bearer token (auto) bound nothing to the key: it is not kept.
     if (signIn.secrets.tokenType === 'DPoP') signIn.secrets.dpopKey = dpopKey
   }
-  const record = signInRecord(signIn, issuer.issuer, clientId, storage)
+  const record = signInRecord(signIn, issuer.issuer, clientId, storage, bound)
   if (settings.sources.storage === '--storage') record.storagePinned = true
   if (method.kind === 'client') record.clientAuth = method.credential.kind
   // Before it is shown or kept: a hostile issuer's megabyte claims must not reach the index.
@@ -102,16 +102,7 @@ async function signInAndSave(
   if (signIn.secrets.dpopKey) record.dpopJkt = provider.dpopThumbprint(signIn.secrets.dpopKey)
   // After the name is known: "Signed in as Bob (bob)", as the earlier login is described.
   await confirmOtherAccount(context, method, record, ui)
-  if (bound.endpoints) record.endpoints = {...bound.endpoints}
-  if (bound.resource) record.resource = bound.resource
-  // A secret given for this sign-in only (environment, user file) is needed by every refresh too;
-  // the host's own is in its package.json whenever the CLI runs.
-  const secrets =
-    method.kind === 'client'
-      ? {...signIn.secrets, ...method.keep}
-      : bound.clientSecret && settings.bindings?.clientSecret?.layer !== 'host'
-        ? {...signIn.secrets, clientSecret: bound.clientSecret}
-        : signIn.secrets
+  const secrets = method.kind === 'client' ? {...signIn.secrets, ...method.keep} : withUserClientSecret(signIn.secrets, bound, settings)
   // Under the account's lock: a refresh of an older login of the same account, in flight in another
   // process, must not overwrite this one.
   const outcome = await context.store.withAccountLock(record, () => context.store.saveLogin(record, secrets, {makeDefault: true}))
