@@ -21,21 +21,9 @@ import {
 } from '../helpers/acme.js'
 import {runAcmeExpecting, statusJson} from '../helpers/in-process.js'
 import {MOVE_STEPS, expectKilledMidMove, expectMoveFinished, killAtStep} from '../helpers/kill-mid-step.js'
-import {pidOf, whileStopped} from '../helpers/keyring.js'
-import {KeyringCredentialStore} from '../../src/store/keyring-store.js'
+import {keychain, pidOf, requireSessionBus, textOfFilesUnder, whileStopped} from '../helpers/keyring.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
-
-/** The keychain as the CLI sees it: service `acme-auth`. */
-const keychain = () => new KeyringCredentialStore({service: 'acme-auth'})
-
-async function textOfFilesUnder(dir: string): Promise<string> {
-  let text = ''
-  for (const entry of await readdir(dir, {recursive: true, withFileTypes: true}).catch(() => [])) {
-    if (entry.isFile()) text += await readFile(join(entry.parentPath, entry.name), 'utf8')
-  }
-  return text
-}
 
 describe('keychain: the example host with storage in the OS keychain', function () {
   this.timeout(180_000)
@@ -44,9 +32,7 @@ describe('keychain: the example host with storage in the OS keychain', function 
   let env: Record<string, string | undefined>
 
   before(async function () {
-    if (!process.env.DBUS_SESSION_BUS_ADDRESS) {
-      throw new Error('No D-Bus session: run these tests through `npm test`, which starts a private Secret Service.')
-    }
+    requireSessionBus()
     issuer = await startIssuer()
   })
   after(() => issuer?.close())

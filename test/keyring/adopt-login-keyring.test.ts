@@ -2,8 +2,6 @@
 // (gnome-keyring on a private D-Bus, as `npm test` starts it), with `storage=keyring` and with `auto`,
 // and no token is left in any file, the legacy one included.
 import {expect} from 'chai'
-import {readdir, readFile} from 'node:fs/promises'
-import {join} from 'node:path'
 
 import {startIssuer} from '../fixtures/issuer.js'
 import {
@@ -16,17 +14,9 @@ import {runAcmeExpecting, statusJson} from '../helpers/in-process.js'
 import {killAtStep} from '../helpers/kill-mid-step.js'
 import {KEPT_SETTINGS, moveLoginToLegacyFile, readLegacyFile} from '../helpers/legacy-login.js'
 import {ADOPTION_STEPS} from '../../src/session/adopt-login.js'
-import {KeyringCredentialStore} from '../../src/store/keyring-store.js'
+import {keychain, requireSessionBus, textOfFilesUnder} from '../helpers/keyring.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
-
-async function textOfFilesUnder(dir: string): Promise<string> {
-  let text = ''
-  for (const entry of await readdir(dir, {recursive: true, withFileTypes: true}).catch(() => [])) {
-    if (entry.isFile()) text += await readFile(join(entry.parentPath, entry.name), 'utf8')
-  }
-  return text
-}
 
 describe('keychain: adopting the legacy login into the OS keychain', function () {
   this.timeout(180_000)
@@ -34,9 +24,7 @@ describe('keychain: adopting the legacy login into the OS keychain', function ()
   let home: TempHome
 
   before(async function () {
-    if (!process.env.DBUS_SESSION_BUS_ADDRESS) {
-      throw new Error('No D-Bus session: run these tests through `npm test`, which starts a private Secret Service.')
-    }
+    requireSessionBus()
     issuer = await startIssuer()
   })
   after(() => issuer?.close())
@@ -62,7 +50,7 @@ describe('keychain: adopting the legacy login into the OS keychain', function ()
 
       const [account] = (await statusJson(home, env)).accounts
       expect(account.storage).to.equal('keyring')
-      const stored = await new KeyringCredentialStore({service: 'acme-auth'}).get(`${account.issuer}|${account.clientId}|${account.subject}`)
+      const stored = await keychain().get(`${account.issuer}|${account.clientId}|${account.subject}`)
       expect(stored?.refreshToken).to.be.a('string').and.not.equal(legacy.refreshToken)
       const files = await textOfFilesUnder(home.root)
       for (const token of [legacy.accessToken, legacy.refreshToken, stored!.accessToken, stored!.refreshToken!]) expect(files.includes(token), 'a token in a file').to.equal(false)

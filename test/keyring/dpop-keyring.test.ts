@@ -2,7 +2,7 @@
 // test` starts it): the key is kept in the login's keychain entry, split into chunks with the rest
 // where entries are small, and moved with the tokens between the keychain and the file.
 import {expect} from 'chai'
-import {readdir, readFile} from 'node:fs/promises'
+import {readFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import * as keyring from '@napi-rs/keyring'
@@ -11,18 +11,7 @@ import {DPOP, DPOP_CLIENTS, startIssuer} from '../fixtures/issuer.js'
 import {issuerEnv, makeTempHome, runAcmeExpecting, statusJson, type TempHome} from '../helpers/acme.js'
 import {startDPoPApi, type DPoPApi} from '../helpers/dpop-api.js'
 import type {Issuer} from '../helpers/signed-in.js'
-import {KeyringCredentialStore} from '../../src/store/keyring-store.js'
-
-/** The keychain as the CLI sees it: service `acme-auth`. */
-const keychain = () => new KeyringCredentialStore({service: 'acme-auth'})
-
-async function textOfFilesUnder(dir: string): Promise<string> {
-  let text = ''
-  for (const entry of await readdir(dir, {recursive: true, withFileTypes: true}).catch(() => [])) {
-    if (entry.isFile()) text += await readFile(join(entry.parentPath, entry.name), 'utf8')
-  }
-  return text
-}
+import {keychain, requireSessionBus, textOfFilesUnder} from '../helpers/keyring.js'
 
 describe('keychain: DPoP-bound logins', function () {
   this.timeout(180_000)
@@ -32,9 +21,7 @@ describe('keychain: DPoP-bound logins', function () {
   let env: Record<string, string | undefined>
 
   before(async function () {
-    if (!process.env.DBUS_SESSION_BUS_ADDRESS) {
-      throw new Error('No D-Bus session: run these tests through `npm test`, which starts a private Secret Service.')
-    }
+    requireSessionBus()
     issuer = await startIssuer({clients: DPOP_CLIENTS})
     api = await startDPoPApi(issuer)
   })

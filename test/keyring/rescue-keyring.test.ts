@@ -10,13 +10,10 @@ import {join} from 'node:path'
 
 import {startIssuer} from '../fixtures/issuer.js'
 import {cleanEnv, describeRun, issuerEnv, makeTempHome, nodeArgs, runAcmeExpecting, statusJson, warningMessages, type RunResult, type TempHome} from '../helpers/acme.js'
-import {pidOf} from '../helpers/keyring.js'
+import {keychain, pidOf, requireSessionBus} from '../helpers/keyring.js'
 import {waitFor} from '../helpers/wait.js'
-import {KeyringCredentialStore} from '../../src/store/keyring-store.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
-
-const keychain = () => new KeyringCredentialStore({service: 'acme-auth'})
 
 describe('keychain: a keychain stopped between a grant and its save', function () {
   this.timeout(180_000)
@@ -25,9 +22,7 @@ describe('keychain: a keychain stopped between a grant and its save', function (
   let env: Record<string, string | undefined>
 
   before(async function () {
-    if (!process.env.DBUS_SESSION_BUS_ADDRESS) {
-      throw new Error('No D-Bus session: run these tests through `npm test`, which starts a private Secret Service.')
-    }
+    requireSessionBus()
     issuer = await startIssuer()
   })
   after(() => issuer?.close())
