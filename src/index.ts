@@ -278,7 +278,9 @@ async function resolveToken(options: TokenOptions): Promise<FreshToken> {
 async function findToken(options: TokenOptions): Promise<FreshToken> {
   const holder = tokenHolder()
   const held = holder.token
-  if (held && !options.force && !options.account && isFresh(held.expiresAt, Date.now(), refreshMarginSeconds(held.obtainedAt, held.expiresAt))) return held
+  // Judged on the clock of the session that gave it; a token without one (put there by an older copy of
+  // this module) is looked up again.
+  if (held && holder.now && !options.force && !options.account && isFresh(held.expiresAt, holder.now(), refreshMarginSeconds(held.obtainedAt, held.expiresAt))) return held
   if (!holder.config) {
     throw new AuthError('UNEXPECTED', 'No oclif command is running with @tokenwise/plugin-auth loaded, so there is no login to use.', {
       suggestion: 'Call getAccessToken() from a command of a CLI that lists @tokenwise/plugin-auth in oclif.plugins.',
@@ -289,7 +291,7 @@ async function findToken(options: TokenOptions): Promise<FreshToken> {
   const context = await authContext(holder.config)
   const token = await currentToken(context, options)
   if (!options.account) {
-    holder.token = token
+    Object.assign(holder, {token, now: context.now})
     // Child processes started from now on get the new token too, unless the host keeps it from them.
     if (context.settings.exportToken) context.env[context.envNames.accessToken] = token.accessToken
   }

@@ -23,6 +23,8 @@ export interface BrowserFlowOptions {
   claims?: IdentityClaims
   /** Called just before the code is exchanged: from then on the code is spent (the caller holds interrupts). */
   beforeGrant?: () => void
+  /** The session's clock (AuthContext.now): the tokens' expiresAt and obtainedAt count from it. */
+  now: () => number
   /** Bind the tokens to this login's key (RFC 9449): the code exchange and userinfo carry proofs. */
   dpop?: oidc.DPoPHandle
 }
@@ -90,7 +92,7 @@ export async function browserSignIn(issuer: Issuer, options: BrowserFlowOptions)
         resourceParameters(options.resource),
         {DPoP: options.dpop},
       )
-      const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims, dpop: options.dpop})
+      const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims, dpop: options.dpop, now: options.now})
       const who = signIn.identity.name ?? signIn.identity.email ?? signIn.identity.subject
       callback.finish({ok: true, message: `You are signed in as ${who}. You can close this tab and return to your terminal.`})
       options.ui.doneWaiting('done')

@@ -69,14 +69,14 @@ async function signingKey(text: string): Promise<oidc.PrivateKey> {
   return kid ? {key, kid} : {key}
 }
 
-/** One client_credentials grant (RFC 6749 §4.4): the machine's own access token, no refresh token. */
-export async function clientCredentialsGrant(issuer: Issuer, options: {scopes?: string[]; resource?: string[]; audience?: string; dpop?: oidc.DPoPHandle}, previous?: Secrets): Promise<Secrets> {
+/** One client_credentials grant (RFC 6749 §4.4): the machine's own access token, no refresh token. `now` is the session's clock. */
+export async function clientCredentialsGrant(issuer: Issuer, options: {scopes?: string[]; resource?: string[]; audience?: string; dpop?: oidc.DPoPHandle; now: () => number}, previous?: Secrets): Promise<Secrets> {
   const parameters = resourceParameters(options.resource) ?? new URLSearchParams()
   if (options.scopes?.length) parameters.set('scope', options.scopes.join(' '))
   if (options.audience) parameters.set('audience', options.audience)
   try {
     const response = await oidc.clientCredentialsGrant(issuer.config, parameters, {DPoP: options.dpop})
-    return toSecrets(response, previous, Date.now(), `The issuer at ${issuer.issuer}`)
+    return toSecrets(response, previous, options.now(), `The issuer at ${issuer.issuer}`)
   } catch (error) {
     throw await endpointFailure(issuer, error, 'client-credentials', {dpop: Boolean(options.dpop)})
   }

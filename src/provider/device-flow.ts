@@ -23,6 +23,8 @@ export interface DeviceFlowOptions {
   beforeGrant?: () => void
   /** Called when a poll's answer carried none (pending, slow down, an error): the device code is not spent. */
   grantRefused?: () => void
+  /** The session's clock (AuthContext.now): the tokens' expiresAt and obtainedAt count from it. */
+  now: () => number
   /** Bind the tokens to this login's key (RFC 9449): every poll and userinfo carry proofs. */
   dpop?: oidc.DPoPHandle
 }
@@ -64,7 +66,7 @@ export async function deviceSignIn(issuer: Issuer, options: DeviceFlowOptions): 
     const response = await oidc.pollDeviceAuthorizationGrant(issuer.config, device, resourceParameters(options.resource), {signal, DPoP: options.dpop})
     restoreFetch()
     withdraw()
-    const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims, dpop: options.dpop})
+    const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims, dpop: options.dpop, now: options.now})
     options.ui.doneWaiting('done')
     return signIn
   } catch (error) {

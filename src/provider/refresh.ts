@@ -8,13 +8,13 @@ import {completeSignIn, resourceParameters, toSecrets, type SignIn} from './toke
 
 /**
  * One refresh_token grant (RFC 6749 §6), with the login's RFC 8707 resources again. The caller holds
- * the account lock and stores the result at once.
+ * the account lock and stores the result at once; `now` is its clock (AuthContext.now).
  */
-export async function refreshTokens(issuer: Issuer, current: Secrets, options: {resource?: string[]; dpop?: oidc.DPoPHandle} = {}): Promise<Secrets> {
+export async function refreshTokens(issuer: Issuer, current: Secrets, options: {resource?: string[]; dpop?: oidc.DPoPHandle; now: () => number}): Promise<Secrets> {
   try {
     // RFC 9449 §5: a public client's refresh token is bound to the key too; without a proof it is refused.
     const response = await oidc.refreshTokenGrant(issuer.config, current.refreshToken!, resourceParameters(options.resource), {DPoP: options.dpop})
-    return toSecrets(response, current, Date.now(), `The issuer at ${issuer.issuer}`)
+    return toSecrets(response, current, options.now(), `The issuer at ${issuer.issuer}`)
   } catch (error) {
     throw await endpointFailure(issuer, error, 'refresh', {dpop: Boolean(options.dpop)})
   }
@@ -25,16 +25,16 @@ export async function refreshTokens(issuer: Issuer, current: Secrets, options: {
  * carries, else from userinfo. For a login made elsewhere (the host's earlier code), of which we
  * know only its tokens. The caller holds the lock and stores the result at once.
  */
-export async function refreshAsSignIn(issuer: Issuer, current: Secrets, options: {scopes: string[]; claims?: IdentityClaims; resource?: string[]}): Promise<SignIn> {
+export async function refreshAsSignIn(issuer: Issuer, current: Secrets, options: {scopes: string[]; claims?: IdentityClaims; resource?: string[]; now: () => number}): Promise<SignIn> {
   let response: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>
   try {
     response = await oidc.refreshTokenGrant(issuer.config, current.refreshToken!, resourceParameters(options.resource))
   } catch (error) {
     throw await endpointFailure(issuer, error, 'refresh')
   }
-  const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims})
+  const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims, now: options.now})
   // An issuer that does not rotate leaves the refresh token out of its answer: keep the one we sent.
-  return {...signIn, secrets: toSecrets(response, current, Date.now(), `The issuer at ${issuer.issuer}`)}
+  return {...signIn, secrets: toSecrets(response, current, options.now(), `The issuer at ${issuer.issuer}`)}
 }
 
 /**

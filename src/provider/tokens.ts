@@ -32,7 +32,11 @@ export interface SignIn {
 
 type TokenResponse = oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers
 
-export function toSecrets(response: TokenResponse, previous?: Secrets, now = Date.now(), issuer = 'the issuer'): Secrets {
+/**
+ * What a token answer gives us to keep. `now` is the session's clock (AuthContext.now), read as the
+ * answer arrived: expiresAt and obtainedAt count from it, so one clock decides every token's age.
+ */
+export function toSecrets(response: TokenResponse, previous: Secrets | undefined, now: number, issuer: string): Secrets {
   rememberSecrets({accessToken: response.access_token, refreshToken: response.refresh_token, idToken: response.id_token})
   for (const [what, value] of [['access token', response.access_token], ['refresh token', response.refresh_token], ['ID token', response.id_token]] as const) {
     checkToken(issuer, what, value)
@@ -85,8 +89,8 @@ export interface IdentityOptions {
   dpop?: oidc.DPoPHandle
 }
 
-export async function completeSignIn(issuer: Issuer, response: TokenResponse, requestedScopes: string[], options: IdentityOptions = {}): Promise<SignIn> {
-  const secrets = toSecrets(response, undefined, Date.now(), `The issuer at ${issuer.issuer}`)
+export async function completeSignIn(issuer: Issuer, response: TokenResponse, requestedScopes: string[], options: IdentityOptions & {now: () => number}): Promise<SignIn> {
+  const secrets = toSecrets(response, undefined, options.now(), `The issuer at ${issuer.issuer}`)
   const claims = response.claims()
   let identity: Identity
   if (claims) {

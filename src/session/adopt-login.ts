@@ -189,6 +189,7 @@ async function learnWhoItIs(
         scopes: context.settings.scopes,
         claims,
         resource,
+        now: context.now,
       })
     } catch (error) {
       if (attempt > 1 || !(error instanceof AuthError) || error.code !== 'REAUTH_REQUIRED') throw error

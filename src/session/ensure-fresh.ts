@@ -167,8 +167,8 @@ async function grantAndSave(context: AuthContext, provider: ProviderApi, account
   // A DPoP-bound login proves every grant with its own key, the refresh token's too (RFC 9449 §5).
   const dpop = sent.dpopKey ? await provider.dpopHandle(issuer.config, sent.dpopKey) : undefined
   const renew = account.clientAuth
-    ? () => provider.clientCredentialsGrant(issuer, {scopes: account.scopes, resource: account.resource, dpop}, sent)
-    : () => provider.refreshTokens(issuer, sent, {resource: account.resource, dpop})
+    ? () => provider.clientCredentialsGrant(issuer, {scopes: account.scopes, resource: account.resource, dpop, now: context.now}, sent)
+    : () => provider.refreshTokens(issuer, sent, {resource: account.resource, dpop, now: context.now})
   // From the moment the request leaves, the old refresh token may be spent: nothing that can wait
   // ends this process before the answer is saved (grant-hold.ts). Until then an interrupt ends it
   // at once, and nothing was spent.

@@ -161,6 +161,7 @@ async function signInWith(context: AuthContext, bound: BoundSettings, provider: 
     extraParams,
     resource: bound.resource,
     claims: bound.identityClaims,
+    now: context.now,
     redirect: {host: settings.redirectHost, ports: settings.redirectPorts, path: settings.redirectPath, portsSource: settings.sources.redirectPorts},
     dpop,
   }
@@ -183,7 +184,7 @@ async function signInWith(context: AuthContext, bound: BoundSettings, provider: 
       // configured for it, or none and gets what its registration allows.
       const scopes = settings.sources.scopes === 'default' ? [] : settings.scopes
       grant.beforeGrant()
-      const secrets = await provider.clientCredentialsGrant(issuer, {scopes, resource: bound.resource, audience: bound.audience, dpop}).catch((error: unknown) => {
+      const secrets = await provider.clientCredentialsGrant(issuer, {scopes, resource: bound.resource, audience: bound.audience, dpop, now: context.now}).catch((error: unknown) => {
         if (!(error instanceof AuthError) || error.code !== 'REAUTH_REQUIRED') throw error
         // At sign-in a refused credential is a failed sign-in, as a wrong password is.
         throw new AuthError('LOGIN_FAILED', error.message, {cause: error, suggestion: `Check the client id (${settings.sources.clientId}) and its secret, key or federated token with the issuer's administrators.`})

@@ -12,7 +12,7 @@ import {tokenHolder} from './token-holder.js'
  */
 export async function prepareCommand(config: Interfaces.Config, command: {id?: string; auth?: unknown}): Promise<AuthError | undefined> {
   // A token an earlier command of this process was given is not this command's (a process that runs several).
-  Object.assign(tokenHolder(), {config, token: undefined})
+  Object.assign(tokenHolder(), {config, token: undefined, now: undefined})
   let requirement
   try {
     requirement = authRequirement(command, () => loadHookSettings(config, ['requireAuth']).requireAuth)

@@ -14,7 +14,7 @@ export async function provideToken(config: Interfaces.Config, requirement: 'requ
   try {
     const context = await authContext(config)
     const token = await currentToken(context)
-    tokenHolder().token = token
+    Object.assign(tokenHolder(), {token, now: context.now})
     // The host may keep it out of child processes' environments (exportToken: false).
     if (context.settings.exportToken) context.env[context.envNames.accessToken] = token.accessToken
     return undefined

@@ -10,6 +10,8 @@ import type {FreshToken} from './ensure-fresh.js'
 export interface TokenHolder {
   config?: Interfaces.Config
   token?: FreshToken
+  /** The clock of the session that gave the token (AuthContext.now): whether it is still fresh is judged on it. */
+  now?: () => number
 }
 
 const HOLDER_KEY = Symbol.for('@tokenwise/plugin-auth')

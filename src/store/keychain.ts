@@ -68,7 +68,8 @@ export class Keychain {
   }
 
   private async call<T>(account: string, run: (entry: AsyncEntryLike, signal: AbortSignal) => Promise<T>): Promise<T> {
-    const started = Date.now()
+    // Elapsed time, not token time: the monotonic clock, which a wall-clock step cannot stretch or cut.
+    const started = performance.now()
     const keyring = await withDeadline(loadKeyring(), this.timeoutMs, () => this.timeout())
     let entry = this.entries.get(account)
     if (!entry) {
@@ -76,7 +77,7 @@ export class Keychain {
       entry = new keyring.AsyncEntry(this.service, account, {linux: {store: 'secret-service'}}) as AsyncEntryLike
       this.entries.set(account, entry)
     }
-    const left = this.timeoutMs - (Date.now() - started)
+    const left = this.timeoutMs - (performance.now() - started)
     if (left <= 0) throw this.timeout()
     const abort = new AbortController()
     // A call that loses the race keeps running (it cannot be cancelled once started); the abort

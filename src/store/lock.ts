@@ -81,13 +81,14 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, options: L
 
 async function acquire(path: string, owner: LockOwner, settings: typeof DEFAULTS & LockOptions): Promise<void> {
   await ensurePrivateDir(dirname(path))
-  const deadline = Date.now() + settings.waitMs
+  // Elapsed time, not token time: the monotonic clock, which a wall-clock step cannot stretch or cut.
+  const deadline = performance.now() + settings.waitMs
   const watch: Watch = {}
   let backoff = 10
   for (;;) {
     if (await tryCreate(path, owner)) return
     await breakIfStale(path, settings, watch)
-    if (Date.now() >= deadline) {
+    if (performance.now() >= deadline) {
       const holder = watch.owner ? ` (pid ${watch.owner.pid}${watch.owner.host === hostname() ? '' : ` on ${watch.owner.host}`})` : ''
       throw new AuthError('TRANSIENT', `Timed out after ${formatDuration(settings.waitMs)} waiting for another process${holder} to finish ${settings.purpose ?? 'with the login store'} (lock ${path}).`, {
         suggestion: 'This is temporary and nothing was lost: retry. If no such process runs any more, delete the lock file.',

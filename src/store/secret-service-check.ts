@@ -23,10 +23,11 @@ export async function checkSecretService(timeoutMs: number, env: NodeJS.ProcessE
   const addresses = sessionBusAddresses(env)
   if (typeof addresses === 'string') return addresses
   if (addresses.length === 0) return undefined
-  const deadline = Date.now() + timeoutMs
+  // Elapsed time, not token time: the monotonic clock, which a wall-clock step cannot stretch or cut.
+  const deadline = performance.now() + timeoutMs
   let lastProblem = 'no D-Bus session bus'
   for (const path of addresses) {
-    const left = deadline - Date.now()
+    const left = deadline - performance.now()
     if (left <= 0) return `the D-Bus session bus did not answer within ${formatDuration(timeoutMs)}`
     const result = await askSecretService(path, left, timeoutMs)
     if (result.kind === 'answer') return result.problem

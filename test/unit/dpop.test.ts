@@ -36,7 +36,7 @@ describe('provider: DPoP', () => {
     const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli'}, OPTIONS)
     let answered = 0
     server.route('/token', () => (answered++ === 0 ? {status: 400, headers: {'dpop-nonce': 'nonce-1'}, body: {error: 'use_dpop_nonce'}} : {status: 200, body: TOKENS}))
-    const secrets = await refreshTokens(issuer, {...SECRETS, dpopKey: key}, {dpop: await dpopHandle(issuer.config, key)})
+    const secrets = await refreshTokens(issuer, {...SECRETS, dpopKey: key}, {dpop: await dpopHandle(issuer.config, key), now: Date.now})
     expect(secrets).to.include({accessToken: 'at-secret-2', tokenType: 'DPoP', dpopKey: key})
     const proofs = server.requests.filter((request) => request.path === '/token').map((request) => String(request.headers.dpop))
     expect(proofs).to.have.length(2)
@@ -48,7 +48,7 @@ describe('provider: DPoP', () => {
 
     server.requests.length = 0
     server.route('/token', {status: 400, headers: {'dpop-nonce': 'nonce-2'}, body: {error: 'use_dpop_nonce'}})
-    const refused = await authErrorFrom(async () => refreshTokens(issuer, {...SECRETS, dpopKey: key}, {dpop: await dpopHandle(issuer.config, key)}))
+    const refused = await authErrorFrom(async () => refreshTokens(issuer, {...SECRETS, dpopKey: key}, {dpop: await dpopHandle(issuer.config, key), now: Date.now}))
     expect(server.requests.filter((request) => request.path === '/token'), 'one retry, not more').to.have.length(2)
     expect(refused.message).to.include('use_dpop_nonce')
     expect(demandsDPoP(refused), 'we did send proofs').to.equal(undefined)
@@ -58,15 +58,15 @@ describe('provider: DPoP', () => {
     const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli'}, OPTIONS)
     for (const error of ['invalid_dpop_proof', 'use_dpop_nonce']) {
       server.route('/token', {status: 400, body: {error}})
-      const failure = await authErrorFrom(() => refreshTokens(issuer, SECRETS))
+      const failure = await authErrorFrom(() => refreshTokens(issuer, SECRETS, {now: Date.now}))
       expect(failure.code).to.equal('CONFIG_INVALID')
       expect(failure.message).to.include("requires DPoP-bound tokens (RFC 9449) for client 'acme-cli'")
       expect(demandsDPoP(failure)).to.equal('certain')
     }
     server.route('/token', {status: 400, body: {error: 'invalid_grant', error_description: 'DPoP proof JWT not provided'}})
-    expect(demandsDPoP(await authErrorFrom(() => refreshTokens(issuer, SECRETS)))).to.equal('certain')
+    expect(demandsDPoP(await authErrorFrom(() => refreshTokens(issuer, SECRETS, {now: Date.now})))).to.equal('certain')
     server.route('/token', {status: 400, body: {error: 'invalid_grant', error_description: 'grant request is invalid'}})
-    const expired = await authErrorFrom(() => refreshTokens(issuer, SECRETS))
+    const expired = await authErrorFrom(() => refreshTokens(issuer, SECRETS, {now: Date.now}))
     expect(expired.code).to.equal('REAUTH_REQUIRED')
     expect(demandsDPoP(expired)).to.equal(undefined)
   })

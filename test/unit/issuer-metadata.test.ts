@@ -37,7 +37,7 @@ describe('issuer metadata: OpenID discovery, RFC 8414, endpoints by hand, the ca
     const server = await start({path: '/tenant-a', publishes: ['rfc8414']})
     server.route('/token', {body: TOKENS})
     const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli'}, OPTIONS)
-    expect((await refreshTokens(issuer, SECRETS)).accessToken).to.equal('at-2')
+    expect((await refreshTokens(issuer, SECRETS, {now: Date.now})).accessToken).to.equal('at-2')
     expect(server.requests.map((request) => `${request.method} ${request.path}`)).to.deep.equal([
       'GET /tenant-a/.well-known/openid-configuration',
       'GET /.well-known/oauth-authorization-server/tenant-a',
@@ -68,7 +68,7 @@ describe('issuer metadata: OpenID discovery, RFC 8414, endpoints by hand, the ca
     const server = await start({publishes: []})
     server.route('/oauth/access_token', {body: TOKENS})
     const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli', endpoints: {authorization: `${server.issuer}/oauth/authorize`, token: `${server.issuer}/oauth/access_token`}}, OPTIONS)
-    await refreshTokens(issuer, SECRETS)
+    await refreshTokens(issuer, SECRETS, {now: Date.now})
     expect(server.requests.map((request) => request.path)).to.deep.equal(['/oauth/access_token'])
   })
 
@@ -89,7 +89,7 @@ describe('issuer metadata: OpenID discovery, RFC 8414, endpoints by hand, the ca
     await connect({issuer: server.issuer, clientId: 'acme-cli'}, {...OPTIONS, cache})
     const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli'}, {...OPTIONS, cache})
     expect(issuer.fromCache).to.equal(true)
-    await refreshTokens(issuer, SECRETS)
+    await refreshTokens(issuer, SECRETS, {now: Date.now})
     expect(server.requests.filter((request) => request.path.includes('.well-known'))).to.have.length(1)
     expect(await readdir(storePaths(dir).issuers)).to.have.length(1)
 
@@ -108,10 +108,10 @@ describe('issuer metadata: OpenID discovery, RFC 8414, endpoints by hand, the ca
     const server = await start()
     await connect({issuer: server.issuer, clientId: 'acme-cli'}, {...OPTIONS, cache})
     server.route('/token', {status: 400, body: {error: 'invalid_grant'}})
-    await authErrorFrom(async () => refreshTokens(await connect({issuer: server.issuer, clientId: 'acme-cli'}, {...OPTIONS, cache}), SECRETS))
+    await authErrorFrom(async () => refreshTokens(await connect({issuer: server.issuer, clientId: 'acme-cli'}, {...OPTIONS, cache}), SECRETS, {now: Date.now}))
     expect(await cache.read(server.issuer), 'an OAuth answer: the endpoint is right').to.not.equal(undefined)
     server.route('/token', {status: 404, body: 'Not Found'})
-    await authErrorFrom(async () => refreshTokens(await connect({issuer: server.issuer, clientId: 'acme-cli'}, {...OPTIONS, cache}), SECRETS))
+    await authErrorFrom(async () => refreshTokens(await connect({issuer: server.issuer, clientId: 'acme-cli'}, {...OPTIONS, cache}), SECRETS, {now: Date.now}))
     expect(await cache.read(server.issuer), 'moved: ask again next time').to.equal(undefined)
   })
 
@@ -121,10 +121,10 @@ describe('issuer metadata: OpenID discovery, RFC 8414, endpoints by hand, the ca
     const machine = {issuer: server.issuer, clientId: 'machine', credential: {kind: 'client_secret' as const, secret: 'machine-secret-1'}}
     await connect(machine, {...OPTIONS, cache})
     server.route('/token', {status: 401, body: {error: 'invalid_client'}})
-    await authErrorFrom(async () => clientCredentialsGrant(await connect(machine, {...OPTIONS, cache}), {}))
+    await authErrorFrom(async () => clientCredentialsGrant(await connect(machine, {...OPTIONS, cache}), {now: Date.now}))
     expect(await cache.read(server.issuer), 'an OAuth answer: the endpoint is right').to.not.equal(undefined)
     server.route('/token', {status: 404, body: 'Not Found'})
-    await authErrorFrom(async () => clientCredentialsGrant(await connect(machine, {...OPTIONS, cache}), {}))
+    await authErrorFrom(async () => clientCredentialsGrant(await connect(machine, {...OPTIONS, cache}), {now: Date.now}))
     expect(await cache.read(server.issuer), 'moved: ask again next time').to.equal(undefined)
   })
 
@@ -138,7 +138,7 @@ describe('issuer metadata: OpenID discovery, RFC 8414, endpoints by hand, the ca
     server.requests.length = 0
     const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli'}, {...OPTIONS, cache})
     expect(issuer.fromCache).to.equal(false)
-    await refreshTokens(issuer, SECRETS)
+    await refreshTokens(issuer, SECRETS, {now: Date.now})
     expect(server.requests.map((request) => request.path)).to.deep.equal(['/.well-known/openid-configuration', '/token'])
     expect((await cache.read(server.issuer))?.token_endpoint, 'the cache holds what the issuer said').to.equal(metadata.token_endpoint)
   })
@@ -163,7 +163,7 @@ describe('issuer metadata: OpenID discovery, RFC 8414, endpoints by hand, the ca
       const server = await start({metadata: {token_endpoint_auth_methods_supported: methods}})
       server.route('/token', {body: TOKENS})
       const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli', clientSecret: 'installed-app-secret'}, OPTIONS)
-      await refreshTokens(issuer, SECRETS)
+      await refreshTokens(issuer, SECRETS, {now: Date.now})
       const request = server.requests.find((candidate) => candidate.path === '/token')!
       if (expectBasic) {
         // RFC 6749 §2.3.1: both parts form-encoded before base64.
@@ -181,7 +181,7 @@ describe('issuer metadata: OpenID discovery, RFC 8414, endpoints by hand, the ca
     const server = await start()
     server.route('/token', {body: TOKENS})
     const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli'}, OPTIONS)
-    await refreshTokens(issuer, SECRETS, {resource: ['https://api.example.com/', 'https://files.example.com/']})
+    await refreshTokens(issuer, SECRETS, {resource: ['https://api.example.com/', 'https://files.example.com/'], now: Date.now})
     expect(server.requests.find((request) => request.path === '/token')!.form.getAll('resource')).to.deep.equal(['https://api.example.com/', 'https://files.example.com/'])
   })
 
@@ -190,7 +190,7 @@ describe('issuer metadata: OpenID discovery, RFC 8414, endpoints by hand, the ca
       const server = await start()
       server.route('/token', {status, body: ''})
       const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli'}, OPTIONS)
-      const error = await authErrorFrom(() => refreshTokens(issuer, SECRETS))
+      const error = await authErrorFrom(() => refreshTokens(issuer, SECRETS, {now: Date.now}))
       expect(error).to.include({code: 'REAUTH_REQUIRED', exitCode: 4})
       expect(error.message).to.include(`HTTP ${status} without an OAuth error`)
     }
@@ -200,7 +200,7 @@ describe('issuer metadata: OpenID discovery, RFC 8414, endpoints by hand, the ca
     const server = await start()
     server.route('/token', {body: TOKENS})
     const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli'}, OPTIONS)
-    const refreshed = await refreshTokens(issuer, SECRETS)
+    const refreshed = await refreshTokens(issuer, SECRETS, {now: Date.now})
     expect(Date.parse(refreshed.expiresAt!) - Date.parse(refreshed.obtainedAt!)).to.equal(20_000)
   })
 })

@@ -23,7 +23,7 @@ describe('outage reasons come with the error, not from its words', () => {
   async function refreshFails(answer: Parameters<ScriptedIssuer['route']>[1]) {
     server.route('/token', answer)
     const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli'}, OPTIONS)
-    return authErrorFrom(() => refreshTokens(issuer, SECRETS))
+    return authErrorFrom(() => refreshTokens(issuer, SECRETS, {now: Date.now}))
   }
 
   it('a server error, too many requests', async () => {
@@ -35,7 +35,7 @@ describe('outage reasons come with the error, not from its words', () => {
   it('a refused connection', async () => {
     const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli'}, OPTIONS)
     await server.close()
-    const error = await authErrorFrom(() => refreshTokens(issuer, SECRETS))
+    const error = await authErrorFrom(() => refreshTokens(issuer, SECRETS, {now: Date.now}))
     // Refused, or reset when the transport had kept a connection open: either way the network's words.
     expect(error.code).to.equal('TRANSIENT')
     expect(error.reason).to.match(/^connection (refused|reset)$/)

@@ -26,7 +26,7 @@ describe('provider errors: what an issuer answer means for the user', () => {
   async function refreshFails(answer: Parameters<ScriptedIssuer['route']>[1]) {
     server.route('/token', answer)
     const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli'}, OPTIONS)
-    return authErrorFrom(() => refreshTokens(issuer, SECRETS))
+    return authErrorFrom(() => refreshTokens(issuer, SECRETS, {now: Date.now}))
   }
 
   it('invalid_grant on a refresh is REAUTH_REQUIRED (exit 4)', async () => {
@@ -68,7 +68,7 @@ describe('provider errors: what an issuer answer means for the user', () => {
     expect(refused.message).to.include('connection refused')
     server.route('/token', () => new Promise(() => {}))
     const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli'}, {...OPTIONS, requestTimeoutSeconds: 0.3})
-    const slow = await authErrorFrom(() => refreshTokens(issuer, SECRETS))
+    const slow = await authErrorFrom(() => refreshTokens(issuer, SECRETS, {now: Date.now}))
     expect(slow.code).to.equal('TRANSIENT')
     expect(slow.message).to.include('did not answer in time while trying to refresh the access token')
   })

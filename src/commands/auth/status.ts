@@ -46,7 +46,7 @@ Exits 0 whether or not you are signed in (read \`loggedIn\` from --json), or wit
       else this.log(`Not signed in. ${context.commands.signIn()}`)
     } else {
       for (const account of report.accounts) {
-        this.log(describe(account, context.store.paths.credentials))
+        this.log(describe(account, context.store.paths.credentials, context.now()))
         if (account.verified !== undefined) this.log(`    Verified:      ${account.verified ? 'yes, the issuer accepts the login' : `no: ${problems.get(keyOf(account))} ${context.commands.signInAgain()}`}`)
         if (flags['show-token']) this.logSecret(`    Token:         ${account.accessToken}`)
         else this.log('    Token:         ******** (--show-token shows it)')
@@ -67,7 +67,7 @@ function describeOverride({source, account, problem}: AccountOverride): string {
 }
 
 /** One account as lines of ours, with every value from the issuer or the index on the line it belongs to. */
-function describe(account: AccountStatus, credentialsPath: string): string {
+function describe(account: AccountStatus, credentialsPath: string, now: number): string {
   const clientId = oneLine(account.clientId)
   const who =
     account.kind === 'client'
@@ -77,7 +77,7 @@ function describe(account: AccountStatus, credentialsPath: string): string {
     `${account.default ? '*' : ' '} ${who}`,
     `    Issuer:        ${oneLine(account.issuer)}`,
     `    Client:        ${clientId}`,
-    `    Token expires: ${expiry(account.expiresAt)}`,
+    `    Token expires: ${expiry(account.expiresAt, now)}`,
     `    Refreshable:   ${account.kind === 'client' ? 'yes (a new token from its own credentials)' : account.hasRefreshToken ? 'yes' : 'no (sign in again when it expires)'}`,
     `    Scopes:        ${oneLine(account.scopes.join(' ')) || '(unknown)'}`,
     `    Stored in:     ${oneLine(account.storage)}${account.storage === 'file' ? ` (${credentialsPath})` : ''}`,
@@ -98,9 +98,10 @@ const CLIENT_AUTH: Record<string, string> = {
   federated: 'a federated token from its CI system',
 }
 
-function expiry(expiresAt: string | null): string {
+/** When the token expires, and how far that is from `now` (the session's clock). */
+function expiry(expiresAt: string | null, now: number): string {
   if (!expiresAt) return 'unknown'
-  const ms = Date.parse(expiresAt) - Date.now()
+  const ms = Date.parse(expiresAt) - now
   const minutes = Math.round(Math.abs(ms) / 60_000)
   const span = minutes === 0 ? 'under a minute' : `${minutes} min`
   const relative = ms <= 0 ? `expired ${minutes === 0 ? 'just now' : `${span} ago`}; refreshed on next use` : `in ${span}`
