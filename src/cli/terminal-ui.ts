@@ -31,6 +31,7 @@ export function terminalUi(options: TerminalUiOptions): SignInUi {
     if (!result.opened) say(`Could not open a browser (${result.reason}); open the URL above yourself.`)
   }
   return {
+    interactive,
     showAuthorizationUrl(url) {
       say('Opening the sign-in page in your browser. If it does not open, visit:')
       say(`  ${oneLineSafe(url)}`)

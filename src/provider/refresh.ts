@@ -4,7 +4,7 @@ import type {IdentityClaims} from '../settings/parse.js'
 import type {Secrets} from '../store/secrets.js'
 import type {Issuer} from './connect.js'
 import {endpointFailure} from './errors.js'
-import {completeSignIn, resourceParameters, toSecrets, type SignIn} from './tokens.js'
+import {resourceParameters, signInOf, toSecrets, type Identity, type SignIn} from './tokens.js'
 
 /**
  * One refresh_token grant (RFC 6749 §6), with the login's RFC 8707 resources again. The caller holds
@@ -21,20 +21,22 @@ export async function refreshTokens(issuer: Issuer, current: Secrets, options: {
 }
 
 /**
- * A refresh that also says whose login it is, as a sign-in does: from the ID token the answer
- * carries, else from userinfo. For a login made elsewhere (the host's earlier code), of which we
- * know only its tokens. The caller holds the lock and stores the result at once.
+ * A refresh that also says whose login it is, as a sign-in does (signInOf): from the ID token the
+ * answer carries, else from `known` (userinfo asked with the old access token before the refresh),
+ * else from userinfo asked now, the one request left between this answer and its save. For a login
+ * made elsewhere (the host's earlier code), of which we know only its tokens. The caller holds the
+ * lock and stores the result at once.
  */
-export async function refreshAsSignIn(issuer: Issuer, current: Secrets, options: {scopes: string[]; claims?: IdentityClaims; resource?: string[]; now: () => number}): Promise<SignIn> {
+export async function refreshAsSignIn(issuer: Issuer, current: Secrets, options: {scopes: string[]; claims?: IdentityClaims; resource?: string[]; known?: Identity; now: () => number}): Promise<SignIn> {
   let response: Awaited<ReturnType<typeof oidc.refreshTokenGrant>>
   try {
     response = await oidc.refreshTokenGrant(issuer.config, current.refreshToken!, resourceParameters(options.resource))
   } catch (error) {
     throw await endpointFailure(issuer, error, 'refresh')
   }
-  const signIn = await completeSignIn(issuer, response, options.scopes, {claims: options.claims, now: options.now})
   // An issuer that does not rotate leaves the refresh token out of its answer: keep the one we sent.
-  return {...signIn, secrets: toSecrets(response, current, options.now(), `The issuer at ${issuer.issuer}`)}
+  const secrets = toSecrets(response, current, options.now(), `The issuer at ${issuer.issuer}`)
+  return signInOf(issuer, response, secrets, options.scopes, {claims: options.claims, known: options.known})
 }
 
 /**

@@ -18,6 +18,8 @@ export interface SignInUi {
   warn(message: string): void
   /** One line of information (why we chose a flow, where the login is kept). */
   notice(message: string): void
+  /** Whether a person at a terminal answers confirm(). */
+  readonly interactive: boolean
   /** A yes/no question to a person at a terminal (default yes); without one, the line is only shown and the answer is yes. */
   confirm(question: string): Promise<boolean>
   /** Waiting for the user (browser, device approval) starts and ends. */

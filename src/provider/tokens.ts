@@ -7,7 +7,7 @@ import type {Issuer} from './connect.js'
 import {MAX_TOKEN_BYTES} from './limits.js'
 import {toAuthError} from './errors.js'
 
-/** Who signed in, from the ID token and, where it says little, the userinfo endpoint. */
+/** Who signed in, from the ID token and, where it says little or there is none, the userinfo endpoint. */
 export interface Identity {
   subject: string
   name?: string
@@ -26,9 +26,12 @@ export interface SignIn {
    * kept under this one, and refreshed there.
    */
   issuedBy?: string
+  /**
+   * The ID token named the account but left out its name or email, and the issuer has a userinfo
+   * endpoint: the session asks it once the login is saved (session/account-profile.ts).
+   */
+  profileMissing?: boolean
 }
-
-
 
 type TokenResponse = oidc.TokenEndpointResponse & oidc.TokenEndpointResponseHelpers
 
@@ -89,27 +92,39 @@ export interface IdentityOptions {
   dpop?: oidc.DPoPHandle
 }
 
-export async function completeSignIn(issuer: Issuer, response: TokenResponse, requestedScopes: string[], options: IdentityOptions & {now: () => number}): Promise<SignIn> {
+/** What a sign-in needs besides the answer: the session's clock, and what it may already know of the account. */
+export interface SignInOptions extends IdentityOptions {
+  /** The session's clock (AuthContext.now): the new tokens' expiresAt and obtainedAt count from it. */
+  now: () => number
+  /** Who userinfo said holds the login, asked before the grant (a login taken over): used for the same subject. */
+  known?: Identity
+}
+
+export async function completeSignIn(issuer: Issuer, response: TokenResponse, requestedScopes: string[], options: SignInOptions): Promise<SignIn> {
   const secrets = toSecrets(response, undefined, options.now(), `The issuer at ${issuer.issuer}`)
+  return signInOf(issuer, response, secrets, requestedScopes, options)
+}
+
+/**
+ * Whose login a grant's answer is. From the ID token alone when the answer carries one: a name or
+ * email it leaves out is asked of userinfo only once the login is saved (`profileMissing`), so that
+ * nothing slow stands between the answer and its save. Without an ID token, userinfo is the only
+ * way to name the account, and it is asked here (docs/security.md, "Lifecycle").
+ */
+export async function signInOf(issuer: Issuer, response: TokenResponse, secrets: Secrets, requestedScopes: string[], options: Omit<SignInOptions, 'now'>): Promise<SignIn> {
   const claims = response.claims()
-  let identity: Identity
-  if (claims) {
-    identity = {subject: claims.sub, name: stringClaim(claims.name), email: stringClaim(claims.email)}
-    // Name and email are nice to have: a userinfo endpoint that fails must not fail the sign-in.
-    if (!identity.name || !identity.email) {
-      const more = await fetchIdentity(issuer, response.access_token, {...options, expectedSubject: identity.subject}).catch(() => undefined)
-      identity = {subject: identity.subject, name: identity.name ?? more?.name, email: identity.email ?? more?.email}
-    }
-  } else {
-    // No ID token (no `openid` scope, or an OAuth-only issuer): userinfo is the only way to know whose login this is.
-    identity = await fetchIdentity(issuer, response.access_token, options)
+  const scopes = response.scope ? response.scope.split(' ').filter(Boolean) : requestedScopes
+  if (!claims) {
+    // No ID token (no `openid` scope, or an OAuth-only issuer).
+    const identity = options.known ?? (await fetchIdentity(issuer, response.access_token, options))
+    return {secrets, identity, scopes}
   }
-  return {
-    secrets,
-    identity,
-    scopes: response.scope ? response.scope.split(' ').filter(Boolean) : requestedScopes,
-    issuedBy: typeof claims?.iss === 'string' ? claims.iss : undefined,
-  }
+  const known = options.known?.subject === claims.sub ? options.known : undefined
+  const identity: Identity = {subject: claims.sub, name: stringClaim(claims.name) ?? known?.name, email: stringClaim(claims.email) ?? known?.email}
+  const signIn: SignIn = {secrets, identity, scopes, issuedBy: typeof claims.iss === 'string' ? claims.iss : undefined}
+  // Userinfo asked before the grant said all it knows; else it may know what the ID token left out.
+  if (!known && (!identity.name || !identity.email) && issuer.config.serverMetadata().userinfo_endpoint) signIn.profileMissing = true
+  return signIn
 }
 
 /**

@@ -4,7 +4,7 @@ import {join} from 'node:path'
 import {AuthError} from '../errors.js'
 import {MAX_TOKEN_BYTES} from '../provider/limits.js'
 import {rememberSecret} from '../safe-text.js'
-import type {SignIn} from '../provider/api.js'
+import type {Identity, Issuer, SignIn} from '../provider/api.js'
 import {markAdoption, postponeAdoption, saveAdoptedLogin} from '../store/adoption-store.js'
 import {withLock} from '../store/lock.js'
 import type {Secrets} from '../store/secrets.js'
@@ -14,6 +14,7 @@ import type {IdentityClaims} from '../settings/parse.js'
 import {checkRecordFits} from '../store/record-limits.js'
 import {accountSettings, connectOptions} from './issuer-client.js'
 import {signInRecord, withUserClientSecret} from './sign-in-record.js'
+import {fillInProfile} from './account-profile.js'
 import {chooseBackend} from './storage-choice.js'
 
 /** A login the host's earlier code kept (in its own config file, say), as the host's `read()` returns it. */
@@ -157,7 +158,11 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
   const saved = await saveAdoptedLogin(store, record, withUserClientSecret(signIn.secrets, bound, settings))
   if (saved && storageWhy) context.notify(storageWhy)
   await checkpoint(ADOPTION_STEPS.saved)
-  return clearOldCopy(context, source, where, saved ? 'adopted' : 'kept-newer')
+  const outcome = await clearOldCopy(context, source, where, saved ? 'adopted' : 'kept-newer')
+  // Saved (and the old copy cleared, or left for the next command to clear): only now may a slow
+  // userinfo be asked what the ID token left out.
+  if (saved) await fillInProfile(context, provider, issuer, record, signIn, {claims: bound.identityClaims})
+  return outcome
 }
 
 /**
@@ -182,6 +187,10 @@ async function learnWhoItIs(
     if (legacy.idToken) secrets.idToken = legacy.idToken
     return {secrets, identity, scopes: []}
   }
+  // Whose login it is, asked while the old access token may still work and before anything is
+  // spent: should the refresh answer carry no ID token, no userinfo request then stands between
+  // the rotated tokens and their save. A token already expired, or refused, leaves that one request.
+  const known = await identityBeforeRefresh(context, provider, issuer, legacy, claims)
   let sent = legacy
   for (let attempt = 1; ; attempt++) {
     try {
@@ -189,6 +198,7 @@ async function learnWhoItIs(
         scopes: context.settings.scopes,
         claims,
         resource,
+        known,
         now: context.now,
       })
     } catch (error) {
@@ -198,6 +208,15 @@ async function learnWhoItIs(
       sent = again
     }
   }
+}
+
+/** Userinfo's answer for the old login's access token, unless it has none, it has expired, or userinfo does not take it. */
+async function identityBeforeRefresh(context: AuthContext, provider: ProviderApi, issuer: Issuer, legacy: LegacyLogin, claims: IdentityClaims | undefined): Promise<Identity | undefined> {
+  if (!legacy.accessToken) return undefined
+  const expiresAt = isoDate(legacy.expiresAt)
+  if (expiresAt && Date.parse(expiresAt) <= context.now()) return undefined
+  // Nothing depends on it: the refresh still says whose login it is, by its ID token or by userinfo.
+  return provider.fetchIdentity(issuer, legacy.accessToken, {claims}).catch(() => undefined)
 }
 
 /** Clear the host's copy, then note that all is done; a failure is said, and retried by the next command. */

@@ -12,6 +12,7 @@ import type {InterruptHold} from './interrupts.js'
 import {holdWhileGranting, tellIfRescued} from './grant-hold.js'
 import {checkBound, dpopKeyForSignIn, explainDPoPDemand} from './dpop-login.js'
 import {signInRecord, withUserClientSecret} from './sign-in-record.js'
+import {fillInProfile, missingProfile, type ProfileRequest} from './account-profile.js'
 import {chooseBackend} from './storage-choice.js'
 
 export type {SignInUi} from '../provider/api.js'
@@ -55,6 +56,7 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
   // From the code exchange (or the client-credentials grant) until the login is saved, an interrupt
   // waits (grant-hold.ts): what the issuer hands over exists only in this process until then.
   let hold: InterruptHold | undefined
+  let saved: SavedSignIn
   try {
     const grant = {
       beforeGrant: () => void (hold ??= holdWhileGranting(context)),
@@ -64,10 +66,19 @@ export async function login(context: AuthContext, method: LoginMethod, ui: SignI
         hold = undefined
       },
     }
-    return await signInAndSave(context, bound, provider, issuer, method, ui, storage, storageWhy, grant)
+    saved = await signInAndSave(context, bound, provider, issuer, method, ui, storage, storageWhy, grant)
   } finally {
     hold?.release()
   }
+  // Saved, and interrupts no longer held: only now may a slow userinfo be asked what the ID token left out.
+  return fillInProfile(context, provider, issuer, saved.record, saved.signIn, {claims: bound.identityClaims, dpop: saved.dpop})
+}
+
+/** A sign-in as saved, with what asking userinfo about it afterwards needs. */
+interface SavedSignIn {
+  record: AccountRecord
+  signIn: SignIn
+  dpop?: DPoPHandle
 }
 
 async function signInAndSave(
@@ -80,7 +91,7 @@ async function signInAndSave(
   storage: AccountRecord['storage'],
   storageWhy: string | undefined,
   grant: GrantWatch,
-): Promise<AccountRecord> {
+): Promise<SavedSignIn> {
   const {settings} = context
   const clientId = settings.clientId!
   // One key per login (RFC 9449), made for this sign-in and kept with its tokens.
@@ -100,8 +111,7 @@ async function signInAndSave(
   // Before it is shown or kept: a hostile issuer's megabyte claims must not reach the index.
   checkRecordFits(record)
   if (signIn.secrets.dpopKey) record.dpopJkt = provider.dpopThumbprint(signIn.secrets.dpopKey)
-  // After the name is known: "Signed in as Bob (bob)", as the earlier login is described.
-  await confirmOtherAccount(context, method, record, ui)
+  await confirmOtherAccount(context, provider, issuer, method, record, signIn, ui, {claims: bound.identityClaims, dpop})
   const secrets = method.kind === 'client' ? {...signIn.secrets, ...method.keep} : withUserClientSecret(signIn.secrets, bound, settings)
   // Under the account's lock: a refresh of an older login of the same account, in flight in another
   // process, must not overwrite this one.
@@ -109,7 +119,7 @@ async function signInAndSave(
   tellIfRescued(context, record, outcome)
   if (storageWhy) ui.warn(storageWhy)
   if (storage === 'memory') ui.warn(`${context.settings.sources.storage} says storage=memory: this login is not saved and ends with this command.`)
-  return record
+  return {record, signIn, dpop}
 }
 
 /**
@@ -117,10 +127,16 @@ async function signInAndSave(
  * command line and approve it as themselves; the code then comes back to us. A browser sign-in that
  * returns another account than the default is shown, and at a terminal confirmed, before it is kept.
  */
-async function confirmOtherAccount(context: AuthContext, method: LoginMethod, record: AccountRecord, ui: SignInUi): Promise<void> {
+async function confirmOtherAccount(context: AuthContext, provider: ProviderApi, issuer: Issuer, method: LoginMethod, record: AccountRecord, signIn: SignIn, ui: SignInUi, profile: ProfileRequest): Promise<void> {
   if (method.kind !== 'browser') return
   const previous = pickAccount(await context.store.readIndex())
   if (!previous || previous.key === record.key) return
+  // A person decides from the name ("Signed in as Bob (bob)", as the earlier login is described):
+  // userinfo is asked first, since the answer waits on them anyway. Without one, the line is only shown.
+  if (ui.interactive && signIn.profileMissing) {
+    Object.assign(record, await missingProfile(provider, issuer, record, signIn.secrets.accessToken, profile))
+    signIn.profileMissing = false
+  }
   const keep = await ui.confirm(`Signed in as ${describeAccount(record)}, not as ${describeAccount(previous)} like before: keep this login?`)
   if (!keep) {
     throw new AuthError('LOGIN_FAILED', 'The sign-in was not kept; nothing was stored and the earlier login is as it was.', {

@@ -230,6 +230,24 @@ export class AccountStore {
     })
   }
 
+  /**
+   * Add the name and email userinfo gave for a login already saved (its ID token named only the
+   * account): the index alone, nothing secret, in a short hold of the store lock. Only what the
+   * entry lacks is added; an account signed out meanwhile is left out. Returns the entry as it is now.
+   */
+  async recordProfile(account: AccountRecord, profile: Pick<AccountRecord, 'name' | 'email'>): Promise<AccountRecord | undefined> {
+    let recorded: AccountRecord | undefined
+    await this.update(async (index) => {
+      const current = index.accounts.find((entry) => entry.key === account.key)
+      if (!current) return
+      recorded = {...current}
+      if (!current.name && profile.name) recorded.name = profile.name
+      if (!current.email && profile.email) recorded.email = profile.email
+      index.accounts = index.accounts.map((entry) => (entry.key === account.key ? recorded! : entry))
+    }, {purpose: 'noting the name of a login'})
+    return recorded
+  }
+
   /** Remember that the issuer could not be reached, so later commands with a valid token do not wait for it again. */
   async recordRefreshFailure(account: AccountRecord, next: (previous: RefreshFailure | undefined) => RefreshFailure): Promise<void> {
     await this.update(async (index) => {

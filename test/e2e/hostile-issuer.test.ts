@@ -274,7 +274,10 @@ describe('e2e: a hostile issuer (issue 10)', function () {
 
     it('without a terminal: the line says so plainly and the login is kept', async () => {
       const result = await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, FAKE_BROWSER_LOGIN: 'bob'}})
-      expect(result.stderr).to.include(`${question(issuer.issuer)}: keep this login.`)
+      // No one answers, so userinfo is not asked before the save: the line names bob by his subject
+      // (the ID token's), and the last line by the name userinfo gave once the login was saved.
+      expect(result.stderr).to.include(`Signed in as bob at ${issuer.issuer}, not as Alice (alice) at ${issuer.issuer} like before: keep this login.`)
+      expect(result.stdout).to.equal(`Signed in as Bob (bob) at ${issuer.issuer}.\n`)
       expect(await defaultSubject()).to.equal('bob')
     })
 
