@@ -91,6 +91,19 @@ describe('e2e: a slow or hanging userinfo endpoint never stands between a grant 
     expect(issuer.counts.authorizationCode, 'no second sign-in').to.equal(1)
   })
 
+  it("a name over the index's cap from userinfo after the save is left out; the login is kept with the email", async () => {
+    const wordy = await startIssuer({accountClaims: () => ({name: 'N'.repeat(5000)})})
+    try {
+      const login = await runAcmeExpecting(0, ['auth', 'login'], {home, env: issuerEnv(wordy, {ACME_AUTH_REFRESH_AHEAD: 'off'})})
+      expect(login.stdout).to.equal(`Signed in as alice at ${wordy.issuer}.\n`)
+      expect(wordy.counts.userinfo).to.equal(1)
+      const [account] = (await statusJson(home, issuerEnv(wordy))).accounts
+      expect(account).to.include({subject: 'alice', name: null, email: 'alice@example.com'})
+    } finally {
+      await wordy.close()
+    }
+  })
+
   describe("taking over the host's earlier login (adoptLogin)", () => {
     /** A home whose only login is in acme's legacy file, from a sign-in of its own. */
     async function legacyHome(): Promise<{accessToken: string; refreshToken: string}> {
