@@ -9,7 +9,6 @@ import type {AuthSettings} from '../settings/settings.js'
 import {AccountStore} from '../store/account-store.js'
 import type {TransportSettings} from '../transport/transport-fetch.js'
 import {startBackgroundRefresh} from './start-refresh-ahead.js'
-import {storeNextSteps} from './store-messages.js'
 
 /** What the session asks of the issuer: provider/api.ts. */
 export type ProviderApi = typeof import('../provider/api.js')
@@ -63,7 +62,6 @@ export async function authContext(config: Interfaces.Config, flags: SettingFlags
   const store = new AccountStore({
     dataDir: config.dataDir,
     bin: config.bin,
-    nextSteps: storeNextSteps(commands, envNames.storage),
     keyringTimeoutMs: settings.keyringTimeoutSeconds * 1000,
     keyringEntryLimit: settings.keyringEntryLimit,
     inMemory: settings.storage === 'memory',

@@ -51,9 +51,7 @@ describe('e2e: many commands at once', function () {
     const before = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).gen as number
     const worker = `
       import {AccountStore} from ${JSON.stringify(new URL('../../dist/store/account-store.js', import.meta.url).href)}
-      import {HostCommands} from ${JSON.stringify(new URL('../../dist/host-commands.js', import.meta.url).href)}
-      import {storeNextSteps} from ${JSON.stringify(new URL('../../dist/session/store-messages.js', import.meta.url).href)}
-      const store = new AccountStore({dataDir: process.argv[1], bin: 'acme', nextSteps: storeNextSteps(new HostCommands('acme'), 'ACME_AUTH_STORAGE'), keyringTimeoutMs: 3000})
+      const store = new AccountStore({dataDir: process.argv[1], bin: 'acme', keyringTimeoutMs: 3000})
       for (let i = 0; i < 50; i++) await store.update(async () => {})
     `
     const codes = await Promise.all(

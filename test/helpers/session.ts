@@ -4,7 +4,6 @@
 
 import {AuthError} from '../../src/errors.js'
 import {HostCommands} from '../../src/host-commands.js'
-import {storeNextSteps} from '../../src/session/store-messages.js'
 import type {AuthContext, ProviderApi} from '../../src/session/context.js'
 import {resolveSettings} from '../../src/settings/resolve.js'
 import type {SettingKey} from '../../src/settings/settings.js'
@@ -50,7 +49,7 @@ export function scriptedIssuer(refresh: ScriptedIssuer['refresh'], onConnect?: S
 export function sessionContext(options: {issuer: ScriptedIssuer; clock: FakeClock; settings?: Partial<Record<SettingKey, unknown>>; notices?: string[]}): AuthContext {
   const settings = resolveSettings([{kind: 'host', values: {issuer: ISSUER, clientId: CLIENT_ID, storage: 'memory', ...options.settings}, describe: (key) => key}])
   const commands = new HostCommands('acme')
-  const store = new AccountStore({dataDir: '/nonexistent', bin: 'acme', nextSteps: storeNextSteps(commands, 'ACME_AUTH_STORAGE'), keyringTimeoutMs: 1000, inMemory: true})
+  const store = new AccountStore({dataDir: '/nonexistent', bin: 'acme', keyringTimeoutMs: 1000, inMemory: true})
   const {issuer} = options
   const provider = {
     async connect(client: {issuer: string; clientId: string}) {
