@@ -5,7 +5,7 @@ import {refreshAheadBeforeCommand} from '../session/refresh-ahead.js'
 
 // Both hooks live in one module, named by `{target, identifier}` entries in package.json's
 // `oclif.hooks`: oclif then loads one file for the two events instead of two. The build bundles this
-// module and what it imports into one file, dist/hooks/index.js (scripts/bundle-hooks.js); the code
+// module and what it imports into one file, dist/hooks/index.js (scripts/bundle.js); the code
 // that talks to the issuer or the keychain stays behind dynamic imports, loaded only when needed.
 
 /**

@@ -7,7 +7,7 @@ export type HookSettingKey = 'refreshAhead' | 'refreshAheadWindowSeconds' | 'acc
 /**
  * The rows of the settings table (specs.ts) that the hooks read. They live here so that the hooks,
  * which run before every command of the host, carry these four rows and their parsers and not the
- * whole table: the build bundles the hooks with only what they use (scripts/bundle-hooks.js).
+ * whole table: the build bundles the hooks with only what they use (scripts/bundle.js).
  */
 export const HOOK_SETTING_SPECS: Record<HookSettingKey, SettingSpec> = {
   requireAuth: {parse: parsePatterns, fallback: [], fileKey: 'commands.require', hostOnly: true},

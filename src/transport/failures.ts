@@ -45,13 +45,13 @@ export function proxyRefused(proxy: ProxyChoice, target: URL, status: number): A
 const UNKNOWN_AUTHORITY = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE'])
 
 /** The TLS error in words, or undefined when `code` is not a certificate or TLS failure. */
-function tlsReason(code: string): {words: string; untrusted: boolean} | undefined {
+function tlsReason(code: string): {words: string; untrusted: boolean; check?: string} | undefined {
   if (code === 'SELF_SIGNED_CERT_IN_CHAIN') return {words: 'self-signed certificate in the chain', untrusted: true}
   if (code === 'DEPTH_ZERO_SELF_SIGNED_CERT') return {words: 'the certificate is self-signed', untrusted: true}
   if (UNKNOWN_AUTHORITY.has(code)) return {words: 'the certificate is issued by an unknown certificate authority', untrusted: true}
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') return {words: 'the certificate is for another name', untrusted: false}
-  if (code === 'CERT_HAS_EXPIRED') return {words: 'the certificate has expired', untrusted: false}
-  if (code === 'CERT_NOT_YET_VALID') return {words: 'the certificate is not valid yet', untrusted: false}
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') return {words: 'the certificate is for another name', untrusted: false, check: 'Check the address'}
+  if (code === 'CERT_HAS_EXPIRED') return {words: 'the certificate has expired', untrusted: false, check: "Check this machine's clock"}
+  if (code === 'CERT_NOT_YET_VALID') return {words: 'the certificate is not valid yet', untrusted: false, check: "Check this machine's clock"}
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG') return {words: 'the server there does not speak https', untrusted: false}
   if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || code.startsWith('CERT_')) return {words: 'the TLS handshake failed', untrusted: false}
   return undefined
@@ -71,7 +71,7 @@ export function tlsFailure(host: string, errorCode: string | undefined, words: F
   const trust = `set ${words.caFileVariable} (the caFile setting) or NODE_EXTRA_CA_CERTS to a PEM file of its certificate authority${systemStore}`
   const suggestion = reason.untrusted
     ? `If your network uses its own certificate authority (a company proxy), ${trust}; else check the address.`
-    : `Check the address and this machine's clock; if a company proxy inspects https here, ${trust}.`
+    : `${reason.check ?? "Check the address and this machine's clock"}; if a company proxy inspects https here, ${trust}.`
   return new AuthError('TLS_FAILED', `Could not make a secure connection to ${host}: ${reason.words} (${code}).`, {cause, suggestion, reason: code})
 }
 

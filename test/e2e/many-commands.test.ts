@@ -49,14 +49,15 @@ describe('e2e: many commands at once', function () {
   it('20 processes × 50 read-modify-write updates of the index under the lock lose none', async () => {
     const home = await sharedSignIn()
     const before = JSON.parse(await readFile(join(home.authDir, 'accounts.json'), 'utf8')).gen as number
+    // The store's own modules, from src/ through tsx: the build bundles dist/, which keeps no file per module.
     const worker = `
-      import {AccountStore} from ${JSON.stringify(new URL('../../dist/store/account-store.js', import.meta.url).href)}
+      import {AccountStore} from ${JSON.stringify(new URL('../../src/store/account-store.ts', import.meta.url).href)}
       const store = new AccountStore({dataDir: process.argv[1], bin: 'acme', keyringTimeoutMs: 3000})
       for (let i = 0; i < 50; i++) await store.update(async () => {})
     `
     const codes = await Promise.all(
       Array.from({length: 20}, () => new Promise<number | null>((resolve) => {
-        const child = spawn(process.execPath, ['--input-type=module', '-e', worker, home.dataDir], {stdio: 'inherit'})
+        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', worker, home.dataDir], {stdio: 'inherit'})
         child.on('close', resolve)
       })),
     )

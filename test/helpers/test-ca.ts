@@ -18,6 +18,11 @@ export interface TestCa {
   bundleFile: string
   /** For the issuer fixture's `tls` option: the server key, and its certificate followed by the CA's. */
   tls: {key: string; cert: string}
+  /**
+   * Another server certificate from this CA, for the `tls` option: for `name` (an IP address or a host
+   * name), valid for `days` from now; a negative number makes one that has already expired.
+   */
+  certificateFor(name: string, days: number): Promise<{key: string; cert: string}>
   cleanup(): Promise<void>
 }
 
@@ -28,15 +33,21 @@ export async function makeTestCa(address: string): Promise<TestCa> {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
   await run('openssl', ['req', '-x509', ...ec, '-keyout', path('ca-key.pem'), '-out', path('ca.pem'), '-days', '2', '-subj', '/O=Tokenwise Test Corp/CN=Tokenwise Test Corp Root CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'])
   await run('openssl', ['req', '-x509', ...ec, '-keyout', path('other-key.pem'), '-out', path('other.pem'), '-days', '2', '-subj', '/CN=Some Other Test Root', '-addext', 'basicConstraints=critical,CA:TRUE'])
-  await run('openssl', ['req', ...ec, '-keyout', path('server-key.pem'), '-out', path('server.csr'), '-subj', `/CN=${address}`])
-  await writeFile(path('server.ext'), `subjectAltName=${isIP(address) ? 'IP' : 'DNS'}:${address}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`)
-  await run('openssl', ['x509', '-req', '-in', path('server.csr'), '-CA', path('ca.pem'), '-CAkey', path('ca-key.pem'), '-CAcreateserial', '-out', path('server.pem'), '-days', '2', '-extfile', path('server.ext')])
+  const serverCertificate = async (name: string, days: number, file: string) => {
+    await run('openssl', ['req', ...ec, '-keyout', path(`${file}-key.pem`), '-out', path(`${file}.csr`), '-subj', `/CN=${name}`])
+    await writeFile(path(`${file}.ext`), `subjectAltName=${isIP(name) ? 'IP' : 'DNS'}:${name}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`)
+    await run('openssl', ['x509', '-req', '-in', path(`${file}.csr`), '-CA', path('ca.pem'), '-CAkey', path('ca-key.pem'), '-CAcreateserial', '-out', path(`${file}.pem`), '-days', String(days), '-extfile', path(`${file}.ext`)])
+    return {key: await readFile(path(`${file}-key.pem`), 'utf8'), cert: `${await readFile(path(`${file}.pem`), 'utf8')}${await readFile(path('ca.pem'), 'utf8')}`}
+  }
+  const server = await serverCertificate(address, 2, 'server')
+  let made = 0
   const ca = await readFile(path('ca.pem'), 'utf8')
   await writeFile(path('bundle.pem'), `${await readFile(path('other.pem'), 'utf8')}${ca}`)
   return {
     caFile: path('ca.pem'),
     bundleFile: path('bundle.pem'),
-    tls: {key: await readFile(path('server-key.pem'), 'utf8'), cert: `${await readFile(path('server.pem'), 'utf8')}${ca}`},
+    tls: server,
+    certificateFor: (name, days) => serverCertificate(name, days, `server-${++made}`),
     async cleanup() {
       await rm(dir, {recursive: true, force: true})
     },

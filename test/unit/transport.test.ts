@@ -172,9 +172,10 @@ interface TestProxy {
 
 /**
  * A forward proxy: CONNECT tunnels and absolute-URI requests, to the server `routes` names for each
- * host (on 127.0.0.1), 502 for any other; with `credentials`, 407 without them.
+ * host (on 127.0.0.1), 504 for the hosts `timingOut` names (as a proxy whose wait for them ran out),
+ * 502 for any other; with `credentials`, 407 without them.
  */
-async function startProxy(routes: Record<string, number>, credentials?: string): Promise<TestProxy> {
+async function startProxy(routes: Record<string, number>, credentials?: string, timingOut: string[] = []): Promise<TestProxy> {
   const seen: TestProxy['seen'] = []
   const authorized = (header: string | undefined) => {
     const got = header?.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString() : undefined
@@ -185,6 +186,7 @@ async function startProxy(routes: Record<string, number>, credentials?: string):
     seen.push({line: `${request.method} ${request.url}`, credentials: got})
     if (!ok) return void response.writeHead(407, {'proxy-authenticate': 'Basic realm="test"'}).end()
     const target = new URL(request.url!)
+    if (timingOut.includes(target.hostname)) return void response.writeHead(504).end('gateway timeout')
     const port = routes[target.hostname]
     if (!port) return void response.writeHead(502).end('no route')
     const headers = {...request.headers}
@@ -200,7 +202,9 @@ async function startProxy(routes: Record<string, number>, credentials?: string):
     const {got, ok} = authorized(request.headers['proxy-authorization'])
     seen.push({line: `CONNECT ${request.url}`, credentials: got})
     if (!ok) return void client.end('HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="test"\r\n\r\n')
-    const port = routes[request.url!.replace(/:\d+$/, '')]
+    const host = request.url!.replace(/:\d+$/, '')
+    if (timingOut.includes(host)) return void client.end('HTTP/1.1 504 Gateway Timeout\r\n\r\n')
+    const port = routes[host]
     if (!port) return void client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n')
     const upstream = netConnect(port, '127.0.0.1', () => {
       client.write('HTTP/1.1 200 Connection established\r\n\r\n')
@@ -325,6 +329,15 @@ describe('transport: requests through a real proxy, with a company certificate a
     const forwarded = await withProxyEnv({HTTP_PROXY: proxy.url}, () => failureOf(transportFetch(options({toIssuer: true}))(`http://down.test:${apiPort}/`)))
     expect(forwarded).to.include({code: 'TRANSIENT'})
     expect(forwarded.message).to.include('down.test').and.include(`127.0.0.1:${proxy.port}`)
+  })
+
+  it('a proxy whose wait for the issuer ran out (504): TRANSIENT naming the proxy and the issuer, through CONNECT and forwarded', async () => {
+    proxy = await startProxy({}, undefined, ['slow.test'])
+    for (const [variable, target] of [['HTTPS_PROXY', 'https://slow.test/metadata'], ['HTTP_PROXY', 'http://slow.test/token']]) {
+      const error = await withProxyEnv({[variable]: proxy.url}, () => failureOf(transportFetch(options({toIssuer: true}))(target)))
+      expect(error, target).to.be.instanceOf(AuthError).and.include({code: 'TRANSIENT', exitCode: 75})
+      expect(error.message, target).to.include(`proxy 127.0.0.1:${proxy.port}`).and.include(variable).and.include('slow.test').and.include('504')
+    }
   })
 
   it('a proxy that is not there: TRANSIENT (exit 75) naming it as host:port', async () => {
