@@ -35,9 +35,31 @@ export const EXIT_CODES: Record<AuthErrorCode, number> = {
   UNEXPECTED: 1,
 }
 
+/**
+ * A next step named without words, by code that does not know how the host spells its commands (the
+ * store): session/store-messages.ts says it in the host's words where the error reaches the user.
+ */
+export type NextStep =
+  /** A login that existed and no longer works. */
+  | 'sign-in-again'
+  /** A store that does not answer: retry, or keep the login in a file. */
+  | 'keep-in-file'
+  /** A login missing from a store that may be locked or stopped. */
+  | 'unlock-or-sign-in-again'
+  /** A refresh the issuer answered whose answer could not be saved. */
+  | 'retry-or-sign-in-again'
+  /** The index was damaged and its bytes were moved aside. */
+  | 'damaged-index-moved'
+  /** The index could not be judged (too large, or not movable) and stays where it is. */
+  | 'damaged-index-too-large'
+  /** An index names this credential helper (`exec:<command>`), which no setting names. */
+  | {helperNotConfigured: string}
+
 export interface AuthErrorOptions {
   /** What the user should do next, e.g. "Run `acme auth login`." */
   suggestion?: string
+  /** The next step without words, for the session to say (NextStep); the suggestion, once said, wins. */
+  next?: NextStep
   /** Kept for debugging only; never rendered to users (it may hold request details). */
   cause?: unknown
   /**
@@ -52,6 +74,8 @@ export class AuthError extends Error {
   readonly code: AuthErrorCode
   readonly exitCode: number
   readonly suggestion?: string
+  /** The next step as the store names it, said in the host's words by session/store-messages.ts. */
+  readonly next?: NextStep
   /** A few words on why (AuthErrorOptions.reason), where the raiser knows them. */
   readonly reason?: string
   /** oclif exits with this code should the error reach its handler. */
@@ -70,6 +94,7 @@ export class AuthError extends Error {
     this.oclif = {exit: this.exitCode}
     this.suggestion = options.suggestion === undefined ? undefined : oneLineSafe(redactSecrets(options.suggestion))
     this.reason = options.reason === undefined ? undefined : oneLineSafe(redactSecrets(options.reason))
+    this.next = options.next
     this.#cause = options.cause
   }
 

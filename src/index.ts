@@ -25,6 +25,7 @@ import type {AdoptionOutcome, LegacyLoginSource} from './session/adopt-login.js'
 import {adoptionFinished} from './session/adoption-marker.js'
 import type {FreshToken} from './session/ensure-fresh.js'
 import {isFresh, refreshMarginSeconds} from './session/freshness.js'
+import {inHostWords} from './session/store-messages.js'
 import {tokenHolder} from './session/token-holder.js'
 
 export {AuthCommandError} from './command-error.js'
@@ -167,7 +168,13 @@ async function hostFetch(): Promise<(input: string | URL | Request, init?: Reque
 
 /** A request that got no answer, or a stored key that cannot sign (damaged), stops the command with its one line, like any failure of ours. */
 function asCommandError(error: unknown): never {
-  throw error instanceof AuthError ? new AuthCommandError(error) : error
+  throw error instanceof AuthError ? commandError(error) : error
+}
+
+/** What a host command meets: the AuthError with its next step in the host's words, as oclif prints it. */
+function commandError(error: AuthError): AuthCommandError {
+  const {config} = tokenHolder()
+  return new AuthCommandError(config ? inHostWords(error, config) : error)
 }
 
 /** The Authorization header, and with a DPoP-bound token the proof, for one request. */
@@ -271,7 +278,7 @@ async function resolveToken(options: TokenOptions): Promise<FreshToken> {
   try {
     return await findToken(options)
   } catch (error) {
-    throw error instanceof AuthError ? new AuthCommandError(error) : error
+    throw error instanceof AuthError ? commandError(error) : error
   }
 }
 

@@ -4,6 +4,7 @@ import {AuthError} from '../errors.js'
 import {HostCommands} from '../host-commands.js'
 import {displaySafe, jsonTerminalSafe, terminalSafe} from '../safe-text.js'
 import {authContext, type AuthContext} from '../session/context.js'
+import {inHostWords} from '../session/store-messages.js'
 import type {SettingFlags} from '../settings/load.js'
 
 /** For the commands that act on one stored account. */
@@ -49,9 +50,10 @@ export abstract class AuthCommand extends Command {
     return new HostCommands(this.config.bin, this.config.topicSeparator)
   }
 
-  protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {
+  protected override async catch(caught: Error & {exitCode?: number}): Promise<unknown> {
     // A spinner still running would swallow the message.
     if (ux.action.running) ux.action.stop('failed')
+    const error = caught instanceof AuthError ? inHostWords(caught, this.config) : caught
     if (!(error instanceof AuthError)) {
       // oclif's own --json rendering of a flag error dumps the whole parse context: give scripts
       // the documented shape instead (flag errors are usage errors, exit 2).

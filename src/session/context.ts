@@ -5,12 +5,10 @@ import {runEnvironment} from '../run-environment.js'
 import {displaySafe, rememberSecret} from '../safe-text.js'
 import {HostCommands} from '../host-commands.js'
 import {loadSettings, userSettingsPath, type SettingFlags} from '../settings/load.js'
-import {ParseProblem, parseSeconds} from '../settings/parse.js'
 import type {AuthSettings} from '../settings/settings.js'
 import {AccountStore} from '../store/account-store.js'
 import type {TransportSettings} from '../transport/transport-fetch.js'
 import {startBackgroundRefresh} from './start-refresh-ahead.js'
-import {storeNextSteps} from './store-messages.js'
 
 /** What the session asks of the issuer: provider/api.ts. */
 export type ProviderApi = typeof import('../provider/api.js')
@@ -64,7 +62,6 @@ export async function authContext(config: Interfaces.Config, flags: SettingFlags
   const store = new AccountStore({
     dataDir: config.dataDir,
     bin: config.bin,
-    nextSteps: storeNextSteps(commands, envNames.storage),
     keyringTimeoutMs: settings.keyringTimeoutSeconds * 1000,
     keyringEntryLimit: settings.keyringEntryLimit,
     inMemory: settings.storage === 'memory',
@@ -72,7 +69,7 @@ export async function authContext(config: Interfaces.Config, flags: SettingFlags
     configuredStorageSource: settings.sources.storage,
     dataDirVariable: config.scopedEnvVarKey('DATA_DIR'),
     notify,
-    lockWaitMs: lockWaitMs(config, env),
+    lockWaitMs: settings.lockWaitSeconds * 1000,
     env,
   })
   // One clock for the whole lifecycle: the background hand-off's deadline is measured on it too.
@@ -105,24 +102,6 @@ export function transportSettings(context: AuthContext): TransportSettings {
 
 function loadProvider(): Promise<ProviderApi> {
   return import('../provider/api.js')
-}
-
-/**
- * How long a command waits for another process's store or refresh lock: `ACME_AUTH_LOCK_WAIT` seconds,
- * else the lock's default (30 s). Hidden on purpose, not one of the documented settings: it lets the
- * tests of "waits, then gives up with exit 75" take seconds instead of 30 s each. A refresh's answer
- * that cannot have the store lock in time goes to the rescue file (store/rescued-login.ts).
- */
-function lockWaitMs(config: Interfaces.Config, env: NodeJS.ProcessEnv): number | undefined {
-  const variable = config.scopedEnvVarKey('AUTH_LOCK_WAIT')
-  const raw = env[variable]
-  if (raw === undefined || raw === '') return undefined
-  try {
-    return parseSeconds(raw) * 1000
-  } catch (error) {
-    if (error instanceof ParseProblem) throw new AuthError('CONFIG_INVALID', `Invalid ${variable}: ${error.message}.`)
-    throw error
-  }
 }
 
 /** CI's way in (DESIGN.md, Lifecycle): a token in `ACME_TOKEN` wins and nothing else is consulted. */

@@ -3,6 +3,7 @@ import type {Interfaces} from '@oclif/core'
 import {AuthError} from '../errors.js'
 import {authContext} from './context.js'
 import {currentToken} from './ensure-fresh.js'
+import {inHostWords} from './store-messages.js'
 import {tokenHolder} from './token-holder.js'
 
 /**
@@ -23,7 +24,7 @@ export async function provideToken(config: Interfaces.Config, requirement: 'requ
     // oclif lets a command run when its prerun hook throws a plain error.
     const error = caught instanceof AuthError ? caught : unexpected(caught)
     if (requirement === 'optional' && (error.code === 'NOT_LOGGED_IN' || error.code === 'REAUTH_REQUIRED')) return undefined
-    return error
+    return inHostWords(error, config)
   }
 }
 

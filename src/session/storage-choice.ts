@@ -69,6 +69,7 @@ export async function migrateAccounts(context: AuthContext, index: AccountIndex,
       throw new AuthError(error.code, `Could not move the stored login to the configured storage '${target}' (${context.settings.sources.storage}): ${error.message}`, {
         cause: error,
         suggestion: error.suggestion,
+        next: error.next,
       })
     }
   }

@@ -39,6 +39,11 @@ export interface AuthSettings {
   requestTimeoutSeconds: number
   /** Time box of each keychain call. */
   keyringTimeoutSeconds: number
+  /**
+   * How long a command waits for another command's refresh or store write of the same login
+   * before it exits 75 (a refresh's answer that cannot wait that long goes to the rescue file).
+   */
+  lockWaitSeconds: number
   /** Split keychain entries larger than this (bytes); undefined: the platform's limit. */
   keyringEntryLimit?: number
   /** A PEM file of certificate authorities trusted besides Node's own (a company's TLS-inspecting proxy). */
@@ -92,6 +97,7 @@ export type SettingKey =
   | 'allowInsecureIssuer'
   | 'caFile'
   | 'keyringTimeoutSeconds'
+  | 'lockWaitSeconds'
   | 'keyringEntryLimit'
   | 'account'
   | 'redirectHost'

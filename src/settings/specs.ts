@@ -56,6 +56,7 @@ export const SETTING_SPECS: Record<SettingKey, SettingSpec> = {
   loginTimeoutSeconds: {parse: parseSeconds, fallback: 300, env: 'AUTH_LOGIN_TIMEOUT', fileKey: 'loginTimeout'},
   requestTimeoutSeconds: {parse: parseSeconds, fallback: 20, env: 'AUTH_REQUEST_TIMEOUT', fileKey: 'requestTimeout'},
   keyringTimeoutSeconds: {parse: parseSeconds, fallback: 3, env: 'AUTH_KEYRING_TIMEOUT', fileKey: 'keyringTimeout'},
+  lockWaitSeconds: {parse: parseSeconds, fallback: 30, env: 'AUTH_LOCK_WAIT', fileKey: 'lockWait'},
   keyringEntryLimit: {parse: parseBytes, env: 'AUTH_KEYRING_ENTRY_LIMIT', fileKey: 'keyringEntryLimit'},
   caFile: {parse: parseText, env: 'AUTH_CA_FILE', fileKey: 'caFile'},
   allowInsecureIssuer: {parse: parseBoolean, fallback: false, fileKey: 'allowInsecureIssuer', hostOnly: true},

@@ -1,4 +1,4 @@
-import {AuthError} from '../errors.js'
+import {AuthError, type NextStep} from '../errors.js'
 import {oneLineSafe} from '../safe-text.js'
 import {accountsNamed} from './account-match.js'
 import {writeFileAtomic} from './atomic-file.js'
@@ -107,8 +107,8 @@ export function emptyIndex(): AccountIndex {
   return {version: 1, gen: 0, defaultAccount: null, accounts: [], tombstones: {}, refreshFailures: {}}
 }
 
-export async function readIndex(path: string, nextStep: string): Promise<AccountIndex> {
-  return (await readStoredJson(path, parseIndex, nextStep)) ?? emptyIndex()
+export async function readIndex(path: string, next: NextStep): Promise<AccountIndex> {
+  return (await readStoredJson(path, parseIndex, next)) ?? emptyIndex()
 }
 
 export async function writeIndex(path: string, index: AccountIndex): Promise<void> {

@@ -44,17 +44,9 @@ export class AccountStore {
     this.backends = new BackendRegistry({...options, credentialsPath: this.paths.credentials, service: this.service})
     if (options.inMemory) this.index = new MemoryIndexRepository()
     else {
-      this.index = new FileIndexRepository(this.paths, {
-        dataDirVariable: options.dataDirVariable,
-        lockWaitMs: options.lockWaitMs,
-        damagedIndexSteps: {moved: options.nextSteps.damagedIndexMoved, tooLarge: options.nextSteps.damagedIndexTooLarge},
-      })
+      this.index = new FileIndexRepository(this.paths, {dataDirVariable: options.dataDirVariable, lockWaitMs: options.lockWaitMs})
       this.metadataCache = new MetadataCache(this.paths)
     }
-  }
-
-  get loginHint(): string {
-    return this.options.nextSteps.signInAgain
   }
 
   /** The keychain service name: a published constant, since users' stored logins depend on it. */
@@ -107,12 +99,12 @@ export class AccountStore {
     const secrets = await backend.get(account.key)
     if (!secrets && account.storage === 'file') {
       throw new AuthError('STORE_UNAVAILABLE', `The login of ${describeAccount(account)} is missing from ${backend.location}: the file was removed, moved aside or edited.`, {
-        suggestion: this.loginHint,
+        next: 'sign-in-again',
       })
     }
     if (!secrets) {
       throw new AuthError('STORE_UNAVAILABLE', `The login of ${describeAccount(account)} is missing from where it was stored (${backend.location}); that store may be locked, stopped or emptied.`, {
-        suggestion: this.options.nextSteps.unlockOrSignInAgain,
+        next: 'unlock-or-sign-in-again',
       })
     }
     return secrets
@@ -143,7 +135,7 @@ export class AccountStore {
 
   /** Refresh and save (saveRefreshed) under the caller's account lock alone: no lock other accounts need is held meanwhile. */
   async refreshAndSave(account: AccountRecord, refresh: () => Promise<Secrets>): Promise<{account: AccountRecord; secrets: Secrets} & SaveOutcome> {
-    if (!(await this.readIndex()).accounts.some((entry) => entry.key === account.key)) throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {suggestion: this.loginHint})
+    if (!(await this.readIndex()).accounts.some((entry) => entry.key === account.key)) throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {next: 'sign-in-again'})
     return this.saveRefreshed(account, await refresh())
   }
 
@@ -178,14 +170,14 @@ export class AccountStore {
       // Not "nothing was lost": the issuer has already replaced the stored refresh token.
       throw new AuthError(error.code, `The issuer renewed the login of ${describeAccount(account)}, but it could not be saved: ${error.message}`, {
         cause: error,
-        suggestion: this.options.nextSteps.retryOrSignInAgain,
+        next: 'retry-or-sign-in-again',
       })
     }
     if (signedOut) {
       // Secrets the index no longer names would outlive every logout (the shared file was not written).
       if (account.storage !== 'file') await this.backend(account.storage).delete(account.key).catch(() => false)
       await this.rescueOf(account.key)?.remove()
-      throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {suggestion: this.loginHint})
+      throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {next: 'sign-in-again'})
     }
     return {account: saved, secrets, ...outcome}
   }
@@ -214,7 +206,7 @@ export class AccountStore {
 
   /** The rescue file of an account; none when nothing is persisted. */
   private rescueOf(accountKey: string): RescuedLogin | undefined {
-    return this.index.persisted ? new RescuedLogin(this.paths, accountKey, this.loginHint) : undefined
+    return this.index.persisted ? new RescuedLogin(this.paths, accountKey) : undefined
   }
 
   /**
@@ -266,7 +258,7 @@ export class AccountStore {
   async setDefault(account: AccountRecord): Promise<void> {
     await this.update(async (index) => {
       if (!index.accounts.some((entry) => entry.key === account.key)) {
-        throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {suggestion: this.loginHint})
+        throw new AuthError('NOT_LOGGED_IN', `${describeAccount(account)} was signed out meanwhile.`, {next: 'sign-in-again'})
       }
       index.defaultAccount = account.key
     })

@@ -4,14 +4,11 @@ import {ExecCredentialStore} from './exec-store.js'
 import {FileCredentialStore} from './file-store.js'
 import {KeyringCredentialStore} from './keyring-store.js'
 import {MemoryCredentialStore} from './memory-store.js'
-import type {StoreNextSteps} from './next-steps.js'
 
 export interface BackendRegistryOptions {
   credentialsPath: string
   /** The keychain service, `<bin>-auth`. */
   service: string
-  /** The next steps that end messages, in the host's words (session/store-messages.ts). */
-  nextSteps: StoreNextSteps
   keyringTimeoutMs: number
   keyringEntryLimit?: number
   /**
@@ -48,24 +45,21 @@ export class BackendRegistry {
 
   private create(kind: string): CredentialStore {
     const {options} = this
-    const switchHint = options.nextSteps.keepInFile
-    if (kind === 'file') return new FileCredentialStore(options.credentialsPath, options.nextSteps.signInAgain, options.notify)
+    if (kind === 'file') return new FileCredentialStore(options.credentialsPath, options.notify)
     if (kind === 'memory') return new MemoryCredentialStore()
     if (kind === 'keyring') {
       return new KeyringCredentialStore({
         service: options.service,
         timeoutMs: options.keyringTimeoutMs,
         maxEntryBytes: options.keyringEntryLimit,
-        switchHint,
-        nextStep: options.nextSteps.signInAgain,
       })
     }
     if (kind.startsWith('exec:')) {
       if (kind !== options.configuredStorage) throw this.helperNotConfigured(kind)
-      return new ExecCredentialStore({command: kind.slice(5), service: options.service, switchHint, env: options.env})
+      return new ExecCredentialStore({command: kind.slice(5), service: options.service, env: options.env})
     }
     throw new AuthError('STORE_UNAVAILABLE', `The login is kept in the '${kind}' store, which this version of the plugin does not know.`, {
-      suggestion: options.nextSteps.signInAgain,
+      next: 'sign-in-again',
     })
   }
 
@@ -73,7 +67,7 @@ export class BackendRegistry {
     const {options} = this
     const now = options.configuredStorageSource ? ` (${options.configuredStorageSource} says '${options.configuredStorage}')` : ''
     return new HelperNotConfiguredError('STORE_UNAVAILABLE', `The login is kept by the credential helper '${kind.slice(5)}', which no setting of yours names${now}, so it is not run: the store's index is data, and a program named in data is never started.`, {
-      suggestion: options.nextSteps.helperNotConfigured(kind),
+      next: {helperNotConfigured: kind},
     })
   }
 }

@@ -25,8 +25,6 @@ export interface ExecCredentialStoreOptions {
   service: string
   /** Time box of one helper call; the helper is stopped when it runs out. */
   timeoutMs?: number
-  /** The next step shown with every error, e.g. "Set ACME_AUTH_STORAGE=file to keep the login in a file instead." */
-  switchHint?: string
   /** Between SIGTERM and SIGKILL when a helper runs out of time. */
   killGraceMs?: number
   /** The helper's environment (process.env when absent). */
@@ -43,7 +41,6 @@ const MAX_STDERR_LINE = 200
 /** How long to wait for a helper's pipes to close after it exited. */
 const DRAIN_MS = 250
 
-const DEFAULT_SWITCH_HINT = 'Fix the credential helper, or choose another storage.'
 
 const WHAT: Record<HelperAction, string> = {get: 'read the login', store: 'save the login', erase: 'delete the login'}
 
@@ -54,17 +51,15 @@ export class ExecCredentialStore implements CredentialStore {
   readonly service: string
   readonly timeoutMs: number
   private readonly argv: string[]
-  private readonly switchHint: string
   private readonly killGraceMs: number
   private readonly env?: NodeJS.ProcessEnv
 
-  constructor({command, service, timeoutMs = 10_000, switchHint, killGraceMs = 1000, env}: ExecCredentialStoreOptions) {
+  constructor({command, service, timeoutMs = 10_000, killGraceMs = 1000, env}: ExecCredentialStoreOptions) {
     this.env = env
     this.command = command
     this.service = service
     this.timeoutMs = timeoutMs
     this.killGraceMs = killGraceMs
-    this.switchHint = switchHint ?? DEFAULT_SWITCH_HINT
     this.kind = `exec:${this.command}`
     this.location = `credential helper '${this.command}'`
     this.argv = splitCommand(this.command)
@@ -221,7 +216,7 @@ export class ExecCredentialStore implements CredentialStore {
 
   private error(action: HelperAction, what: string): AuthError {
     return new AuthError('STORE_UNAVAILABLE', `The credential helper '${this.command}' ${what}.`, {
-      suggestion: this.switchHint,
+      next: 'keep-in-file',
       cause: {action},
     })
   }

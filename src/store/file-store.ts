@@ -19,7 +19,6 @@ export class FileCredentialStore implements CredentialStore {
 
   constructor(
     readonly location: string,
-    private readonly nextStep: string,
     /** Told when a damaged file was set aside to save a new login in a fresh one. */
     private readonly notify: (message: string) => void = () => {},
   ) {}
@@ -33,7 +32,7 @@ export class FileCredentialStore implements CredentialStore {
       if (!(error instanceof ShapeError)) throw error
       // Left in place, untouched: only a new login for this account replaces it.
       throw new AuthError('STORE_CORRUPT', `The stored login for ${accountKey} in ${this.location} is damaged (${error.message}); other accounts are unaffected.`, {
-        suggestion: this.nextStep,
+        next: 'sign-in-again',
       })
     }
   }
@@ -65,7 +64,7 @@ export class FileCredentialStore implements CredentialStore {
   }
 
   private async read(): Promise<CredentialsFile> {
-    return (await readStoredJson(this.location, parseCredentialsFile, this.nextStep)) ?? {version: 1, accounts: {}}
+    return (await readStoredJson(this.location, parseCredentialsFile, 'sign-in-again')) ?? {version: 1, accounts: {}}
   }
 
   private async write(file: CredentialsFile): Promise<void> {

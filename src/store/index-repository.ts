@@ -35,8 +35,6 @@ export interface FileIndexRepositoryOptions {
   dataDirVariable?: string
   /** How long to wait for another process's lock (the lock's default, 30 s, when absent). */
   lockWaitMs?: number
-  /** The next step when the index is damaged: `moved` once its bytes were moved aside, `tooLarge` when they could not be judged. */
-  damagedIndexSteps: {moved: string; tooLarge: string}
 }
 
 /** The index in `<dataDir>/auth/accounts.json`, changed under the store lock, each account refreshed under its own lock file. */
@@ -55,11 +53,10 @@ export class FileIndexRepository implements IndexRepository {
   async read(): Promise<AccountIndex> {
     // Nothing is read from a folder someone else prepared or can write (see private-files.ts).
     await checkPrivateFolder(this.paths.dir, this.options.dataDirVariable)
-    const {moved, tooLarge} = this.options.damagedIndexSteps
-    return readIndex(this.paths.index, moved).catch((error: unknown) => {
+    return readIndex(this.paths.index, 'damaged-index-moved').catch((error: unknown) => {
       // Not moved aside (too large to judge): nothing works until it is, sign-in included.
       if (!(error instanceof DamagedFileError) || error.keptAt) throw error
-      throw new DamagedFileError(error.path, error.reason, undefined, error.message, tooLarge)
+      throw new DamagedFileError(error.path, error.reason, undefined, error.message, 'damaged-index-too-large')
     })
   }
 

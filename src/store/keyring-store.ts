@@ -44,10 +44,6 @@ export interface KeyringCredentialStoreOptions {
    * binding stores text as UTF-16), no limit elsewhere. At least 256.
    */
   maxEntryBytes?: number
-  /** The next step shown with "unavailable" errors, e.g. "Set ACME_AUTH_STORAGE=file … instead." */
-  switchHint?: string
-  /** The next step shown when a stored entry is damaged, e.g. "Run `acme auth login` to sign in again." */
-  nextStep?: string
 }
 
 export type KeyringProbeResult = {ok: true} | {ok: false; reason: string}
@@ -58,8 +54,6 @@ const WHAT: Record<Action, string> = {read: 'read the login from', save: 'save t
 const DEFAULT_TIMEOUT_MS = 3000
 const MIN_ENTRY_BYTES = 256
 const WINDOWS_ENTRY_BYTES = 1280
-const DEFAULT_SWITCH_HINT = 'Unlock or start the OS keychain, or choose another storage.'
-const DEFAULT_NEXT_STEP = 'Sign in again to replace it.'
 
 
 export class KeyringCredentialStore implements CredentialStore {
@@ -68,13 +62,11 @@ export class KeyringCredentialStore implements CredentialStore {
   readonly service: string
   readonly timeoutMs: number
   readonly maxEntryBytes: number | undefined
-  private readonly switchHint: string
-  private readonly nextStep: string
   private readonly backendName = keychainName()
   /** Entries already constructed (each construction is a synchronous D-Bus round trip on Linux). */
   private readonly entries = new Map<string, AsyncEntryLike>()
 
-  constructor({service, timeoutMs, maxEntryBytes, switchHint, nextStep}: KeyringCredentialStoreOptions) {
+  constructor({service, timeoutMs, maxEntryBytes}: KeyringCredentialStoreOptions) {
     this.service = service
     this.timeoutMs = timeoutMs ?? DEFAULT_TIMEOUT_MS
     this.maxEntryBytes = maxEntryBytes ?? (process.platform === 'win32' ? WINDOWS_ENTRY_BYTES : undefined)
@@ -84,8 +76,6 @@ export class KeyringCredentialStore implements CredentialStore {
     if (!Number.isFinite(this.timeoutMs) || this.timeoutMs <= 0) {
       throw new AuthError('CONFIG_INVALID', `The keychain time box must be a positive number of milliseconds; got ${timeoutMs}.`)
     }
-    this.switchHint = switchHint ?? DEFAULT_SWITCH_HINT
-    this.nextStep = nextStep ?? DEFAULT_NEXT_STEP
     this.location = `OS keychain (${this.backendName}), service ${service}`
   }
 
@@ -162,14 +152,14 @@ export class KeyringCredentialStore implements CredentialStore {
 
   private unavailable(action: Action, reason: string, cause: unknown): AuthError {
     return new AuthError('STORE_UNAVAILABLE', `Could not ${WHAT[action]} the OS keychain (${this.backendName}, service ${this.service}): ${reason}.`, {
-      suggestion: this.switchHint,
+      next: 'keep-in-file',
       cause,
     })
   }
 
   private corrupt(reason: string): AuthError {
     return new AuthError('STORE_CORRUPT', `The login kept in the OS keychain (${this.backendName}, service ${this.service}) is damaged: ${reason}.`, {
-      suggestion: this.nextStep,
+      next: 'sign-in-again',
     })
   }
 }

@@ -25,9 +25,8 @@ export class RescuedLogin {
   constructor(
     paths: StorePaths,
     private readonly accountKey: string,
-    nextStep: string,
   ) {
-    this.file = new FileCredentialStore(rescuedLoginPath(paths, accountKey), nextStep)
+    this.file = new FileCredentialStore(rescuedLoginPath(paths, accountKey))
   }
 
   get location(): string {

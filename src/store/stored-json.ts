@@ -1,4 +1,4 @@
-import {AuthError} from '../errors.js'
+import {AuthError, type NextStep} from '../errors.js'
 import {OversizedFileError} from '../private-files.js'
 import {moveAside, readTextIfExists} from './atomic-file.js'
 
@@ -12,28 +12,28 @@ export class DamagedFileError extends AuthError {
     override readonly reason: string,
     readonly keptAt: string | undefined,
     message: string,
-    suggestion: string,
+    next: NextStep,
   ) {
-    super('STORE_CORRUPT', message, {suggestion, reason})
+    super('STORE_CORRUPT', message, {next, reason})
   }
 }
 
 /**
  * Read one of our JSON files and hand it to `validate`. Anything that does not parse or validate is
  * moved aside (never overwritten, never deleted) and reported as STORE_CORRUPT naming the file, where
- * its bytes went and what to do next.
+ * its bytes went and the next step (`next`, said in the host's words by the session).
  */
 export async function readStoredJson<T>(
   path: string,
   validate: (data: unknown, path: string) => T,
-  nextStep: string,
+  next: NextStep,
 ): Promise<T | undefined> {
   let text: string | undefined
   try {
     text = await readTextIfExists(path)
   } catch (error) {
     if (!(error instanceof OversizedFileError)) throw error
-    throw new DamagedFileError(path, `too large (${error.size} bytes)`, undefined, error.message, nextStep)
+    throw new DamagedFileError(path, `too large (${error.size} bytes)`, undefined, error.message, next)
   }
   if (text === undefined) return undefined
   let value: T
@@ -45,7 +45,7 @@ export async function readStoredJson<T>(
     const keptAt = (await readTextIfExists(path).catch(() => undefined)) === text ? await moveAside(path).catch(() => undefined) : undefined
     const kept = keptAt ? ` It was moved to ${keptAt}.` : ''
     const reason = error instanceof ShapeError ? error.message : 'not valid JSON'
-    throw new DamagedFileError(path, `damaged (${reason})`, keptAt, `The file ${path} is damaged (${reason}).${kept}`, nextStep)
+    throw new DamagedFileError(path, `damaged (${reason})`, keptAt, `The file ${path} is damaged (${reason}).${kept}`, next)
   }
   return value
 }

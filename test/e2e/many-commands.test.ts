@@ -52,9 +52,7 @@ describe('e2e: many commands at once', function () {
     // The store's own modules, from src/ through tsx: the build bundles dist/, which keeps no file per module.
     const worker = `
       import {AccountStore} from ${JSON.stringify(new URL('../../src/store/account-store.ts', import.meta.url).href)}
-      import {HostCommands} from ${JSON.stringify(new URL('../../src/host-commands.ts', import.meta.url).href)}
-      import {storeNextSteps} from ${JSON.stringify(new URL('../../src/session/store-messages.ts', import.meta.url).href)}
-      const store = new AccountStore({dataDir: process.argv[1], bin: 'acme', nextSteps: storeNextSteps(new HostCommands('acme'), 'ACME_AUTH_STORAGE'), keyringTimeoutMs: 3000})
+      const store = new AccountStore({dataDir: process.argv[1], bin: 'acme', keyringTimeoutMs: 3000})
       for (let i = 0; i < 50; i++) await store.update(async () => {})
     `
     const codes = await Promise.all(

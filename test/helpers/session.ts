@@ -4,7 +4,6 @@
 
 import {AuthError} from '../../src/errors.js'
 import {HostCommands} from '../../src/host-commands.js'
-import {storeNextSteps} from '../../src/session/store-messages.js'
 import type {AuthContext, ProviderApi} from '../../src/session/context.js'
 import {resolveSettings} from '../../src/settings/resolve.js'
 import type {SettingKey} from '../../src/settings/settings.js'
@@ -47,10 +46,26 @@ export function scriptedIssuer(refresh: ScriptedIssuer['refresh'], onConnect?: S
   return {refresh, onConnect, sent: [], loads: 0, connections: 0}
 }
 
-export function sessionContext(options: {issuer: ScriptedIssuer; clock: FakeClock; settings?: Partial<Record<SettingKey, unknown>>; notices?: string[]}): AuthContext {
-  const settings = resolveSettings([{kind: 'host', values: {issuer: ISSUER, clientId: CLIENT_ID, storage: 'memory', ...options.settings}, describe: (key) => key}])
+export interface SessionContextOptions {
+  issuer: ScriptedIssuer
+  clock: FakeClock
+  settings?: Partial<Record<SettingKey, unknown>>
+  notices?: string[]
+  /**
+   * Keep the store in this data folder, as a command does (index, lock files, rescue files), with the
+   * storage the settings name (`file` unless they name one); nothing persisted (memory) when absent.
+   */
+  dataDir?: string
+}
+
+export function sessionContext(options: SessionContextOptions): AuthContext {
+  const {dataDir} = options
+  const storage = dataDir ? 'file' : 'memory'
+  const settings = resolveSettings([{kind: 'host', values: {issuer: ISSUER, clientId: CLIENT_ID, storage, ...options.settings}, describe: (key) => key}])
   const commands = new HostCommands('acme')
-  const store = new AccountStore({dataDir: '/nonexistent', bin: 'acme', nextSteps: storeNextSteps(commands, 'ACME_AUTH_STORAGE'), keyringTimeoutMs: 1000, inMemory: true})
+  const store = dataDir
+    ? new AccountStore({dataDir, bin: 'acme', keyringTimeoutMs: 1000, configuredStorage: settings.storage, lockWaitMs: settings.lockWaitSeconds * 1000})
+    : new AccountStore({dataDir: '/nonexistent', bin: 'acme', keyringTimeoutMs: 1000, inMemory: true})
   const {issuer} = options
   const provider = {
     async connect(client: {issuer: string; clientId: string}) {
@@ -89,7 +104,7 @@ export async function storeLogin(context: AuthContext, secrets: {accessToken: st
     scopes: ['openid', 'offline_access'],
     expiresAt: expiresAt ?? null,
     hasRefreshToken: Boolean(secrets.refreshToken),
-    storage: 'memory',
+    storage: context.settings.storage === 'auto' ? 'file' : context.settings.storage,
     updatedAt: new Date(context.now()).toISOString(),
   }
   const stored: Secrets = {accessToken: secrets.accessToken, tokenType: 'Bearer'}

@@ -7,6 +7,7 @@ import {readFileSync} from 'node:fs'
 
 import {AuthError} from '../../src/errors.js'
 import {KeyringCredentialStore, probeKeyring} from '../../src/store/keyring-store.js'
+import {inAcmeWords} from '../helpers/errors.js'
 
 const service = process.env.KEYRING_TEST_SERVICE ?? 'acme-auth-child'
 const timeoutMs = Number(process.env.KEYRING_TEST_TIMEOUT_MS ?? 3000)
@@ -24,12 +25,12 @@ async function attempt<T>(run: () => Promise<T>): Promise<{ms: number; value?: T
     return {ms: performance.now() - started, value}
   } catch (error) {
     const ms = performance.now() - started
-    if (error instanceof AuthError) return {ms, code: error.code, message: error.userMessage}
+    if (error instanceof AuthError) return {ms, code: error.code, message: inAcmeWords(error).userMessage}
     return {ms, code: 'THROWN', message: String(error)}
   }
 }
 
-const store = new KeyringCredentialStore({service, timeoutMs, switchHint: 'Set ACME_AUTH_STORAGE=file to keep the login in a file instead.'})
+const store = new KeyringCredentialStore({service, timeoutMs})
 const result: Record<string, unknown> = {loadedAtStart: nativeLoaded()}
 const mode = process.argv[2]
 if (mode === 'write') {

@@ -1,13 +1,40 @@
-// The token lifecycle of DESIGN.md, in-process: read → fresh? → lock → re-read → refresh → save,
-// with the memory store, a fake clock and an issuer whose refresh grant the test scripts. The same
-// story end to end, with a real issuer and real processes, is in test/e2e/lifecycle.test.ts.
+// The token lifecycle of DESIGN.md, in-process: read → fresh? → lock → re-read → decide → refresh →
+// save → unlock, with a fake clock, a real store (memory, or files in a temp folder with their locks,
+// a credential helper process, the rescue file) and an issuer whose refresh grant the test scripts.
+// The same story end to end, with a real issuer and real processes, is in test/e2e/lifecycle.test.ts.
+//
+// Every branch of the story (src/session/ensure-fresh.ts and its policies), and where it is tested:
+//   environment token .............. 'an environment token wins and is never refreshed'
+//   held token ..................... 'a fresh held token is used without reading anything …'
+//   fresh .......................... 'a fresh token is used as stored'
+//   due: refreshed here ............ 'a token inside the skew window …', 'hand-off: none when …' (refresh ahead too)
+//   due, still valid: hand-off ..... the three 'hand-off: …' tests (background-hand-off.ts)
+//   expired, with a refresh token .. 'hand-off: none when … expired', 'a new login clears the tombstone'
+//   expired, no refresh token ...... 'no refresh token: …'
+//   tombstoned ..................... 'invalid_grant: …', 'tombstoned: …' (tombstone.ts)
+//   in back-off .................... 'a valid token is used with one line …', 'under the lock: a back-off …' (outage.ts)
+//   outage: valid vs expired ....... 'issuer unreachable: …', 'a valid token is used …', 'decisions by error code …'
+//   refused → tombstone, one retry . 'invalid_grant: …', 'the retry branch' (two), 'the retry happens once …'
+//   refreshed elsewhere meanwhile .. 'N callers at once …', '… shorter than the skew window …',
+//                                    'another process refreshed while we waited …', '--force while another process …',
+//                                    'under the lock: a new login without a refresh token …'
+//   lock not had in time ........... 'the account lock held longer than lockWait …'
+//   signed out meanwhile ........... 'signed out before the request left …', 'signed out while the request was out …'
+//   save failed → rescue → back .... 'rescued with one line saying where …'
 
 import {expect} from 'chai'
+import {mkdtemp, readFile, rm, stat, writeFile} from 'node:fs/promises'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {AuthError} from '../../src/errors.js'
+import {authErrorOf, getAccessToken} from '../../src/index.js'
 import type {AuthContext} from '../../src/session/context.js'
 import {currentToken, ensureFresh, TOMBSTONE_COOLDOWN_MS} from '../../src/session/ensure-fresh.js'
 import {nextRefreshFailure} from '../../src/session/outage.js'
+import {tokenHolder, type TokenHolder} from '../../src/session/token-holder.js'
+import {rescuedLoginPath} from '../../src/store/account-files.js'
+import type {AccountRecord} from '../../src/store/account-index.js'
 import type {Secrets} from '../../src/store/secrets.js'
 import {authErrorFrom} from '../helpers/errors.js'
 import {fakeClock, issued, rejected, savedElsewhere, scriptedIssuer, sessionContext, storeLogin, unreachable} from '../helpers/session.js'
@@ -402,5 +429,226 @@ describe('ensureFresh: every branch of the story (in-process, fake clock)', () =
     const error = await authErrorFrom(() => currentToken(context))
     expect(error.code, 'not an outage because its message sounds like one').to.equal('STORE_UNAVAILABLE')
     expect((await context.store.readIndex()).refreshFailures).to.deep.equal({})
+  })
+})
+
+describe('ensureFresh: the branches between the lock and the save (fake clock, real stores)', () => {
+  const CHECKPOINT = Symbol.for('@tokenwise/plugin-auth:checkpoint')
+  type Checkpoints = {[CHECKPOINT]?: (step: string) => Promise<void> | void}
+
+  /** Resolves once the command has read the store and decided to refresh (the checkpoint before the lock). */
+  function readBeforeLock(): Promise<void> {
+    return new Promise((resolve) => {
+      ;(globalThis as Checkpoints)[CHECKPOINT] = (step) => {
+        if (step === 'refresh:read') resolve()
+      }
+    })
+  }
+
+  /** Hold the account's lock, as another process refreshing it would, until `release()`. */
+  function holdAccountLock(context: AuthContext, account: AccountRecord): {held: Promise<void>; release: () => void} {
+    let release!: () => void
+    const held = new Promise<void>((taken) => {
+      void context.store.withAccountLock(account, () => {
+        taken()
+        return new Promise<void>((resolve) => (release = resolve))
+      })
+    })
+    return {held, release: () => release()}
+  }
+
+  let dir: string
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ensure-fresh-'))
+  })
+  afterEach(async () => {
+    delete (globalThis as Checkpoints)[CHECKPOINT]
+    await rm(dir, {recursive: true, force: true})
+  })
+
+  it('another process refreshed while we waited, and its token has expired too: ours sends its newer refresh token, never the one we read', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => issued(clock, '1'))
+    const context = sessionContext({issuer, clock})
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: -1})
+    const other = holdAccountLock(context, account)
+    await other.held
+    const read = readBeforeLock()
+    const pending = currentToken(context)
+    await read
+    await savedElsewhere(context, account, {...issued(clock, 'elsewhere'), expiresAt: new Date(clock.now() - 1000).toISOString()})
+    other.release()
+    expect((await pending).accessToken).to.equal('at-1')
+    expect(issuer.sent).to.deep.equal(['rt-elsewhere'])
+  })
+
+  it('--force while another process refreshed during the wait: its new token is used, the issuer is not asked again', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => expect.fail('the refresh another process just made is as new as a token gets'))
+    const context = sessionContext({issuer, clock})
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 3600})
+    const other = holdAccountLock(context, account)
+    await other.held
+    const read = readBeforeLock()
+    const pending = currentToken(context, {force: true})
+    await read
+    await savedElsewhere(context, account, issued(clock, 'elsewhere'))
+    other.release()
+    expect((await pending).accessToken).to.equal('at-elsewhere')
+    expect(issuer.sent).to.deep.equal([])
+  })
+
+  it('signed out before the request left: NOT_LOGGED_IN (exit 4, sign in again), and no refresh token was sent', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(
+      () => expect.fail('nothing is sent for a login that is gone'),
+      () => context.store.remove(account).then(() => {}),
+    )
+    const context = sessionContext({issuer, clock})
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: -1})
+    const error = await authErrorFrom(() => currentToken(context))
+    expect(error).to.include({code: 'NOT_LOGGED_IN', exitCode: 4, next: 'sign-in-again'})
+    expect(error.message).to.include('signed out meanwhile')
+    expect(issuer.sent).to.deep.equal([])
+  })
+
+  it('signed out while the request was out: the answer is not kept anywhere, NOT_LOGGED_IN', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(async () => {
+      await context.store.remove(account)
+      return issued(clock, '1')
+    })
+    const context = sessionContext({issuer, clock, dataDir: dir})
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: -1})
+    expect(await authErrorFrom(() => currentToken(context))).to.include({code: 'NOT_LOGGED_IN', exitCode: 4})
+    expect(issuer.sent).to.deep.equal(['rt-0'])
+    expect((await context.store.readIndex()).accounts).to.deep.equal([])
+    expect(await context.store.backend('file').get(account.key)).to.equal(undefined)
+    expect(await stat(rescuedLoginPath(context.store.paths, account.key)).then(() => 'present', () => 'gone'), 'no rescue file either').to.equal('gone')
+  })
+
+  it('the account lock held longer than lockWait: exit 75, nothing sent, nothing changed', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => expect.fail('no refresh without the lock'))
+    const context = sessionContext({issuer, clock, dataDir: dir, settings: {lockWaitSeconds: 0.3}})
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: -1})
+    const before = await readFile(context.store.paths.credentials, 'utf8')
+    const other = holdAccountLock(context, account)
+    await other.held
+    try {
+      const error = await authErrorFrom(() => currentToken(context))
+      expect(error).to.include({code: 'TRANSIENT', exitCode: 75})
+      expect(error.message).to.include('Timed out after').and.include(`refreshing the login of`)
+    } finally {
+      other.release()
+    }
+    expect(issuer.sent).to.deep.equal([])
+    expect(await readFile(context.store.paths.credentials, 'utf8')).to.equal(before)
+  })
+
+  describe('the save failed: the answer goes to the rescue file, and back once the store answers', () => {
+    /** A credential helper (a real process, `exec:` storage) whose `store` and `erase` fail while `<dir>/sealed` exists. */
+    async function sealableVault(): Promise<{storage: string; seal(): Promise<void>; unseal(): Promise<void>; held(key: string): Promise<Secrets | undefined>}> {
+      const script = join(dir, 'vault.mjs')
+      const vault = join(dir, 'vault.json')
+      const sealed = join(dir, 'sealed')
+      await writeFile(
+        script,
+        `import {existsSync, readFileSync, writeFileSync} from 'node:fs'
+const action = process.argv[2]
+const request = JSON.parse(readFileSync(0, 'utf8'))
+const entries = existsSync(${JSON.stringify(vault)}) ? JSON.parse(readFileSync(${JSON.stringify(vault)}, 'utf8')) : {}
+if (action === 'get') {
+  process.stdout.write(JSON.stringify(request.account in entries ? {secret: entries[request.account]} : {}))
+} else if (existsSync(${JSON.stringify(sealed)})) {
+  process.stderr.write('vault: sealed\\n')
+  process.exit(1)
+} else {
+  if (action === 'store') entries[request.account] = request.secret
+  else delete entries[request.account]
+  writeFileSync(${JSON.stringify(vault)}, JSON.stringify(entries))
+}
+`,
+      )
+      return {
+        storage: `exec:${process.execPath} ${script}`,
+        seal: () => writeFile(sealed, ''),
+        unseal: () => rm(sealed, {force: true}),
+        async held(key) {
+          const text = await readFile(vault, 'utf8').catch(() => '{}')
+          const secret = (JSON.parse(text) as Record<string, string>)[key]
+          return secret === undefined ? undefined : (JSON.parse(secret) as Secrets)
+        },
+      }
+    }
+
+    it('rescued with one line saying where; the next refresh sends the rescued refresh token; the next command that reaches the store moves it back', async () => {
+      const vault = await sealableVault()
+      const clock = fakeClock()
+      let round = 0
+      const issuer = scriptedIssuer(() => issued(clock, String(++round)))
+      const notices: string[] = []
+      const context = sessionContext({issuer, clock, notices, dataDir: dir, settings: {storage: vault.storage}})
+      const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: -1})
+      expect(await vault.held(account.key)).to.include({refreshToken: 'rt-0'})
+
+      // The issuer rotated the refresh token; the vault does not take the answer.
+      await vault.seal()
+      expect((await currentToken(context)).accessToken).to.equal('at-1')
+      expect(notices).to.have.length(1)
+      expect(notices[0]).to.match(/could not be saved where it is kept \(The credential helper .* could not save the login .*vault: sealed\), so it is kept in (\S+) \(readable only by you\)/)
+      const rescuePath = /so it is kept in (\S+) \(/.exec(notices[0])![1]
+      expect(rescuePath).to.equal(rescuedLoginPath(context.store.paths, account.key))
+      expect((await stat(rescuePath)).mode & 0o777).to.equal(0o600)
+      expect(await vault.held(account.key), 'the vault as it was').to.include({refreshToken: 'rt-0'})
+      expect((await context.store.readIndex()).accounts[0].expiresAt, 'the index follows the answer').to.equal(new Date(clock.now() + 3600_000).toISOString())
+
+      // Still sealed when the rescued token is due: the refresh token sent is the rescued one, never the replaced rt-0.
+      clock.advance(3601)
+      expect((await currentToken(context)).accessToken).to.equal('at-2')
+      expect(issuer.sent).to.deep.equal(['rt-0', 'rt-1'])
+      expect(await vault.held(account.key)).to.include({refreshToken: 'rt-0'})
+
+      // The vault answers again: the next command moves the rescued login back and removes the rescue file.
+      await vault.unseal()
+      expect((await currentToken(context)).accessToken).to.equal('at-2')
+      expect(await vault.held(account.key)).to.include({accessToken: 'at-2', refreshToken: 'rt-2'})
+      expect(await stat(rescuePath).then(() => 'present', () => 'gone')).to.equal('gone')
+      expect(issuer.sent, 'moving it back asks nothing of the issuer').to.deep.equal(['rt-0', 'rt-1'])
+    })
+  })
+})
+
+describe('the held token: what the prerun hook gave the running command (getAccessToken)', () => {
+  let saved: TokenHolder
+  beforeEach(() => {
+    saved = {...tokenHolder()}
+  })
+  afterEach(() => {
+    const holder = tokenHolder()
+    delete holder.token
+    delete holder.config
+    Object.assign(holder, saved)
+  })
+
+  async function rejection(promise: Promise<unknown>): Promise<AuthError | undefined> {
+    return promise.then(
+      () => expect.fail('expected a rejection'),
+      (error: unknown) => authErrorOf(error),
+    )
+  }
+
+  it('a fresh held token is used without reading anything; a due one, --force or another account go to the store', async () => {
+    const holder = tokenHolder()
+    delete holder.config // No command is running: reaching for the store is an error we can see.
+    const now = Date.now()
+    holder.token = {accessToken: 'held', tokenType: 'Bearer', expiresAt: new Date(now + 3600_000).toISOString(), obtainedAt: new Date(now).toISOString(), source: 'store'}
+    expect(await getAccessToken()).to.equal('held')
+    for (const options of [{force: true}, {account: 'bob'}]) {
+      expect((await rejection(getAccessToken(options)))?.code, JSON.stringify(options)).to.equal('UNEXPECTED')
+    }
+    // An hour-long token in its last 10 s: inside its refresh margin (freshness.ts).
+    holder.token = {...holder.token, obtainedAt: new Date(now - 3590_000).toISOString(), expiresAt: new Date(now + 10_000).toISOString()}
+    expect((await rejection(getAccessToken()))?.code, 'due: not used as held').to.equal('UNEXPECTED')
   })
 })

@@ -11,11 +11,13 @@ import {join, resolve} from 'node:path'
 import {AuthError} from '../../src/errors.js'
 import type {Secrets} from '../../src/store/secrets.js'
 import {ExecCredentialStore, type ExecCredentialStoreOptions} from '../../src/store/exec-store.js'
+import {inAcmeWords} from '../helpers/errors.js'
 
 const EXAMPLE = resolve('examples/credential-helper/file-vault.js')
 const SERVICE = 'acme-auth'
 const KEY = 'https://id.example.com|acme-cli|alice'
-const HINT = 'Set ACME_AUTH_STORAGE=file to keep the login in a file instead.'
+/** The store's 'keep-in-file' in the example host's words. */
+const HINT = 'Retry once it answers, or keep the login in a file: sign in again with `acme auth login --storage file` (ACME_AUTH_STORAGE=file does it for every new login).'
 
 const SECRETS: Secrets = {
   accessToken: 'at-9f8e7d6c5b4a-secret',
@@ -29,7 +31,7 @@ let dir: string
 let savedVaultPath: string | undefined
 
 function store(command: string, options: Partial<ExecCredentialStoreOptions> = {}): ExecCredentialStore {
-  return new ExecCredentialStore({command, service: SERVICE, switchHint: HINT, ...options})
+  return new ExecCredentialStore({command, service: SERVICE, ...options})
 }
 
 /** A helper script in the temp dir, run as `node <path>`. */
@@ -65,7 +67,8 @@ function expectUnavailable(error: AuthError, command: string): void {
   expect(error.code).to.equal('STORE_UNAVAILABLE')
   expect(error.message).to.contain(`The credential helper '${command}'`)
   expect(error.message).not.to.contain('\n')
-  expect(error.suggestion).to.equal(HINT)
+  expect(error.next).to.equal('keep-in-file')
+  expect(inAcmeWords(error).suggestion).to.equal(HINT)
   for (const value of [SECRETS.accessToken, SECRETS.refreshToken, SECRETS.idToken]) {
     expect(error.userMessage).not.to.contain(value)
     expect(JSON.stringify(error)).not.to.contain(value)
@@ -187,7 +190,7 @@ describe('ExecCredentialStore', function () {
     const error = await failure(store(command).get(KEY))
     expectUnavailable(error, command)
     expect(error.message).to.equal(`The credential helper '${command}' could not read the login (\`get\` exited with status 3): vault: permission denied for acme-auth.`)
-    expect(error.userMessage).to.contain(HINT)
+    expect(inAcmeWords(error).userMessage).to.contain(HINT)
   })
 
   it('a helper script that is not there (`node missing.js`): the error line, not the interpreter\'s source location', async () => {

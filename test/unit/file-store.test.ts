@@ -10,8 +10,6 @@ import {pathToFileURL} from 'node:url'
 import {execFile} from 'node:child_process'
 import {promisify} from 'node:util'
 
-import {HostCommands} from '../../src/host-commands.js'
-import {storeNextSteps} from '../../src/session/store-messages.js'
 import {AuthError} from '../../src/errors.js'
 import {
   accountKey,
@@ -30,11 +28,12 @@ import {moveAside, readTextIfExists, writeFileAtomic} from '../../src/store/atom
 import type {Secrets} from '../../src/store/secrets.js'
 import {FileCredentialStore} from '../../src/store/file-store.js'
 import {ShapeError} from '../../src/store/stored-json.js'
-import {authErrorFrom} from '../helpers/errors.js'
+import {authErrorFrom, inAcmeWords} from '../helpers/errors.js'
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
+/** The store's 'sign-in-again' in the example host's words. */
 const NEXT_STEP = 'Run `acme auth login` to sign in again.'
 const ISSUER = 'https://id.example.com'
 const CLIENT = 'acme-cli'
@@ -102,7 +101,7 @@ async function expectCorrupt(path: string, originalBytes: string, fn: () => unkn
   expect(error.message).to.include(path)
   expect(error.message, 'one line, no stack').to.not.match(/[\r\n]/)
   expect(error.message).to.not.match(/\n\s+at /)
-  expect(error.suggestion).to.be.a('string').and.not.equal('')
+  expect(inAcmeWords(error).suggestion).to.be.a('string').and.not.equal('')
   // The damaged bytes are kept next to the file, never deleted.
   const siblings = await readdir(dirname(path))
   const kept = siblings.filter((name) => name.startsWith(`${basename(path)}.corrupt-`))
@@ -285,7 +284,7 @@ describe('store', () => {
 
     beforeEach(() => {
       path = join(dir, 'auth', 'credentials.json')
-      store = new FileCredentialStore(path, NEXT_STEP)
+      store = new FileCredentialStore(path)
     })
 
     it('a missing file reads as empty and is not created by reading or deleting', async () => {
@@ -312,7 +311,7 @@ describe('store', () => {
 
     it('a new instance reads what another wrote (it is on disk)', async () => {
       await store.set('a', secrets(1))
-      expect(await new FileCredentialStore(path, NEXT_STEP).get('a')).to.deep.equal(secrets(1))
+      expect(await new FileCredentialStore(path).get('a')).to.deep.equal(secrets(1))
       const onDisk = JSON.parse(await readFile(path, 'utf8'))
       expect(onDisk.version).to.equal(1)
       expect(onDisk.accounts.a.accessToken).to.equal('access-token-1')
@@ -347,7 +346,8 @@ describe('store', () => {
         await mkdir(dirname(path), {recursive: true})
         await writeFile(path, bytes)
         const error = await expectCorrupt(path, bytes, () => store.get('k'))
-        expect(error.suggestion).to.equal(NEXT_STEP)
+        expect(error.next).to.equal('sign-in-again')
+        expect(inAcmeWords(error).suggestion).to.equal(NEXT_STEP)
         expect(error.message, 'no token bytes in the message').to.not.include('abc')
       })
     }
@@ -361,7 +361,7 @@ describe('store', () => {
         expect(error.code).to.equal('STORE_CORRUPT')
         expect(error.message).to.include(path).and.include('k')
         expect(error.message, 'no token bytes in the message').to.not.include('abc')
-        expect(error.suggestion).to.equal(NEXT_STEP)
+        expect(inAcmeWords(error).suggestion).to.equal(NEXT_STEP)
         expect(await store.get('good')).to.deep.equal(secrets(1))
         // Writing another account keeps the damaged entry as it was: only a new login replaces it.
         await store.set('other', secrets(2))
@@ -373,7 +373,7 @@ describe('store', () => {
 
     it('a write to a damaged file moves it aside, keeps its bytes, says so, and saves into a fresh file', async () => {
       const notices: string[] = []
-      const noticing = new FileCredentialStore(path, NEXT_STEP, (message) => notices.push(message))
+      const noticing = new FileCredentialStore(path, (message) => notices.push(message))
       await mkdir(dirname(path), {recursive: true})
       await writeFile(path, '{"version":1,"accounts":{"a":')
       await noticing.set('a', secrets(1))
@@ -431,7 +431,7 @@ describe('store', () => {
     })
 
     it('a missing index reads as empty', async () => {
-      expect(await readIndex(path, NEXT_STEP)).to.deep.equal(emptyIndex())
+      expect(await readIndex(path, 'damaged-index-moved')).to.deep.equal(emptyIndex())
       expect(emptyIndex()).to.deep.equal({version: 1, gen: 0, defaultAccount: null, accounts: [], tombstones: {}, refreshFailures: {}})
     })
 
@@ -447,7 +447,7 @@ describe('store', () => {
       delete index.accounts[1].name
       delete index.accounts[1].email
       await withUmask(0o000, () => writeIndex(path, index))
-      expect(await readIndex(path, NEXT_STEP)).to.deep.equal(index)
+      expect(await readIndex(path, 'damaged-index-moved')).to.deep.equal(index)
       expect(await mode(path)).to.equal(0o600)
       expect(await mode(dirname(path))).to.equal(0o700)
       expect(await readdir(dirname(path))).to.deep.equal(['accounts.json'])
@@ -466,8 +466,9 @@ describe('store', () => {
       it(`a ${name} accounts.json is STORE_CORRUPT, kept aside, named in the message`, async () => {
         await mkdir(dirname(path), {recursive: true})
         await writeFile(path, bytes)
-        const error = await expectCorrupt(path, bytes, () => readIndex(path, NEXT_STEP))
-        expect(error.suggestion).to.equal(NEXT_STEP)
+        const error = await expectCorrupt(path, bytes, () => readIndex(path, 'damaged-index-moved'))
+        expect(error.next).to.equal('damaged-index-moved')
+        expect(inAcmeWords(error).suggestion).to.equal(`${NEXT_STEP} (\`acme auth logout --all\` clears what is left.)`)
       })
     }
 
@@ -515,14 +516,13 @@ describe('store', () => {
     let store: AccountStore
 
     beforeEach(() => {
-      store = new AccountStore({dataDir: dir, bin: 'acme', nextSteps: storeNextSteps(new HostCommands('acme'), 'ACME_AUTH_STORAGE'), keyringTimeoutMs: 3000})
+      store = new AccountStore({dataDir: dir, bin: 'acme', keyringTimeoutMs: 3000})
     })
 
     it('paths live in <dataDir>/auth', () => {
       expect(store.paths.dir).to.equal(join(dir, 'auth'))
       expect(store.paths.index).to.equal(join(dir, 'auth', 'accounts.json'))
       expect(store.paths.credentials).to.equal(join(dir, 'auth', 'credentials.json'))
-      expect(store.loginHint).to.include('acme auth login')
     })
 
     it('saveLogin writes secrets and index; the first login becomes the default; gen counts writes', async () => {
@@ -575,7 +575,7 @@ await import(${JSON.stringify(resolve('examples/credential-helper/file-vault.js'
 `)
       const inHelper = record('alice', {storage: `exec:node ${helper}`})
       // Only a helper the settings name is ever run.
-      store = new AccountStore({dataDir: dir, bin: 'acme', nextSteps: storeNextSteps(new HostCommands('acme'), 'ACME_AUTH_STORAGE'), keyringTimeoutMs: 3000, configuredStorage: inHelper.storage})
+      store = new AccountStore({dataDir: dir, bin: 'acme', keyringTimeoutMs: 3000, configuredStorage: inHelper.storage})
       await store.saveLogin(inHelper, secrets(1), {makeDefault: true})
       await writeFile(refuse, '')
       const inFile = record('alice', {storage: 'file'})
@@ -657,7 +657,7 @@ await import(${JSON.stringify(resolve('examples/credential-helper/file-vault.js'
       expect(index.accounts).to.deep.equal([bob])
       expect(index.defaultAccount).to.equal(bob.key)
       expect(index.tombstones).to.deep.equal({})
-      expect(await new FileCredentialStore(store.paths.credentials, NEXT_STEP).get(alice.key)).to.equal(undefined)
+      expect(await new FileCredentialStore(store.paths.credentials).get(alice.key)).to.equal(undefined)
       expect(await readFile(store.paths.credentials, 'utf8')).to.not.include('access-token-1')
 
       await store.remove(bob)
@@ -749,7 +749,7 @@ await import(${JSON.stringify(resolve('examples/credential-helper/file-vault.js'
         // Refusing is an acceptable answer too.
       }
       const listed = (await store.readIndex()).accounts.some((a) => a.key === alice.key)
-      const held = await new FileCredentialStore(store.paths.credentials, NEXT_STEP).get(alice.key)
+      const held = await new FileCredentialStore(store.paths.credentials).get(alice.key)
       expect(listed || held === undefined, 'secrets in the backend for an account the index does not list').to.equal(true)
     })
 
@@ -763,8 +763,8 @@ await import(${JSON.stringify(resolve('examples/credential-helper/file-vault.js'
 
 describe('store: a file from a newer version', () => {
   for (const [name, bytes, read] of [
-    ['credentials.json', JSON.stringify({version: 2, accounts: {}}), (path: string) => new FileCredentialStore(path, 'Run `acme auth login`.').get('a')],
-    ['accounts.json', JSON.stringify({version: 2}), (path: string) => readIndex(path, 'Run `acme auth login`.')],
+    ['credentials.json', JSON.stringify({version: 2, accounts: {}}), (path: string) => new FileCredentialStore(path).get('a')],
+    ['accounts.json', JSON.stringify({version: 2}), (path: string) => readIndex(path, 'damaged-index-moved')],
   ] as const) {
     it(`${name} with format 2 is left where it is and named, with "upgrade" as the next step`, async () => {
       const dir = await mkdtemp(join(tmpdir(), 'newer-'))

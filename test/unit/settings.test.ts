@@ -105,6 +105,7 @@ describe('settings', () => {
       expect(settings.storage).to.equal('auto')
       expect(settings.refreshAhead).to.equal('background')
       expect(settings.loginTimeoutSeconds).to.equal(300)
+      expect(settings.lockWaitSeconds).to.equal(30)
       expect(settings.requireAuth).to.deep.equal([])
       expect(settings.allowInsecureIssuer).to.equal(false)
       expect(settings.sources.scopes).to.equal('default')
@@ -310,6 +311,17 @@ describe('settings', () => {
     it('a bad login timeout from env names ACME_AUTH_LOGIN_TIMEOUT', async () => {
       process.env.ACME_AUTH_LOGIN_TIMEOUT = 'soon'
       expectConfigInvalid(await authErrorFrom(() => load()), 'ACME_AUTH_LOGIN_TIMEOUT')
+    })
+
+    it('the lock wait is an ordinary setting: ACME_AUTH_LOCK_WAIT over lockWait in auth.json; a bad one names the variable', async () => {
+      const fromFile = await load({userFile: {lockWait: 12}})
+      expect(fromFile.settings.lockWaitSeconds).to.equal(12)
+      process.env.ACME_AUTH_LOCK_WAIT = '2.5'
+      const fromEnv = await load({userFile: {lockWait: 12}})
+      expect(fromEnv.settings.lockWaitSeconds).to.equal(2.5)
+      expect(fromEnv.settings.sources.lockWaitSeconds).to.equal('ACME_AUTH_LOCK_WAIT')
+      process.env.ACME_AUTH_LOCK_WAIT = 'soon'
+      expectConfigInvalid(await authErrorFrom(() => load()), 'ACME_AUTH_LOCK_WAIT')
     })
 
     it('a bad refreshAhead mode in the host package.json names it', async () => {
