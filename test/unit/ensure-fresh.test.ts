@@ -628,6 +628,7 @@ describe('the held token: what the prerun hook gave the running command (getAcce
     const holder = tokenHolder()
     delete holder.token
     delete holder.config
+    delete holder.now
     Object.assign(holder, saved)
   })
 
@@ -641,14 +642,21 @@ describe('the held token: what the prerun hook gave the running command (getAcce
   it('a fresh held token is used without reading anything; a due one, --force or another account go to the store', async () => {
     const holder = tokenHolder()
     delete holder.config // No command is running: reaching for the store is an error we can see.
-    const now = Date.now()
-    holder.token = {accessToken: 'held', tokenType: 'Bearer', expiresAt: new Date(now + 3600_000).toISOString(), obtainedAt: new Date(now).toISOString(), source: 'store'}
+    // Judged on the clock of the session that gave it, not the machine's: a fake one, years away.
+    const clock = fakeClock(Date.parse('2031-05-01T08:00:00.000Z'))
+    holder.now = clock.now
+    holder.token = {accessToken: 'held', tokenType: 'Bearer', expiresAt: new Date(clock.now() + 3600_000).toISOString(), obtainedAt: new Date(clock.now()).toISOString(), source: 'store'}
     expect(await getAccessToken()).to.equal('held')
     for (const options of [{force: true}, {account: 'bob'}]) {
       expect((await rejection(getAccessToken(options)))?.code, JSON.stringify(options)).to.equal('UNEXPECTED')
     }
-    // An hour-long token in its last 10 s: inside its refresh margin (freshness.ts).
-    holder.token = {...holder.token, obtainedAt: new Date(now - 3590_000).toISOString(), expiresAt: new Date(now + 10_000).toISOString()}
+    // The hour-long token in its last 10 s by that clock: inside its refresh margin (freshness.ts).
+    clock.advance(3590)
     expect((await rejection(getAccessToken()))?.code, 'due: not used as held').to.equal('UNEXPECTED')
+    // A token without the clock that judges it (put there by an older copy of the module) is looked up again.
+    clock.advance(-3590)
+    delete holder.now
+    expect((await rejection(getAccessToken()))?.code, 'no clock: not used as held').to.equal('UNEXPECTED')
   })
+
 })
