@@ -5,6 +5,7 @@ import {AuthError} from '../errors.js'
 import {MAX_TOKEN_BYTES} from '../provider/limits.js'
 import {rememberSecret} from '../safe-text.js'
 import type {Identity, Issuer, SignIn} from '../provider/api.js'
+import type {AccountRecord} from '../store/account-index.js'
 import {markAdoption, postponeAdoption, saveAdoptedLogin} from '../store/adoption-store.js'
 import {withLock} from '../store/lock.js'
 import type {Secrets} from '../store/secrets.js'
@@ -16,6 +17,8 @@ import {accountSettings, connectOptions} from './issuer-client.js'
 import {signInRecord, withUserClientSecret} from './sign-in-record.js'
 import {fillInProfile} from './account-profile.js'
 import {chooseBackend} from './storage-choice.js'
+import {holdWhileGranting, tellIfRescued} from './grant-hold.js'
+import type {InterruptHold} from './interrupts.js'
 
 /** A login the host's earlier code kept (in its own config file, say), as the host's `read()` returns it. */
 export interface LegacyLogin {
@@ -94,6 +97,13 @@ export async function adoptLogin(context: AuthContext, source: LegacyLoginSource
     return await withLock(join(context.store.paths.locks, 'adoption.lock'), () => adoptUnderLock(context, source, where), {purpose: `taking over the login kept in ${where}`})
   } catch (error) {
     const reason = (error instanceof AuthError ? error.message : `${(error as Error)?.message ?? error}`).replace(/\.?$/, '.')
+    if (error instanceof AuthError && error.reason === RENEWED_NOT_SAVED) {
+      // Nothing to try again: the old copy's refresh token is spent. Said as it is, once; the next
+      // command clears the old copy.
+      await markAdoption(context.store, 'clear').catch(() => {})
+      context.notify(`${reason} ${context.commands.signInAgain()}`)
+      return 'later'
+    }
     // Every command runs this first: with the issuer down (or a setting wrong) they should neither
     // each wait for it nor each say so. Nothing was saved, so a pause loses nothing.
     const postponed = await postponeAdoption(context.store, new Date(context.now() + ADOPTION_RETRY_MS)).catch(() => false)
@@ -101,6 +111,9 @@ export async function adoptLogin(context: AuthContext, source: LegacyLoginSource
     return 'later'
   }
 }
+
+/** AuthError.reason of a refresh the issuer answered whose answer could be saved neither in its store nor in the rescue file. */
+const RENEWED_NOT_SAVED = 'renewed, not saved'
 
 /** After a failure (the issuer down, say), how long commands leave the adoption alone before trying again. */
 const ADOPTION_RETRY_MS = 60_000
@@ -142,26 +155,39 @@ async function adoptUnderLock(context: AuthContext, source: LegacyLoginSource, w
   // As for any stored login: only what the settings configure for this issuer and client (binding.ts).
   const {usable: bound} = accountSettings(context, {issuer: issuerUrl, clientId})
   const issuer = await provider.connect({issuer: issuerUrl, clientId, clientSecret: bound.clientSecret, endpoints: bound.endpoints}, connectOptions(context))
+  // From the moment the refresh leaves until its answer is saved, an interrupt waits (grant-hold.ts):
+  // the old refresh token is spent, and the new one exists only in this process.
+  let hold: InterruptHold | undefined
+  let saved: Awaited<ReturnType<typeof saveAdoptedLogin>>
   let signIn: SignIn
+  let record: AccountRecord
   try {
-    signIn = await learnWhoItIs(context, provider, issuer, legacy, {source, where, resource: bound.resource, claims: bound.identityClaims})
-  } catch (error) {
-    if (!(error instanceof AuthError) || !(error.code === 'REAUTH_REQUIRED' || provider.accessTokenRefused(error))) throw error
-    // Nothing to take over: said once, since from here on only the clearing is left to do.
-    await markAdoption(store, 'clear')
-    context.notify(`The issuer at ${issuerUrl} no longer accepts the login kept in ${where}, so it was not taken over. ${context.commands.signInAgain()}`)
-    return clearOldCopy(context, source, where, 'rejected')
+    try {
+      signIn = await learnWhoItIs(context, provider, issuer, legacy, {source, where, resource: bound.resource, claims: bound.identityClaims, beforeGrant: () => void (hold ??= holdWhileGranting(context))})
+    } catch (error) {
+      if (!(error instanceof AuthError) || !(error.code === 'REAUTH_REQUIRED' || provider.accessTokenRefused(error))) throw error
+      // Nothing to take over: said once, since from here on only the clearing is left to do.
+      await markAdoption(store, 'clear')
+      context.notify(`The issuer at ${issuerUrl} no longer accepts the login kept in ${where}, so it was not taken over. ${context.commands.signInAgain()}`)
+      return await clearOldCopy(context, source, where, 'rejected')
+    }
+    record = signInRecord(signIn, issuer.issuer, clientId, storage, bound)
+    checkRecordFits(record)
+    saved = await saveAdoptedLogin(store, record, withUserClientSecret(signIn.secrets, bound, settings)).catch((error: unknown) => {
+      if (!hold || !(error instanceof AuthError)) throw error
+      // Not "nothing was changed": the issuer has replaced the refresh token the old copy holds.
+      throw new AuthError(error.code, `The issuer renewed the login kept in ${where}, but it could not be saved here: ${error.message}`, {cause: error, reason: RENEWED_NOT_SAVED})
+    })
+    tellIfRescued(context, record, saved)
+  } finally {
+    hold?.release()
   }
-
-  const record = signInRecord(signIn, issuer.issuer, clientId, storage, bound)
-  checkRecordFits(record)
-  const saved = await saveAdoptedLogin(store, record, withUserClientSecret(signIn.secrets, bound, settings))
-  if (saved && storageWhy) context.notify(storageWhy)
+  if (saved.saved && storageWhy) context.notify(storageWhy)
   await checkpoint(ADOPTION_STEPS.saved)
-  const outcome = await clearOldCopy(context, source, where, saved ? 'adopted' : 'kept-newer')
+  const outcome = await clearOldCopy(context, source, where, saved.saved ? 'adopted' : 'kept-newer')
   // Saved (and the old copy cleared, or left for the next command to clear): only now may a slow
   // userinfo be asked what the ID token left out.
-  if (saved) await fillInProfile(context, provider, issuer, record, signIn, {claims: bound.identityClaims})
+  if (saved.saved) await fillInProfile(context, provider, issuer, record, signIn, {claims: bound.identityClaims})
   return outcome
 }
 
@@ -176,7 +202,7 @@ async function learnWhoItIs(
   provider: ProviderApi,
   issuer: Awaited<ReturnType<ProviderApi['connect']>>,
   legacy: LegacyLogin,
-  {source, where, resource, claims}: {source: LegacyLoginSource; where: string; resource?: string[]; claims?: IdentityClaims},
+  {source, where, resource, claims, beforeGrant}: {source: LegacyLoginSource; where: string; resource?: string[]; claims?: IdentityClaims; beforeGrant: () => void},
 ): Promise<SignIn> {
   if (!legacy.refreshToken) {
     const accessToken = legacy.accessToken!
@@ -194,6 +220,7 @@ async function learnWhoItIs(
   let sent = legacy
   for (let attempt = 1; ; attempt++) {
     try {
+      beforeGrant()
       return await provider.refreshAsSignIn(issuer, {accessToken: sent.accessToken ?? '', tokenType: 'Bearer', refreshToken: sent.refreshToken, idToken: sent.idToken}, {
         scopes: context.settings.scopes,
         claims,

@@ -182,8 +182,8 @@ export class AccountStore {
     return {account: saved, secrets, ...outcome}
   }
 
-  /** Save a login's secrets in its own store, or in its rescue file (RescuedLogin). The caller holds the account's lock. */
-  private async keepSecrets(record: AccountRecord, secrets: Secrets): Promise<SaveOutcome> {
+  /** Save a login's secrets in its own store, or in its rescue file (RescuedLogin). The caller holds the account's lock, or the account is new. */
+  async keepSecrets(record: AccountRecord, secrets: Secrets): Promise<SaveOutcome> {
     const backend = this.backend(record.storage)
     const rescue = this.rescueOf(record.key)
     if (!rescue) return backend.set(record.key, secrets).then(() => ({}))

@@ -1,5 +1,6 @@
 import type {AccountRecord} from './account-index.js'
 import type {AccountStore} from './account-store.js'
+import type {SaveOutcome} from './rescued-login.js'
 import type {Secrets} from './secrets.js'
 
 // The store's side of taking over a host's earlier login (session/adopt-login.ts): its writes, each
@@ -8,17 +9,17 @@ import type {Secrets} from './secrets.js'
 /**
  * Keep a login taken over from the host's earlier code, and note in the same write that only the
  * host's old copy is left to clear. A login for the same issuer and client that got here first was
- * made since, so it is newer: it is left alone, and false returned.
+ * made since, so it is newer: it is left alone, and `saved` is false. Its secrets go where every
+ * grant's answer goes: its store, or the rescue file when that store cannot take them.
  */
-export async function saveAdoptedLogin(store: AccountStore, record: AccountRecord, secrets: Secrets): Promise<boolean> {
-  let saved = false
+export async function saveAdoptedLogin(store: AccountStore, record: AccountRecord, secrets: Secrets): Promise<{saved: boolean} & SaveOutcome> {
+  let saved: {saved: boolean} & SaveOutcome = {saved: false}
   await store.update(async (index) => {
     index.adoption = {state: 'clear', since: new Date().toISOString()}
     if (index.accounts.some((account) => account.issuer === record.issuer && account.clientId === record.clientId)) return
-    await store.backend(record.storage).set(record.key, secrets)
+    saved = {saved: true, ...(await store.keepSecrets(record, secrets))}
     index.accounts = [...index.accounts, record]
     if (!index.defaultAccount) index.defaultAccount = record.key
-    saved = true
   }, {purpose: 'saving the login taken over'})
   return saved
 }

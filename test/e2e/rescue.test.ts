@@ -15,6 +15,7 @@ import {runAcmeExpecting} from '../helpers/in-process.js'
 import {startIssuer} from '../fixtures/issuer.js'
 import type {Issuer} from '../helpers/signed-in.js'
 import {refreshAheadSettled} from '../helpers/wait.js'
+import {moveLoginToLegacyFile, readLegacyFile} from '../helpers/legacy-login.js'
 
 const FILE_VAULT = fileURLToPath(new URL('../../examples/credential-helper/file-vault.js', import.meta.url))
 
@@ -94,6 +95,28 @@ describe('e2e: a grant whose answer the login\'s store cannot take', function ()
     // Signing out removes it everywhere, the rescue folder included.
     await runAcmeExpecting(0, ['auth', 'logout'], {home, env})
     expect(await rescueFiles(home)).to.deep.equal([])
+  })
+
+  it("taking over a host's earlier login: the rotated tokens go to the rescue file, the old copy is cleared, and the vault gets them later", async () => {
+    const {issuer} = shared
+    // acme's earlier code kept its login in config.json: a real one, from a sign-in of its own.
+    await runAcmeExpecting(0, ['auth', 'login'], {home, env: {...env, ACME_AUTH_STORAGE: 'file'}})
+    const old = await moveLoginToLegacyFile(home)
+    issuer.resetCounts()
+    await writeFile(sealed, '')
+
+    const first = await runAcmeExpecting(0, ['whoami'], {home, env})
+    expect(first.stdout).to.equal('alice (Alice)\n')
+    expect(warningMessages(first.stderr).join('\n'), describeRun(['whoami'], first)).to.match(/could not be saved where it is kept \(.*sealed for maintenance.*\), so it is kept in .*rescued/)
+    expect(await rescueFiles(home)).to.have.length(1)
+    expect(JSON.stringify(await readLegacyFile(home)), 'the old copy is cleared: its login lives here now').to.not.include(old.refreshToken)
+
+    await rm(sealed)
+    await runAcmeExpecting(0, ['whoami'], {home, env})
+    expect(await rescueFiles(home)).to.deep.equal([])
+    // The vault holds the rotated refresh token: a refresh is no reuse, and the spent one was never sent again.
+    await runAcmeExpecting(0, ['auth', 'refresh'], {home, env})
+    expect(issuer.counts).to.deep.include({refresh: 2, refreshReuse: 0})
   })
 
   it('signing out while a login is only in the rescue file removes it there too', async () => {

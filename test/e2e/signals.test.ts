@@ -13,6 +13,7 @@ import {join} from 'node:path'
 
 import {cleanEnv, describeRun, issuerEnv, makeTempHome, nodeArgs, runAcmeExpecting, type RunResult, type TempHome} from '../helpers/acme.js'
 import {pauseAtStep} from '../helpers/kill-mid-step.js'
+import {moveLoginToLegacyFile, readLegacyFile} from '../helpers/legacy-login.js'
 import {lifecycleSuite, type Issuer} from '../helpers/lifecycle-suite.js'
 import {expireIn} from '../helpers/store-time.js'
 import {waitFor} from '../helpers/wait.js'
@@ -126,6 +127,17 @@ describe('e2e: interrupts while a grant is in flight', function () {
       }
     })
   }
+
+  it("taking over the host's earlier login: SIGTERM while the refresh's answer is on its way → adopted, then exit 143", async () => {
+    const home = await suite.signInHere()
+    const old = await moveLoginToLegacyFile(home)
+    issuer.resetCounts()
+    const run = await interruptedWhileAnswerOnItsWay(issuer, ['whoami'], home, env, 'SIGTERM')
+    expect(run.code, describeRun(['whoami'], run)).to.equal(143)
+    expect(issuer.counts.refresh).to.equal(1)
+    await expectRotatedLoginKept(issuer, home, env, 1)
+    expect(JSON.stringify(await readLegacyFile(home)), 'the old copy is cleared').to.not.include(old.refreshToken)
+  })
 
   it('auth login --device: SIGTERM while the answer to the poll that spent the device code is on its way → signed in, then exit 143', async () => {
     const home = await makeTempHome()
