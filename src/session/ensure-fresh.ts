@@ -8,6 +8,7 @@ import {AuthError} from '../errors.js'
 import type {AccountRecord, RefreshFailure, Tombstone} from '../store/account-index.js'
 import type {Secrets} from '../store/secrets.js'
 import {checkpoint} from '../store/checkpoint.js'
+import {LOCK_NOT_HAD} from '../store/lock.js'
 import {notSignedIn, requestedAccount} from './accounts.js'
 import {handOffToBackground} from './background-hand-off.js'
 import {environmentToken, type AuthContext, type ProviderApi} from './context.js'
@@ -88,6 +89,11 @@ export async function ensureFresh(context: AuthContext, account: AccountRecord, 
     if (decision !== 'refresh') return decision.use
     // 4-6. Refresh, save, and turn a failure into what its code says.
     return refreshAndSave(context, await context.provider(), account, current, options)
+  }).catch((error: unknown) => {
+    // Another process refreshes this account for longer than we wait (a slow issuer): a token that
+    // still works beats an error.
+    if (error instanceof AuthError && error.reason === LOCK_NOT_HAD && !options.force && !isExpired(seen.expiresAt, context.now())) return fromStore(account, seen)
+    throw error
   })
 }
 

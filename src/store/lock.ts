@@ -43,6 +43,9 @@ interface LockOwner {
 /** The locks this process holds now: a lock with our pid and another nonce is a previous life's. */
 const heldHere = new Set<string>()
 
+/** AuthError.reason when the lock was not had within the wait: another process holds it. */
+export const LOCK_NOT_HAD = 'another process held the lock'
+
 const DEFAULTS = {waitMs: 30_000, staleMs: 10_000, liveHolderMs: 10 * 60_000, heartbeatMs: 2000}
 
 /**
@@ -92,6 +95,7 @@ async function acquire(path: string, owner: LockOwner, settings: typeof DEFAULTS
       const holder = watch.owner ? ` (pid ${watch.owner.pid}${watch.owner.host === hostname() ? '' : ` on ${watch.owner.host}`})` : ''
       throw new AuthError('TRANSIENT', `Timed out after ${formatDuration(settings.waitMs)} waiting for another process${holder} to finish ${settings.purpose ?? 'with the login store'} (lock ${path}).`, {
         suggestion: 'This is temporary and nothing was lost: retry. If no such process runs any more, delete the lock file.',
+        reason: LOCK_NOT_HAD,
       })
     }
     // Jitter keeps N waiters from stampeding in lockstep when the holder lets go.

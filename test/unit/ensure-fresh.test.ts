@@ -18,7 +18,7 @@
 //   refreshed elsewhere meanwhile .. 'N callers at once …', '… shorter than the skew window …',
 //                                    'another process refreshed while we waited …', '--force while another process …',
 //                                    'under the lock: a new login without a refresh token …'
-//   lock not had in time ........... 'the account lock held longer than lockWait …'
+//   lock not had in time ........... 'the account lock held longer than lockWait …' (both: expired, and still working)
 //   signed out meanwhile ........... 'signed out before the request left …', 'signed out while the request was out …'
 //   save failed → rescue → back .... 'rescued with one line saying where …'
 
@@ -544,6 +544,23 @@ describe('ensureFresh: the branches between the lock and the save (fake clock, r
     }
     expect(issuer.sent).to.deep.equal([])
     expect(await readFile(context.store.paths.credentials, 'utf8')).to.equal(before)
+  })
+
+  it('the account lock held longer than lockWait while the token still works: that token is used, nothing sent; with --force, exit 75', async () => {
+    const clock = fakeClock()
+    const issuer = scriptedIssuer(() => expect.fail('no refresh without the lock'))
+    const context = sessionContext({issuer, clock, dataDir: dir, settings: {lockWaitSeconds: 0.3, refreshAhead: 'inline'}})
+    // Due (inside the refresh margin) but not expired: another process is refreshing it, slowly.
+    const account = await storeLogin(context, {accessToken: 'at-0', refreshToken: 'rt-0', expiresIn: 20})
+    const other = holdAccountLock(context, account)
+    await other.held
+    try {
+      expect((await currentToken(context)).accessToken).to.equal('at-0')
+      expect(await authErrorFrom(() => currentToken(context, {force: true}))).to.include({code: 'TRANSIENT', exitCode: 75})
+    } finally {
+      other.release()
+    }
+    expect(issuer.sent).to.deep.equal([])
   })
 
   describe('the save failed: the answer goes to the rescue file, and back once the store answers', () => {
