@@ -70,6 +70,20 @@ export class Keychain {
   private async call<T>(account: string, run: (entry: AsyncEntryLike, signal: AbortSignal) => Promise<T>): Promise<T> {
     // Elapsed time, not token time: the monotonic clock, which a wall-clock step cannot stretch or cut.
     const started = performance.now()
+    try {
+      return await this.callOnce(account, run, started)
+    } catch (error) {
+      // The keychain daemon died while it had our request, or since our entry opened its session
+      // (gnome-keyring aborts when another client vanishes mid-handshake, its #196). D-Bus starts it
+      // again on the next call, as a desktop session does: one more try with a new entry, within the
+      // same time box. Every call here may be repeated: a read, an overwrite, a delete.
+      if (!daemonRestarted(error)) throw error
+      this.entries.delete(account)
+      return this.callOnce(account, run, started)
+    }
+  }
+
+  private async callOnce<T>(account: string, run: (entry: AsyncEntryLike, signal: AbortSignal) => Promise<T>, started: number): Promise<T> {
     const keyring = await withDeadline(loadKeyring(), this.timeoutMs, () => this.timeout())
     let entry = this.entries.get(account)
     if (!entry) {
@@ -87,6 +101,14 @@ export class Keychain {
       return this.timeout()
     })
   }
+}
+
+/**
+ * The Secret Service exited while our call waited for its reply, or since our entry opened its
+ * session with it (the new daemon knows no such session): D-Bus's words for either.
+ */
+function daemonRestarted(error: unknown): boolean {
+  return error instanceof Error && /disconnected from message bus without replying|session does not exist/i.test(error.message)
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

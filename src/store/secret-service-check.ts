@@ -29,7 +29,10 @@ export async function checkSecretService(timeoutMs: number, env: NodeJS.ProcessE
   for (const path of addresses) {
     const left = deadline - performance.now()
     if (left <= 0) return `the D-Bus session bus did not answer within ${formatDuration(timeoutMs)}`
-    const result = await askSecretService(path, left, timeoutMs)
+    let result = await askSecretService(path, left, timeoutMs)
+    // The Secret Service exited with our question in hand (gnome-keyring's #196): D-Bus starts it
+    // again on the next message, as a desktop session does. Asked once more, in the same time box.
+    if (result.kind === 'answer' && result.vanished) result = await askSecretService(path, Math.max(1, deadline - performance.now()), timeoutMs)
     if (result.kind === 'answer') return result.problem
     lastProblem = result.problem
   }
@@ -83,7 +86,8 @@ function isSocket(path: string): boolean {
   }
 }
 
-type BusResult = {kind: 'answer'; problem: string | undefined} | {kind: 'no-bus'; problem: string}
+/** `vanished`: the bus answered NoReply for the Secret Service well inside our time box, so it exited without replying. */
+type BusResult = {kind: 'answer'; problem: string | undefined; vanished?: boolean} | {kind: 'no-bus'; problem: string}
 
 function askSecretService(path: string, ms: number, timeoutMs: number): Promise<BusResult> {
   return new Promise<BusResult>((resolve) => {
@@ -151,7 +155,7 @@ function askSecretService(path: string, ms: number, timeoutMs: number): Promise<
           if (message.type === ERROR) return finish({kind: 'answer', problem: `the D-Bus session bus refused us (${message.errorName})`})
           stage = 'secrets'
         } else if (message.replySerial === 2) {
-          return finish({kind: 'answer', problem: judgeLockedReply(message)})
+          return finish({kind: 'answer', problem: judgeLockedReply(message), vanished: message.type === ERROR && /NoReply/.test(message.errorName ?? '')})
         }
       }
     })
