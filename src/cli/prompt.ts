@@ -1,3 +1,5 @@
+import {interruptFromKeyboard} from '../session/interrupts.js'
+
 /** A person is at this terminal: stdin and stderr both are one. */
 export function atInteractiveTerminal(): boolean {
   return Boolean(process.stdin.isTTY && process.stderr.isTTY)
@@ -12,6 +14,13 @@ export async function withPrompt<T>(ask: (question: (text: string) => Promise<st
   const prompt = createInterface({input: process.stdin, output: process.stderr})
   try {
     return await ask((text) => prompt.question(text))
+  } catch (error) {
+    // Ctrl-C at the question (readline's AbortError): an interrupt, not a failure to report.
+    if ((error as {code?: unknown})?.code === 'ABORT_ERR') {
+      process.stderr.write('\n')
+      interruptFromKeyboard()
+    }
+    throw error
   } finally {
     prompt.close()
   }

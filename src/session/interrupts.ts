@@ -81,6 +81,16 @@ export async function withInterruptsHeld<T>(options: HoldOptions, work: () => Pr
   }
 }
 
+/**
+ * Ctrl-C pressed at a question: readline, reading the terminal key by key, takes it as a key and no
+ * signal is sent. The person meant the same: held while a grant's answer is being saved, else acted
+ * on at once (the host's own handler, or exit 130).
+ */
+export function interruptFromKeyboard(): void {
+  if (state) noteInterrupt('SIGINT')
+  else actOn('SIGINT', process.listenerCount('SIGINT') > 0)
+}
+
 function noteInterrupt(signal: HeldSignal): void {
   if (!state) return
   if (!state.pending) {

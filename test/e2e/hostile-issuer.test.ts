@@ -291,6 +291,15 @@ describe('e2e: a hostile issuer (issue 10)', function () {
       expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('alice (Alice)\n')
     })
 
+    it('at a terminal, Ctrl-C at the question: exit 130 and nothing more said, nothing stored, the earlier login intact', async () => {
+      const result = await runAcmeAtTerminal(['auth', 'login'], {home, env: {...env, FAKE_BROWSER_LOGIN: 'bob'}, prompt: /\[Y\/n\]/, answer: '\x03'})
+      expect(result.prompted, `the question was asked:\n${result.stdout}`).to.equal(true)
+      expect(result.code, result.stdout).to.equal(130)
+      expect(result.stdout.slice(result.stdout.indexOf('[Y/n]')), 'no error after the question').to.not.match(/Error|ABORT/)
+      expect(await storeSnapshot(home)).to.deep.equal(storeBefore)
+      expect((await runAcmeExpecting(0, ['whoami'], {home, env})).stdout).to.equal('alice (Alice)\n')
+    })
+
     it('at a terminal, answered Enter: kept', async () => {
       const result = await runAcmeAtTerminal(['auth', 'login'], {home, env: {...env, FAKE_BROWSER_LOGIN: 'bob'}, prompt: /\[Y\/n\]/, answer: '\r'})
       expect(result.prompted, `the question was asked:\n${result.stdout}`).to.equal(true)
