@@ -87,13 +87,13 @@ const lazy = output.imports.filter((imported) => imported.kind === 'dynamic-impo
 // ——— 2. everything else ———
 
 const library = await bundleLibrary([resolve(dist, 'index.js'), ...filesUnder(resolve(dist, 'commands')), ...lazy])
-const kept = new Set([entry, ...Object.keys(library.outputs).map((path) => resolve(path))])
+const kept = new Set([entry, ...Object.keys(library.outputs).map((path) => resolve(root, path))])
 const deleted = filesUnder(dist).filter((path) => !kept.has(path))
 for (const path of deleted) rmSync(path)
 
 // Said only when asked (`npm run build` without --silent): the demo and the tests build quietly.
 if (process.env.npm_config_loglevel !== 'silent') {
-  const chunks = Object.keys(library.outputs).filter((path) => resolve(path).startsWith(resolve(dist, 'chunks')))
+  const chunks = Object.keys(library.outputs).filter((path) => resolve(root, path).startsWith(resolve(dist, 'chunks')))
   console.log(`bundled ${Object.keys(output.inputs).length} modules into ${relative(root, entry)} (${(output.bytes / 1024).toFixed(1)} KiB); loaded when needed: ${lazy.map((path) => relative(dist, path)).join(', ')}`)
   console.log(`bundled ${library.modules} modules into ${library.entries} entries and ${chunks.length} shared chunks; ${deleted.length} compiled modules no entry needs were removed`)
 }
