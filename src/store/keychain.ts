@@ -108,7 +108,7 @@ export class Keychain {
  * session with it (the new daemon knows no such session): D-Bus's words for either.
  */
 function daemonRestarted(error: unknown): boolean {
-  return error instanceof Error && /disconnected from message bus without replying|session does not exist/i.test(error.message)
+  return error instanceof Error && /disconnected from message bus without replying|session\b.*\bdoes not exist/i.test(error.message)
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {

@@ -69,13 +69,30 @@ let keyring: KeyringModule
  */
 async function entries(service = SERVICE): Promise<Array<{account: string; password: string}>> {
   return keyring.findCredentialsAsync(service).catch((error: unknown) => {
-    if (!/disconnected from message bus without replying|session does not exist/i.test(String(error))) throw error
+    if (!daemonRestarted(error)) throw error
     return keyring.findCredentialsAsync(service)
   })
 }
 
+/** An entry straight from the library, whose calls are made once more the same way as entries(). */
 function rawEntry(account: string) {
-  return new keyring.Entry(SERVICE, account, {linux: {store: 'secret-service'}})
+  const entry = () => new keyring.Entry(SERVICE, account, {linux: {store: 'secret-service'}})
+  const again = <T>(call: (e: ReturnType<typeof entry>) => T): T => {
+    try {
+      return call(entry())
+    } catch (error) {
+      if (!daemonRestarted(error)) throw error
+      return call(entry())
+    }
+  }
+  return {
+    setPassword: (password: string) => again((e) => e.setPassword(password)),
+    deletePassword: () => again((e) => e.deletePassword()),
+  }
+}
+
+function daemonRestarted(error: unknown): boolean {
+  return /disconnected from message bus without replying|session\b.*\bdoes not exist/i.test(String(error))
 }
 
 async function failure(promise: Promise<unknown>): Promise<{error: AuthError; ms: number}> {
