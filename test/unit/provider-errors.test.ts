@@ -34,6 +34,27 @@ describe('provider errors: what an issuer answer means for the user', () => {
     expect(error).to.include({code: 'REAUTH_REQUIRED', exitCode: 4})
   })
 
+  // An outage's reason is said by whoever raised it (AuthError.reason), so the back-off record and the
+  // "using the current token" line never depend on how a message is worded.
+  describe('outage reasons come with the error, not from its words', () => {
+    it('a server error, too many requests', async () => {
+      expect(await refreshFails({status: 502, body: 'Bad Gateway'})).to.include({code: 'TRANSIENT', reason: 'a server error (502)'})
+      expect(await refreshFails({status: 503, body: {error: 'server_error'}})).to.include({code: 'TRANSIENT', reason: 'a server error (503)'})
+      expect(await refreshFails({status: 429, body: {error: 'slow_down'}})).to.include({code: 'TRANSIENT', reason: 'too many requests (429)'})
+    })
+
+    it('a refused connection', async () => {
+      const issuer = await connect({issuer: server.issuer, clientId: 'acme-cli'}, OPTIONS)
+      await server.close()
+      const error = await authErrorFrom(() => refreshTokens(issuer, SECRETS, {now: Date.now}))
+      // Refused, or reset when the transport had kept a connection open: either way the network's words.
+      expect(error.code).to.equal('TRANSIENT')
+      expect(error.reason).to.match(/^connection (refused|reset)$/)
+      expect(error.message).to.include(`(${error.reason})`)
+      server = await startScriptedIssuer()
+    })
+  })
+
   it('5xx and 429, with or without an OAuth body, are TRANSIENT (exit 75)', async () => {
     for (const answer of [{status: 503, body: {error: 'temporarily_unavailable'}}, {status: 502, body: 'Bad Gateway'}, {status: 429, body: {error: 'slow_down'}}, {status: 500}]) {
       const error = await refreshFails(answer)
