@@ -33,6 +33,7 @@ import {
   type TempHome,
 } from '../helpers/acme.js'
 import {runAcmeExpecting} from '../helpers/in-process.js'
+import {startGitHubStyle} from '../helpers/github-style.js'
 import {waitFor} from '../helpers/wait.js'
 
 type Issuer = Awaited<ReturnType<typeof startIssuer>>
@@ -265,21 +266,7 @@ describe('e2e: issuers that differ (issue 9)', function () {
     let issuer: Issuer
     let host: HostVariant
     before(async () => {
-      // A GitHub OAuth app's token answer has neither expires_in nor a refresh token: the token lives
-      // until it is revoked. oidc-provider makes the answer; the fixture only takes those two out.
-      issuer = await startIssuer({
-        metadata: {openid: false, oauth: false},
-        profileEndpoint: true,
-        tokenAnswer: ({expires_in: _lifetime, refresh_token: _refresh, ...answer}) => answer,
-      })
-      const at = (path: string) => `${issuer.issuer}${path}`
-      host = await makeHostVariant((auth) => ({
-        ...auth,
-        issuer: issuer.issuer,
-        scopes: ['profile', 'email'],
-        endpoints: {authorization: at('/auth'), token: at('/token'), userinfo: at('/user')},
-        claims: {subject: 'id', name: 'login', email: 'email'},
-      }))
+      ;({issuer, host} = await startGitHubStyle())
     })
     after(async () => {
       await host?.cleanup()

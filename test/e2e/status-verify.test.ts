@@ -10,7 +10,6 @@ import {
   discoveryOf,
   issuerEnv,
   loginSnapshot,
-  makeHostVariant,
   makeTempHome,
   onlyStoredSecrets,
   refreshAtIssuer,
@@ -21,6 +20,7 @@ import {runAcmeExpecting} from '../helpers/in-process.js'
 import {KEPT_SETTINGS, moveLoginToLegacyFile, readLegacyFile} from '../helpers/legacy-login.js'
 import {lifecycleSuite} from '../helpers/lifecycle-suite.js'
 import {expireIn} from '../helpers/store-time.js'
+import {startGitHubStyle} from '../helpers/github-style.js'
 
 interface VerifiedReport {
   loggedIn: boolean
@@ -140,16 +140,7 @@ describe('e2e: auth status --verify asks the issuer', function () {
     let host: HostVariant
     let home: TempHome
     before(async () => {
-      issuer = await startIssuer({metadata: {openid: false, oauth: false}, profileEndpoint: true, tokenAnswer: ({expires_in: _lifetime, refresh_token: _refresh, ...answer}: Record<string, unknown>) => answer})
-      const at = (path: string) => `${issuer.issuer}${path}`
-      host = await makeHostVariant((auth) => ({
-        ...auth,
-        // Endpoints belong to the issuer set beside them (docs/security.md, Binding).
-        issuer: issuer.issuer,
-        scopes: ['profile', 'email'],
-        endpoints: {authorization: at('/auth'), token: at('/token'), userinfo: at('/user')},
-        claims: {subject: 'id', name: 'login', email: 'email'},
-      }))
+      ;({issuer, host} = await startGitHubStyle())
     })
     after(async () => {
       await home?.cleanup()
