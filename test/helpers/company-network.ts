@@ -30,6 +30,7 @@ import {promisify} from 'node:util'
 
 import {BrowserError, walk} from '../fixtures/browser-walk.js'
 import {runAcme, runAcmeExpecting, type RunOptions, type RunResult} from './acme.js'
+import {alive} from './wait.js'
 
 const run = promisify(execFile)
 
@@ -92,15 +93,6 @@ async function freeRange(start: number): Promise<number> {
 
 async function ip(...args: string[]): Promise<void> {
   await run('ip', args)
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /** What a run that was killed before its after() hooks left behind: its namespaces and root-side links. */

@@ -69,3 +69,13 @@ export async function browserOutcome(log: string, timeoutMs = 30_000): Promise<s
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }
+
+/** Whether a process with this pid exists (signal 0 asks without sending anything). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}

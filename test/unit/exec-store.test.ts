@@ -12,6 +12,7 @@ import {AuthError} from '../../src/errors.js'
 import type {Secrets} from '../../src/store/secrets.js'
 import {ExecCredentialStore, type ExecCredentialStoreOptions} from '../../src/store/exec-store.js'
 import {inAcmeWords} from '../helpers/errors.js'
+import {alive} from '../helpers/wait.js'
 
 const EXAMPLE = resolve('examples/credential-helper/file-vault.js')
 const SERVICE = 'acme-auth'
@@ -72,15 +73,6 @@ function expectUnavailable(error: AuthError, command: string): void {
   for (const value of [SECRETS.accessToken, SECRETS.refreshToken, SECRETS.idToken]) {
     expect(error.userMessage).not.to.contain(value)
     expect(JSON.stringify(error)).not.to.contain(value)
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
   }
 }
 
