@@ -12,7 +12,7 @@ import {createServer, type Server} from 'node:net'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {startIssuer} from '../fixtures/issuer.js'
+import {exactRedirectClient, startIssuer} from '../fixtures/issuer.js'
 import {
   BROWSER,
   closedPort,
@@ -464,16 +464,7 @@ describe('e2e: issuers that differ (issue 9)', function () {
     let env: Env
     before(async () => {
       port = await closedPort()
-      // A web client: oidc-provider compares its redirect URIs exactly (a native client may use any loopback port).
-      const exact = {
-        client_id: 'acme-exact',
-        application_type: 'web',
-        token_endpoint_auth_method: 'none',
-        redirect_uris: [`http://127.0.0.1:${port}/callback`, `http://localhost:${port}/callback`],
-        grant_types: ['authorization_code', 'refresh_token'],
-        response_types: ['code'],
-      }
-      issuer = await startIssuer({clients: [exact]})
+      issuer = await startIssuer({clients: [exactRedirectClient(port)]})
       env = issuerEnv(issuer, {ACME_AUTH_CLIENT_ID: 'acme-exact'})
     })
     after(() => issuer?.close())

@@ -8,7 +8,7 @@ import {expect} from 'chai'
 import {spawn, type ChildProcess} from 'node:child_process'
 import {createServer} from 'node:net'
 
-import {startIssuer} from '../fixtures/issuer.js'
+import {exactRedirectClient, startIssuer} from '../fixtures/issuer.js'
 import {
   closedPort,
   describeRun,
@@ -86,18 +86,7 @@ describe('e2e: a squatted [::1] callback port (issue 20)', function () {
   before(async () => {
     port = await portFreeOnBoth()
     // An issuer that takes exactly these redirect URIs, as Cognito does: the sign-in is otherwise fine.
-    issuer = await startIssuer({
-      clients: [
-        {
-          client_id: 'acme-exact',
-          application_type: 'web',
-          token_endpoint_auth_method: 'none',
-          redirect_uris: [`http://127.0.0.1:${port}/callback`, `http://localhost:${port}/callback`],
-          grant_types: ['authorization_code', 'refresh_token'],
-          response_types: ['code'],
-        },
-      ],
-    })
+    issuer = await startIssuer({clients: [exactRedirectClient(port)]})
   })
   after(() => issuer?.close())
   beforeEach(async () => {
