@@ -107,7 +107,7 @@ export class Keychain {
  * The Secret Service exited while our call waited for its reply, or since our entry opened its
  * session with it (the new daemon knows no such session): D-Bus's words for either.
  */
-function daemonRestarted(error: unknown): boolean {
+export function daemonRestarted(error: unknown): boolean {
   return error instanceof Error && /disconnected from message bus without replying|session\b.*\bdoes not exist/i.test(error.message)
 }
 

@@ -24,6 +24,7 @@ import {pidOf, whileStopped} from '../helpers/keyring.js'
 import type {Secrets} from '../../src/store/secrets.js'
 import {splitUtf8} from '../../src/store/keyring-chunks.js'
 import {KeyringCredentialStore, probeKeyring, type KeyringCredentialStoreOptions} from '../../src/store/keyring-store.js'
+import {daemonRestarted} from '../../src/store/keychain.js'
 
 const HOW_TO_RUN =
   'These tests need a real Secret Service on a D-Bus session bus. Run them as CI does, with private XDG dirs: ' +
@@ -91,9 +92,6 @@ function rawEntry(account: string) {
   }
 }
 
-function daemonRestarted(error: unknown): boolean {
-  return /disconnected from message bus without replying|session\b.*\bdoes not exist/i.test(String(error))
-}
 
 async function failure(promise: Promise<unknown>): Promise<{error: AuthError; ms: number}> {
   const started = performance.now()
